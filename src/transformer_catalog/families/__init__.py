@@ -1,0 +1,24 @@
+"""Named model configurations, per family. Plain data; `get_config` resolves a name."""
+
+from __future__ import annotations
+
+import difflib
+
+from ..errors import TcatError
+from . import transformer
+
+_FAMILIES = {"transformer": transformer}
+
+
+def config_names() -> list[str]:
+    return sorted(name for fam in _FAMILIES.values() for name in fam.CONFIGS)
+
+
+def get_config(name: str, **overrides):
+    """The ModelConfig named `name`, with keyword overrides of the family's make_config arguments."""
+    for fam in _FAMILIES.values():
+        if name in fam.CONFIGS:
+            return fam.make_config(**{**fam.CONFIGS[name], **overrides})
+    close = difflib.get_close_matches(name, config_names(), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise TcatError(f"unknown model config {name!r}; {hint}known: {', '.join(config_names())}")

@@ -1,0 +1,176 @@
+"""Decoding: greedy, sampling (temperature, top-k, top-p) and beam search, all through the KV cache.
+
+Works for decoder-only models (continue a prompt) and encoder-decoder models (translate a source).
+`use_cache=False` recomputes the whole prefix at every step; the tests hold the cached path to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .nn.attention import KVCache
+from .nn.model import DecoderModel, EncoderDecoderModel
+
+StepFn = Callable[[Tensor, Optional[KVCache]], Tensor]
+
+
+def _stepper(model, src: Optional[Tensor]) -> StepFn:
+    """A function (new token ids, cache) -> logits of those positions."""
+    if isinstance(model, EncoderDecoderModel):
+        if src is None:
+            raise ValueError("an encoder-decoder model needs a source to decode from")
+        keep = model.src_keep(src)
+        memory = model.encode(src, keep)
+        return lambda ids, cache: model.head(model.decode(ids, memory, keep, cache))
+    if isinstance(model, DecoderModel):
+        return lambda ids, cache: model(ids, cache)
+    raise TypeError(f"{type(model).__name__} does not generate text (it has no decoder)")
+
+
+def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
+    """Keep the k most likely tokens and/or the smallest set whose probability reaches top_p."""
+    if top_k > 0:
+        kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        drop = cum - sorted_logits.softmax(-1) >= top_p  # tokens after the nucleus is full
+        logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+    return logits
+
+
+@dataclass
+class SamplingConfig:
+    temperature: float = 0.0  # 0 = greedy
+    top_k: int = 0
+    top_p: float = 1.0
+
+
+@torch.no_grad()
+def iter_tokens(
+    model,
+    start: Tensor,
+    max_new_tokens: int,
+    src: Optional[Tensor] = None,
+    eos_id: Optional[int] = None,
+    sampling: SamplingConfig = SamplingConfig(),
+    use_cache: bool = True,
+    generator: Optional[torch.Generator] = None,
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """Yield (next token ids (B,), their logits (B, V)) one step at a time. `start` (B, T0) is the
+    prompt (decoder-only) or the start-of-sequence token(s) (encoder-decoder)."""
+    step = _stepper(model, src)
+    cache = model.new_cache() if use_cache else None
+    seq, done = start, torch.zeros(start.size(0), dtype=torch.bool, device=start.device)
+    for i in range(max_new_tokens):
+        inp = seq if cache is None or i == 0 else seq[:, -1:]
+        logits = step(inp, cache)[:, -1].float()
+        if sampling.temperature > 0:
+            probs = filter_logits(logits / sampling.temperature, sampling.top_k, sampling.top_p).softmax(-1)
+            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        else:
+            nxt = logits.argmax(-1)
+        if eos_id is not None:
+            nxt = nxt.masked_fill(done, eos_id)  # finished rows keep emitting eos
+            done = done | (nxt == eos_id)
+        seq = torch.cat([seq, nxt[:, None]], dim=1)
+        yield nxt, logits
+        if eos_id is not None and bool(done.all()):
+            return
+
+
+def generate(model, start: Tensor, max_new_tokens: int, **kwargs) -> Tensor:
+    """The new tokens (B, <= max_new_tokens), including the eos each row stopped at."""
+    steps = [tok for tok, _ in iter_tokens(model, start, max_new_tokens, **kwargs)]
+    if not steps:
+        return start.new_zeros(start.size(0), 0)
+    return torch.stack(steps, dim=1)
+
+
+def strip_after_eos(ids: list[int], eos_id: Optional[int]) -> list[int]:
+    return ids[: ids.index(eos_id)] if eos_id is not None and eos_id in ids else ids
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """GNMT's lp(Y) = ((5 + |Y|) / 6)^alpha; the paper decodes with alpha = 0.6 (section 6.1)."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+@torch.no_grad()
+def beam_search(
+    model: EncoderDecoderModel | DecoderModel,
+    start: Tensor,
+    max_new_tokens: int,
+    beam_size: int = 4,
+    alpha: float = 0.6,
+    src: Optional[Tensor] = None,
+    eos_id: Optional[int] = None,
+    use_cache: bool = True,
+) -> list[list[int]]:
+    """Best hypothesis per batch row by log-probability / lp(length). Paper: beam 4, alpha 0.6."""
+    B, K = start.size(0), beam_size
+    if src is not None:
+        src = src.repeat_interleave(K, dim=0)
+    step = _stepper(model, src)
+    cache = model.new_cache() if use_cache else None
+    seq = start.repeat_interleave(K, dim=0)
+    scores = torch.full((B, K), float("-inf"), device=start.device)
+    scores[:, 0] = 0.0  # all beams start identical: expand only the first
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
+    done = [False] * B
+    n0 = start.size(1)
+    for t in range(max_new_tokens):
+        inp = seq if cache is None or t == 0 else seq[:, -1:]
+        logp = F.log_softmax(step(inp, cache)[:, -1].float(), dim=-1)
+        V = logp.size(-1)
+        cand = (scores.view(-1, 1) + logp).view(B, K * V)
+        top_scores, top_idx = cand.topk(2 * K, dim=-1)
+        rows, tokens, new_scores = [], [], []
+        for b in range(B):
+            kept = 0
+            for s, idx in zip(top_scores[b].tolist(), top_idx[b].tolist()):
+                beam, tok = divmod(idx, V)
+                if s == float("-inf"):
+                    break
+                if eos_id is not None and tok == eos_id:
+                    if not done[b]:
+                        hyp = seq[b * K + beam, n0:].tolist()
+                        finished[b].append((s / length_penalty(len(hyp) + 1, alpha), hyp))
+                    continue
+                rows.append(b * K + beam)
+                tokens.append(tok)
+                new_scores.append(s)
+                kept += 1
+                if kept == K:
+                    break
+            while kept < K:  # fewer live candidates than beams: pad with dead beams
+                rows.append(b * K)
+                tokens.append(eos_id if eos_id is not None else 0)
+                new_scores.append(float("-inf"))
+                kept += 1
+            if len(finished[b]) >= K:
+                best_alive = max(new_scores[-K:]) / length_penalty(t + 1, alpha)
+                done[b] = done[b] or best_alive < min(f[0] for f in finished[b])
+        index = torch.tensor(rows, device=start.device)
+        seq = torch.cat([seq.index_select(0, index), torch.tensor(tokens, device=start.device)[:, None]], dim=1)
+        scores = torch.tensor(new_scores, device=start.device).view(B, K)
+        if cache is not None:
+            cache.reorder(index)
+        if all(done):
+            break
+    out = []
+    for b in range(B):
+        hyps = list(finished[b])
+        for k in range(K):  # unfinished beams compete too
+            s = scores[b, k].item()
+            if s > float("-inf"):
+                hyp = seq[b * K + k, n0:].tolist()
+                hyps.append((s / length_penalty(len(hyp), alpha), hyp))
+        out.append(max(hyps, key=lambda h: h[0])[1] if hyps else [])
+    return out

@@ -1,0 +1,172 @@
+"""Multi-head scaled dot-product attention (paper, section 3.2), masks and the KV cache.
+
+Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V, run in h heads of size d_k = d_model / h.
+Two interchangeable backends compute it: `eager_attention` spells the formula out and is the
+reference the tests hold `torch.nn.functional.scaled_dot_product_attention` (SDPA) to.
+
+Masks are boolean and say where attention is *allowed* (True = attend), broadcastable to
+(batch, heads, queries, keys): the convention SDPA uses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import AttentionConfig
+
+
+# -- masks ---------------------------------------------------------------------------------------
+def padding_mask(keep: Tensor) -> Tensor:
+    """(batch, keys) True-for-real-token -> (batch, 1, 1, keys): no query may attend to padding."""
+    return keep[:, None, None, :]
+
+
+def causal_mask(n_queries: int, n_keys: int, device=None) -> Tensor:
+    """Query i (the last n_queries of n_keys positions) may attend to keys 0..i only.
+
+    With a KV cache the queries are the newest positions, so the diagonal is offset by the
+    number of cached keys: the mask is aligned bottom-right, not top-left as SDPA's is_causal.
+    """
+    return torch.ones(n_queries, n_keys, dtype=torch.bool, device=device).tril(n_keys - n_queries)
+
+
+def combine_masks(*masks: Optional[Tensor]) -> Optional[Tensor]:
+    """Logical AND of the masks that are present; None when there are none."""
+    present = [m for m in masks if m is not None]
+    if not present:
+        return None
+    out = present[0]
+    for m in present[1:]:
+        out = out & m
+    return out
+
+
+# -- the two backends ----------------------------------------------------------------------------
+def eager_attention(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], dropout_p: float = 0.0) -> Tensor:
+    """The paper's formula, step by step. q: (B, H, Tq, d), k and v: (B, H, Tk, d)."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(dim=-1)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    return weights @ v
+
+
+def attend(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Optional[Tensor] = None,
+    causal: bool = False,
+    dropout_p: float = 0.0,
+    backend: str = "sdpa",
+) -> Tensor:
+    """Scaled dot-product attention with an optional causal constraint and an extra mask."""
+    n_q, n_k = q.size(-2), k.size(-2)
+    if backend == "sdpa" and causal and mask is None and n_q == n_k:
+        # The common training case: let SDPA pick its fused causal kernel.
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+    if causal and n_q > 1:  # a single new query may see every cached key: no mask needed
+        mask = combine_masks(mask, causal_mask(n_q, n_k, q.device))
+    if backend == "eager":
+        return eager_attention(q, k, v, mask, dropout_p)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+
+
+# -- the KV cache ----------------------------------------------------------------------------------
+@dataclass
+class LayerCache:
+    """What one decoder layer remembers between decoding steps.
+
+    Self-attention keys/values grow by one position per step. Cross-attention keys/values depend
+    only on the encoder output, so they are computed at the first step and reused.
+    """
+
+    k: Optional[Tensor] = None
+    v: Optional[Tensor] = None
+    cross_k: Optional[Tensor] = None
+    cross_v: Optional[Tensor] = None
+
+    @property
+    def length(self) -> int:
+        return 0 if self.k is None else self.k.size(-2)
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        if self.k is None:
+            self.k, self.v = k, v
+        else:
+            self.k, self.v = torch.cat([self.k, k], dim=-2), torch.cat([self.v, v], dim=-2)
+        return self.k, self.v
+
+    def reorder(self, index: Tensor) -> None:
+        """Keep batch rows `index` (beam search reorders hypotheses every step)."""
+        for name in ("k", "v", "cross_k", "cross_v"):
+            t = getattr(self, name)
+            if t is not None:
+                setattr(self, name, t.index_select(0, index))
+
+
+class KVCache:
+    """The cache of a whole decoder: one LayerCache per layer. Made by the generator, not the model."""
+
+    def __init__(self, n_layers: int):
+        self.layers = [LayerCache() for _ in range(n_layers)]
+
+    @property
+    def length(self) -> int:
+        return self.layers[0].length
+
+    def reorder(self, index: Tensor) -> None:
+        for layer in self.layers:
+            layer.reorder(index)
+
+
+# -- the module --------------------------------------------------------------------------------------
+class MultiHeadAttention(nn.Module):
+    """MultiHead(Q, K, V) = Concat(head_1..head_h) W^O, head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)."""
+
+    def __init__(self, d_model: int, cfg: AttentionConfig):
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.dropout = cfg.dropout
+        self.backend = cfg.backend
+        self.q_proj = nn.Linear(d_model, d_model, bias=cfg.bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=cfg.bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=cfg.bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=cfg.bias)
+
+    def _heads(self, x: Tensor) -> Tensor:  # (B, T, D) -> (B, H, T, D/H)
+        B, T, D = x.shape
+        return x.view(B, T, self.n_heads, D // self.n_heads).transpose(1, 2)
+
+    def forward(
+        self,
+        x: Tensor,
+        context: Optional[Tensor] = None,
+        mask: Optional[Tensor] = None,
+        causal: bool = False,
+        cache: Optional[LayerCache] = None,
+    ) -> Tensor:
+        """Self-attention over x, or cross-attention from x to `context` when it is given."""
+        q = self._heads(self.q_proj(x))
+        if context is None:
+            k, v = self._heads(self.k_proj(x)), self._heads(self.v_proj(x))
+            if cache is not None:
+                k, v = cache.append(k, v)
+        elif cache is not None and cache.cross_k is not None:
+            k, v = cache.cross_k, cache.cross_v
+        else:
+            k, v = self._heads(self.k_proj(context)), self._heads(self.v_proj(context))
+            if cache is not None:
+                cache.cross_k, cache.cross_v = k, v
+        dropout_p = self.dropout if self.training else 0.0
+        y = attend(q, k, v, mask, causal, dropout_p, self.backend)
+        B, H, T, d = y.shape
+        return self.out_proj(y.transpose(1, 2).reshape(B, T, H * d))

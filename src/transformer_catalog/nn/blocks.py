@@ -1,0 +1,68 @@
+"""One Transformer layer, shared by every stack: self-attention, optional cross-attention, FFN.
+
+Each sub-layer is wrapped in a residual connection and a norm (section 3.1). The paper places
+the norm after the residual sum ("post-norm"): x = LayerNorm(x + Dropout(Sublayer(x))). Most
+later models place it before the sub-layer ("pre-norm"): x = x + Dropout(Sublayer(LayerNorm(x))).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from torch import Tensor, nn
+
+from .attention import LayerCache, MultiHeadAttention
+from .config import ModelConfig
+from .layers import FeedForward, make_norm
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig, cross_attention: bool = False):
+        super().__init__()
+        d = cfg.d_model
+        self.pre_norm = cfg.norm.placement == "pre"
+        self.self_attn = MultiHeadAttention(d, cfg.attention)
+        self.self_attn_norm = make_norm(d, cfg.norm)
+        if cross_attention:
+            self.cross_attn = MultiHeadAttention(d, cfg.attention)
+            self.cross_attn_norm = make_norm(d, cfg.norm)
+        else:
+            self.cross_attn = None
+        self.ffn = FeedForward(d, cfg.ffn, cfg.dropout)
+        self.ffn_norm = make_norm(d, cfg.norm)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def _residual(self, x: Tensor, norm: nn.Module, sublayer: Callable[[Tensor], Tensor]) -> Tensor:
+        if self.pre_norm:
+            return x + self.dropout(sublayer(norm(x)))
+        return norm(x + self.dropout(sublayer(x)))
+
+    def forward(
+        self,
+        x: Tensor,
+        mask: Optional[Tensor] = None,
+        causal: bool = False,
+        context: Optional[Tensor] = None,
+        context_mask: Optional[Tensor] = None,
+        cache: Optional[LayerCache] = None,
+    ) -> Tensor:
+        x = self._residual(x, self.self_attn_norm, lambda h: self.self_attn(h, mask=mask, causal=causal, cache=cache))
+        if self.cross_attn is not None:
+            x = self._residual(
+                x, self.cross_attn_norm, lambda h: self.cross_attn(h, context=context, mask=context_mask, cache=cache)
+            )
+        return self._residual(x, self.ffn_norm, self.ffn)
+
+
+class Stack(nn.Module):
+    """N identical blocks, plus the final norm that pre-norm stacks need."""
+
+    def __init__(self, cfg: ModelConfig, n_layers: int, cross_attention: bool = False):
+        super().__init__()
+        self.blocks = nn.ModuleList(Block(cfg, cross_attention) for _ in range(n_layers))
+        self.final_norm = make_norm(cfg.d_model, cfg.norm) if cfg.norm.final else None
+
+    def forward(self, x: Tensor, caches: Optional[list[LayerCache]] = None, **kwargs) -> Tensor:
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache=None if caches is None else caches[i], **kwargs)
+        return x if self.final_norm is None else self.final_norm(x)

@@ -1,0 +1,190 @@
+"""The model configuration: one small typed sub-config per concern, nested in `ModelConfig`.
+
+Every behavioural difference between models is a field here, never a model's name. Configs
+round-trip through plain dicts (`to_dict` / `ModelConfig.from_dict`) so they can live in
+`config.json` beside the weights; unknown keys and impossible values fail loudly with the
+dotted path of the offending field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..errors import TcatError
+
+Arch = Literal["encoder", "decoder", "encoder-decoder"]
+
+
+@dataclass
+class AttentionConfig:
+    n_heads: int = 8
+    bias: bool = True  # bias on the q/k/v/o projections (the paper's Linear layers have them)
+    dropout: float = 0.0  # dropout on the attention weights (the paper has none here)
+    backend: Literal["sdpa", "eager"] = "sdpa"  # eager is the readable reference and test oracle
+
+
+@dataclass
+class PositionConfig:
+    kind: Literal["sinusoidal", "learned", "none"] = "sinusoidal"
+    max_len: int = 512  # longest sequence the model accepts (size of a learned table)
+
+
+@dataclass
+class NormConfig:
+    kind: Literal["layernorm"] = "layernorm"
+    placement: Literal["post", "pre"] = "post"  # paper: x = LayerNorm(x + Sublayer(x))
+    eps: float = 1e-5
+    # A LayerNorm after the last block. Pre-norm stacks need it (their residual stream is never
+    # normalised otherwise); the paper's post-norm stack already ends in a norm and has none.
+    final: bool = False
+
+
+@dataclass
+class FFNConfig:
+    d_ff: int = 2048
+    activation: Literal["relu", "gelu"] = "relu"
+    bias: bool = True
+
+
+@dataclass
+class EmbeddingConfig:
+    vocab_size: int = 37000  # the paper's shared EN-DE byte-pair vocabulary
+    pad_id: int = 0
+    scale: bool = True  # multiply token embeddings by sqrt(d_model) (paper, section 3.4)
+    share_src_tgt: bool = True  # one table for source and target tokens (paper, section 3.4)
+    tie_output: bool = True  # pre-softmax projection = target embedding matrix (paper, section 3.4)
+
+
+@dataclass
+class ModelConfig:
+    arch: Arch = "encoder-decoder"
+    d_model: int = 512
+    n_encoder_layers: int = 6
+    n_decoder_layers: int = 6
+    dropout: float = 0.1  # residual dropout: on each sub-layer output and on embeddings + positions
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
+    position: PositionConfig = field(default_factory=PositionConfig)
+    norm: NormConfig = field(default_factory=NormConfig)
+    ffn: FFNConfig = field(default_factory=FFNConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.attention.n_heads
+
+    def validate(self) -> None:
+        def fail(path: str, msg: str) -> None:
+            raise TcatError(f"model config: {path}: {msg}")
+
+        if self.d_model <= 0:
+            fail("d_model", f"must be positive, got {self.d_model}")
+        if self.attention.n_heads <= 0:
+            fail("attention.n_heads", f"must be positive, got {self.attention.n_heads}")
+        if self.d_model % self.attention.n_heads:
+            fail(
+                "attention.n_heads",
+                f"d_model={self.d_model} is not divisible by n_heads={self.attention.n_heads}; "
+                "pick a head count that divides d_model",
+            )
+        if self.arch in ("encoder", "encoder-decoder") and self.n_encoder_layers < 1:
+            fail("n_encoder_layers", f"an {self.arch} model needs at least 1 encoder layer")
+        if self.arch in ("decoder", "encoder-decoder") and self.n_decoder_layers < 1:
+            fail("n_decoder_layers", f"a {self.arch} model needs at least 1 decoder layer")
+        for path, p in (("dropout", self.dropout), ("attention.dropout", self.attention.dropout)):
+            if not 0.0 <= p < 1.0:
+                fail(path, f"must be in [0, 1), got {p}")
+        if self.ffn.d_ff <= 0:
+            fail("ffn.d_ff", f"must be positive, got {self.ffn.d_ff}")
+        if self.embedding.vocab_size <= 0:
+            fail("embedding.vocab_size", f"must be positive, got {self.embedding.vocab_size}")
+        if not 0 <= self.embedding.pad_id < self.embedding.vocab_size:
+            fail("embedding.pad_id", f"{self.embedding.pad_id} is outside the vocabulary")
+        if self.position.max_len <= 0:
+            fail("position.max_len", f"must be positive, got {self.position.max_len}")
+        if self.norm.placement == "pre" and not self.norm.final:
+            fail("norm.final", "a pre-norm stack needs a final norm (set norm.final: true)")
+
+    # -- serialisation ------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        return _build(cls, data, "")
+
+    def replace(self, **changes) -> "ModelConfig":
+        """A copy with top-level fields or dotted sub-fields changed: replace(**{"ffn.d_ff": 64})."""
+        data = self.to_dict()
+        for key, value in changes.items():
+            *parents, leaf = key.split(".")
+            node = data
+            for p in parents:
+                if p not in node or not isinstance(node[p], dict):
+                    raise TcatError(f"model config: {key}: no such field")
+                node = node[p]
+            if leaf not in node:
+                raise TcatError(f"model config: {key}: no such field")
+            node[leaf] = value
+        return ModelConfig.from_dict(data)
+
+
+def _build(cls, data, prefix: str):
+    if not isinstance(data, dict):
+        raise TcatError(f"model config: {prefix.rstrip('.') or '(top)'}: expected a mapping")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise TcatError(
+            f"model config: {prefix}{unknown[0]}: unknown field (known: {', '.join(sorted(names))})"
+        )
+    kwargs = {}
+    for key, value in data.items():
+        hint = hints[key]
+        path = prefix + key
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value, path + ".")
+        else:
+            kwargs[key] = _check(hint, value, path)
+    return cls(**kwargs)
+
+
+def _check(hint, value, path: str):
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise TcatError(f"model config: {path}: {value!r} is not one of {list(allowed)}")
+        return value
+    if origin is typing.Union:  # Optional[...]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return None if value is None else _check(args[0], value, path)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TcatError(f"model config: {path}: expected true/false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TcatError(f"model config: {path}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TcatError(f"model config: {path}: expected a number, got {value!r}")
+        return float(value)
+    return value
+
+
+__all__ = [
+    "AttentionConfig",
+    "PositionConfig",
+    "NormConfig",
+    "FFNConfig",
+    "EmbeddingConfig",
+    "ModelConfig",
+]

@@ -1,0 +1,157 @@
+"""Whole models: embeddings around one shared `Stack`, in the three pretraining architectures.
+
+  EncoderModel         bidirectional self-attention over the input (BERT-style)
+  DecoderModel         causal self-attention, next-token logits (GPT-style)
+  EncoderDecoderModel  the paper's model: encoder + decoder with cross-attention (T5/BART-style)
+
+`build_model(cfg)` picks the class from `cfg.arch`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import TcatError
+from .attention import KVCache, padding_mask
+from .blocks import Stack
+from .config import EmbeddingConfig, ModelConfig
+from .layers import make_positions
+
+
+class Embeddings(nn.Module):
+    """Token embedding * sqrt(d_model) (section 3.4) + positional encoding, then dropout."""
+
+    def __init__(self, cfg: ModelConfig, tokens: Optional[nn.Embedding] = None):
+        super().__init__()
+        e: EmbeddingConfig = cfg.embedding
+        self.tokens = tokens if tokens is not None else nn.Embedding(e.vocab_size, cfg.d_model)
+        self.positions = make_positions(cfg.d_model, cfg.position)
+        self.max_len = cfg.position.max_len
+        self.scale = math.sqrt(cfg.d_model) if e.scale else 1.0
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, ids: Tensor, offset: int = 0) -> Tensor:
+        length = ids.size(1)
+        if offset + length > self.max_len:
+            raise TcatError(
+                f"sequence of {offset + length} tokens is longer than the model's position.max_len="
+                f"{self.max_len}; shorten the input or use a model with a longer context"
+            )
+        x = self.tokens(ids) * self.scale
+        if self.positions is not None:
+            x = x + self.positions(length, offset)
+        return self.dropout(x)
+
+
+class _Base(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.config = cfg
+
+    def init_weights(self) -> None:
+        """Xavier-uniform for projections (as the Annotated Transformer), N(0, d^-1/2) for embeddings,
+        so that embedding * sqrt(d_model) has unit scale. The paper does not state its initialisation."""
+        for name, p in self.named_parameters():
+            if p.dim() < 2:
+                continue
+            if "tokens" in name:
+                nn.init.normal_(p, std=self.config.d_model**-0.5)
+            elif "positions" not in name:
+                nn.init.xavier_uniform_(p)
+
+    def _head(self, cfg: ModelConfig, tokens: nn.Embedding) -> nn.Linear:
+        head = nn.Linear(cfg.d_model, cfg.embedding.vocab_size, bias=False)
+        if cfg.embedding.tie_output:
+            head.weight = tokens.weight  # pre-softmax projection shares the embedding matrix
+        return head
+
+
+class EncoderModel(_Base):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.embed = Embeddings(cfg)
+        self.encoder = Stack(cfg, cfg.n_encoder_layers)
+        self.init_weights()
+
+    def forward(self, ids: Tensor, keep: Optional[Tensor] = None) -> Tensor:
+        """Hidden states (B, T, d_model). `keep` marks real tokens; default: ids != pad_id."""
+        keep = ids != self.config.embedding.pad_id if keep is None else keep
+        return self.encoder(self.embed(ids), mask=padding_mask(keep))
+
+
+class DecoderModel(_Base):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.embed = Embeddings(cfg)
+        self.decoder = Stack(cfg, cfg.n_decoder_layers)
+        self.head = self._head(cfg, self.embed.tokens)
+        self.init_weights()
+
+    def new_cache(self) -> KVCache:
+        return KVCache(len(self.decoder.blocks))
+
+    def forward(self, ids: Tensor, cache: Optional[KVCache] = None) -> Tensor:
+        """Next-token logits (B, T, vocab) for each position."""
+        offset = 0 if cache is None else cache.length
+        x = self.embed(ids, offset)
+        x = self.decoder(x, causal=True, caches=None if cache is None else cache.layers)
+        return self.head(x)
+
+
+class EncoderDecoderModel(_Base):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.src_embed = Embeddings(cfg)
+        shared = self.src_embed.tokens if cfg.embedding.share_src_tgt else None
+        self.tgt_embed = Embeddings(cfg, tokens=shared)
+        self.encoder = Stack(cfg, cfg.n_encoder_layers)
+        self.decoder = Stack(cfg, cfg.n_decoder_layers, cross_attention=True)
+        self.head = self._head(cfg, self.tgt_embed.tokens)
+        self.init_weights()
+
+    def new_cache(self) -> KVCache:
+        return KVCache(len(self.decoder.blocks))
+
+    def src_keep(self, src: Tensor) -> Tensor:
+        return src != self.config.embedding.pad_id
+
+    def encode(self, src: Tensor, keep: Optional[Tensor] = None) -> Tensor:
+        keep = self.src_keep(src) if keep is None else keep
+        return self.encoder(self.src_embed(src), mask=padding_mask(keep))
+
+    def decode(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        src_keep: Tensor,
+        cache: Optional[KVCache] = None,
+    ) -> Tensor:
+        """Decoder hidden states. Target padding needs no mask: with causal attention, real
+        tokens never see the padding that follows them, and the loss ignores padded positions."""
+        offset = 0 if cache is None else cache.length
+        x = self.tgt_embed(tgt, offset)
+        return self.decoder(
+            x,
+            causal=True,
+            context=memory,
+            context_mask=padding_mask(src_keep),
+            caches=None if cache is None else cache.layers,
+        )
+
+    def forward(self, src: Tensor, tgt: Tensor) -> Tensor:
+        """Logits (B, T_tgt, vocab) for teacher-forced decoding of `tgt` given `src`."""
+        keep = self.src_keep(src)
+        return self.head(self.decode(tgt, self.encode(src, keep), keep))
+
+
+_ARCHS = {"encoder": EncoderModel, "decoder": DecoderModel, "encoder-decoder": EncoderDecoderModel}
+
+
+def build_model(cfg: ModelConfig, device: str | torch.device | None = None) -> nn.Module:
+    """Build the model `cfg` describes. device="meta" allocates nothing (for counting)."""
+    with torch.device(device or "cpu"):
+        return _ARCHS[cfg.arch](cfg)
