@@ -1,0 +1,35 @@
+# The two README commands: `make demo` (install everything, run the main job) and `make test`.
+PY ?= python3
+RUN ?= runs/demo
+
+.PHONY: setup data demo test test-slow bench benchmarks-md
+
+setup:
+	bash scripts/setup.sh
+
+data:
+	bash scripts/install_data.sh
+
+# The main job: train the paper's encoder-decoder (small) on English->Spanish Bible verses for a
+# few minutes, translate held-out verses and score them with sacreBLEU against copying the source.
+demo: setup data
+	rm -rf $(RUN)
+	tcat params
+	tcat train --data bible-en-es --model transformer-small --out $(RUN) --minutes 3 --steps 100000 \
+		--max-tokens 2048 --warmup 600
+	tcat translate $(RUN) "In the beginning God created the heaven and the earth." \
+		"And God said, Let there be light: and there was light."
+	tcat evaluate $(RUN) --limit 48 --beam 2
+
+test: setup
+	$(PY) -m pytest -n 2 -q
+
+test-slow: setup
+	$(PY) -m pytest -n 2 -q -m slow
+
+bench: setup data
+	$(PY) benchmarks/bench_seq2seq_train.py --threads 1 --rounds 5
+	$(PY) benchmarks/report.py
+
+benchmarks-md:
+	$(PY) benchmarks/report.py

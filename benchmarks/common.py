@@ -1,0 +1,59 @@
+"""Shared benchmark plumbing: interleaved rounds, medians, machine facts, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        flags = open("/proc/cpuinfo").read()
+        isa = [f for f in ("amx_bf16", "avx512_bf16", "avx512f", "avx2") if f" {f}" in flags]
+    except OSError:
+        isa = []
+    return {"cpu": cpu, "isa": isa, "cores": os.cpu_count(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "python": platform.python_version()}
+
+
+def interleaved(peers: dict, run_one, rounds: int) -> dict[str, list[float]]:
+    """run_one(peer) -> a rate. Peers take turns within each round so drift hits all equally."""
+    out: dict[str, list[float]] = {name: [] for name in peers}
+    for _ in range(rounds):
+        for name, peer in peers.items():
+            out[name].append(run_one(peer))
+    return out
+
+
+def timed(fn, warmup: int, iters: int) -> float:
+    """Seconds per call, after warmup calls."""
+    for _ in range(warmup):
+        fn()
+    t = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    return (time.perf_counter() - t) / iters
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def write(name: str, result: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path

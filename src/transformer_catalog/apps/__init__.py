@@ -1,0 +1,1 @@
+"""The course's applications, built on the core: translation first."""

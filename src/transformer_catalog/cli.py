@@ -1,0 +1,316 @@
+"""`tcat`: the command line. Heavy imports (torch) happen inside the commands that need them,
+so `tcat --help` answers instantly. User errors print one line and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .errors import TcatError
+
+
+def _threads(n: int) -> None:
+    from .runtime import set_threads
+
+    set_threads(n)
+
+
+# -- commands ------------------------------------------------------------------------------------------
+def cmd_configs(args) -> None:
+    from .families import config_names
+
+    for name in config_names():
+        print(name)
+
+
+def cmd_params(args) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .families import get_config, transformer
+    from .nn.count import count_parameters, parameter_breakdown
+
+    table = Table(title="Parameters on the meta device (tied embeddings once; sinusoidal table is no parameter)")
+    for col in ("config", "vocab", "embeddings", "attention", "feed-forward", "norms", "total", "paper", "Δ%",
+                "vocab matching paper"):
+        table.add_column(col, justify="right" if col != "config" else "left")
+    for name in args.names:
+        overrides = {"vocab_size": args.vocab} if args.vocab else {}
+        cfg = get_config(name, **overrides)
+        parts = parameter_breakdown(cfg)
+        total = count_parameters(cfg)
+        paper = transformer.PAPER_PARAMS.get(name)
+        delta = f"{100 * (total - paper) / paper:+.1f}" if paper else "-"
+        # The vocabulary size at which this count would equal the paper's rounded figure.
+        match = f"{(paper - total + parts['embeddings']) / cfg.d_model:,.0f}" if paper else "-"
+        table.add_row(
+            name, f"{cfg.embedding.vocab_size:,}", *(f"{parts.get(k, 0) / 1e6:.2f}M" for k in
+                                                     ("embeddings", "attention", "feed-forward", "norms")),
+            f"{total / 1e6:.2f}M", f"{paper / 1e6:.0f}M" if paper else "-", delta, match,
+        )
+    console = Console()
+    console.width = max(console.width, 120)
+    console.print(table)
+
+
+def cmd_train(args) -> None:
+    _threads(args.threads)
+    import torch
+
+    from .families import get_config
+    from .nn.model import build_model
+    from .train.checkpoint import read_config
+    from .train.tasks import make_task
+    from .train.trainer import Trainer, TrainConfig
+
+    from pathlib import Path
+
+    out = Path(args.out)
+    ckpt = out / "checkpoint"
+    tokenizer = None
+    if args.resume:
+        if not (ckpt / "trainer_state.json").is_file():
+            raise TcatError(f"{out}: nothing to resume (no checkpoint/trainer_state.json); drop --resume to start")
+        folder, meta, model_cfg = read_config(ckpt)
+        from .data.tokenizer import Tokenizer
+
+        if (folder / "tokenizer.json").is_file():
+            tokenizer = Tokenizer.load(folder / "tokenizer.json")
+        train_cfg = TrainConfig(**{**meta["train"], "steps": args.steps or meta["train"]["steps"],
+                                   "max_minutes": args.minutes if args.minutes is not None else 0.0})
+        task = make_task(meta["task"]["name"], meta["task"].get("data"), model_cfg.embedding.vocab_size,
+                         model_cfg.position.max_len, tokenizer)
+    else:
+        if (ckpt / "config.json").exists():
+            raise TcatError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
+        overrides = _overrides(args.set)
+        if args.dropout is not None:
+            overrides["dropout"] = args.dropout
+        base = get_config(args.model).replace(**overrides)  # validates before any data work
+        task = make_task(args.task, args.data, args.vocab or base.embedding.vocab_size, base.position.max_len)
+        model_cfg = base.replace(**{"embedding.vocab_size": task.vocab_size})
+        train_cfg = TrainConfig(
+            steps=args.steps or 2000, max_minutes=args.minutes or 0.0, max_tokens=args.max_tokens,
+            lr_scale=args.lr_scale, warmup=args.warmup, label_smoothing=args.label_smoothing,
+            eval_every=args.eval_every, save_every=args.save_every, seed=args.seed, bf16=args.bf16,
+        )
+    torch.manual_seed(train_cfg.seed)
+    model = build_model(model_cfg)
+    trainer = Trainer(model, task, train_cfg, out, progress=not args.quiet)
+    if args.resume:
+        trainer.resume()
+        print(f"resuming {out} at step {trainer.state['step']}")
+    else:
+        n = sum(p.numel() for p in model.parameters())
+        print(f"training {args.model} ({n / 1e6:.2f}M parameters) on {task.name}: "
+              f"{len(task.train):,} train / {len(task.valid):,} valid examples -> {out}")
+    state = trainer.fit()
+    print(json.dumps({"step": state["step"], "tokens": state["tokens"], "elapsed_s": round(state["elapsed"], 1),
+                      "valid_loss": round(trainer.evaluate(), 4), "checkpoint": str(ckpt)}))
+
+
+def _overrides(items: list[str]) -> dict:
+    """--set a.b=value pairs; values are read as JSON (numbers, true/false) or else as strings."""
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise TcatError(f"--set {item!r}: expected FIELD=VALUE, e.g. --set attention.n_heads=8")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def _read_inputs(texts: list[str]) -> list[str]:
+    lines = texts or [line.rstrip("\n") for line in sys.stdin]
+    if not lines or not any(t.strip() for t in lines):
+        raise TcatError("empty input: give the text as an argument or on standard input")
+    return lines
+
+
+def _encode_source(model, tok, text: str, eos_id: int) -> list[int]:
+    ids = tok.encode(text) + [eos_id]
+    limit = model.config.position.max_len
+    if len(ids) > limit:
+        raise TcatError(f"input of {len(ids)} tokens is longer than the model's limit of {limit}: {text[:40]!r}...")
+    return ids
+
+
+def cmd_translate(args) -> None:
+    _threads(args.threads)
+    import torch
+
+    from .generate import SamplingConfig, beam_search, generate, strip_after_eos
+    from .nn.model import EncoderDecoderModel
+    from .train.checkpoint import load_model
+
+    model, meta, tok = load_model(args.checkpoint)
+    if not isinstance(model, EncoderDecoderModel) or tok is None:
+        raise TcatError(f"{args.checkpoint}: translate needs an encoder-decoder checkpoint with a tokenizer")
+    for text in _read_inputs(args.text):
+        src = torch.tensor([_encode_source(model, tok, text, tok.eos_id)])
+        start = torch.tensor([[tok.bos_id]])
+        max_new = min(args.max_new_tokens, src.size(1) + 50, model.config.position.max_len)  # paper: input + 50
+        if args.temperature > 0 or args.beam <= 1:
+            s = SamplingConfig(args.temperature, args.top_k, args.top_p)
+            ids = generate(model, start, max_new, src=src, eos_id=tok.eos_id, sampling=s)[0].tolist()
+        else:
+            ids = beam_search(model, start, max_new, args.beam, args.alpha, src=src, eos_id=tok.eos_id)[0]
+        print(tok.decode(strip_after_eos(ids, tok.eos_id)))
+
+
+def cmd_generate(args) -> None:
+    """Stream tokens as they are produced (decoder-only: continue the prompt; encoder-decoder:
+    decode from the prompt as source)."""
+    _threads(args.threads)
+    import torch
+
+    from .generate import SamplingConfig, iter_tokens
+    from .nn.model import EncoderDecoderModel
+    from .train.checkpoint import load_model
+
+    model, meta, tok = load_model(args.checkpoint)
+    if tok is None:
+        raise TcatError(f"{args.checkpoint}: checkpoint has no tokenizer.json, so text cannot be encoded")
+    if args.seed is not None:
+        torch.manual_seed(args.seed)
+    s = SamplingConfig(args.temperature, args.top_k, args.top_p)
+    for text in _read_inputs([args.prompt] if args.prompt is not None else []):
+        if isinstance(model, EncoderDecoderModel):
+            kw = dict(src=torch.tensor([_encode_source(model, tok, text, tok.eos_id)]))
+            start = torch.tensor([[tok.bos_id]])
+        else:
+            kw = {}
+            start = torch.tensor([_encode_source(model, tok, text, tok.eos_id)[:-1]])
+            sys.stdout.write(text)
+        room = model.config.position.max_len - (start.size(1) if not kw else 0)
+        ids: list[int] = []
+        shown = ""
+        for nxt, _ in iter_tokens(model, start, min(args.max_new_tokens, room), eos_id=tok.eos_id, sampling=s, **kw):
+            if nxt.item() == tok.eos_id:
+                break
+            ids.append(nxt.item())
+            text_now = tok.decode(ids)
+            sys.stdout.write(text_now[len(shown):])  # byte-level BPE: print what is decodable so far
+            sys.stdout.flush()
+            shown = text_now
+        sys.stdout.write("\n")
+
+
+def cmd_evaluate(args) -> None:
+    _threads(args.threads)
+    from .apps.translation import evaluate_translation
+
+    result = evaluate_translation(args.checkpoint, args.data, args.split, args.beam, args.alpha, args.limit,
+                                  progress=not args.quiet)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        from pathlib import Path
+
+        from .data.cache import write_json_atomic
+
+        write_json_atomic(Path(args.json), result)
+
+
+# -- argument parsing ----------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tcat", description="transformer-catalog: the Transformer catalog, made executable.")
+    p.add_argument("--version", action="version", version=f"tcat {__import__('transformer_catalog').__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name, fn, help):
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    def threads(sp):
+        sp.add_argument("--threads", type=int, default=0, help="CPU threads (default: the cores that are free)")
+
+    add("configs", cmd_configs, "list the named model configurations")
+
+    sp = add("params", cmd_params, "count parameters of named configs against the paper's Table 3")
+    sp.add_argument("names", nargs="*", default=["transformer-base", "transformer-big"])
+    sp.add_argument("--vocab", type=int, default=0, help="vocabulary size (default: the config's)")
+
+    sp = add("train", cmd_train, "train a model on a task, with checkpoints and exact --resume")
+    sp.add_argument("--task", default="translate", help="translate (default) or copy")
+    sp.add_argument("--data", default=None, help="bible-en-es (Debian packages), bible-sample (in-repo), or a .tsv file")
+    sp.add_argument("--model", default="transformer-small", help="named config (tcat configs)")
+    sp.add_argument("--out", required=True, help="run folder: checkpoint/ and metrics.jsonl go here")
+    sp.add_argument("--steps", type=int, default=0, help="total optimizer steps (default 2000)")
+    sp.add_argument("--minutes", type=float, default=None, help="stop and checkpoint after this many minutes")
+    sp.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch (padded, longer side)")
+    sp.add_argument("--vocab", type=int, default=0, help="BPE vocabulary size (default: the config's)")
+    sp.add_argument("--lr-scale", type=float, default=1.0, help="multiplier on the paper's learning-rate schedule")
+    sp.add_argument("--warmup", type=int, default=4000)
+    sp.add_argument("--label-smoothing", type=float, default=0.1)
+    sp.add_argument("--dropout", type=float, default=None)
+    sp.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a model config field, e.g. --set d_model=384 --set attention.n_heads=6")
+    sp.add_argument("--eval-every", type=int, default=250)
+    sp.add_argument("--save-every", type=int, default=250)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--bf16", action="store_true", help="bf16 autocast (fast on CPUs with AMX)")
+    sp.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    threads(sp)
+
+    def decoding(sp, beam_default):
+        sp.add_argument("--beam", type=int, default=beam_default, help="beam size (1 = greedy)")
+        sp.add_argument("--alpha", type=float, default=0.6, help="length penalty (paper: 0.6)")
+        sp.add_argument("--temperature", type=float, default=0.0, help="> 0 samples instead of searching")
+        sp.add_argument("--top-k", type=int, default=0)
+        sp.add_argument("--top-p", type=float, default=1.0)
+        sp.add_argument("--max-new-tokens", type=int, default=200)
+        threads(sp)
+
+    sp = add("translate", cmd_translate, "translate text (arguments or stdin lines) with an encoder-decoder checkpoint")
+    sp.add_argument("checkpoint")
+    sp.add_argument("text", nargs="*")
+    decoding(sp, beam_default=4)
+
+    sp = add("generate", cmd_generate, "generate text from a checkpoint, streaming tokens as they come")
+    sp.add_argument("checkpoint")
+    sp.add_argument("prompt", nargs="?")
+    sp.add_argument("--seed", type=int, default=None)
+    decoding(sp, beam_default=1)
+
+    sp = add("evaluate", cmd_evaluate, "BLEU and chrF (sacreBLEU) of a translation checkpoint on held-out books")
+    sp.add_argument("checkpoint")
+    sp.add_argument("--data", default=None, help="default: the dataset the checkpoint was trained on")
+    sp.add_argument("--split", default="test", choices=["valid", "test"])
+    sp.add_argument("--beam", type=int, default=4)
+    sp.add_argument("--alpha", type=float, default=0.6)
+    sp.add_argument("--limit", type=int, default=0, help="evaluate on the first N pairs only")
+    sp.add_argument("--json", default=None, help="also write the result to this file")
+    sp.add_argument("--quiet", action="store_true")
+    threads(sp)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "fn", None):
+        parser.print_help()
+        return 0
+    try:
+        args.fn(args)
+    except TcatError as e:
+        print(f"tcat {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tcat {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

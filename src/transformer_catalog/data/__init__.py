@@ -1,0 +1,1 @@
+"""Corpora (from installed packages, never downloaded at run time), tokenizers and batching."""

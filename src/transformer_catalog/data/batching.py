@@ -1,0 +1,56 @@
+"""Batches of similar-length examples (paper, section 5.1: "batched together by approximate
+sequence length", about 25,000 source and 25,000 target tokens each).
+
+The batch order is a pure function of (seed, epoch), so a resumed run sees exactly the batches an
+uninterrupted one would: resume state is just (epoch, index of the next batch).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+import torch
+
+Example = tuple[list[int], list[int]]  # (source ids, target ids)
+
+
+def length_grouped_batches(examples: Sequence[Example], max_tokens: int, seed: int, epoch: int) -> list[list[int]]:
+    """Lists of example indices. Examples are sorted by length inside shuffled chunks so that a
+    batch holds similar lengths (little padding) while batches still differ from epoch to epoch."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    chunk = 100 * max(1, max_tokens // 64)  # sort within windows of ~100 batches
+    batches: list[list[int]] = []
+    for start in range(0, len(order), chunk):
+        window = sorted(order[start : start + chunk], key=lambda i: (len(examples[i][0]), len(examples[i][1])))
+        batch: list[int] = []
+        longest = 0
+        for i in window:
+            n = max(len(examples[i][0]), len(examples[i][1]))
+            if batch and max(longest, n) * (len(batch) + 1) > max_tokens:
+                batches.append(batch)
+                batch, longest = [], 0
+            batch.append(i)
+            longest = max(longest, n)
+        if batch:
+            batches.append(batch)
+    rng.shuffle(batches)
+    return batches
+
+
+def pad(seqs: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
+    width = max(len(s) for s in seqs)
+    out = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    for row, s in enumerate(seqs):
+        out[row, : len(s)] = torch.tensor(s, dtype=torch.long)
+    return out
+
+
+def collate_seq2seq(examples: Sequence[Example], pad_id: int, bos_id: int, eos_id: int) -> dict[str, torch.Tensor]:
+    """src = x </s>; decoder input = <s> y; labels = y </s> (teacher forcing, shifted by one)."""
+    src = pad([s + [eos_id] for s, _ in examples], pad_id)
+    tgt_in = pad([[bos_id] + t for _, t in examples], pad_id)
+    labels = pad([t + [eos_id] for _, t in examples], pad_id)
+    return {"src": src, "tgt_in": tgt_in, "labels": labels}

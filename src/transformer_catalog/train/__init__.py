@@ -1,0 +1,1 @@
+"""Training: checkpoints, tasks (data + loss), and one trainer with exact resume."""

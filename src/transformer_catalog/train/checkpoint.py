@@ -1,0 +1,165 @@
+"""A checkpoint is a folder, written whole or not at all.
+
+  config.json          {"model": ModelConfig dict, "task": ..., "train": ...}
+  model.safetensors    weights (tied tensors stored once)
+  tokenizer.json       Hugging Face tokenizers format, when the task has one
+  trainer_state.json   step, epoch, next batch, elapsed time (only in training checkpoints)
+  optimizer.safetensors + rng.safetensors   optimizer moments and RNG state, for exact resume
+
+Everything is written into a temporary sibling folder that is renamed into place at the end, so
+a crash or SIGKILL leaves either the old checkpoint or the new one, never half of one. Weights
+are only ever read with safetensors: a pickle (.pt/.bin/.ckpt/.pkl) is refused, never unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..errors import TcatError
+from ..nn.config import ModelConfig
+from ..nn.model import build_model
+
+PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
+
+
+def resolve(path: str | Path) -> Path:
+    """Accept a checkpoint folder or a run folder that holds one in checkpoint/."""
+    path = Path(path)
+    if path.suffix in PICKLE_SUFFIXES and path.is_file():
+        raise TcatError(f"{path}: refusing to load a pickle file (it can run arbitrary code); "
+                        "convert it to a checkpoint folder with model.safetensors")
+    if (path / "checkpoint" / "config.json").is_file():
+        return path / "checkpoint"
+    if not path.exists():
+        raise TcatError(f"{path}: no such checkpoint folder")
+    if not (path / "config.json").is_file():
+        raise TcatError(f"{path}: not a checkpoint folder (no config.json); pass the folder 'tcat train --out' wrote")
+    return path
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TcatError(f"{path}: unreadable JSON ({e})") from None
+
+
+def read_config(path: str | Path) -> tuple[Path, dict, ModelConfig]:
+    folder = resolve(path)
+    meta = _read_json(folder / "config.json")
+    if "model" not in meta:
+        raise TcatError(f"{folder / 'config.json'}: no 'model' section")
+    try:
+        cfg = ModelConfig.from_dict(meta["model"])
+    except TcatError as e:
+        raise TcatError(f"{folder / 'config.json'}: {e}") from None
+    return folder, meta, cfg
+
+
+def _load_tensors(file: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    if not file.is_file():
+        raise TcatError(f"{file}: missing")
+    try:
+        return load_file(str(file))
+    except Exception as e:  # SafetensorError, OSError, ...: one line, never a traceback
+        raise TcatError(f"{file}: corrupt or not a safetensors file ({str(e).splitlines()[0][:100]})") from None
+
+
+def load_weights(model: torch.nn.Module, file: Path) -> None:
+    tensors = _load_tensors(file)
+    expected = model.state_dict()
+    # Tied tensors are stored once (under one of their names): fill in the aliases.
+    for name, t in expected.items():
+        if name not in tensors:
+            for other, o in expected.items():
+                if other in tensors and o.data_ptr() == t.data_ptr() and o.device.type != "meta":
+                    tensors[name] = tensors[other]
+                    break
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing:
+        raise TcatError(f"{file}: tensor {missing[0]} is missing ({len(missing)} missing in all)")
+    if unexpected:
+        raise TcatError(f"{file}: unexpected tensor {unexpected[0]} ({len(unexpected)} unexpected in all)")
+    for name, t in expected.items():
+        if tensors[name].shape != t.shape:
+            raise TcatError(f"{file}: tensor {name} has shape {list(tensors[name].shape)}, the config needs {list(t.shape)}")
+    model.load_state_dict(tensors)
+
+
+def load_model(path: str | Path):
+    """(model in eval mode, meta dict, tokenizer or None) from a checkpoint folder."""
+    from ..data.tokenizer import Tokenizer
+
+    folder, meta, cfg = read_config(path)
+    model = build_model(cfg)
+    load_weights(model, folder / "model.safetensors")
+    tok = Tokenizer.load(folder / "tokenizer.json") if (folder / "tokenizer.json").is_file() else None
+    return model.eval(), meta, tok
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
+    sd = optimizer.state_dict()
+    tensors = {}
+    for idx, state in sd["state"].items():
+        for key, value in state.items():
+            tensors[f"{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return tensors, sd["param_groups"]
+
+
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list) -> None:
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def save_checkpoint(
+    folder: str | Path,
+    model: torch.nn.Module,
+    meta: dict,
+    tokenizer=None,
+    optimizer: Optional[torch.optim.Optimizer] = None,
+    trainer_state: Optional[dict] = None,
+) -> Path:
+    from safetensors.torch import save_file, save_model
+
+    folder = Path(folder)
+    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "config.json").write_text(json.dumps({"model": model.config.to_dict(), **meta}, indent=2), encoding="utf-8")
+    save_model(model, str(tmp / "model.safetensors"))  # drops tied duplicates
+    if tokenizer is not None:
+        tokenizer.save(tmp / "tokenizer.json")
+    if optimizer is not None:
+        tensors, groups = _optimizer_tensors(optimizer)
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / "optimizer.safetensors"))
+        trainer_state = {**(trainer_state or {}), "optimizer_param_groups": groups}
+    if trainer_state is not None:
+        save_file({"torch": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
+        (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=2), encoding="utf-8")
+    # Swap in: old -> aside, new -> place, drop old. A crash in between leaves a complete folder.
+    old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def load_training_state(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
+    """Restore optimizer and RNG from a training checkpoint; return its trainer_state."""
+    state = _read_json(folder / "trainer_state.json")
+    _restore_optimizer(optimizer, _load_tensors(folder / "optimizer.safetensors"), state.pop("optimizer_param_groups"))
+    torch.set_rng_state(_load_tensors(folder / "rng.safetensors")["torch"])
+    return state

@@ -1,0 +1,219 @@
+"""The trainer: Adam with the paper's warmup / inverse-square-root schedule, label smoothing,
+length-grouped batches, periodic evaluation, atomic checkpoints and exact resume.
+
+Exact resume: everything that decides the next step is saved — weights, Adam moments, the step
+(the learning rate is a pure function of it), the data position (epoch, next batch; the batch
+order is a pure function of seed and epoch) and the torch RNG (dropout). A resumed run therefore
+produces the same weights, bit for bit, as one that was never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..data.batching import length_grouped_batches
+from ..errors import TcatError
+from .checkpoint import load_training_state, load_weights, read_config, save_checkpoint
+from .tasks import Seq2SeqTask
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    max_minutes: float = 0.0  # stop (and checkpoint) after this long; 0 = no limit
+    max_tokens: int = 4096  # per batch, counted as longest sequence x batch size
+    lr_scale: float = 1.0  # multiplies the paper's schedule
+    warmup: int = 4000  # paper: 4000
+    beta1: float = 0.9
+    beta2: float = 0.98  # paper
+    eps: float = 1e-9  # paper
+    label_smoothing: float = 0.1  # paper
+    clip: float = 0.0  # gradient-norm clipping; 0 = off (the paper does not clip)
+    eval_every: int = 250
+    save_every: int = 250
+    seed: int = 0
+    bf16: bool = False  # bf16 autocast (CPU AMX / GPU); weights and optimizer stay fp32
+
+
+def inverse_sqrt_lr(step: int, d_model: int, warmup: int, scale: float = 1.0) -> float:
+    """lrate = d_model^-0.5 * min(step^-0.5, step * warmup^-1.5) (paper, equation 3)."""
+    step = max(step, 1)
+    return scale * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
+
+
+class Trainer:
+    def __init__(self, model, task: Seq2SeqTask, cfg: TrainConfig, out: str | Path, progress: bool = True):
+        self.model, self.task, self.cfg = model, task, cfg
+        self.out = Path(out)
+        self.ckpt = self.out / "checkpoint"
+        self.progress = progress
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+        self.state = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0, "tokens": 0}
+        self.history: list[dict] = []
+
+    # -- persistence -------------------------------------------------------------------------------
+    def _meta(self) -> dict:
+        return {"task": self.task.meta, "train": asdict(self.cfg)}
+
+    def save(self) -> None:
+        save_checkpoint(self.ckpt, self.model, self._meta(), self.task.tokenizer, self.optimizer, dict(self.state))
+
+    def resume(self) -> None:
+        """Continue from out/checkpoint. Refuses a checkpoint of another model or task."""
+        folder, meta, cfg = read_config(self.ckpt)
+        if cfg != self.model.config:
+            mine, theirs = self.model.config.to_dict(), cfg.to_dict()
+            diff = _first_difference(theirs, mine)
+            raise TcatError(f"{folder}: checkpoint was trained with another model config ({diff}); "
+                            "resume with the same --model, or train into a new --out")
+        if meta.get("task") != self.task.meta:
+            raise TcatError(f"{folder}: checkpoint is for task {meta.get('task')}, not {self.task.meta}")
+        load_weights(self.model, folder / "model.safetensors")
+        self.state = load_training_state(folder, self.optimizer)
+        self._truncate_metrics(self.state["step"])
+
+    def _truncate_metrics(self, step: int) -> None:
+        """Metrics logged after the checkpoint we resume from belong to a lost future: drop them."""
+        path = self.out / "metrics.jsonl"
+        if path.exists():
+            keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+            path.write_text("".join(line + "\n" for line in keep))
+
+    def _log(self, record: dict) -> None:
+        self.history.append(record)
+        with (self.out / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # -- evaluation --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Mean token cross-entropy (no smoothing) on the validation split."""
+        if not self.task.valid:
+            return float("nan")
+        self.model.eval()
+        total, count = 0.0, 0
+        for idx in length_grouped_batches(self.task.valid, self.cfg.max_tokens, seed=0, epoch=0):
+            batch = self.task.collate([self.task.valid[i] for i in idx])
+            with self._autocast():
+                loss, n = self.task.loss(self.model, batch)
+            total += loss.item() * n
+            count += n
+        self.model.train()
+        return total / max(count, 1)
+
+    def _autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16) if self.cfg.bf16 else nullcontext()
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        cfg, st, task = self.cfg, self.state, self.task
+        self.out.mkdir(parents=True, exist_ok=True)
+        if not task.train:
+            raise TcatError("no training examples (every pair is longer than the model's position.max_len?)")
+        d_model = self.model.config.d_model
+        self.model.train()
+        batches = length_grouped_batches(task.train, cfg.max_tokens, cfg.seed, st["epoch"])
+        start_time, start_elapsed = time.perf_counter(), st["elapsed"]
+        window_tokens, window_start = 0, time.perf_counter()
+        bar = _Progress(cfg.steps, st["step"], enabled=self.progress)
+        with bar:
+            while st["step"] < cfg.steps:
+                if st["batch"] >= len(batches):
+                    st["epoch"] += 1
+                    st["batch"] = 0
+                    batches = length_grouped_batches(task.train, cfg.max_tokens, cfg.seed, st["epoch"])
+                batch = task.collate([task.train[i] for i in batches[st["batch"]]])
+                st["batch"] += 1
+                lr = inverse_sqrt_lr(st["step"] + 1, d_model, cfg.warmup, cfg.lr_scale)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                with self._autocast():
+                    loss, n_tgt = task.loss(self.model, batch, cfg.label_smoothing)
+                if not math.isfinite(loss.item()):
+                    raise TcatError(f"loss became {loss.item()} at step {st['step'] + 1}; lower --lr-scale")
+                loss.backward()
+                if cfg.clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                st["step"] += 1
+                n_tok = int((batch["src"] != task.pad_id).sum()) + n_tgt
+                st["tokens"] += n_tok
+                window_tokens += n_tok
+                st["elapsed"] = start_elapsed + time.perf_counter() - start_time
+                tok_s = window_tokens / max(time.perf_counter() - window_start, 1e-9)
+                bar.update(st["step"], loss.item(), tok_s)
+                if st["step"] % 10 == 0 or st["step"] == cfg.steps:
+                    self._log({"step": st["step"], "loss": round(loss.item(), 5), "lr": lr,
+                               "tokens_per_s": round(tok_s, 1), "elapsed_s": round(st["elapsed"], 2)})
+                    window_tokens, window_start = 0, time.perf_counter()
+                if cfg.eval_every and st["step"] % cfg.eval_every == 0:
+                    val = self.evaluate()
+                    self._log({"step": st["step"], "valid_loss": round(val, 5)})
+                    bar.note(f"step {st['step']}: valid loss {val:.3f}")
+                if cfg.save_every and st["step"] % cfg.save_every == 0:
+                    self.save()
+                if cfg.max_minutes and st["elapsed"] >= cfg.max_minutes * 60:
+                    bar.note(f"time limit of {cfg.max_minutes} min reached at step {st['step']}")
+                    break
+        self.save()
+        return dict(st)
+
+
+def _first_difference(a: dict, b: dict, prefix: str = "") -> str:
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            found = _first_difference(x, y, f"{prefix}{key}.")
+            if found:
+                return found
+        elif x != y:
+            return f"{prefix}{key}: checkpoint {x!r}, now {y!r}"
+    return ""
+
+
+class _Progress:
+    """A rich progress bar with loss, tokens/s and ETA; silent when disabled (tests)."""
+
+    def __init__(self, total: int, done: int, enabled: bool):
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tok_s]} tok/s"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        )
+        self.task = self.bar.add_task("train", total=total, completed=done, loss="-", tok_s="-")
+
+    def __enter__(self):
+        if self.enabled:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.__exit__(*exc)
+
+    def update(self, step: int, loss: float, tok_s: float) -> None:
+        if self.enabled:
+            self.bar.update(self.task, completed=step, loss=f"{loss:.3f}", tok_s=f"{tok_s:,.0f}")
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            self.bar.console.print(text)
+
+
+def load_for_resume(out: str | Path) -> Optional[Path]:
+    ckpt = Path(out) / "checkpoint"
+    return ckpt if (ckpt / "trainer_state.json").is_file() else None

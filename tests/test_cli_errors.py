@@ -1,0 +1,116 @@
+"""Bad input gets one clear line on stderr and exit code 2: never a traceback, nothing half-written."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from transformer_catalog.families import get_config
+from transformer_catalog.nn import build_model
+from transformer_catalog.train.checkpoint import save_checkpoint
+
+
+def run(*args, env=None, stdin=""):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "transformer_catalog.cli", *args], capture_output=True, text=True,
+                          env=env, input=stdin, timeout=120)
+
+
+def assert_one_line_error(res, *needles):
+    assert res.returncode == 2, (res.returncode, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def translation_ckpt(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    res = run("train", "--data", "bible-sample", "--model", "transformer-tiny", "--out", str(out), "--steps", "2",
+              "--vocab", "500", "--max-tokens", "1000", "--eval-every", "0", "--quiet", "--set", "position.max_len=64")
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+def test_unknown_config_name_suggests_the_closest(tmp_path):
+    res = run("train", "--model", "transformer-bse", "--out", str(tmp_path / "x"))
+    assert_one_line_error(res, "unknown model config 'transformer-bse'", "did you mean 'transformer-base'")
+    assert not (tmp_path / "x").exists()
+
+
+def test_heads_not_dividing_d_model(tmp_path):
+    res = run("train", "--task", "copy", "--model", "transformer-tiny", "--out", str(tmp_path / "x"),
+              "--set", "attention.n_heads=5")
+    assert_one_line_error(res, "attention.n_heads", "d_model=128 is not divisible by n_heads=5")
+    assert not (tmp_path / "x" / "checkpoint").exists()
+
+
+def test_unknown_config_field(tmp_path):
+    res = run("train", "--task", "copy", "--out", str(tmp_path / "x"), "--set", "attention.n_head=4")
+    assert_one_line_error(res, "attention.n_head: no such field")
+
+
+def test_unknown_dataset_and_task(tmp_path):
+    assert_one_line_error(run("train", "--data", "wmt14", "--out", str(tmp_path / "x")), "unknown dataset 'wmt14'")
+    assert_one_line_error(run("train", "--task", "summarize", "--out", str(tmp_path / "y")), "unknown task 'summarize'")
+
+
+def test_missing_data_package_names_the_install_command(tmp_path):
+    env = {"TCAT_SWORD_ROOT": str(tmp_path / "no-sword"), "TCAT_CACHE": str(tmp_path / "cache")}
+    res = run("train", "--data", "bible-en-es", "--out", str(tmp_path / "x"), env=env)
+    assert_one_line_error(res, "engKJV2006eb not found", "apt-get install sword-text-kjv")
+
+
+def test_malformed_tsv_names_file_and_line(tmp_path):
+    bad = tmp_path / "pairs.tsv"
+    bad.write_text("one\tuno\ntwo\tdos\tzwei\textra\n")
+    assert_one_line_error(run("train", "--data", str(bad), "--out", str(tmp_path / "x")), f"{bad}:2:")
+
+
+def test_empty_and_over_length_input(translation_ckpt):
+    assert_one_line_error(run("translate", str(translation_ckpt), stdin=""), "empty input")
+    assert_one_line_error(run("translate", str(translation_ckpt), "word " * 200), "longer than the model's limit of 64")
+
+
+def test_corrupt_and_non_safetensors_checkpoints(tmp_path):
+    model = build_model(get_config("transformer-tiny", N=1, vocab_size=30))
+    ck = save_checkpoint(tmp_path / "ck", model, {})
+    (ck / "model.safetensors").write_bytes(b"not safetensors at all")
+    assert_one_line_error(run("translate", str(ck), "hello"), "corrupt or not a safetensors file")
+    torch.save(model.state_dict(), tmp_path / "model.bin")
+    assert_one_line_error(run("translate", str(tmp_path / "model.bin"), "hello"), "refusing to load a pickle")
+    (ck / "config.json").write_text("{not json")
+    assert_one_line_error(run("translate", str(ck), "hello"), "unreadable JSON")
+
+
+def test_existing_run_is_never_overwritten(translation_ckpt):
+    before = (translation_ckpt / "checkpoint" / "model.safetensors").read_bytes()
+    res = run("train", "--task", "copy", "--out", str(translation_ckpt))
+    assert_one_line_error(res, "already holds a checkpoint", "--resume")
+    assert (translation_ckpt / "checkpoint" / "model.safetensors").read_bytes() == before
+
+
+def test_resume_with_nothing_to_resume(tmp_path):
+    assert_one_line_error(run("train", "--resume", "--out", str(tmp_path)), "nothing to resume")
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from transformer_catalog.cli import main; main(['--help'])\n" \
+           "assert 'torch' not in sys.modules, 'tcat --help imported torch'"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "translate" in res.stdout
+
+
+def test_translate_and_generate_run_on_a_trained_checkpoint(translation_ckpt):
+    res = run("translate", str(translation_ckpt), "In the beginning God created the heaven.", "--beam", "2",
+              "--max-new-tokens", "5")
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout.strip().splitlines()) == 1
+    res = run("generate", str(translation_ckpt), "And God said", "--temperature", "0.8", "--top-k", "20",
+              "--seed", "1", "--max-new-tokens", "5")
+    assert res.returncode == 0, res.stderr

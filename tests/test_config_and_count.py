@@ -1,0 +1,64 @@
+import pytest
+
+from transformer_catalog.errors import TcatError
+from transformer_catalog.families import get_config, transformer
+from transformer_catalog.nn import ModelConfig, count_parameters, parameter_breakdown
+
+
+def _by_hand(N, d, ff, V):
+    attn = 4 * (d * d + d)  # W_Q, W_K, W_V, W_O with biases
+    ffn = d * ff + ff + ff * d + d
+    ln = 2 * d
+    encoder = N * (attn + ffn + 2 * ln)
+    decoder = N * (2 * attn + ffn + 3 * ln)
+    return encoder + decoder + V * d  # one shared embedding = output projection
+
+
+@pytest.mark.parametrize("name,N,d,ff", [("transformer-base", 6, 512, 2048), ("transformer-big", 6, 1024, 4096)])
+def test_parameter_count_matches_the_formula_and_the_paper(name, N, d, ff):
+    cfg = get_config(name)
+    assert cfg.embedding.vocab_size == transformer.PAPER_VOCAB_SIZE == 37000
+    total = count_parameters(cfg)
+    assert total == _by_hand(N, d, ff, 37000)
+    assert sum(parameter_breakdown(cfg).values()) == total
+    # Table 3: 65M and 213M. With the 37k shared vocabulary counted once we are within 3%.
+    assert abs(total - transformer.PAPER_PARAMS[name]) / transformer.PAPER_PARAMS[name] < 0.03
+
+
+def test_paper_configs_read_like_table_3():
+    base, big = get_config("transformer-base"), get_config("transformer-big")
+    assert (base.n_encoder_layers, base.d_model, base.ffn.d_ff, base.attention.n_heads, base.dropout) == (6, 512, 2048, 8, 0.1)
+    assert (big.n_encoder_layers, big.d_model, big.ffn.d_ff, big.attention.n_heads, big.dropout) == (6, 1024, 4096, 16, 0.3)
+    assert base.norm.placement == "post" and not base.norm.final
+    assert base.position.kind == "sinusoidal" and base.embedding.tie_output and base.embedding.share_src_tgt
+
+
+def test_untied_output_adds_a_vocabulary_matrix():
+    cfg = get_config("transformer-base")
+    untied = cfg.replace(**{"embedding.tie_output": False})
+    assert count_parameters(untied) - count_parameters(cfg) == 37000 * 512
+
+
+def test_config_round_trips_through_a_dict():
+    cfg = get_config("transformer-small").replace(**{"norm.placement": "pre", "norm.final": True})
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"d_model": 100, "attention": {"n_heads": 3}}, "attention.n_heads: d_model=100 is not divisible by n_heads=3"),
+    ({"attention": {"n_head": 8}}, "attention.n_head: unknown field"),
+    ({"arch": "transducer"}, "arch: 'transducer' is not one of"),
+    ({"dropout": 1.5}, "dropout: must be in [0, 1)"),
+    ({"d_model": "512"}, "d_model: expected an integer"),
+    ({"norm": {"placement": "pre"}}, "norm.final: a pre-norm stack needs a final norm"),
+    ({"embedding": {"vocab_size": 10, "pad_id": 10}}, "embedding.pad_id: 10 is outside the vocabulary"),
+])
+def test_impossible_configs_fail_with_the_field_path(data, message):
+    with pytest.raises(TcatError) as e:
+        ModelConfig.from_dict(data)
+    assert message in str(e.value)
+
+
+def test_unknown_named_config_suggests():
+    with pytest.raises(TcatError, match="did you mean 'transformer-big'"):
+        get_config("transformer-bigg")

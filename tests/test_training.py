@@ -1,0 +1,99 @@
+import math
+
+import pytest
+import torch
+
+from transformer_catalog.data import bible
+from transformer_catalog.data.batching import collate_seq2seq, length_grouped_batches
+from transformer_catalog.data.tokenizer import Tokenizer, train_bpe
+from transformer_catalog.families import get_config
+from transformer_catalog.nn import build_model
+from transformer_catalog.train.tasks import make_translation_task
+from transformer_catalog.train.trainer import TrainConfig, Trainer, inverse_sqrt_lr
+
+
+def test_inverse_sqrt_schedule_is_the_papers_equation_3():
+    d, warmup = 512, 4000
+    # Linear warmup, peak at step = warmup, then step^-0.5 decay.
+    assert inverse_sqrt_lr(1, d, warmup) == pytest.approx(d**-0.5 * warmup**-1.5)
+    assert inverse_sqrt_lr(warmup, d, warmup) == pytest.approx(d**-0.5 * warmup**-0.5)
+    assert inverse_sqrt_lr(4 * warmup, d, warmup) == pytest.approx(inverse_sqrt_lr(warmup, d, warmup) / 2)
+    peak = max(range(1, 20000, 7), key=lambda s: inverse_sqrt_lr(s, d, warmup))
+    assert abs(peak - warmup) <= 7
+
+
+def test_trainer_uses_adam_with_the_papers_betas_and_eps(tmp_path):
+    task = make_translation_task("bible-sample", vocab_size=400, max_len=128)
+    model = build_model(get_config("transformer-tiny", N=1, vocab_size=task.vocab_size))
+    opt = Trainer(model, task, TrainConfig(), tmp_path, progress=False).optimizer
+    assert isinstance(opt, torch.optim.Adam)
+    assert opt.param_groups[0]["betas"] == (0.9, 0.98) and opt.param_groups[0]["eps"] == 1e-9
+    assert TrainConfig().label_smoothing == 0.1
+
+
+def test_label_smoothing_changes_the_target_distribution():
+    task = make_translation_task("bible-sample", vocab_size=400, max_len=128)
+    model = build_model(get_config("transformer-tiny", N=1, dropout=0.0, vocab_size=task.vocab_size)).eval()
+    batch = task.collate(task.train[:4])
+    plain, n = task.loss(model, batch, 0.0)
+    smooth, _ = task.loss(model, batch, 0.1)
+    logits = model(batch["src"], batch["tgt_in"]).view(-1, task.vocab_size)
+    keep = batch["labels"].view(-1) != task.pad_id
+    logp = logits[keep].log_softmax(-1)
+    expected = 0.9 * plain + 0.1 * (-logp.mean(-1)).mean()
+    assert smooth.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert n == int(keep.sum())
+
+
+def test_length_grouped_batches_are_deterministic_and_grouped():
+    rng = torch.Generator().manual_seed(0)
+    lengths = torch.randint(1, 60, (2000,), generator=rng).tolist()
+    examples = [([1] * n, [1] * n) for n in lengths]
+    a = length_grouped_batches(examples, 512, seed=1, epoch=0)
+    assert a == length_grouped_batches(examples, 512, seed=1, epoch=0)
+    assert a != length_grouped_batches(examples, 512, seed=1, epoch=1)
+    assert sorted(i for b in a for i in b) == list(range(2000))
+    for b in a:
+        assert len(b) == 1 or max(lengths[i] for i in b) * len(b) <= 512
+    # Grouping: padding is far below what random batches of the same sizes would need.
+    waste = sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in a)
+    assert waste < 0.1 * sum(lengths)
+
+
+def test_collate_shifts_the_target_by_one():
+    batch = collate_seq2seq([([5, 6], [7, 8, 9]), ([5], [7])], pad_id=0, bos_id=1, eos_id=2)
+    assert batch["src"].tolist() == [[5, 6, 2], [5, 2, 0]]
+    assert batch["tgt_in"].tolist() == [[1, 7, 8, 9], [1, 7, 0, 0]]
+    assert batch["labels"].tolist() == [[7, 8, 9, 2], [7, 2, 0, 0]]
+
+
+def test_shared_bpe_round_trips_both_languages(tmp_path):
+    pairs = bible.load_sample()
+    tok = train_bpe([p.src for p in pairs] + [p.tgt for p in pairs], 600)
+    assert (tok.pad_id, tok.bos_id, tok.eos_id) == (0, 1, 2)
+    for text in (pairs[0].src, pairs[0].tgt, "¿Qué dijo? ¡Ñandú!"):
+        assert tok.decode(tok.encode(text)) == text
+    tok.save(tmp_path / "tokenizer.json")
+    assert Tokenizer.load(tmp_path / "tokenizer.json").encode(pairs[1].tgt) == tok.encode(pairs[1].tgt)
+
+
+def test_sample_splits_hold_out_whole_books():
+    splits = bible.split_by_book(bible.load_sample())
+    books = {k: {p.book for p in v} for k, v in splits.items()}
+    assert books["test"] == set(bible.TEST_BOOKS) and books["valid"] == set(bible.VALID_BOOKS)
+    assert not books["train"] & (books["test"] | books["valid"])
+    john = [p for p in bible.load_sample() if p.ref == "John 1:1"][0]
+    assert john.src.startswith("In the beginning was the Word") and john.tgt.startswith("EN el principio era el Verbo")
+
+
+def test_translation_loss_falls_on_real_verses(tmp_path):
+    torch.manual_seed(0)
+    task = make_translation_task("bible-sample", vocab_size=500, max_len=160)
+    model = build_model(get_config("transformer-tiny", N=1, d_model=64, d_ff=128, h=4, vocab_size=task.vocab_size))
+    trainer = Trainer(model, task, TrainConfig(steps=60, max_tokens=1500, warmup=30, eval_every=0, save_every=0),
+                      tmp_path, progress=False)
+    before = trainer.evaluate()
+    trainer.fit()
+    after = trainer.evaluate()
+    assert after < before - 0.5, (before, after)
+    assert math.isfinite(after)
