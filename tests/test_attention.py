@@ -44,7 +44,7 @@ def test_sdpa_equals_eager_with_masks(causal, n_q, n_k):
 
 
 def test_padding_mask_blocks_padded_keys():
-    attn = MultiHeadAttention(16, AttentionConfig(n_heads=2, backend="eager"))
+    attn = MultiHeadAttention(ModelConfig(d_model=16, attention=AttentionConfig(n_heads=2, backend="eager")))
     x = torch.randn(1, 4, 16)
     keep = torch.tensor([[True, True, False, False]])
     base = attn(x, mask=padding_mask(keep))

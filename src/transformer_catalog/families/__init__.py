@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 
 from ..errors import TcatError
-from . import transformer
+from . import bert, gpt2, llama, transformer
 
-_FAMILIES = {"transformer": transformer}
+_FAMILIES = {"transformer": transformer, "gpt2": gpt2, "llama": llama, "bert": bert}
 
 
 def config_names() -> list[str]:

@@ -30,7 +30,7 @@ def make_config(
         n_encoder_layers=N,
         n_decoder_layers=N,
         dropout=dropout,  # P_drop: sub-layer outputs and embedding sums (section 5.4)
-        attention=AttentionConfig(n_heads=h, bias=True, dropout=0.0),
+        attention=AttentionConfig(n_heads=h, qkv_bias=True, out_bias=True, dropout=0.0),
         position=PositionConfig(kind="sinusoidal", max_len=max_len),  # section 3.5
         # The paper is post-norm with no final norm. norm="pre" gives the variant most later
         # implementations (tensor2tensor v2, the Annotated Transformer) silently switched to.

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import AttentionConfig
+from .config import ModelConfig
+from .layers import RotaryEmbedding
 
 
 # -- masks ---------------------------------------------------------------------------------------
@@ -130,21 +131,29 @@ class KVCache:
 
 # -- the module --------------------------------------------------------------------------------------
 class MultiHeadAttention(nn.Module):
-    """MultiHead(Q, K, V) = Concat(head_1..head_h) W^O, head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)."""
+    """MultiHead(Q, K, V) = Concat(head_1..head_h) W^O, head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V).
 
-    def __init__(self, d_model: int, cfg: AttentionConfig):
+    With n_kv_heads < n_heads, groups of query heads share one key/value head (GQA; MQA when 1):
+    the cache holds only the key/value heads. With rope positions, self-attention rotates queries
+    and keys by their absolute position (offset by what the cache already holds).
+    """
+
+    def __init__(self, cfg: ModelConfig, cross: bool = False):
         super().__init__()
-        self.n_heads = cfg.n_heads
-        self.dropout = cfg.dropout
-        self.backend = cfg.backend
-        self.q_proj = nn.Linear(d_model, d_model, bias=cfg.bias)
-        self.k_proj = nn.Linear(d_model, d_model, bias=cfg.bias)
-        self.v_proj = nn.Linear(d_model, d_model, bias=cfg.bias)
-        self.out_proj = nn.Linear(d_model, d_model, bias=cfg.bias)
+        a = cfg.attention
+        d, hd = cfg.d_model, cfg.head_dim
+        self.n_heads, self.n_kv_heads, self.head_dim = a.n_heads, cfg.n_kv_heads, hd
+        self.dropout = a.dropout
+        self.backend = a.backend
+        self.q_proj = nn.Linear(d, a.n_heads * hd, bias=a.qkv_bias)
+        self.k_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
+        self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
+        self.out_proj = nn.Linear(a.n_heads * hd, d, bias=a.out_bias)
+        self.rotary = RotaryEmbedding(hd, cfg.position) if cfg.position.kind == "rope" and not cross else None
 
-    def _heads(self, x: Tensor) -> Tensor:  # (B, T, D) -> (B, H, T, D/H)
-        B, T, D = x.shape
-        return x.view(B, T, self.n_heads, D // self.n_heads).transpose(1, 2)
+    def _heads(self, x: Tensor, n: int) -> Tensor:  # (B, T, n * hd) -> (B, n, T, hd)
+        B, T, _ = x.shape
+        return x.view(B, T, n, self.head_dim).transpose(1, 2)
 
     def forward(
         self,
@@ -155,17 +164,24 @@ class MultiHeadAttention(nn.Module):
         cache: Optional[LayerCache] = None,
     ) -> Tensor:
         """Self-attention over x, or cross-attention from x to `context` when it is given."""
-        q = self._heads(self.q_proj(x))
+        q = self._heads(self.q_proj(x), self.n_heads)
         if context is None:
-            k, v = self._heads(self.k_proj(x)), self._heads(self.v_proj(x))
+            k, v = self._heads(self.k_proj(x), self.n_kv_heads), self._heads(self.v_proj(x), self.n_kv_heads)
+            if self.rotary is not None:
+                offset = 0 if cache is None else cache.length
+                q, k = self.rotary(q, offset), self.rotary(k, offset)
             if cache is not None:
                 k, v = cache.append(k, v)
         elif cache is not None and cache.cross_k is not None:
             k, v = cache.cross_k, cache.cross_v
         else:
-            k, v = self._heads(self.k_proj(context)), self._heads(self.v_proj(context))
+            k = self._heads(self.k_proj(context), self.n_kv_heads)
+            v = self._heads(self.v_proj(context), self.n_kv_heads)
             if cache is not None:
                 cache.cross_k, cache.cross_v = k, v
+        if self.n_kv_heads != self.n_heads:
+            group = self.n_heads // self.n_kv_heads
+            k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         dropout_p = self.dropout if self.training else 0.0
         y = attend(q, k, v, mask, causal, dropout_p, self.backend)
         B, H, T, d = y.shape

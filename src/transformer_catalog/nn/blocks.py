@@ -21,10 +21,10 @@ class Block(nn.Module):
         super().__init__()
         d = cfg.d_model
         self.pre_norm = cfg.norm.placement == "pre"
-        self.self_attn = MultiHeadAttention(d, cfg.attention)
+        self.self_attn = MultiHeadAttention(cfg)
         self.self_attn_norm = make_norm(d, cfg.norm)
         if cross_attention:
-            self.cross_attn = MultiHeadAttention(d, cfg.attention)
+            self.cross_attn = MultiHeadAttention(cfg, cross=True)
             self.cross_attn_norm = make_norm(d, cfg.norm)
         else:
             self.cross_attn = None

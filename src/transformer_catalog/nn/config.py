@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Optional
 
 from ..errors import TcatError
 
@@ -21,20 +21,28 @@ Arch = Literal["encoder", "decoder", "encoder-decoder"]
 @dataclass
 class AttentionConfig:
     n_heads: int = 8
-    bias: bool = True  # bias on the q/k/v/o projections (the paper's Linear layers have them)
+    # Key/value heads: None = n_heads (multi-head), 1 = multi-query, in between = grouped-query.
+    n_kv_heads: Optional[int] = None
+    qkv_bias: bool = True  # the paper's projections have biases; LLaMA's have none, Qwen2's only here
+    out_bias: bool = True
     dropout: float = 0.0  # dropout on the attention weights (the paper has none here)
     backend: Literal["sdpa", "eager"] = "sdpa"  # eager is the readable reference and test oracle
 
 
 @dataclass
 class PositionConfig:
-    kind: Literal["sinusoidal", "learned", "none"] = "sinusoidal"
+    # sinusoidal / learned: a vector added to the token embedding. rope: queries and keys are
+    # rotated inside attention (RoFormer), nothing is added to the embeddings.
+    kind: Literal["sinusoidal", "learned", "rope", "none"] = "sinusoidal"
     max_len: int = 512  # longest sequence the model accepts (size of a learned table)
+    rope_theta: float = 10000.0
+    rotary_fraction: float = 1.0  # share of each head's dimensions that rotate (GPT-NeoX: 0.25)
 
 
 @dataclass
 class NormConfig:
-    kind: Literal["layernorm"] = "layernorm"
+    kind: Literal["layernorm", "rmsnorm"] = "layernorm"
+    bias: bool = True  # LayerNorm's additive bias (rmsnorm has none)
     placement: Literal["post", "pre"] = "post"  # paper: x = LayerNorm(x + Sublayer(x))
     eps: float = 1e-5
     # A LayerNorm after the last block. Pre-norm stacks need it (their residual stream is never
@@ -45,7 +53,9 @@ class NormConfig:
 @dataclass
 class FFNConfig:
     d_ff: int = 2048
-    activation: Literal["relu", "gelu"] = "relu"
+    # gelu = exact (erf) GELU; gelu_tanh = its tanh approximation (GPT-2's "gelu_new"); silu = swish
+    activation: Literal["relu", "gelu", "gelu_tanh", "silu"] = "relu"
+    gated: bool = False  # down(act(gate(x)) * up(x)): GEGLU with gelu, SwiGLU with silu
     bias: bool = True
 
 
@@ -56,6 +66,8 @@ class EmbeddingConfig:
     scale: bool = True  # multiply token embeddings by sqrt(d_model) (paper, section 3.4)
     share_src_tgt: bool = True  # one table for source and target tokens (paper, section 3.4)
     tie_output: bool = True  # pre-softmax projection = target embedding matrix (paper, section 3.4)
+    n_token_types: int = 0  # segment embeddings (BERT's sentence A/B); 0 = none
+    norm: bool = False  # a norm right after the embedding sum (BERT)
 
 
 @dataclass
@@ -78,6 +90,10 @@ class ModelConfig:
     def head_dim(self) -> int:
         return self.d_model // self.attention.n_heads
 
+    @property
+    def n_kv_heads(self) -> int:
+        return self.attention.n_kv_heads or self.attention.n_heads
+
     def validate(self) -> None:
         def fail(path: str, msg: str) -> None:
             raise TcatError(f"model config: {path}: {msg}")
@@ -92,6 +108,16 @@ class ModelConfig:
                 f"d_model={self.d_model} is not divisible by n_heads={self.attention.n_heads}; "
                 "pick a head count that divides d_model",
             )
+        kv = self.attention.n_kv_heads
+        if kv is not None and (kv <= 0 or self.attention.n_heads % kv):
+            fail("attention.n_kv_heads", f"{kv} must be positive and divide n_heads={self.attention.n_heads}")
+        if self.position.kind == "rope":
+            rot = self.head_dim * self.position.rotary_fraction
+            if not 0.0 < self.position.rotary_fraction <= 1.0 or rot != int(rot) or int(rot) % 2:
+                fail("position.rotary_fraction", f"{self.position.rotary_fraction} of head_dim={self.head_dim} "
+                     "must be an even number of dimensions")
+        if self.norm.kind == "rmsnorm" and self.norm.bias:
+            fail("norm.bias", "rmsnorm has no bias; set norm.bias: false")
         if self.arch in ("encoder", "encoder-decoder") and self.n_encoder_layers < 1:
             fail("n_encoder_layers", f"an {self.arch} model needs at least 1 encoder layer")
         if self.arch in ("decoder", "encoder-decoder") and self.n_decoder_layers < 1:

@@ -42,6 +42,7 @@ class LearnedPositions(nn.Module):
 
 
 def make_positions(d_model: int, cfg: PositionConfig) -> nn.Module | None:
+    """The additive position table, if the model adds one to its embeddings (rope does not)."""
     if cfg.kind == "sinusoidal":
         return SinusoidalPositions(d_model, cfg.max_len)
     if cfg.kind == "learned":
@@ -49,18 +50,67 @@ def make_positions(d_model: int, cfg: PositionConfig) -> nn.Module | None:
     return None
 
 
+class RotaryEmbedding(nn.Module):
+    """RoPE (Su et al., RoFormer): rotate pairs of query/key dimensions by position-dependent
+    angles, so that q·k depends on the relative offset only. Pairs are (i, i + rot/2) — the
+    "rotate half" layout of GPT-NeoX and LLaMA; GPT-J's interleaved layout converts into it by
+    permuting projection rows. With rotary_fraction < 1 only the first dimensions rotate."""
+
+    def __init__(self, head_dim: int, cfg: PositionConfig):
+        super().__init__()
+        self.rot = int(head_dim * cfg.rotary_fraction)
+        inv_freq = 1.0 / cfg.rope_theta ** (torch.arange(0, self.rot, 2, dtype=torch.float32) / self.rot)
+        angles = torch.outer(torch.arange(cfg.max_len, dtype=torch.float32), inv_freq)
+        angles = torch.cat([angles, angles], dim=-1)  # (max_len, rot)
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def forward(self, x: Tensor, offset: int = 0) -> Tensor:
+        """x: (B, H, T, head_dim), positions offset .. offset + T - 1."""
+        T = x.size(-2)
+        cos, sin = self.cos[offset : offset + T].to(x.dtype), self.sin[offset : offset + T].to(x.dtype)
+        x_rot, x_pass = x[..., : self.rot], x[..., self.rot :]
+        half = self.rot // 2
+        rotated = torch.cat([-x_rot[..., half:], x_rot[..., :half]], dim=-1)
+        return torch.cat([x_rot * cos + rotated * sin, x_pass], dim=-1)
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x^2) + eps) * g (Zhang & Sennrich, 2019): LayerNorm without centring or bias.
+    Computed in fp32 whatever the input dtype, as LLaMA does."""
+
+    def __init__(self, d_model: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d_model))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * h.to(x.dtype)
+
+
 def make_norm(d_model: int, cfg: NormConfig) -> nn.Module:
-    return nn.LayerNorm(d_model, eps=cfg.eps)
+    if cfg.kind == "rmsnorm":
+        return RMSNorm(d_model, cfg.eps)
+    return nn.LayerNorm(d_model, eps=cfg.eps, bias=cfg.bias)
 
 
-_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+_ACTIVATIONS = {
+    "relu": F.relu,
+    "gelu": F.gelu,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "silu": F.silu,
+}
 
 
 class FeedForward(nn.Module):
-    """FFN(x) = act(x W1 + b1) W2 + b2, applied to each position separately (section 3.3)."""
+    """FFN(x) = act(x W1 + b1) W2 + b2, applied to each position separately (section 3.3).
+    Gated (Shazeer, 2020): FFN(x) = (act(x W_gate) * x W_up) W_down — SwiGLU, GEGLU."""
 
     def __init__(self, d_model: int, cfg: FFNConfig, dropout: float):
         super().__init__()
+        self.gate = nn.Linear(d_model, cfg.d_ff, bias=cfg.bias) if cfg.gated else None
         self.up = nn.Linear(d_model, cfg.d_ff, bias=cfg.bias)
         self.down = nn.Linear(cfg.d_ff, d_model, bias=cfg.bias)
         self.act = _ACTIVATIONS[cfg.activation]
@@ -69,4 +119,6 @@ class FeedForward(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.gate is not None:
+            return self.down(self.dropout(self.act(self.gate(x)) * self.up(x)))
         return self.down(self.dropout(self.act(self.up(x))))

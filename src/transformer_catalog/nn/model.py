@@ -19,7 +19,7 @@ from ..errors import TcatError
 from .attention import KVCache, padding_mask
 from .blocks import Stack
 from .config import EmbeddingConfig, ModelConfig
-from .layers import make_positions
+from .layers import make_norm, make_positions
 
 
 class Embeddings(nn.Module):
@@ -32,18 +32,24 @@ class Embeddings(nn.Module):
         self.positions = make_positions(cfg.d_model, cfg.position)
         self.max_len = cfg.position.max_len
         self.scale = math.sqrt(cfg.d_model) if e.scale else 1.0
+        self.token_types = nn.Embedding(e.n_token_types, cfg.d_model) if e.n_token_types else None
+        self.norm = make_norm(cfg.d_model, cfg.norm) if e.norm else None
         self.dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, ids: Tensor, offset: int = 0) -> Tensor:
+    def forward(self, ids: Tensor, offset: int = 0, token_types: Optional[Tensor] = None) -> Tensor:
         length = ids.size(1)
         if offset + length > self.max_len:
             raise TcatError(
                 f"sequence of {offset + length} tokens is longer than the model's position.max_len="
                 f"{self.max_len}; shorten the input or use a model with a longer context"
             )
-        x = self.tokens(ids) * self.scale
+        x = self.tokens(ids) * self.scale if self.scale != 1.0 else self.tokens(ids)
         if self.positions is not None:
             x = x + self.positions(length, offset)
+        if self.token_types is not None:
+            x = x + self.token_types(torch.zeros_like(ids) if token_types is None else token_types)
+        if self.norm is not None:
+            x = self.norm(x)
         return self.dropout(x)
 
 
@@ -77,10 +83,10 @@ class EncoderModel(_Base):
         self.encoder = Stack(cfg, cfg.n_encoder_layers)
         self.init_weights()
 
-    def forward(self, ids: Tensor, keep: Optional[Tensor] = None) -> Tensor:
+    def forward(self, ids: Tensor, keep: Optional[Tensor] = None, token_types: Optional[Tensor] = None) -> Tensor:
         """Hidden states (B, T, d_model). `keep` marks real tokens; default: ids != pad_id."""
         keep = ids != self.config.embedding.pad_id if keep is None else keep
-        return self.encoder(self.embed(ids), mask=padding_mask(keep))
+        return self.encoder(self.embed(ids, token_types=token_types), mask=padding_mask(keep))
 
 
 class DecoderModel(_Base):

@@ -1,0 +1,26 @@
+"""Helpers for reading Hugging Face config dicts strictly: a setting we do not implement fails
+with its name instead of converting into a silently different model."""
+
+from __future__ import annotations
+
+from ..errors import TcatError
+
+
+def unsupported(hf: dict, key: str, allowed: tuple, default=None) -> None:
+    value = hf.get(key, default)
+    if value not in allowed:
+        raise TcatError(f"Hugging Face config {hf.get('model_type')}: {key}={value!r} is not supported "
+                        f"(supported: {', '.join(map(repr, allowed))})")
+
+
+ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "relu": "relu",
+               "silu": "silu", "swish": "silu"}
+ACTIVATIONS_BACK = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu", "silu": "silu"}
+
+
+def activation(hf: dict, key: str) -> str:
+    name = hf.get(key)
+    if name not in ACTIVATIONS:
+        raise TcatError(f"Hugging Face config {hf.get('model_type')}: {key}={name!r} is not supported "
+                        f"(supported: {', '.join(ACTIVATIONS)})")
+    return ACTIVATIONS[name]

@@ -1,0 +1,75 @@
+"""BERT (Devlin et al., 2018): a post-norm encoder with learned positions, segment (token type)
+embeddings, a LayerNorm on the embedding sum and exact GELU. Checkpoint mapping below; the
+pooler and the pretraining heads (cls.*) are not converted."""
+
+from __future__ import annotations
+
+from ..interop.mapping import linear, rule
+from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
+from ._hf import ACTIVATIONS_BACK, activation, unsupported
+
+HF_MODEL_TYPES = ("bert",)
+HF_PREFIX = ""
+HF_WRAPPER_PREFIX = "bert."
+
+CONFIGS = {  # BERT paper, section 3: BASE (L=12, H=768, A=12) and LARGE (L=24, H=1024, A=16)
+    "bert-base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
+    "bert-large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096),
+}
+DEFAULTS = dict(model_type="bert", vocab_size=30522, max_position_embeddings=512, type_vocab_size=2,
+                hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+                layer_norm_eps=1e-12, pad_token_id=0, position_embedding_type="absolute")
+
+
+def make_config(**hf) -> ModelConfig:
+    return config_from_hf({**DEFAULTS, **hf})
+
+
+def n_layers(cfg: ModelConfig) -> int:
+    return cfg.n_encoder_layers
+
+
+def config_from_hf(hf: dict) -> ModelConfig:
+    hf = {**DEFAULTS, **hf}
+    unsupported(hf, "position_embedding_type", ("absolute",), "absolute")
+    unsupported(hf, "is_decoder", (False,), False)
+    return ModelConfig(
+        arch="encoder", d_model=hf["hidden_size"], n_encoder_layers=hf["num_hidden_layers"], n_decoder_layers=0,
+        dropout=hf["hidden_dropout_prob"],
+        attention=AttentionConfig(n_heads=hf["num_attention_heads"], dropout=hf["attention_probs_dropout_prob"]),
+        position=PositionConfig(kind="learned", max_len=hf["max_position_embeddings"]),
+        norm=NormConfig(placement="post", final=False, eps=hf["layer_norm_eps"]),
+        ffn=FFNConfig(d_ff=hf["intermediate_size"], activation=activation(hf, "hidden_act")),
+        embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"] or 0, scale=False,
+                                  tie_output=False, n_token_types=hf["type_vocab_size"], norm=True),
+    )
+
+
+def config_to_hf(cfg: ModelConfig) -> dict:
+    return {
+        "model_type": "bert", "architectures": ["BertModel"], "vocab_size": cfg.embedding.vocab_size,
+        "hidden_size": cfg.d_model, "num_hidden_layers": cfg.n_encoder_layers,
+        "num_attention_heads": cfg.attention.n_heads, "intermediate_size": cfg.ffn.d_ff,
+        "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation], "hidden_dropout_prob": cfg.dropout,
+        "attention_probs_dropout_prob": cfg.attention.dropout, "max_position_embeddings": cfg.position.max_len,
+        "type_vocab_size": cfg.embedding.n_token_types, "layer_norm_eps": cfg.norm.eps,
+        "pad_token_id": cfg.embedding.pad_id, "add_pooling_layer": False,
+    }
+
+
+B, H = "encoder.blocks.{i}", "encoder.layer.{i}"
+RULES = [
+    rule("embed.tokens.weight", "embeddings.word_embeddings.weight"),
+    rule("embed.positions.weight", "embeddings.position_embeddings.weight"),
+    rule("embed.token_types.weight", "embeddings.token_type_embeddings.weight"),
+    *linear("embed.norm", "embeddings.LayerNorm"),
+    *linear(f"{B}.self_attn.q_proj", f"{H}.attention.self.query"),
+    *linear(f"{B}.self_attn.k_proj", f"{H}.attention.self.key"),
+    *linear(f"{B}.self_attn.v_proj", f"{H}.attention.self.value"),
+    *linear(f"{B}.self_attn.out_proj", f"{H}.attention.output.dense"),
+    *linear(f"{B}.self_attn_norm", f"{H}.attention.output.LayerNorm"),
+    *linear(f"{B}.ffn.up", f"{H}.intermediate.dense"),
+    *linear(f"{B}.ffn.down", f"{H}.output.dense"),
+    *linear(f"{B}.ffn_norm", f"{H}.output.LayerNorm"),
+]
+IGNORED = ("pooler.*", "cls.*", "embeddings.position_ids")

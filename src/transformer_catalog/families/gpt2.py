@@ -1,0 +1,78 @@
+"""GPT-2 (Radford et al., 2019): a pre-norm decoder with learned positions, GELU (tanh form)
+and the output projection tied to the token embedding. Checkpoint mapping below."""
+
+from __future__ import annotations
+
+from ..interop.mapping import linear, rule
+from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
+from ._hf import ACTIVATIONS_BACK, activation, unsupported
+
+HF_MODEL_TYPES = ("gpt2",)
+HF_PREFIX = "transformer."
+
+# The four sizes of the GPT-2 paper (Table 2), in Hugging Face's config vocabulary.
+CONFIGS = {
+    "gpt2": dict(n_layer=12, n_embd=768, n_head=12),
+    "gpt2-medium": dict(n_layer=24, n_embd=1024, n_head=16),
+    "gpt2-large": dict(n_layer=36, n_embd=1280, n_head=20),
+    "gpt2-xl": dict(n_layer=48, n_embd=1600, n_head=25),
+}
+DEFAULTS = dict(vocab_size=50257, n_positions=1024, activation_function="gelu_new", resid_pdrop=0.1,
+                layer_norm_epsilon=1e-5, n_inner=None, model_type="gpt2")
+
+
+def make_config(**hf) -> ModelConfig:
+    return config_from_hf({**DEFAULTS, **hf})
+
+
+def n_layers(cfg: ModelConfig) -> int:
+    return cfg.n_decoder_layers
+
+
+def config_from_hf(hf: dict) -> ModelConfig:
+    hf = {**DEFAULTS, **hf}
+    unsupported(hf, "scale_attn_weights", (True,), True)
+    unsupported(hf, "scale_attn_by_inverse_layer_idx", (False,), False)
+    unsupported(hf, "reorder_and_upcast_attn", (False,), False)
+    d = hf["n_embd"]
+    return ModelConfig(
+        arch="decoder", d_model=d, n_encoder_layers=0, n_decoder_layers=hf["n_layer"], dropout=hf["resid_pdrop"],
+        attention=AttentionConfig(n_heads=hf["n_head"], dropout=hf.get("attn_pdrop", 0.1)),
+        position=PositionConfig(kind="learned", max_len=hf["n_positions"]),
+        norm=NormConfig(placement="pre", final=True, eps=hf["layer_norm_epsilon"]),
+        ffn=FFNConfig(d_ff=hf["n_inner"] or 4 * d, activation=activation(hf, "activation_function")),
+        embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=0, scale=False,
+                                  tie_output=hf.get("tie_word_embeddings", True)),
+    )
+
+
+def config_to_hf(cfg: ModelConfig) -> dict:
+    return {
+        "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
+        "vocab_size": cfg.embedding.vocab_size, "n_positions": cfg.position.max_len, "n_embd": cfg.d_model,
+        "n_layer": cfg.n_decoder_layers, "n_head": cfg.attention.n_heads, "n_inner": cfg.ffn.d_ff,
+        "activation_function": ACTIVATIONS_BACK[cfg.ffn.activation], "resid_pdrop": cfg.dropout,
+        "embd_pdrop": cfg.dropout, "attn_pdrop": cfg.attention.dropout, "layer_norm_epsilon": cfg.norm.eps,
+        "tie_word_embeddings": cfg.embedding.tie_output,
+    }
+
+
+B = "decoder.blocks.{i}"
+RULES = [
+    rule("embed.tokens.weight", "transformer.wte.weight"),
+    rule("embed.positions.weight", "transformer.wpe.weight"),
+    *linear(f"{B}.self_attn_norm", "transformer.h.{i}.ln_1"),
+    # Conv1D stores (in, out); c_attn holds q, k and v side by side.
+    rule((f"{B}.self_attn.q_proj.weight", f"{B}.self_attn.k_proj.weight", f"{B}.self_attn.v_proj.weight"),
+         "transformer.h.{i}.attn.c_attn.weight", transpose=True),
+    rule((f"{B}.self_attn.q_proj.bias", f"{B}.self_attn.k_proj.bias", f"{B}.self_attn.v_proj.bias"),
+         "transformer.h.{i}.attn.c_attn.bias"),
+    *linear(f"{B}.self_attn.out_proj", "transformer.h.{i}.attn.c_proj", transpose=True),
+    *linear(f"{B}.ffn_norm", "transformer.h.{i}.ln_2"),
+    *linear(f"{B}.ffn.up", "transformer.h.{i}.mlp.c_fc", transpose=True),
+    *linear(f"{B}.ffn.down", "transformer.h.{i}.mlp.c_proj", transpose=True),
+    *linear("decoder.final_norm", "transformer.ln_f"),
+    rule("head.weight", "lm_head.weight"),  # only when untied
+]
+# Causal-mask buffers that old checkpoints saved as tensors; the tied lm_head copy.
+IGNORED = ("transformer.h.*.attn.bias", "transformer.h.*.attn.masked_bias", "lm_head.weight")

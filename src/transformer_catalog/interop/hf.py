@@ -1,0 +1,103 @@
+"""from_hf / to_hf: Hugging Face folders (config.json + safetensors) <-> tcat models.
+
+The converter is chosen by the architecture the folder declares (`model_type` in config.json),
+never by a model's name. Only safetensors are read: pytorch_model.bin (a pickle) is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..errors import TcatError
+from ..nn.model import build_model
+from .mapping import hf_to_ours, ours_to_hf
+
+
+def _families() -> dict:
+    from ..families import bert, gpt2, llama
+
+    out = {}
+    for fam in (gpt2, llama, bert):
+        for model_type in fam.HF_MODEL_TYPES:
+            out[model_type] = fam
+    return out
+
+
+def family_for(model_type: str):
+    fams = _families()
+    if model_type not in fams:
+        raise TcatError(f"unsupported Hugging Face architecture {model_type!r}; supported: {', '.join(sorted(fams))}")
+    return fams[model_type]
+
+
+def _read_tensors(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    single = folder / "model.safetensors"
+    index = folder / "model.safetensors.index.json"
+    if single.is_file():
+        files = [single]
+    elif index.is_file():
+        files = sorted({folder / f for f in json.loads(index.read_text())["weight_map"].values()})
+    elif any((folder / n).exists() for n in ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")):
+        raise TcatError(f"{folder}: only safetensors weights are loaded (pickle files can run code); "
+                        "re-save the model with save_pretrained(..., safe_serialization=True)")
+    else:
+        raise TcatError(f"{folder}: no model.safetensors")
+    tensors = {}
+    for f in files:
+        try:
+            tensors.update(load_file(str(f)))
+        except Exception as e:
+            raise TcatError(f"{f}: corrupt or not a safetensors file ({str(e).splitlines()[0][:100]})") from None
+    return tensors
+
+
+def from_hf(folder: str | Path):
+    """A tcat model (eval mode, fp32) with the weights of a Hugging Face checkpoint folder."""
+    folder = Path(folder)
+    try:
+        hf_cfg = json.loads((folder / "config.json").read_text())
+    except FileNotFoundError:
+        raise TcatError(f"{folder}: no config.json (not a Hugging Face model folder)") from None
+    except json.JSONDecodeError as e:
+        raise TcatError(f"{folder / 'config.json'}: unreadable JSON ({e})") from None
+    fam = family_for(hf_cfg.get("model_type", "?"))
+    cfg = fam.config_from_hf(hf_cfg)
+    tensors = _read_tensors(folder)
+    wrapper = getattr(fam, "HF_WRAPPER_PREFIX", "")  # e.g. BertForMaskedLM keeps the encoder under bert.
+    if wrapper and any(k.startswith(wrapper) for k in tensors):
+        tensors = {k[len(wrapper):] if k.startswith(wrapper) else k: v for k, v in tensors.items()}
+    if fam.HF_PREFIX and not any(k.startswith(fam.HF_PREFIX) for k in tensors):
+        tensors = {fam.HF_PREFIX + k: v for k, v in tensors.items()}  # a base-model checkpoint
+    model = build_model(cfg, device="meta")
+    expected = {k: v.shape for k, v in model.state_dict().items() if not _tied(model, k)}
+    ours = hf_to_ours(tensors, fam.RULES, fam.n_layers(cfg), expected, fam.IGNORED, str(folder))
+    model = build_model(cfg)
+    missing = [k for k in model.state_dict() if k not in ours and not _tied(model, k)]
+    if missing:
+        raise TcatError(f"{folder}: no Hugging Face tensor maps to {missing[0]}")
+    model.load_state_dict(ours, strict=False)
+    return model.eval()
+
+
+def _tied(model, name: str) -> bool:
+    return name == "head.weight" and model.config.embedding.tie_output
+
+
+def to_hf(model, folder: str | Path, model_type: str) -> Path:
+    """Write `model` as a Hugging Face folder of the given architecture (loadable by transformers)."""
+    from safetensors.torch import save_file
+
+    fam = family_for(model_type)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    hf_cfg = fam.config_to_hf(model.config)
+    state = {k: v.detach() for k, v in model.state_dict().items() if not _tied(model, k)}
+    tensors = ours_to_hf(state, fam.RULES, fam.n_layers(model.config))
+    (folder / "config.json").write_text(json.dumps(hf_cfg, indent=2))
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    return folder

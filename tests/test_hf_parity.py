@@ -1,0 +1,153 @@
+"""Hugging Face parity, both ways, without downloads: build a tiny random transformers model from
+its config class, convert it with the production converter, match logits; export ours back to a
+Hugging Face folder, load it with transformers, match again."""
+
+import json
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from transformer_catalog.errors import TcatError  # noqa: E402
+from transformer_catalog.generate import iter_tokens  # noqa: E402
+from transformer_catalog.interop import from_hf, to_hf  # noqa: E402
+
+TOL = 1e-4
+
+
+def _gpt2():
+    return transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        n_layer=2, n_embd=32, n_head=4, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0))
+
+
+def _llama(**kw):
+    cfg = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+               num_key_value_heads=2, vocab_size=100, max_position_embeddings=64, bos_token_id=0, eos_token_id=0,
+               pad_token_id=0)
+    return transformers.LlamaForCausalLM(transformers.LlamaConfig(**{**cfg, **kw}))
+
+
+def _mistral():
+    return transformers.MistralForCausalLM(transformers.MistralConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1,
+        vocab_size=100, max_position_embeddings=64, sliding_window=None, bos_token_id=0, eos_token_id=0))
+
+
+def _bert():
+    return transformers.BertModel(transformers.BertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=64), add_pooling_layer=False)
+
+
+CAUSAL = {"gpt2": _gpt2, "llama": _llama, "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True,
+                                                                           num_key_value_heads=1),
+          "llama-rope-theta": lambda: _llama(rope_theta=500000.0), "mistral": _mistral}
+EXPORT_AS = {"gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama",
+             "mistral": "llama"}
+
+
+def _save(hf_model, path):
+    hf_model.eval().save_pretrained(path, safe_serialization=True)
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(CAUSAL))
+def test_causal_lm_parity_both_ways(name, tmp_path):
+    torch.manual_seed(0)
+    hf = CAUSAL[name]().eval()
+    ids = torch.randint(1, 100, (2, 12))
+    with torch.no_grad():
+        expected = hf(ids).logits
+        ours = from_hf(_save(hf, tmp_path / "hf"))
+        got = ours(ids)
+        assert (got - expected).abs().max().item() <= TOL
+
+        to_hf(ours, tmp_path / "back", EXPORT_AS[name])
+        back = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "back").eval()
+        assert (back(ids).logits - got).abs().max().item() <= TOL
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama"])
+def test_converted_models_cache_equals_recomputation(name, tmp_path):
+    ours = from_hf(_save(CAUSAL[name](), tmp_path / "hf"))
+    start = torch.randint(1, 100, (2, 5))
+    a = list(iter_tokens(ours, start, 10, use_cache=True))
+    b = list(iter_tokens(ours, start, 10, use_cache=False))
+    for (t1, l1), (t2, l2) in zip(a, b):
+        assert torch.equal(t1, t2) and (l1 - l2).abs().max().item() <= 1e-5
+
+
+def test_greedy_tokens_match_transformers_generate(tmp_path):
+    hf = _llama().eval()
+    ours = from_hf(_save(hf, tmp_path / "hf"))
+    start = torch.randint(1, 100, (1, 6))
+    hf.generation_config.eos_token_id = None  # run the full 12 steps, as ours does without eos_id
+    theirs = hf.generate(start, max_new_tokens=12, do_sample=False)[0, 6:].tolist()
+    mine = [t.item() for t, _ in iter_tokens(ours, start, 12)]
+    assert mine == theirs
+
+
+def test_bert_parity_both_ways_with_padding(tmp_path):
+    torch.manual_seed(0)
+    hf = _bert().eval()
+    ids = torch.randint(1, 100, (3, 10))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    ids[1, 6:] = 0  # pad id
+    types = torch.zeros_like(ids)
+    types[:, 5:] = 1
+    with torch.no_grad():
+        expected = hf(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+        ours = from_hf(_save(hf, tmp_path / "hf"))
+        got = ours(ids, keep=mask.bool(), token_types=types)
+        real = mask.bool()
+        assert (got - expected)[real].abs().max().item() <= TOL
+        # Padding must not change the real tokens: the padded row equals the row run alone.
+        alone = ours(ids[1:2, :6], token_types=types[1:2, :6])
+        assert (alone[0] - got[1, :6]).abs().max().item() <= 1e-5
+
+        to_hf(ours, tmp_path / "back", "bert")
+        back = transformers.AutoModel.from_pretrained(tmp_path / "back").eval()
+        again = back(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+        assert (again - got)[real].abs().max().item() <= TOL
+
+
+def test_bert_masked_lm_checkpoint_loads_its_encoder(tmp_path):
+    hf = transformers.BertForMaskedLM(transformers.BertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)).eval()
+    ids = torch.randint(1, 100, (1, 8))
+    with torch.no_grad():
+        expected = hf.bert(ids).last_hidden_state
+        got = from_hf(_save(hf, tmp_path / "hf"))(ids)
+    assert (got - expected).abs().max().item() <= TOL
+
+
+def test_unsupported_architecture_and_pickles_are_refused(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "config.json").write_text(json.dumps({"model_type": "xlnet"}))
+    with pytest.raises(TcatError, match="unsupported Hugging Face architecture 'xlnet'"):
+        from_hf(tmp_path / "x")
+    hf = _gpt2()
+    hf.save_pretrained(tmp_path / "pkl", safe_serialization=False)
+    (tmp_path / "pkl" / "model.safetensors").unlink(missing_ok=True)
+    if (tmp_path / "pkl" / "pytorch_model.bin").exists():
+        with pytest.raises(TcatError, match="only safetensors weights are loaded"):
+            from_hf(tmp_path / "pkl")
+
+
+def test_missing_tensor_and_unsupported_setting_are_named(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    path = _save(_llama(), tmp_path / "hf")
+    tensors = load_file(str(path / "model.safetensors"))
+    del tensors["model.layers.1.mlp.up_proj.weight"]
+    save_file(tensors, str(path / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(TcatError, match="tensor model.layers.1.mlp.up_proj.weight is missing"):
+        from_hf(path)
+    cfg = json.loads((path / "config.json").read_text())
+    cfg["rope_scaling"] = {"rope_type": "yarn", "factor": 4.0}
+    cfg.pop("rope_parameters", None)
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(TcatError, match="rope_type='yarn' is not supported"):
+        from_hf(path)
