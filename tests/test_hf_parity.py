@@ -40,10 +40,22 @@ def _bert():
         max_position_embeddings=64), add_pooling_layer=False)
 
 
-CAUSAL = {"gpt2": _gpt2, "llama": _llama, "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True,
+def _opt(**kw):
+    return transformers.OPTForCausalLM(transformers.OPTConfig(**{**dict(
+        hidden_size=32, num_hidden_layers=2, ffn_dim=64, num_attention_heads=4, vocab_size=100,
+        max_position_embeddings=64, word_embed_proj_dim=32, bos_token_id=2, eos_token_id=2), **kw}))
+
+
+def _neox():
+    return transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, vocab_size=100,
+        max_position_embeddings=64, bos_token_id=0, eos_token_id=0))
+
+
+CAUSAL = {"gpt2": _gpt2, "opt": _opt, "opt-post-norm": lambda: _opt(do_layer_norm_before=False), "gpt_neox": _neox, "llama": _llama, "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True,
                                                                            num_key_value_heads=1),
           "llama-rope-theta": lambda: _llama(rope_theta=500000.0), "mistral": _mistral}
-EXPORT_AS = {"gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama",
+EXPORT_AS = {"opt": "opt", "opt-post-norm": "opt", "gpt_neox": "gpt_neox", "gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama",
              "mistral": "llama"}
 
 
@@ -68,7 +80,7 @@ def test_causal_lm_parity_both_ways(name, tmp_path):
         assert (back(ids).logits - got).abs().max().item() <= TOL
 
 
-@pytest.mark.parametrize("name", ["gpt2", "llama"])
+@pytest.mark.parametrize("name", ["gpt2", "llama", "opt", "gpt_neox"])
 def test_converted_models_cache_equals_recomputation(name, tmp_path):
     ours = from_hf(_save(CAUSAL[name](), tmp_path / "hf"))
     start = torch.randint(1, 100, (2, 5))
@@ -151,3 +163,51 @@ def test_missing_tensor_and_unsupported_setting_are_named(tmp_path):
     (path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(TcatError, match="rope_type='yarn' is not supported"):
         from_hf(path)
+
+
+SEQ2SEQ = {"bart": transformers.BartConfig, "mbart": transformers.MBartConfig}
+
+
+@pytest.mark.parametrize("name", sorted(SEQ2SEQ))
+def test_encoder_decoder_parity_both_ways(name, tmp_path):
+    torch.manual_seed(0)
+    cfg = SEQ2SEQ[name](d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, vocab_size=100,
+                        max_position_embeddings=64, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                        decoder_start_token_id=2, forced_eos_token_id=None)
+    hf = transformers.AutoModelForSeq2SeqLM.from_config(cfg).eval()
+    src = torch.randint(3, 100, (2, 11))
+    src[1, -3:] = 1  # padded source
+    tgt = torch.randint(3, 100, (2, 7))
+    with torch.no_grad():
+        expected = hf(input_ids=src, attention_mask=(src != 1).long(), decoder_input_ids=tgt).logits
+        ours = from_hf(_save(hf, tmp_path / "hf"))
+        got = ours(src, tgt)
+        assert (got - expected).abs().max().item() <= TOL
+
+        to_hf(ours, tmp_path / "back", name)
+        back = transformers.AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "back").eval()
+        again = back(input_ids=src, attention_mask=(src != 1).long(), decoder_input_ids=tgt).logits
+        assert (again - got).abs().max().item() <= TOL
+
+        start = torch.full((2, 1), 2)
+        a = list(iter_tokens(ours, start, 8, src=src, use_cache=True))
+        b = list(iter_tokens(ours, start, 8, src=src, use_cache=False))
+        assert all(torch.equal(x[0], y[0]) and (x[1] - y[1]).abs().max() <= 1e-5 for x, y in zip(a, b))
+
+
+def test_roberta_positions_start_after_padding(tmp_path):
+    hf = transformers.RobertaModel(transformers.RobertaConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=66, type_vocab_size=1, pad_token_id=1), add_pooling_layer=False).eval()
+    ids = torch.randint(3, 100, (2, 9))
+    mask = torch.ones_like(ids)
+    ids[0, 6:], mask[0, 6:] = 1, 0
+    with torch.no_grad():
+        expected = hf(input_ids=ids, attention_mask=mask).last_hidden_state
+        ours = from_hf(_save(hf, tmp_path / "hf"))
+        got = ours(ids)
+        assert (got - expected)[mask.bool()].abs().max().item() <= TOL
+        to_hf(ours, tmp_path / "back", "roberta")
+        back = transformers.AutoModel.from_pretrained(tmp_path / "back").eval()
+        assert (back(input_ids=ids, attention_mask=mask).last_hidden_state - got)[mask.bool()].abs().max() <= TOL

@@ -24,3 +24,14 @@ def activation(hf: dict, key: str) -> str:
         raise TcatError(f"Hugging Face config {hf.get('model_type')}: {key}={name!r} is not supported "
                         f"(supported: {', '.join(ACTIVATIONS)})")
     return ACTIVATIONS[name]
+
+
+def no_check(tensors: dict, where: str) -> None:
+    """Families whose checkpoints need no check beyond the weight mapping."""
+
+
+def require_zero(tensors: dict, name: str, where: str) -> None:
+    """A tensor we drop must carry no information (e.g. BART's final_logits_bias)."""
+    t = tensors.get(name)
+    if t is not None and bool(t.abs().max() > 0):
+        raise TcatError(f"{where}: tensor {name} is not zero and is not supported yet")

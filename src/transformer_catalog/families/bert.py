@@ -1,16 +1,18 @@
 """BERT (Devlin et al., 2018): a post-norm encoder with learned positions, segment (token type)
-embeddings, a LayerNorm on the embedding sum and exact GELU. Checkpoint mapping below; the
-pooler and the pretraining heads (cls.*) are not converted."""
+embeddings, a LayerNorm on the embedding sum and exact GELU. RoBERTa and XLM-R keep the layout
+and number positions from pad_id + 1. Checkpoint mapping below; the pooler and the pretraining
+heads (cls.*, lm_head.*) are not converted."""
 
 from __future__ import annotations
 
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, unsupported
+from ._hf import no_check as check  # noqa: F401  (the family interface)
 
-HF_MODEL_TYPES = ("bert",)
+HF_MODEL_TYPES = ("bert", "roberta", "xlm-roberta")
+HF_WRAPPER_PREFIXES = ("bert.", "roberta.")
 HF_PREFIX = ""
-HF_WRAPPER_PREFIX = "bert."
 
 CONFIGS = {  # BERT paper, section 3: BASE (L=12, H=768, A=12) and LARGE (L=24, H=1024, A=16)
     "bert-base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
@@ -25,19 +27,22 @@ def make_config(**hf) -> ModelConfig:
     return config_from_hf({**DEFAULTS, **hf})
 
 
-def n_layers(cfg: ModelConfig) -> int:
-    return cfg.n_encoder_layers
+def layers(cfg: ModelConfig) -> dict[str, int]:
+    return {"i": cfg.n_encoder_layers}
 
 
 def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf}
     unsupported(hf, "position_embedding_type", ("absolute",), "absolute")
     unsupported(hf, "is_decoder", (False,), False)
+    # RoBERTa numbers positions from pad_id + 1 (rows 0..pad_id of its table are never used);
+    # with right padding that is a fixed offset for every real token.
+    offset = hf["pad_token_id"] + 1 if hf["model_type"] in ("roberta", "xlm-roberta") else 0
     return ModelConfig(
         arch="encoder", d_model=hf["hidden_size"], n_encoder_layers=hf["num_hidden_layers"], n_decoder_layers=0,
         dropout=hf["hidden_dropout_prob"],
         attention=AttentionConfig(n_heads=hf["num_attention_heads"], dropout=hf["attention_probs_dropout_prob"]),
-        position=PositionConfig(kind="learned", max_len=hf["max_position_embeddings"]),
+        position=PositionConfig(kind="learned", max_len=hf["max_position_embeddings"] - offset, offset=offset),
         norm=NormConfig(placement="post", final=False, eps=hf["layer_norm_eps"]),
         ffn=FFNConfig(d_ff=hf["intermediate_size"], activation=activation(hf, "hidden_act")),
         embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"] or 0, scale=False,
@@ -45,13 +50,15 @@ def config_from_hf(hf: dict) -> ModelConfig:
     )
 
 
-def config_to_hf(cfg: ModelConfig) -> dict:
+def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     return {
-        "model_type": "bert", "architectures": ["BertModel"], "vocab_size": cfg.embedding.vocab_size,
+        "model_type": model_type,
+        "architectures": [{"bert": "BertModel", "roberta": "RobertaModel", "xlm-roberta": "XLMRobertaModel"}[model_type]],
+        "vocab_size": cfg.embedding.vocab_size,
         "hidden_size": cfg.d_model, "num_hidden_layers": cfg.n_encoder_layers,
         "num_attention_heads": cfg.attention.n_heads, "intermediate_size": cfg.ffn.d_ff,
         "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation], "hidden_dropout_prob": cfg.dropout,
-        "attention_probs_dropout_prob": cfg.attention.dropout, "max_position_embeddings": cfg.position.max_len,
+        "attention_probs_dropout_prob": cfg.attention.dropout, "max_position_embeddings": cfg.position.max_len + cfg.position.offset,
         "type_vocab_size": cfg.embedding.n_token_types, "layer_norm_eps": cfg.norm.eps,
         "pad_token_id": cfg.embedding.pad_id, "add_pooling_layer": False,
     }
@@ -72,4 +79,4 @@ RULES = [
     *linear(f"{B}.ffn.down", f"{H}.output.dense"),
     *linear(f"{B}.ffn_norm", f"{H}.output.LayerNorm"),
 ]
-IGNORED = ("pooler.*", "cls.*", "embeddings.position_ids")
+IGNORED = ("pooler.*", "cls.*", "lm_head.*", "embeddings.position_ids", "embeddings.token_type_ids")

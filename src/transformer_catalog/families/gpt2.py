@@ -6,8 +6,10 @@ from __future__ import annotations
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, unsupported
+from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("gpt2",)
+HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
 HF_PREFIX = "transformer."
 
 # The four sizes of the GPT-2 paper (Table 2), in Hugging Face's config vocabulary.
@@ -25,8 +27,8 @@ def make_config(**hf) -> ModelConfig:
     return config_from_hf({**DEFAULTS, **hf})
 
 
-def n_layers(cfg: ModelConfig) -> int:
-    return cfg.n_decoder_layers
+def layers(cfg: ModelConfig) -> dict[str, int]:
+    return {"i": cfg.n_decoder_layers}
 
 
 def config_from_hf(hf: dict) -> ModelConfig:
@@ -46,7 +48,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
     )
 
 
-def config_to_hf(cfg: ModelConfig) -> dict:
+def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     return {
         "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
         "vocab_size": cfg.embedding.vocab_size, "n_positions": cfg.position.max_len, "n_embd": cfg.d_model,

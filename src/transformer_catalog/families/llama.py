@@ -8,8 +8,10 @@ from ..errors import TcatError
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, unsupported
+from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("llama", "mistral")
+HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
 HF_PREFIX = "model."
 
 # Published LLaMA 1 sizes (Touvron et al., 2023, Table 2), in Hugging Face's config vocabulary.
@@ -27,8 +29,8 @@ def make_config(**hf) -> ModelConfig:
     return config_from_hf({**DEFAULTS, **hf})
 
 
-def n_layers(cfg: ModelConfig) -> int:
-    return cfg.n_decoder_layers
+def layers(cfg: ModelConfig) -> dict[str, int]:
+    return {"i": cfg.n_decoder_layers}
 
 
 def _rope_theta(hf: dict) -> float:
@@ -64,18 +66,20 @@ def config_from_hf(hf: dict) -> ModelConfig:
     )
 
 
-def config_to_hf(cfg: ModelConfig) -> dict:
+def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     a = cfg.attention
     if a.qkv_bias != a.out_bias:
         raise TcatError("LLaMA's Hugging Face config has one attention_bias for q, k, v and o; this model differs")
     return {
-        "model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": cfg.embedding.vocab_size,
+        "model_type": model_type,
+        "architectures": [{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM"}[model_type]],
+        "vocab_size": cfg.embedding.vocab_size,
         "hidden_size": cfg.d_model, "intermediate_size": cfg.ffn.d_ff, "num_hidden_layers": cfg.n_decoder_layers,
         "num_attention_heads": a.n_heads, "num_key_value_heads": cfg.n_kv_heads,
         "max_position_embeddings": cfg.position.max_len, "rms_norm_eps": cfg.norm.eps,
         "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation], "tie_word_embeddings": cfg.embedding.tie_output,
         "attention_bias": a.qkv_bias, "mlp_bias": cfg.ffn.bias, "rope_theta": cfg.position.rope_theta,
-        "pad_token_id": cfg.embedding.pad_id,
+        "pad_token_id": cfg.embedding.pad_id, **({"sliding_window": None} if model_type == "mistral" else {}),
     }
 
 

@@ -17,10 +17,10 @@ from .mapping import hf_to_ours, ours_to_hf
 
 
 def _families() -> dict:
-    from ..families import bert, gpt2, llama
+    from ..families import bart, bert, gpt2, gpt_neox, llama, opt
 
     out = {}
-    for fam in (gpt2, llama, bert):
+    for fam in (gpt2, llama, bert, opt, gpt_neox, bart):
         for model_type in fam.HF_MODEL_TYPES:
             out[model_type] = fam
     return out
@@ -68,24 +68,29 @@ def from_hf(folder: str | Path):
     fam = family_for(hf_cfg.get("model_type", "?"))
     cfg = fam.config_from_hf(hf_cfg)
     tensors = _read_tensors(folder)
-    wrapper = getattr(fam, "HF_WRAPPER_PREFIX", "")  # e.g. BertForMaskedLM keeps the encoder under bert.
-    if wrapper and any(k.startswith(wrapper) for k in tensors):
+    wrapper = next((w for w in fam.HF_WRAPPER_PREFIXES if any(k.startswith(w) for k in tensors)), "")
+    if wrapper:  # e.g. BertForMaskedLM keeps the encoder under bert.
         tensors = {k[len(wrapper):] if k.startswith(wrapper) else k: v for k, v in tensors.items()}
     if fam.HF_PREFIX and not any(k.startswith(fam.HF_PREFIX) for k in tensors):
         tensors = {fam.HF_PREFIX + k: v for k, v in tensors.items()}  # a base-model checkpoint
+    fam.check(tensors, str(folder))
     model = build_model(cfg, device="meta")
-    expected = {k: v.shape for k, v in model.state_dict().items() if not _tied(model, k)}
-    ours = hf_to_ours(tensors, fam.RULES, fam.n_layers(cfg), expected, fam.IGNORED, str(folder))
+    tied = tied_names(model)
+    expected = {k: v.shape for k, v in model.state_dict().items() if k not in tied}
+    ours = hf_to_ours(tensors, fam.RULES, fam.layers(cfg), expected, fam.IGNORED, str(folder), cfg.attention.n_heads)
     model = build_model(cfg)
-    missing = [k for k in model.state_dict() if k not in ours and not _tied(model, k)]
+    missing = [k for k in expected if k not in ours]
     if missing:
         raise TcatError(f"{folder}: no Hugging Face tensor maps to {missing[0]}")
     model.load_state_dict(ours, strict=False)
     return model.eval()
 
 
-def _tied(model, name: str) -> bool:
-    return name == "head.weight" and model.config.embedding.tie_output
+def tied_names(model) -> set[str]:
+    """State-dict names that alias a parameter listed under another name (tied embeddings)."""
+    params = dict(model.named_parameters())
+    buffers = dict(model.named_buffers())
+    return {k for k in model.state_dict() if k not in params and k not in buffers}
 
 
 def to_hf(model, folder: str | Path, model_type: str) -> Path:
@@ -95,9 +100,10 @@ def to_hf(model, folder: str | Path, model_type: str) -> Path:
     fam = family_for(model_type)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    hf_cfg = fam.config_to_hf(model.config)
-    state = {k: v.detach() for k, v in model.state_dict().items() if not _tied(model, k)}
-    tensors = ours_to_hf(state, fam.RULES, fam.n_layers(model.config))
+    hf_cfg = fam.config_to_hf(model.config, model_type)
+    tied = tied_names(model)
+    state = {k: v.detach() for k, v in model.state_dict().items() if k not in tied}
+    tensors = ours_to_hf(state, fam.RULES, fam.layers(model.config), model.config.attention.n_heads)
     (folder / "config.json").write_text(json.dumps(hf_cfg, indent=2))
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
     return folder

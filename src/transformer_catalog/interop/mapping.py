@@ -20,10 +20,11 @@ class Rule:
     ours: tuple[str, ...]
     theirs: str
     transpose: bool = False
+    per_head: bool = False  # fused tensor laid out head by head: [q_h, k_h, v_h] for each head (GPT-NeoX)
 
 
-def rule(ours: str | tuple[str, ...], theirs: str, transpose: bool = False) -> Rule:
-    return Rule(ours if isinstance(ours, tuple) else (ours,), theirs, transpose)
+def rule(ours: str | tuple[str, ...], theirs: str, transpose: bool = False, per_head: bool = False) -> Rule:
+    return Rule(ours if isinstance(ours, tuple) else (ours,), theirs, transpose, per_head)
 
 
 def linear(ours: str, theirs: str, bias: bool = True, transpose: bool = False) -> list[Rule]:
@@ -34,22 +35,38 @@ def linear(ours: str, theirs: str, bias: bool = True, transpose: bool = False) -
     return rules
 
 
-def _expand(rules: list[Rule], n_layers: int) -> list[Rule]:
+def _expand(rules: list[Rule], layers: dict[str, int]) -> list[Rule]:
+    """Repeat each rule whose names hold a placeholder ({i}, or {e} and {d} for encoder and
+    decoder layers) once per layer."""
     out = []
     for r in rules:
-        if "{i}" in r.theirs:
-            out += [Rule(tuple(o.format(i=i) for o in r.ours), r.theirs.format(i=i), r.transpose) for i in range(n_layers)]
-        else:
+        key = next((k for k in layers if "{" + k + "}" in r.theirs), None)
+        if key is None:
             out.append(r)
+            continue
+        for n in range(layers[key]):
+            fmt = {key: n}
+            out.append(Rule(tuple(o.format(**fmt) for o in r.ours), r.theirs.format(**fmt), r.transpose, r.per_head))
     return out
 
 
-def hf_to_ours(tensors: dict[str, torch.Tensor], rules: list[Rule], n_layers: int,
-               expected: dict[str, torch.Size], ignore: tuple[str, ...], where: str) -> dict[str, torch.Tensor]:
+def _from_per_head(t: torch.Tensor, parts: int, heads: int) -> torch.Tensor:
+    """(heads * parts * hd, ...) head-major -> (parts * heads * hd, ...) part-major."""
+    rest = t.shape[1:]
+    return t.reshape(heads, parts, -1, *rest).transpose(0, 1).reshape(t.shape)
+
+
+def _to_per_head(t: torch.Tensor, parts: int, heads: int) -> torch.Tensor:
+    rest = t.shape[1:]
+    return t.reshape(parts, heads, -1, *rest).transpose(0, 1).reshape(t.shape)
+
+
+def hf_to_ours(tensors: dict[str, torch.Tensor], rules: list[Rule], layers: dict[str, int],
+               expected: dict[str, torch.Size], ignore: tuple[str, ...], where: str, heads: int = 0) -> dict[str, torch.Tensor]:
     """Our state dict from theirs. `expected` gives our shapes (to split fused tensors)."""
     out: dict[str, torch.Tensor] = {}
     used = set()
-    for r in _expand(rules, n_layers):
+    for r in _expand(rules, layers):
         if not all(o in expected for o in r.ours):
             continue  # the rule is for a feature this config does not have (e.g. untied head)
         if r.theirs not in tensors:
@@ -57,6 +74,8 @@ def hf_to_ours(tensors: dict[str, torch.Tensor], rules: list[Rule], n_layers: in
         t = tensors[r.theirs]
         used.add(r.theirs)
         t = t.t() if r.transpose else t
+        if r.per_head:
+            t = _from_per_head(t, len(r.ours), heads)
         sizes = [expected[o][0] for o in r.ours]
         if sum(sizes) != t.shape[0]:
             raise TcatError(f"{where}: tensor {r.theirs} has shape {list(tensors[r.theirs].shape)}, "
@@ -73,11 +92,14 @@ def hf_to_ours(tensors: dict[str, torch.Tensor], rules: list[Rule], n_layers: in
     return out
 
 
-def ours_to_hf(state: dict[str, torch.Tensor], rules: list[Rule], n_layers: int) -> dict[str, torch.Tensor]:
+def ours_to_hf(state: dict[str, torch.Tensor], rules: list[Rule], layers: dict[str, int],
+               heads: int = 0) -> dict[str, torch.Tensor]:
     out = {}
-    for r in _expand(rules, n_layers):
+    for r in _expand(rules, layers):
         if not all(o in state for o in r.ours):
             continue
         t = torch.cat([state[o] for o in r.ours], dim=0)
+        if r.per_head:
+            t = _to_per_head(t, len(r.ours), heads)
         out[r.theirs] = (t.t() if r.transpose else t).contiguous()
     return out

@@ -29,7 +29,8 @@ class Block(nn.Module):
         else:
             self.cross_attn = None
         self.ffn = FeedForward(d, cfg.ffn, cfg.dropout)
-        self.ffn_norm = make_norm(d, cfg.norm)
+        self.parallel = cfg.parallel_residual
+        self.ffn_norm = None if cfg.norm.shared_parallel else make_norm(d, cfg.norm)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def _residual(self, x: Tensor, norm: nn.Module, sublayer: Callable[[Tensor], Tensor]) -> Tensor:
@@ -46,6 +47,11 @@ class Block(nn.Module):
         context_mask: Optional[Tensor] = None,
         cache: Optional[LayerCache] = None,
     ) -> Tensor:
+        if self.parallel:
+            h = self.self_attn_norm(x)
+            h2 = h if self.ffn_norm is None else self.ffn_norm(x)
+            attn = self.self_attn(h, mask=mask, causal=causal, cache=cache)
+            return x + self.dropout(attn) + self.dropout(self.ffn(h2))
         x = self._residual(x, self.self_attn_norm, lambda h: self.self_attn(h, mask=mask, causal=causal, cache=cache))
         if self.cross_attn is not None:
             x = self._residual(

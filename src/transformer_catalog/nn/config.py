@@ -35,6 +35,7 @@ class PositionConfig:
     # rotated inside attention (RoFormer), nothing is added to the embeddings.
     kind: Literal["sinusoidal", "learned", "rope", "none"] = "sinusoidal"
     max_len: int = 512  # longest sequence the model accepts (size of a learned table)
+    offset: int = 0  # learned tables start at this row (OPT and BART keep 2 unused rows, RoBERTa pad_id + 1)
     rope_theta: float = 10000.0
     rotary_fraction: float = 1.0  # share of each head's dimensions that rotate (GPT-NeoX: 0.25)
 
@@ -48,6 +49,7 @@ class NormConfig:
     # A LayerNorm after the last block. Pre-norm stacks need it (their residual stream is never
     # normalised otherwise); the paper's post-norm stack already ends in a norm and has none.
     final: bool = False
+    shared_parallel: bool = False  # parallel residual: one norm feeds both branches
 
 
 @dataclass
@@ -77,6 +79,9 @@ class ModelConfig:
     n_encoder_layers: int = 6
     n_decoder_layers: int = 6
     dropout: float = 0.1  # residual dropout: on each sub-layer output and on embeddings + positions
+    # x + Attn(norm(x)) + FFN(norm'(x)) in one step instead of one after the other (GPT-J, GPT-NeoX);
+    # with norm.shared_parallel the two branches read the same norm (GPT-J).
+    parallel_residual: bool = False
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     position: PositionConfig = field(default_factory=PositionConfig)
     norm: NormConfig = field(default_factory=NormConfig)
@@ -116,6 +121,12 @@ class ModelConfig:
             if not 0.0 < self.position.rotary_fraction <= 1.0 or rot != int(rot) or int(rot) % 2:
                 fail("position.rotary_fraction", f"{self.position.rotary_fraction} of head_dim={self.head_dim} "
                      "must be an even number of dimensions")
+        if self.parallel_residual and (self.norm.placement != "pre" or self.arch == "encoder-decoder"):
+            fail("parallel_residual", "needs pre-norm and a model without cross-attention")
+        if self.norm.shared_parallel and not self.parallel_residual:
+            fail("norm.shared_parallel", "only applies with parallel_residual: true")
+        if self.position.offset < 0 or (self.position.offset and self.position.kind != "learned"):
+            fail("position.offset", "only learned positions take a (non-negative) offset")
         if self.norm.kind == "rmsnorm" and self.norm.bias:
             fail("norm.bias", "rmsnorm has no bias; set norm.bias: false")
         if self.arch in ("encoder", "encoder-decoder") and self.n_encoder_layers < 1:

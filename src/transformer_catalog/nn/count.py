@@ -24,9 +24,9 @@ def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
         if id(p) in seen:
             continue
         seen.add(id(p))
-        if "embed" in name:
+        if "embed" in name and "norm" not in name:
             kind = "embeddings"
-        elif "attn_norm" in name or "ffn_norm" in name or "final_norm" in name:
+        elif "norm" in name:
             kind = "norms"
         elif "attn" in name:
             kind = "attention"

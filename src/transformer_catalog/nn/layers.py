@@ -31,14 +31,17 @@ class SinusoidalPositions(nn.Module):
 
 
 class LearnedPositions(nn.Module):
-    """One learned vector per position (the paper's variant in Table 3 row E; BERT, GPT)."""
+    """One learned vector per position (the paper's variant in Table 3 row E; BERT, GPT).
+    `first` rows are skipped: OPT and BART reserve two, RoBERTa pad_id + 1."""
 
-    def __init__(self, d_model: int, max_len: int):
+    def __init__(self, d_model: int, max_len: int, first: int = 0):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(max_len, d_model).normal_(std=0.02))
+        self.first = first
+        self.weight = nn.Parameter(torch.empty(first + max_len, d_model).normal_(std=0.02))
 
     def forward(self, length: int, offset: int = 0) -> Tensor:
-        return self.weight[offset : offset + length]
+        start = self.first + offset
+        return self.weight[start : start + length]
 
 
 def make_positions(d_model: int, cfg: PositionConfig) -> nn.Module | None:
@@ -46,7 +49,7 @@ def make_positions(d_model: int, cfg: PositionConfig) -> nn.Module | None:
     if cfg.kind == "sinusoidal":
         return SinusoidalPositions(d_model, cfg.max_len)
     if cfg.kind == "learned":
-        return LearnedPositions(d_model, cfg.max_len)
+        return LearnedPositions(d_model, cfg.max_len, cfg.offset)
     return None
 
 

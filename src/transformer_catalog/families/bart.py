@@ -1,0 +1,100 @@
+"""BART (Lewis et al., 2019) and mBART (Liu et al., 2020): the paper's encoder-decoder with
+learned positions (offset by 2), a LayerNorm on each embedding sum, GELU, shared embeddings tied
+to the output. BART is post-norm; mBART is pre-norm with final norms and scaled embeddings.
+Checkpoint mapping below."""
+
+from __future__ import annotations
+
+from ..interop.mapping import linear, rule
+from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
+from ..errors import TcatError
+from ._hf import ACTIVATIONS_BACK, activation, require_zero
+
+HF_MODEL_TYPES = ("bart", "mbart")
+HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
+HF_PREFIX = "model."
+OFFSET = 2
+DEFAULTS = dict(vocab_size=50265, max_position_embeddings=1024, activation_function="gelu", dropout=0.1,
+                attention_dropout=0.0, pad_token_id=1, scale_embedding=False, tie_word_embeddings=True)
+
+
+def layers(cfg: ModelConfig) -> dict[str, int]:
+    return {"e": cfg.n_encoder_layers, "d": cfg.n_decoder_layers}
+
+
+def check(tensors: dict, where: str) -> None:
+    require_zero(tensors, "final_logits_bias", where)  # a per-token logit bias; zero in released models
+
+
+def config_from_hf(hf: dict) -> ModelConfig:
+    hf = {**DEFAULTS, **hf}
+    for a, b in (("encoder_attention_heads", "decoder_attention_heads"), ("encoder_ffn_dim", "decoder_ffn_dim")):
+        if hf[a] != hf[b]:
+            raise TcatError(f"Hugging Face config {hf['model_type']}: {a} != {b} is not supported")
+    pre = hf["model_type"] == "mbart"  # the mBART architecture normalises before each sub-layer
+    return ModelConfig(
+        arch="encoder-decoder", d_model=hf["d_model"], n_encoder_layers=hf["encoder_layers"],
+        n_decoder_layers=hf["decoder_layers"], dropout=hf["dropout"],
+        attention=AttentionConfig(n_heads=hf["encoder_attention_heads"], dropout=hf["attention_dropout"]),
+        position=PositionConfig(kind="learned", max_len=hf["max_position_embeddings"], offset=OFFSET),
+        norm=NormConfig(placement="pre" if pre else "post", final=pre),
+        ffn=FFNConfig(d_ff=hf["encoder_ffn_dim"], activation=activation(hf, "activation_function")),
+        embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"],
+                                  scale=bool(hf["scale_embedding"]), share_src_tgt=True,
+                                  tie_output=bool(hf["tie_word_embeddings"]), norm=True),
+    )
+
+
+def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
+    if (cfg.norm.placement == "pre") != (model_type == "mbart"):
+        raise TcatError(f"a {cfg.norm.placement}-norm model cannot be exported as {model_type}")
+    return {
+        "model_type": model_type,
+        "architectures": [{"bart": "BartForConditionalGeneration", "mbart": "MBartForConditionalGeneration"}[model_type]],
+        "vocab_size": cfg.embedding.vocab_size, "d_model": cfg.d_model,
+        "encoder_layers": cfg.n_encoder_layers, "decoder_layers": cfg.n_decoder_layers,
+        "encoder_attention_heads": cfg.attention.n_heads, "decoder_attention_heads": cfg.attention.n_heads,
+        "encoder_ffn_dim": cfg.ffn.d_ff, "decoder_ffn_dim": cfg.ffn.d_ff,
+        "activation_function": ACTIVATIONS_BACK[cfg.ffn.activation], "max_position_embeddings": cfg.position.max_len,
+        "dropout": cfg.dropout, "attention_dropout": cfg.attention.dropout, "pad_token_id": cfg.embedding.pad_id,
+        "scale_embedding": cfg.embedding.scale, "tie_word_embeddings": cfg.embedding.tie_output,
+    }
+
+
+def _block(ours: str, theirs: str, cross: bool) -> list:
+    rules = [
+        *linear(f"{ours}.self_attn.q_proj", f"{theirs}.self_attn.q_proj"),
+        *linear(f"{ours}.self_attn.k_proj", f"{theirs}.self_attn.k_proj"),
+        *linear(f"{ours}.self_attn.v_proj", f"{theirs}.self_attn.v_proj"),
+        *linear(f"{ours}.self_attn.out_proj", f"{theirs}.self_attn.out_proj"),
+        *linear(f"{ours}.self_attn_norm", f"{theirs}.self_attn_layer_norm"),
+        *linear(f"{ours}.ffn.up", f"{theirs}.fc1"),
+        *linear(f"{ours}.ffn.down", f"{theirs}.fc2"),
+        *linear(f"{ours}.ffn_norm", f"{theirs}.final_layer_norm"),
+    ]
+    if cross:
+        rules += [
+            *linear(f"{ours}.cross_attn.q_proj", f"{theirs}.encoder_attn.q_proj"),
+            *linear(f"{ours}.cross_attn.k_proj", f"{theirs}.encoder_attn.k_proj"),
+            *linear(f"{ours}.cross_attn.v_proj", f"{theirs}.encoder_attn.v_proj"),
+            *linear(f"{ours}.cross_attn.out_proj", f"{theirs}.encoder_attn.out_proj"),
+            *linear(f"{ours}.cross_attn_norm", f"{theirs}.encoder_attn_layer_norm"),
+        ]
+    return rules
+
+
+RULES = [
+    rule("src_embed.tokens.weight", "model.shared.weight"),
+    rule("src_embed.positions.weight", "model.encoder.embed_positions.weight"),
+    *linear("src_embed.norm", "model.encoder.layernorm_embedding"),
+    rule("tgt_embed.positions.weight", "model.decoder.embed_positions.weight"),
+    *linear("tgt_embed.norm", "model.decoder.layernorm_embedding"),
+    *_block("encoder.blocks.{e}", "model.encoder.layers.{e}", cross=False),
+    *_block("decoder.blocks.{d}", "model.decoder.layers.{d}", cross=True),
+    *linear("encoder.final_norm", "model.encoder.layer_norm"),  # mBART only
+    *linear("decoder.final_norm", "model.decoder.layer_norm"),
+    rule("head.weight", "lm_head.weight"),
+]
+# Copies of the shared table that checkpoints may also store under these names.
+IGNORED = ("model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight",
+           "final_logits_bias")
