@@ -216,6 +216,22 @@ def cmd_evaluate(args) -> None:
         write_json_atomic(Path(args.json), result)
 
 
+def cmd_catalog_lint(args) -> None:
+    from pathlib import Path
+
+    from .catalog.lint import lint
+    from .catalog.load import LINEAGE, MODELS
+
+    models = Path(args.models) if args.models else MODELS
+    problems = lint(models, LINEAGE)
+    for p in problems:
+        print(p)
+    n = len(list(models.glob("*.yaml")))
+    if problems:
+        raise TcatError(f"{len(problems)} problem(s) in {n} entries")
+    print(f"{n} entries, no problems")
+
+
 # -- argument parsing ----------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tcat", description="transformer-catalog: the Transformer catalog, made executable.")
@@ -231,6 +247,12 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--threads", type=int, default=0, help="CPU threads (default: the cores that are free)")
 
     add("configs", cmd_configs, "list the named model configurations")
+
+    cat = sub.add_parser("catalog", help="check the catalog data", description="check the catalog data")
+    catsub = cat.add_subparsers(dest="catalog_command", metavar="COMMAND")
+    sp = catsub.add_parser("lint", help="validate every entry: schema and consistency, as file:line: field: message")
+    sp.add_argument("--models", default=None, help="folder of entry YAML files (default: the shipped catalog)")
+    sp.set_defaults(fn=cmd_catalog_lint)
 
     sp = add("params", cmd_params, "count parameters of named configs against the paper's Table 3")
     sp.add_argument("names", nargs="*", default=["transformer-base", "transformer-big"])

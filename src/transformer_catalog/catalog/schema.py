@@ -1,0 +1,160 @@
+"""The schema of a catalog entry (pydantic). Unknown fields are errors; vocabularies are closed.
+
+Every fact carries a source: the entry's primary reference (its paper, model card or release
+post) stands behind the descriptive fields; sizes, the licence and corrections name their own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .vocab import ARCHITECTURES, LAB_NAMES, LICENSE_CATEGORIES, TASKS
+
+URL = re.compile(r"^https?://\S+$")
+
+
+def _url(v: Optional[str]) -> Optional[str]:
+    if v is not None and not URL.match(v):
+        raise ValueError(f"{v!r} is not an http(s) URL")
+    return v
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Size(Strict):
+    variant: str
+    params: Optional[int] = Field(None, description="parameter count; null = undisclosed (say so in note)")
+    source: str
+    note: Optional[str] = None
+
+    _check_source = field_validator("source")(lambda cls, v: _url(v))
+
+    @model_validator(mode="after")
+    def _unknown_needs_note(self):
+        if self.params is None and not self.note:
+            raise ValueError("params is null: say in `note` that the size is undisclosed, never guess")
+        if self.params is not None and self.params <= 0:
+            raise ValueError("params must be positive")
+        return self
+
+
+class License(Strict):
+    category: Literal[tuple(LICENSE_CATEGORIES)]  # type: ignore[valid-type]
+    spdx: Optional[str] = None  # SPDX identifier where one exists
+    name: Optional[str] = None  # for bespoke licences without an SPDX id
+    source: Optional[str] = None
+
+    _check_source = field_validator("source")(lambda cls, v: _url(v))
+
+    @model_validator(mode="after")
+    def _sourced(self):
+        if self.category != "unknown" and not self.source:
+            raise ValueError("a licence other than unknown needs a source")
+        return self
+
+
+class References(Strict):
+    title: str
+    authors: str  # "Surname et al." or the organisation
+    year: int
+    paper: Optional[str] = None  # the primary source: paper, technical report or release post
+    arxiv: Optional[str] = None
+    docs: Optional[str] = None  # Hugging Face model doc, model card or repository
+    bibtex_key: str
+
+    _check_urls = field_validator("paper", "docs")(lambda cls, v: _url(v))
+
+    @field_validator("arxiv")
+    @classmethod
+    def _arxiv(cls, v):
+        if v is not None and not re.fullmatch(r"\d{4}\.\d{4,5}", v):
+            raise ValueError(f"{v!r} is not a new-style arXiv id (YYMM.NNNNN)")
+        return v
+
+    @model_validator(mode="after")
+    def _has_primary(self):
+        if not (self.paper or self.arxiv):
+            raise ValueError("needs a primary source: paper URL or arXiv id")
+        return self
+
+
+class Correction(Strict):
+    field: str
+    paper_said: str  # what the catalog paper (Amatriain et al.) said
+    we_say: str
+    source: str
+
+    _check_source = field_validator("source")(lambda cls, v: _url(v))
+
+
+class Entry(Strict):
+    name: str
+    aliases: list[str] = []
+    family: str
+    derived_from: list[str] = []
+    architecture: Literal[ARCHITECTURES]  # type: ignore[valid-type]
+    architecture_note: Optional[str] = None
+    pretraining_tasks: list[Literal[tuple(TASKS)]]  # type: ignore[valid-type]
+    task_note: Optional[str] = None
+    finetuning_task: Optional[str] = None
+    extension: str
+    applications: list[str]
+    date: str
+    sizes: list[Size]
+    corpus: str
+    license: License
+    lab: list[Literal[tuple(LAB_NAMES)]]  # type: ignore[valid-type]
+    references: References
+    corrections: list[Correction] = []
+    in_paper: bool  # listed in the catalog paper (Amatriain et al., 2023), or added by us
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, v):
+        if not re.fullmatch(r"(19|20)\d\d-(0[1-9]|1[0-2])", v):
+            raise ValueError(f"{v!r} is not a YYYY-MM date")
+        return v
+
+    @field_validator("pretraining_tasks")
+    @classmethod
+    def _some_task(cls, v):
+        if not v:
+            raise ValueError("list at least one pretraining task (use `other` with task_note)")
+        return v
+
+    @model_validator(mode="after")
+    def _notes(self):
+        if "other" in self.pretraining_tasks and not self.task_note:
+            raise ValueError("pretraining task `other` needs a task_note")
+        if not self.sizes:
+            raise ValueError("list at least one size (params null with a note when undisclosed)")
+        return self
+
+    @property
+    def max_params(self) -> Optional[int]:
+        known = [s.params for s in self.sizes if s.params]
+        return max(known) if known else None
+
+    @property
+    def min_params(self) -> Optional[int]:
+        known = [s.params for s in self.sizes if s.params]
+        return min(known) if known else None
+
+
+class Lineage(Strict):
+    """A pre-Transformer architecture: the roots of the family tree and the timeline."""
+
+    name: str
+    year: int
+    first: str  # who introduced it, and where
+    key_paper: str
+    note: str
+    leads_to: list[str] = []
+    source: str
+
+    _check_source = field_validator("source")(lambda cls, v: _url(v))
