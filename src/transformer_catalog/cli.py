@@ -216,6 +216,80 @@ def cmd_evaluate(args) -> None:
         write_json_atomic(Path(args.json), result)
 
 
+def _console():
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 160)  # piped output: do not squeeze tables to 80 columns
+    return console
+
+
+def _catalog():
+    from .catalog.load import load_catalog
+
+    return load_catalog()
+
+
+def cmd_list(args) -> None:
+    from .catalog.query import select
+    from .catalog.views import list_table
+
+    entries = select(_catalog(), family=args.family, arch=args.arch, task=args.task, lab=args.lab, license=args.license,
+                     after=args.after, before=args.before, min_params=args.min_params, max_params=args.max_params,
+                     search=" ".join(args.search) or None, sort=args.sort, reverse=args.reverse)
+    if args.names:
+        print("\n".join(e.name for e in entries))
+    else:
+        _console().print(list_table(entries))
+
+
+def cmd_show(args) -> None:
+    from .catalog.views import show
+
+    catalog = _catalog()
+    _console().print(show(catalog, catalog.get(args.name)))
+
+
+def cmd_tree(args) -> None:
+    from .catalog.views import tree
+
+    _console().print(tree(_catalog(), args.root))
+
+
+def cmd_timeline(args) -> None:
+    from .catalog.query import select
+    from .catalog.views import timeline
+
+    _console().print(timeline(select(_catalog(), after=args.after, before=args.before)))
+
+
+def cmd_taxonomy(args) -> None:
+    from .catalog.views import taxonomy
+
+    _console().print(taxonomy(_catalog().entries))
+
+
+def cmd_export(args) -> None:
+    from .catalog.export import FORMATS, json_schema
+    from .catalog.query import select
+
+    if args.schema:
+        text = json.dumps(json_schema(), indent=2) + "\n"
+    else:
+        text = FORMATS[args.format](select(_catalog(), sort="date"))
+    if args.out:
+        from pathlib import Path
+
+        path = Path(args.out)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        print(f"wrote {path}")
+    else:
+        sys.stdout.write(text)
+
+
 def cmd_catalog_lint(args) -> None:
     from pathlib import Path
 
@@ -245,6 +319,35 @@ def _parser() -> argparse.ArgumentParser:
 
     def threads(sp):
         sp.add_argument("--threads", type=int, default=0, help="CPU threads (default: the cores that are free)")
+
+    sp = add("list", cmd_list, "the catalog as a table, filtered and sorted")
+    sp.add_argument("search", nargs="*", help="free-text search over names, descriptions, corpus, labs")
+    for flag, helptext in (("--family", "e.g. BERT, GPT, T5"), ("--arch", "encoder, decoder or encoder-decoder"),
+                           ("--task", "pretraining task: LM, causal LM, prefix LM, MLM, PLM, DAE, RTD, NSP, SOP, contrastive, other"),
+                           ("--lab", "e.g. Google, Meta, OpenAI"), ("--license", "open, open-restricted, non-commercial, api, closed, code-only, unknown"),
+                           ("--after", "from this year or month (2020, 2020-05)"), ("--before", "up to this year or month"),
+                           ("--min-params", "largest size at least this (350M, 1.5B)"), ("--max-params", "smallest size at most this")):
+        sp.add_argument(flag, default=None, help=helptext)
+    sp.add_argument("--sort", default="date", help="date (default), name, params or family")
+    sp.add_argument("--reverse", action="store_true")
+    sp.add_argument("--names", action="store_true", help="print names only, one per line")
+
+    sp = add("show", cmd_show, "every fact of one model, its lineage and its sources")
+    sp.add_argument("name")
+
+    sp = add("tree", cmd_tree, "the family tree, from the pre-Transformer roots or from ROOT")
+    sp.add_argument("root", nargs="?")
+
+    sp = add("timeline", cmd_timeline, "models by month of first publication")
+    sp.add_argument("--after", default=None)
+    sp.add_argument("--before", default=None)
+
+    add("taxonomy", cmd_taxonomy, "pretraining architecture × pretraining task")
+
+    sp = add("export", cmd_export, "the catalog as JSON, CSV, Markdown, BibTeX or LaTeX")
+    sp.add_argument("--format", default="json", choices=["json", "csv", "markdown", "bibtex", "latex"])
+    sp.add_argument("--schema", action="store_true", help="print the JSON Schema of the JSON export instead")
+    sp.add_argument("--out", default=None, help="write to this file (atomically) instead of standard output")
 
     add("configs", cmd_configs, "list the named model configurations")
 

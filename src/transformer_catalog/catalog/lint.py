@@ -92,15 +92,17 @@ def lint(models: Path = MODELS, lineage: Path = LINEAGE) -> list[Problem]:
             except (ValidationError, TypeError, KeyError) as e:
                 problems.append(Problem(str(lineage), 1, f"[{i}]", str(e).splitlines()[0]))
 
-    # unique names and aliases
+    # unique names and aliases (names first: an alias that shadows a name is the one at fault)
     seen: dict[str, str] = {}
-    for name, (entry, rel, lines) in entries.items():
-        for key, where in [(entry.name, ("name",))] + [(a, ("aliases", i)) for i, a in enumerate(entry.aliases)]:
-            k = key.lower()
-            if k in seen and seen[k] != name:
-                problems.append(Problem(rel, _line(lines, where), ".".join(map(str, where)),
-                                        f"{key!r} is already used by {seen[k]!r}"))
-            seen.setdefault(k, name)
+    keyed = [(e.name, ("name",), name, rel, lines) for name, (e, rel, lines) in entries.items()]
+    keyed += [(a, ("aliases", i), name, rel, lines) for name, (e, rel, lines) in entries.items()
+              for i, a in enumerate(e.aliases)]
+    for key, where, name, rel, lines in keyed:
+        k = key.lower()
+        if k in seen and seen[k] != name:
+            problems.append(Problem(rel, _line(lines, where), ".".join(map(str, where)),
+                                    f"{key!r} is already used by {seen[k]!r}"))
+        seen.setdefault(k, name)
 
     known = {n.lower() for n in seen} | {n.lower() for n in roots}
     for name, (entry, rel, lines) in entries.items():

@@ -14,6 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .vocab import ARCHITECTURES, LAB_NAMES, LICENSE_CATEGORIES, TASKS
 
 URL = re.compile(r"^https?://\S+$")
+DATE = r"^(19|20)\d\d-(0[1-9]|1[0-2])$"
+ARXIV = r"^\d{4}\.\d{4,5}$"
+
+
+def _pattern(regex: str):
+    """Publish a pattern in the JSON Schema; the validators below give the readable message."""
+    return Field(json_schema_extra={"pattern": regex})
 
 
 def _url(v: Optional[str]) -> Optional[str]:
@@ -63,7 +70,7 @@ class References(Strict):
     authors: str  # "Surname et al." or the organisation
     year: int
     paper: Optional[str] = None  # the primary source: paper, technical report or release post
-    arxiv: Optional[str] = None
+    arxiv: Optional[str] = Field(None, json_schema_extra={"pattern": ARXIV})
     docs: Optional[str] = None  # Hugging Face model doc, model card or repository
     bibtex_key: str
 
@@ -72,7 +79,7 @@ class References(Strict):
     @field_validator("arxiv")
     @classmethod
     def _arxiv(cls, v):
-        if v is not None and not re.fullmatch(r"\d{4}\.\d{4,5}", v):
+        if v is not None and not re.match(ARXIV, v):
             raise ValueError(f"{v!r} is not a new-style arXiv id (YYMM.NNNNN)")
         return v
 
@@ -104,7 +111,7 @@ class Entry(Strict):
     finetuning_task: Optional[str] = None
     extension: str
     applications: list[str]
-    date: str
+    date: str = _pattern(DATE)
     sizes: list[Size]
     corpus: str
     license: License
@@ -116,7 +123,7 @@ class Entry(Strict):
     @field_validator("date")
     @classmethod
     def _date(cls, v):
-        if not re.fullmatch(r"(19|20)\d\d-(0[1-9]|1[0-2])", v):
+        if not re.match(DATE, v):
             raise ValueError(f"{v!r} is not a YYYY-MM date")
         return v
 
@@ -134,16 +141,6 @@ class Entry(Strict):
         if not self.sizes:
             raise ValueError("list at least one size (params null with a note when undisclosed)")
         return self
-
-    @property
-    def max_params(self) -> Optional[int]:
-        known = [s.params for s in self.sizes if s.params]
-        return max(known) if known else None
-
-    @property
-    def min_params(self) -> Optional[int]:
-        known = [s.params for s in self.sizes if s.params]
-        return min(known) if known else None
 
 
 class Lineage(Strict):

@@ -1,0 +1,152 @@
+"""Terminal views of the catalog (rich): list, show, tree, timeline, taxonomy."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.console import Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from .query import human, size_range
+from .vocab import ARCHITECTURES, TASKS
+
+
+def list_table(entries) -> Table:
+    table = Table(title=f"{len(entries)} models", expand=False)
+    for col, kw in (("name", {"style": "bold"}), ("date", {}), ("family", {}), ("architecture", {}),
+                    ("pretraining", {}), ("params", {"justify": "right"}), ("license", {}), ("lab", {})):
+        table.add_column(col, **kw)
+    for e in entries:
+        table.add_row(escape(e.name), e.date, escape(e.family), e.architecture, ", ".join(e.pretraining_tasks),
+                      size_range(e), e.license.category, escape(", ".join(e.lab)))
+    return table
+
+
+def show(catalog, e, breakdown=None) -> Group:
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold cyan", no_wrap=True)
+    facts.add_column()
+
+    def row(k, v):
+        if v:
+            facts.add_row(k, escape(str(v)) if isinstance(v, str) else v)
+
+    row("aliases", ", ".join(e.aliases))
+    row("family", e.family)
+    row("architecture", e.architecture + (f" ({e.architecture_note})" if e.architecture_note else ""))
+    row("pretraining", ", ".join(e.pretraining_tasks) + (f" ({e.task_note})" if e.task_note else ""))
+    row("fine-tuning", e.finetuning_task)
+    row("date", e.date)
+    sizes = Table.grid(padding=(0, 2))
+    for s in e.sizes:
+        sizes.add_row(escape(s.variant), human(s.params) if s.params else "undisclosed", escape(s.note or ""))
+    row("sizes", sizes)
+    row("extension", e.extension)
+    row("applications", ", ".join(e.applications))
+    row("corpus", e.corpus)
+    lic = e.license
+    row("license", " ".join(x for x in (lic.category, lic.spdx or "", f"({lic.name})" if lic.name else "") if x))
+    row("lab", ", ".join(e.lab))
+    row("in the catalog paper", "yes" if e.in_paper else "no (added by transformer-catalog)")
+    parents = ", ".join(e.derived_from) or "(root)"
+    children = ", ".join(c.name for c in catalog.children(e.name)) or "(none yet)"
+    row("derived from", parents)
+    row("descendants", children)
+    if breakdown:
+        row("computed", breakdown)
+
+    refs = Table.grid(padding=(0, 2))
+    r = e.references
+    refs.add_row("paper", escape(f"{r.authors} ({r.year}). {r.title}."))
+    for label, url in (("link", r.paper), ("arXiv", r.arxiv and f"https://arxiv.org/abs/{r.arxiv}"), ("docs", r.docs),
+                       ("license", lic.source)):
+        if url:
+            refs.add_row(label, escape(url))
+    for s in e.sizes:
+        refs.add_row(f"size {escape(s.variant)}", escape(s.source))
+    parts = [Panel(facts, title=f"[bold]{escape(e.name)}[/bold]", expand=False), Panel(refs, title="sources", expand=False)]
+    if e.corrections:
+        corr = Table("field", "the catalog paper said", "we say", "source", title="corrections", expand=False)
+        for c in e.corrections:
+            corr.add_row(escape(c.field), escape(c.paper_said), escape(c.we_say), escape(c.source))
+        parts.append(corr)
+    return Group(*parts)
+
+
+def tree(catalog, root: str | None = None) -> Tree:
+    """Lineage as a tree: each entry under its first parent (other parents are listed beside it)."""
+    kids = defaultdict(list)
+    names = {e.name for e in catalog.entries}
+    for e in catalog.entries:
+        parent = next((p for p in e.derived_from if p in names or any(p == r.name for r in catalog.lineage)), None)
+        kids[parent].append(e)
+
+    def label(e):
+        extra = e.derived_from[1:]
+        also = f" [dim](also from {escape(', '.join(extra))})[/dim]" if extra else ""
+        return f"[bold]{escape(e.name)}[/bold] [dim]{e.date} · {size_range(e)}[/dim]{also}"
+
+    def grow(node, name, seen):
+        for child in sorted(kids.get(name, []), key=lambda c: (c.date, c.name)):
+            if child.name in seen:
+                continue
+            grow(node.add(label(child)), child.name, seen | {child.name})
+
+    if root:
+        entry = catalog.get(root)
+        top = Tree(label(entry))
+        grow(top, entry.name, {entry.name})
+        return top
+    lineage = {r.name: r for r in catalog.lineage}
+    top = Tree("[bold]neural network lineage[/bold]")
+
+    def grow_lineage(node, r, seen):
+        sub = node.add(f"[magenta]{escape(r.name)}[/magenta] [dim]{r.year}[/dim]")
+        for nxt in r.leads_to:
+            if nxt in lineage and nxt not in seen:
+                grow_lineage(sub, lineage[nxt], seen | {nxt})
+        grow(sub, r.name, seen)
+
+    leads = {n for r in catalog.lineage for n in r.leads_to}
+    for r in catalog.lineage:
+        if r.name not in leads:
+            grow_lineage(top, r, {r.name})
+    return top
+
+
+def timeline(entries) -> Table:
+    table = Table(title="timeline", show_lines=False)
+    table.add_column("year", style="bold")
+    table.add_column("month")
+    table.add_column("models")
+    by_month = defaultdict(list)
+    for e in entries:
+        by_month[e.date].append(e)
+    last_year = None
+    for month in sorted(by_month):
+        year = month[:4]
+        names = ", ".join(f"{escape(e.name)} [dim]({size_range(e)})[/dim]" for e in sorted(by_month[month], key=lambda e: e.name))
+        table.add_row(year if year != last_year else "", month[5:], names)
+        last_year = year
+    return table
+
+
+def taxonomy(entries) -> Table:
+    """Architecture x pretraining task: which models sit in each cell."""
+    table = Table(title="taxonomy: pretraining architecture × pretraining task", show_lines=True)
+    table.add_column("task", style="bold")
+    for a in ARCHITECTURES:
+        table.add_column(a)
+    for task in TASKS:
+        cells = []
+        for a in ARCHITECTURES:
+            names = sorted(e.name for e in entries if e.architecture == a and task in e.pretraining_tasks)
+            cells.append(Text(", ".join(names)) if names else Text("·", style="dim"))
+        if any(c.plain != "·" for c in cells):
+            table.add_row(task, *cells)
+    return table
+

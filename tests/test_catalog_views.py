@@ -1,0 +1,126 @@
+"""Catalog views and exports, through the CLI as a user runs them."""
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from transformer_catalog.catalog.export import _tex, json_schema
+from transformer_catalog.catalog.load import load_catalog
+
+CAT = load_catalog()
+
+
+def tcat(*args):
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "transformer_catalog.cli", *args], capture_output=True, text=True, env=env)
+
+
+def names(*args):
+    res = tcat("list", "--names", *args)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.split("\n")[:-1]
+
+
+@pytest.mark.parametrize("flag,value,predicate", [
+    ("--family", "bert", lambda e: e.family == "BERT"),
+    ("--arch", "encoder-decoder", lambda e: e.architecture == "encoder-decoder"),
+    ("--task", "MLM", lambda e: "MLM" in e.pretraining_tasks),
+    ("--lab", "facebook", lambda e: "Meta" in e.lab),  # normalised lab names
+    ("--license", "open", lambda e: e.license.category == "open"),
+    ("--after", "2022-06", lambda e: e.date >= "2022-06"),
+    ("--before", "2019", lambda e: e.date <= "2019-12"),
+    ("--min-params", "100B", lambda e: (e.max_params or 0) >= 100e9),
+    ("--max-params", "150M", lambda e: e.min_params is not None and e.min_params <= 150e6),
+])
+def test_list_filters_match_the_data(flag, value, predicate):
+    expected = sorted(e.name for e in CAT.entries if predicate(e))
+    assert expected and sorted(names(flag, value)) == expected
+
+
+def test_list_search_and_sort():
+    found = names("retrieval")
+    assert "Atlas" in found and "E5" in found and "GPT-2" not in found
+    assert names("contrastive", "image") == ["CLIP"]  # all words must match
+    by_params = names("--sort", "params", "--reverse", "--min-params", "1B")
+    sizes = [CAT.find(n).max_params for n in by_params]
+    assert sizes == sorted(sizes, reverse=True)
+    by_date = names("--family", "GPT")
+    assert [CAT.find(n).date for n in by_date] == sorted(CAT.find(n).date for n in by_date)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--arch", "transducer"], "--arch 'transducer': use one of encoder, decoder, encoder-decoder"),
+    (["--after", "last year"], "--after 'last year': expected a year (2020) or a month (2020-05)"),
+    (["--min-params", "big"], "--min-params 'big': expected a number such as 350M, 1.5B or 2e9"),
+    (["--task", "MLMs"], "--task 'MLMs': use one of"),
+    (["--lab", "Hogwarts"], "--lab 'Hogwarts': unknown lab"),
+    (["--sort", "size"], "--sort 'size': use one of date, name, params, family"),
+])
+def test_bad_filter_values_get_one_line(args, needle):
+    res = tcat("list", *args)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and needle in res.stderr
+
+
+def test_show_has_facts_lineage_sources_and_corrections():
+    res = tcat("show", "albert")
+    assert res.returncode == 0
+    out = res.stdout
+    for needle in ("ALBERT", "MLM, SOP", "235M", "derived from", "BERT", "https://arxiv.org/abs/1909.11942", "corrections",
+                   "Apache-2.0"):
+        assert needle in out, needle
+    bert = tcat("show", "BERT").stdout
+    assert "ALBERT" in bert and "descendants" in bert  # lineage downwards
+
+
+def test_show_typo_suggests():
+    res = tcat("show", "Chinchila")
+    assert res.returncode == 2 and "did you mean 'Chinchilla'" in res.stderr
+
+
+def test_tree_timeline_taxonomy():
+    tree = tcat("tree").stdout
+    assert tree.index("Perceptron") < tree.index("LSTM") < tree.index("Transformer") < tree.index("BERT")
+    sub = tcat("tree", "T5").stdout
+    assert "Flan-T5" in sub and "GPT-3" not in sub
+    timeline = tcat("timeline", "--after", "2019", "--before", "2019").stdout
+    assert not re.search(r"(?<![A-Za-z])BERT \(", timeline) and "XLNet" in timeline and "RoBERTa" in timeline
+    tax = tcat("taxonomy").stdout
+    assert "RTD" in tax and "ELECTRA" in tax and "PLM" in tax and "XLNet" in tax
+
+
+def test_json_export_validates_against_its_schema(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    out = tmp_path / "catalog.json"
+    assert tcat("export", "--format", "json", "--out", str(out)).returncode == 0
+    data = json.loads(out.read_text())
+    schema = json.loads(tcat("export", "--schema").stdout)
+    jsonschema.validate(data, schema)
+    assert len(data["entries"]) == len(CAT.entries)
+    broken = {**data, "entries": [{**data["entries"][0], "date": "2018/10"}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, json_schema())
+
+
+def test_csv_markdown_bibtex_latex_exports():
+    rows = list(csv.DictReader(io.StringIO(tcat("export", "--format", "csv").stdout)))
+    assert len(rows) == len(CAT.entries)
+    gpt3 = next(r for r in rows if r["name"] == "GPT-3")
+    assert gpt3["params_max"] == "175000000000" and gpt3["arxiv"] == "2005.14165"
+    md = tcat("export", "--format", "markdown").stdout.splitlines()
+    assert len(md) == 2 + len(CAT.entries) and md[0].startswith("| model |")
+    bib = tcat("export", "--format", "bibtex").stdout
+    assert bib.count("\n@") + bib.startswith("@") == len({e.references.bibtex_key for e in CAT.entries})
+    assert "@article{devlin2018bert," in bib and "eprint = {1810.04805}" in bib
+    tex = tcat("export", "--format", "latex").stdout
+    assert "\\begin{longtable}" in tex and "\\cite{vaswani2017attention}" in tex
+
+
+def test_latex_escapes_special_characters():
+    assert _tex("A&B 50% $x_1$ #1 {a} ~^\\") == r"A\&B 50\% \$x\_1\$ \#1 \{a\} \textasciitilde{}\textasciicircum{}\textbackslash{}"
