@@ -56,6 +56,9 @@ LABS = {
     "Toyota Technological Institute at Chicago": "Toyota Technological Institute at Chicago",
     "UC San Diego": "UC San Diego", "MBZUAI": "MBZUAI", "Cornell University": "Cornell University",
     "Bell Labs": "Bell Labs", "Université de Montréal (Mila)": "Université de Montréal",
+    "01.AI": "01.AI", "BigCode": "BigCode", "Moonshot AI": "Moonshot AI", "Answer.AI": "Answer.AI", "LightOn": "LightOn",
+    "University of Wisconsin-Madison": "University of Wisconsin-Madison", "Columbia University": "Columbia University",
+    "ServiceNow": "ServiceNow", "TII": "Technology Innovation Institute", "AI2": "Allen Institute for AI",
 }
 
 LAB_NAMES = sorted(set(LABS.values()))
