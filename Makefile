@@ -22,12 +22,14 @@ demo: setup data
 	tcat evaluate $(RUN) --limit 48 --beam 2
 
 test: setup
+	bash scripts/install_test_deps.sh
 	$(PY) -m pytest -n 2 -q
 
 test-slow: setup
 	$(PY) -m pytest -n 2 -q -m slow
 
 bench: setup data
+	$(PY) benchmarks/bench_catalog.py
 	$(PY) benchmarks/bench_seq2seq_train.py --threads 1 --rounds 5
 	$(PY) benchmarks/report.py
 

@@ -290,6 +290,44 @@ def cmd_export(args) -> None:
         sys.stdout.write(text)
 
 
+def cmd_site_build(args) -> None:
+    import time
+
+    from .catalog.site import build_site
+
+    t = time.perf_counter()
+    out = build_site(_catalog(), args.out)
+    print(f"built {out} ({len(list(out.rglob('*.html')))} pages) in {time.perf_counter() - t:.2f} s")
+
+
+def cmd_site_serve(args) -> None:
+    from pathlib import Path
+
+    from .catalog.site import build_site, serve
+
+    folder = Path(args.folder)
+    if not (folder / "index.html").exists():
+        build_site(_catalog(), folder)
+    try:
+        serve(folder, args.port)
+    except OSError as e:
+        raise TcatError(f"cannot serve on port {args.port}: {e.strerror}; pick another with --port") from None
+
+
+def cmd_pictures(args) -> None:
+    from pathlib import Path
+
+    from .catalog.pictures import family_tree_svg, sizes_svg, timeline_svg
+
+    catalog = _catalog()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, svg in (("tree", family_tree_svg(catalog)), ("timeline", timeline_svg(catalog.entries)),
+                      ("sizes", sizes_svg(catalog.entries))):
+        (out / f"{name}.svg").write_text(svg, encoding="utf-8")
+        print(out / f"{name}.svg")
+
+
 def cmd_catalog_lint(args) -> None:
     from pathlib import Path
 
@@ -348,6 +386,19 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", default="json", choices=["json", "csv", "markdown", "bibtex", "latex"])
     sp.add_argument("--schema", action="store_true", help="print the JSON Schema of the JSON export instead")
     sp.add_argument("--out", default=None, help="write to this file (atomically) instead of standard output")
+
+    site = sub.add_parser("site", help="build or serve the static website", description="build or serve the static website")
+    sitesub = site.add_subparsers(dest="site_command", metavar="COMMAND")
+    sp = sitesub.add_parser("build", help="write the offline site into OUT")
+    sp.add_argument("out")
+    sp.set_defaults(fn=cmd_site_build)
+    sp = sitesub.add_parser("serve", help="serve the site on 127.0.0.1 (building it first if needed)")
+    sp.add_argument("folder", nargs="?", default="site")
+    sp.add_argument("--port", type=int, default=8000)
+    sp.set_defaults(fn=cmd_site_serve)
+
+    sp = add("pictures", cmd_pictures, "write the family tree, timeline and size chart as SVG files")
+    sp.add_argument("--out", default="pictures")
 
     add("configs", cmd_configs, "list the named model configurations")
 
