@@ -124,3 +124,34 @@ def test_csv_markdown_bibtex_latex_exports():
 
 def test_latex_escapes_special_characters():
     assert _tex("A&B 50% $x_1$ #1 {a} ~^\\") == r"A\&B 50\% \$x\_1\$ \#1 \{a\} \textasciitilde{}\textasciicircum{}\textbackslash{}"
+
+
+def test_published_schema_file_matches_the_code():
+    from pathlib import Path
+
+    published = Path(__file__).parent.parent / "schema" / "catalog-v1.schema.json"
+    assert json.loads(published.read_text()) == json_schema(), "regenerate: tcat export --schema --out schema/catalog-v1.schema.json"
+
+
+def test_site_serve_answers_on_localhost(tmp_path):
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "transformer_catalog.cli", "site", "serve", str(tmp_path / "site"),
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            try:
+                html = urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2).read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert "<table id=\"models\">" in html and "ALBERT" in html
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

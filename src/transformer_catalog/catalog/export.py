@@ -9,7 +9,7 @@ import json
 from .. import __version__
 from .query import size_range
 
-SCHEMA_ID = "https://transformer-catalog.github.io/schema/catalog-v1.json"
+SCHEMA_ID = "catalog-v1.schema.json"  # published in the repository as schema/catalog-v1.schema.json
 
 
 def json_schema() -> dict:
