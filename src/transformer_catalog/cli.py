@@ -328,6 +328,47 @@ def cmd_pictures(args) -> None:
         print(out / f"{name}.svg")
 
 
+def cmd_verify(args) -> None:
+    from rich.table import Table
+
+    from .catalog.query import human
+    from .catalog.verify import TOLERANCE, verify
+
+    import time
+
+    t = time.perf_counter()
+    catalog = _catalog()
+    checks = verify(catalog, args.names or None)
+    if args.markdown:
+        from .catalog.verify import markdown
+
+        print(markdown(checks), end="")
+        return
+    table = Table(title=f"published vs computed parameters (meta device, tolerance {TOLERANCE:.0%})")
+    for col in ("entry", "variant", "published", "computed", "Δ%", "status", "why"):
+        table.add_column(col, justify="right" if col in ("published", "computed", "Δ%") else "left")
+    style = {"ok": "green", "explained": "yellow", "FAIL": "bold red", "error": "bold red"}
+    for c in checks:
+        delta = "" if c.delta is None else f"{100 * c.delta:+.1f}"
+        table.add_row(c.entry, c.variant, human(c.published), human(c.computed) if c.computed else "-", delta,
+                      f"[{style[c.status]}]{c.status}[/]", c.note)
+    console = _console()
+    console.print(table)
+    counts = {s: sum(c.status == s for c in checks) for s in ("ok", "explained", "FAIL", "error")}
+    entries = len({c.entry for c in checks})
+    console.print(f"{entries} entries, {len(checks)} sizes: {counts['ok']} within {TOLERANCE:.0%}, "
+                  f"{counts['explained']} explained, {counts['FAIL']} unexplained, {counts['error']} not buildable "
+                  f"({time.perf_counter() - t:.2f} s)")
+    if args.json:
+        from pathlib import Path
+
+        from .data.cache import write_json_atomic
+
+        write_json_atomic(Path(args.json), [c.__dict__ | {"delta": c.delta} for c in checks])
+    if counts["FAIL"] or counts["error"]:
+        raise TcatError(f"{counts['FAIL'] + counts['error']} size(s) differ from the published count without explanation")
+
+
 def cmd_catalog_lint(args) -> None:
     from pathlib import Path
 
@@ -399,6 +440,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = add("pictures", cmd_pictures, "write the family tree, timeline and size chart as SVG files")
     sp.add_argument("--out", default="pictures")
+
+    sp = add("verify", cmd_verify, "build each catalog entry's architecture and check its published parameter counts")
+    sp.add_argument("names", nargs="*", help="entries to verify (default: every entry with a spec)")
+    sp.add_argument("--json", default=None, help="also write the checks to this file")
+    sp.add_argument("--markdown", action="store_true", help="print the checks as a Markdown table (for the README)")
 
     add("configs", cmd_configs, "list the named model configurations")
 

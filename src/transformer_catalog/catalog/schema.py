@@ -99,6 +99,21 @@ class Correction(Strict):
     _check_source = field_validator("source")(lambda cls, v: _url(v))
 
 
+class Spec(Strict):
+    """How the core builds this entry, at every published size: plain data, checked by `tcat verify`.
+
+    `family` names a tcat family whose make_config takes `args` (shared) merged with the
+    variant's own arguments; family `config` takes ModelConfig fields directly (dotted keys).
+    Variant names match the entry's sizes. `counting` states what the published number counts;
+    `explained` says, per variant, why the computed count may differ by more than 2%."""
+
+    family: str
+    args: dict = {}
+    variants: dict[str, dict] = {}
+    counting: str
+    explained: dict[str, str] = {}
+
+
 class Entry(Strict):
     name: str
     aliases: list[str] = []
@@ -118,6 +133,8 @@ class Entry(Strict):
     lab: list[Literal[tuple(LAB_NAMES)]]  # type: ignore[valid-type]
     references: References
     corrections: list[Correction] = []
+    spec: Optional[Spec] = None  # the architecture, buildable by the core (tcat verify)
+    not_buildable: Optional[str] = None  # why there is no spec (undisclosed, or a feature the core lacks)
     in_paper: bool  # listed in the catalog paper (Amatriain et al., 2023), or added by us
 
     @field_validator("date")
@@ -133,6 +150,18 @@ class Entry(Strict):
         if not v:
             raise ValueError("list at least one pretraining task (use `other` with task_note)")
         return v
+
+    @model_validator(mode="after")
+    def _spec_variants(self):
+        if self.spec:
+            names = {s.variant for s in self.sizes}
+            unknown = sorted(set(self.spec.variants) - names)
+            if unknown:
+                raise ValueError(f"spec variant {unknown[0]!r} is not one of the sizes ({', '.join(sorted(names))})")
+            stray = sorted(set(self.spec.explained) - set(self.spec.variants))
+            if stray:
+                raise ValueError(f"spec explains {stray[0]!r}, which has no spec variant")
+        return self
 
     @model_validator(mode="after")
     def _notes(self):

@@ -5,19 +5,27 @@ from __future__ import annotations
 import difflib
 
 from ..errors import TcatError
-from . import bert, gpt2, llama, transformer
+from . import bart, bert, gpt2, gpt_neox, llama, opt, transformer
 
-_FAMILIES = {"transformer": transformer, "gpt2": gpt2, "llama": llama, "bert": bert}
+_FAMILIES = {"transformer": transformer, "gpt2": gpt2, "llama": llama, "bert": bert, "opt": opt, "gpt_neox": gpt_neox,
+             "bart": bart}
+
+
+def family(name: str):
+    """The family module called `name` (each has make_config(**args) -> ModelConfig)."""
+    if name not in _FAMILIES:
+        raise TcatError(f"unknown family {name!r}; known: {', '.join(sorted(_FAMILIES))}, config")
+    return _FAMILIES[name]
 
 
 def config_names() -> list[str]:
-    return sorted(name for fam in _FAMILIES.values() for name in fam.CONFIGS)
+    return sorted(name for fam in _FAMILIES.values() for name in getattr(fam, "CONFIGS", {}))
 
 
 def get_config(name: str, **overrides):
     """The ModelConfig named `name`, with keyword overrides of the family's make_config arguments."""
     for fam in _FAMILIES.values():
-        if name in fam.CONFIGS:
+        if name in getattr(fam, "CONFIGS", {}):
             return fam.make_config(**{**fam.CONFIGS[name], **overrides})
     close = difflib.get_close_matches(name, config_names(), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""

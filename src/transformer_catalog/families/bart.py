@@ -18,6 +18,10 @@ DEFAULTS = dict(vocab_size=50265, max_position_embeddings=1024, activation_funct
                 attention_dropout=0.0, pad_token_id=1, scale_embedding=False, tie_word_embeddings=True)
 
 
+def make_config(**hf) -> ModelConfig:
+    return config_from_hf({"model_type": "bart", **DEFAULTS, **hf})
+
+
 def layers(cfg: ModelConfig) -> dict[str, int]:
     return {"e": cfg.n_encoder_layers, "d": cfg.n_decoder_layers}
 

@@ -23,6 +23,8 @@ class AttentionConfig:
     n_heads: int = 8
     # Key/value heads: None = n_heads (multi-head), 1 = multi-query, in between = grouped-query.
     n_kv_heads: Optional[int] = None
+    # Size of each head; None = d_model / n_heads. PaLM-540B and Gemma-7B use 256 regardless of width.
+    head_dim: Optional[int] = None
     qkv_bias: bool = True  # the paper's projections have biases; LLaMA's have none, Qwen2's only here
     out_bias: bool = True
     dropout: float = 0.0  # dropout on the attention weights (the paper has none here)
@@ -93,7 +95,7 @@ class ModelConfig:
 
     @property
     def head_dim(self) -> int:
-        return self.d_model // self.attention.n_heads
+        return self.attention.head_dim or self.d_model // self.attention.n_heads
 
     @property
     def n_kv_heads(self) -> int:
@@ -107,7 +109,9 @@ class ModelConfig:
             fail("d_model", f"must be positive, got {self.d_model}")
         if self.attention.n_heads <= 0:
             fail("attention.n_heads", f"must be positive, got {self.attention.n_heads}")
-        if self.d_model % self.attention.n_heads:
+        if self.attention.head_dim is not None and self.attention.head_dim <= 0:
+            fail("attention.head_dim", f"must be positive, got {self.attention.head_dim}")
+        if self.attention.head_dim is None and self.d_model % self.attention.n_heads:
             fail(
                 "attention.n_heads",
                 f"d_model={self.d_model} is not divisible by n_heads={self.attention.n_heads}; "

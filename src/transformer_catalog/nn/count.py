@@ -8,11 +8,29 @@ from .config import ModelConfig
 from .model import build_model
 
 
-def count_parameters(cfg: ModelConfig) -> int:
-    """Distinct learned parameters. Tied tensors (shared embeddings, tied output head) count once;
-    fixed buffers (the sinusoidal table) are not parameters and do not count."""
+def _count(cfg: ModelConfig) -> int:
     model = build_model(cfg, device="meta")
     return sum(p.numel() for p in model.parameters())
+
+
+def count_parameters(cfg: ModelConfig) -> int:
+    """Distinct learned parameters. Tied tensors (shared embeddings, tied output head) count once;
+    fixed buffers (the sinusoidal table) are not parameters and do not count.
+
+    The blocks of a stack are identical, so a deep model is counted from one- and two-layer
+    builds: a 126-layer 405B model costs three tiny meta builds instead of one huge one."""
+    enc, dec = cfg.n_encoder_layers, cfg.n_decoder_layers
+    uses_enc, uses_dec = cfg.arch != "decoder", cfg.arch != "encoder"
+    if (not uses_enc or enc <= 2) and (not uses_dec or dec <= 2):
+        return _count(cfg)
+    base = cfg.replace(n_encoder_layers=1 if uses_enc else enc, n_decoder_layers=1 if uses_dec else dec)
+    one = _count(base)
+    total = one
+    if uses_enc:
+        total += (enc - 1) * (_count(base.replace(n_encoder_layers=2)) - one)
+    if uses_dec:
+        total += (dec - 1) * (_count(base.replace(n_decoder_layers=2)) - one)
+    return total
 
 
 def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:

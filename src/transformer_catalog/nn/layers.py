@@ -11,6 +11,18 @@ from torch import Tensor, nn
 from .config import FFNConfig, NormConfig, PositionConfig
 
 
+def _fixed_table(make, shape: tuple[int, ...]) -> Tensor:
+    """A fixed (non-learned) table, computed on the CPU and moved to the device the model is being
+    built on. On the meta device only its shape matters (meta math would merely set up slow
+    Python reference kernels)."""
+    device = torch.empty(0).device
+    if device.type == "meta":
+        return torch.empty(shape, device=device)
+    with torch.device("cpu"):
+        table = make()
+    return table.to(device)
+
+
 class SinusoidalPositions(nn.Module):
     """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)).
 
@@ -19,12 +31,16 @@ class SinusoidalPositions(nn.Module):
 
     def __init__(self, d_model: int, max_len: int):
         super().__init__()
-        pos = torch.arange(max_len, dtype=torch.float32)[:, None]
-        inv_freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
-        table = torch.zeros(max_len, d_model)
-        table[:, 0::2] = torch.sin(pos * inv_freq)
-        table[:, 1::2] = torch.cos(pos * inv_freq[: d_model // 2])
-        self.register_buffer("table", table, persistent=False)
+
+        def make():
+            pos = torch.arange(max_len, dtype=torch.float32)[:, None]
+            inv_freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+            table = torch.zeros(max_len, d_model)
+            table[:, 0::2] = torch.sin(pos * inv_freq)
+            table[:, 1::2] = torch.cos(pos * inv_freq[: d_model // 2])
+            return table
+
+        self.register_buffer("table", _fixed_table(make, (max_len, d_model)), persistent=False)
 
     def forward(self, length: int, offset: int = 0) -> Tensor:
         return self.table[offset : offset + length]
@@ -61,12 +77,16 @@ class RotaryEmbedding(nn.Module):
 
     def __init__(self, head_dim: int, cfg: PositionConfig):
         super().__init__()
-        self.rot = int(head_dim * cfg.rotary_fraction)
-        inv_freq = 1.0 / cfg.rope_theta ** (torch.arange(0, self.rot, 2, dtype=torch.float32) / self.rot)
-        angles = torch.outer(torch.arange(cfg.max_len, dtype=torch.float32), inv_freq)
-        angles = torch.cat([angles, angles], dim=-1)  # (max_len, rot)
-        self.register_buffer("cos", angles.cos(), persistent=False)
-        self.register_buffer("sin", angles.sin(), persistent=False)
+        self.rot = rot = int(head_dim * cfg.rotary_fraction)
+
+        def angles():
+            inv_freq = 1.0 / cfg.rope_theta ** (torch.arange(0, rot, 2, dtype=torch.float32) / rot)
+            a = torch.outer(torch.arange(cfg.max_len, dtype=torch.float32), inv_freq)
+            return torch.cat([a, a], dim=-1)  # (max_len, rot)
+
+        shape = (cfg.max_len, rot)
+        self.register_buffer("cos", _fixed_table(lambda: angles().cos(), shape), persistent=False)
+        self.register_buffer("sin", _fixed_table(lambda: angles().sin(), shape), persistent=False)
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
         """x: (B, H, T, head_dim), positions offset .. offset + T - 1."""

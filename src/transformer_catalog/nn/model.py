@@ -61,6 +61,8 @@ class _Base(nn.Module):
     def init_weights(self) -> None:
         """Xavier-uniform for projections (as the Annotated Transformer), N(0, d^-1/2) for embeddings,
         so that embedding * sqrt(d_model) has unit scale. The paper does not state its initialisation."""
+        if any(p.is_meta for p in self.parameters()):
+            return  # shapes only (parameter counting): there are no values to initialise
         for name, p in self.named_parameters():
             if p.dim() < 2:
                 continue

@@ -1,0 +1,75 @@
+"""`tcat verify`: build every catalog entry that has a spec on the meta device (no memory) and
+compare its parameter count with the published one, under the entry's counting convention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import TcatError
+
+TOLERANCE = 0.02
+
+
+@dataclass
+class Check:
+    entry: str
+    variant: str
+    published: int
+    computed: Optional[int]
+    status: str  # ok | explained | FAIL | error
+    note: str = ""
+
+    @property
+    def delta(self) -> Optional[float]:
+        return None if self.computed is None else (self.computed - self.published) / self.published
+
+
+def build_config(spec: dict, variant: str):
+    """The ModelConfig of one size variant of a spec (a plain dict, as stored in the catalog)."""
+    from ..families import family
+    from ..nn.config import ModelConfig
+
+    args = {**spec.get("args", {}), **spec.get("variants", {}).get(variant, {})}
+    if spec["family"] == "config":
+        return ModelConfig().replace(**args)
+    return family(spec["family"]).make_config(**args)
+
+
+def verify(catalog, names: Optional[list[str]] = None) -> list[Check]:
+    from ..nn.count import count_parameters
+
+    entries = [catalog.get(n) for n in names] if names else [e for e in catalog.entries if e.spec]
+    checks = []
+    for e in entries:
+        if not e.spec:
+            raise TcatError(f"{e.name} has no architecture spec" + (f" ({e.not_buildable})" if e.not_buildable else ""))
+        spec = e.spec.to_dict()
+        for size in e.sizes:
+            if size.variant not in spec["variants"] or not size.params:
+                continue
+            try:
+                computed = count_parameters(build_config(spec, size.variant))
+            except TcatError as err:
+                checks.append(Check(e.name, size.variant, size.params, None, "error", str(err)))
+                continue
+            delta = abs(computed - size.params) / size.params
+            why = spec.get("explained", {}).get(size.variant, "")
+            status = "ok" if delta <= TOLERANCE else ("explained" if why else "FAIL")
+            checks.append(Check(e.name, size.variant, size.params, computed, status, why if delta > TOLERANCE else ""))
+    return checks
+
+
+def markdown(checks: list[Check]) -> str:
+    from .query import human
+
+    lines = ["| entry | variant | published | computed | Δ% | status |", "|---|---|---:|---:|---:|---|"]
+    for c in checks:
+        delta = "" if c.delta is None else f"{100 * c.delta:+.1f}"
+        lines.append(f"| {c.entry} | {c.variant} | {human(c.published)} | {human(c.computed) if c.computed else '-'} | "
+                     f"{delta} | {c.status} |")
+    ok = sum(c.status == "ok" for c in checks)
+    lines.append("")
+    lines.append(f"{len({c.entry for c in checks})} entries, {len(checks)} sizes: {ok} within {TOLERANCE:.0%}, "
+                 f"{sum(c.status == 'explained' for c in checks)} explained (`tcat show NAME` gives the reason).")
+    return "\n".join(lines) + "\n"

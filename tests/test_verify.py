@@ -1,0 +1,65 @@
+"""tcat verify: catalog entries built by the core, counted on the meta device, compared with the
+published sizes; a spec that disagrees without explanation fails."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from transformer_catalog.catalog.load import LINEAGE, MODELS, load_catalog
+from transformer_catalog.catalog.verify import verify
+from transformer_catalog.families import get_config
+from transformer_catalog.nn import AttentionConfig, ModelConfig, build_model, count_parameters
+
+
+def test_shipped_catalog_verifies():
+    checks = verify(load_catalog())
+    assert {c.status for c in checks} <= {"ok", "explained"}
+    assert len({c.entry for c in checks}) >= 19 and len(checks) >= 60
+    palm = {c.variant: c for c in checks if c.entry == "PaLM"}
+    assert abs(palm["540B"].delta) < 0.001  # heads of 256 at width 18,432: exactly Table 1's 540.35B
+
+
+def test_cli_fails_on_an_unexplained_difference(tmp_path):
+    for name in ("transformer", "bert"):
+        shutil.copy(MODELS / f"{name}.yaml", tmp_path)
+    bert = tmp_path / "bert.yaml"
+    bert.write_text(bert.read_text().replace("params: 340000000", "params: 300000000"))
+    from transformer_catalog.catalog.load import load_catalog as load
+
+    checks = verify(load(tmp_path, LINEAGE), ["BERT"])
+    large = next(c for c in checks if c.variant == "large")
+    assert large.status == "FAIL" and round(100 * large.delta, 1) == 11.4
+    res = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "verify", "Transformer"], capture_output=True,
+                         text=True, env={**os.environ, "COLUMNS": "200"})
+    assert res.returncode == 0 and "explained" in res.stdout
+
+
+@pytest.mark.parametrize("name", ["transformer-base", "gpt2-medium", "llama-13b", "bert-base"])
+def test_extrapolated_count_equals_a_full_build(name):
+    cfg = get_config(name)
+    direct = sum(p.numel() for p in build_model(cfg, device="meta").parameters())
+    assert count_parameters(cfg) == direct
+
+
+def test_head_dim_independent_of_width():
+    cfg = ModelConfig(arch="decoder", d_model=48, n_encoder_layers=0, n_decoder_layers=2, dropout=0.0,
+                      attention=AttentionConfig(n_heads=4, n_kv_heads=2, head_dim=16, backend="eager"))
+    cfg = cfg.replace(**{"embedding.vocab_size": 50, "position.kind": "rope", "norm.placement": "pre", "norm.final": True})
+    eager = build_model(cfg).eval()
+    sdpa = build_model(cfg.replace(**{"attention.backend": "sdpa"})).eval()
+    sdpa.load_state_dict(eager.state_dict())
+    assert eager.decoder.blocks[0].self_attn.q_proj.weight.shape == (64, 48)
+    ids = torch.randint(0, 50, (2, 7))
+    assert (eager(ids) - sdpa(ids)).abs().max() < 1e-5
+
+
+def test_readme_verified_sizes_table_is_current():
+    from pathlib import Path
+
+    script = Path(__file__).parent.parent / "scripts" / "readme_tables.py"
+    res = subprocess.run([sys.executable, str(script), "--check"])
+    assert res.returncode == 0, "README tables are stale: run python scripts/readme_tables.py"
