@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from functools import lru_cache
 
+import torch
+
+from .blocks import Block
 from .config import ModelConfig
 from .model import build_model
 
@@ -13,23 +18,32 @@ def _count(cfg: ModelConfig) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def _block(cfg: ModelConfig, cross: bool) -> int:
+    with torch.device("meta"):
+        return sum(p.numel() for p in Block(cfg, cross_attention=cross).parameters())
+
+
 def count_parameters(cfg: ModelConfig) -> int:
     """Distinct learned parameters. Tied tensors (shared embeddings, tied output head) count once;
     fixed buffers (the sinusoidal table) are not parameters and do not count.
 
-    The blocks of a stack are identical, so a deep model is counted from one- and two-layer
-    builds: a 126-layer 405B model costs three tiny meta builds instead of one huge one."""
+    The blocks of a stack are identical, so a deep model is counted as a one-layer model plus
+    (N - 1) blocks: a 126-layer 405B model costs two tiny meta builds instead of one huge one."""
+    return _count_cached(json.dumps(cfg.to_dict(), sort_keys=True))
+
+
+@lru_cache(maxsize=1024)
+def _count_cached(key: str) -> int:
+    cfg = ModelConfig.from_dict(json.loads(key))
     enc, dec = cfg.n_encoder_layers, cfg.n_decoder_layers
     uses_enc, uses_dec = cfg.arch != "decoder", cfg.arch != "encoder"
-    if (not uses_enc or enc <= 2) and (not uses_dec or dec <= 2):
+    if (not uses_enc or enc <= 1) and (not uses_dec or dec <= 1):
         return _count(cfg)
-    base = cfg.replace(n_encoder_layers=1 if uses_enc else enc, n_decoder_layers=1 if uses_dec else dec)
-    one = _count(base)
-    total = one
+    total = _count(cfg.replace(n_encoder_layers=1 if uses_enc else enc, n_decoder_layers=1 if uses_dec else dec))
     if uses_enc:
-        total += (enc - 1) * (_count(base.replace(n_encoder_layers=2)) - one)
+        total += (enc - 1) * _block(cfg, cross=False)
     if uses_dec:
-        total += (dec - 1) * (_count(base.replace(n_decoder_layers=2)) - one)
+        total += (dec - 1) * _block(cfg, cross=cfg.arch == "encoder-decoder")
     return total
 
 

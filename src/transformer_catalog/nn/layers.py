@@ -53,7 +53,7 @@ class LearnedPositions(nn.Module):
     def __init__(self, d_model: int, max_len: int, first: int = 0):
         super().__init__()
         self.first = first
-        self.weight = nn.Parameter(torch.empty(first + max_len, d_model).normal_(std=0.02))
+        self.weight = nn.Parameter(torch.empty(first + max_len, d_model))  # filled by the model's init_weights
 
     def forward(self, length: int, offset: int = 0) -> Tensor:
         start = self.first + offset

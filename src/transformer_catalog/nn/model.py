@@ -22,17 +22,23 @@ from .config import EmbeddingConfig, ModelConfig
 from .layers import make_norm, make_positions
 
 
+def _embedding(n: int, d: int) -> nn.Embedding:
+    """An embedding table left uninitialised here: init_weights fills it (nn.Embedding's own
+    initialiser is slow to set up on the meta device, where parameters are only counted)."""
+    return nn.Embedding(n, d, _weight=torch.empty(n, d))
+
+
 class Embeddings(nn.Module):
     """Token embedding * sqrt(d_model) (section 3.4) + positional encoding, then dropout."""
 
     def __init__(self, cfg: ModelConfig, tokens: Optional[nn.Embedding] = None):
         super().__init__()
         e: EmbeddingConfig = cfg.embedding
-        self.tokens = tokens if tokens is not None else nn.Embedding(e.vocab_size, cfg.d_model)
+        self.tokens = tokens if tokens is not None else _embedding(e.vocab_size, cfg.d_model)
         self.positions = make_positions(cfg.d_model, cfg.position)
         self.max_len = cfg.position.max_len
         self.scale = math.sqrt(cfg.d_model) if e.scale else 1.0
-        self.token_types = nn.Embedding(e.n_token_types, cfg.d_model) if e.n_token_types else None
+        self.token_types = _embedding(e.n_token_types, cfg.d_model) if e.n_token_types else None
         self.norm = make_norm(cfg.d_model, cfg.norm) if e.norm else None
         self.dropout = nn.Dropout(cfg.dropout)
 
@@ -68,7 +74,9 @@ class _Base(nn.Module):
                 continue
             if "tokens" in name:
                 nn.init.normal_(p, std=self.config.d_model**-0.5)
-            elif "positions" not in name:
+            elif "positions" in name or "token_types" in name:
+                nn.init.normal_(p, std=0.02)  # as BERT and GPT-2
+            else:
                 nn.init.xavier_uniform_(p)
 
     def _head(self, cfg: ModelConfig, tokens: nn.Embedding) -> nn.Linear:
