@@ -211,3 +211,35 @@ def test_roberta_positions_start_after_padding(tmp_path):
         to_hf(ours, tmp_path / "back", "roberta")
         back = transformers.AutoModel.from_pretrained(tmp_path / "back").eval()
         assert (back(input_ids=ids, attention_mask=mask).last_hidden_state - got)[mask.bool()].abs().max() <= TOL
+
+
+@pytest.mark.parametrize("ffn,tied", [("relu", True), ("gated-gelu", False)])
+def test_t5_parity_both_ways(ffn, tied, tmp_path):
+    """T5 v1.0 (ReLU, tied head rescaled by d_model^-0.5) and v1.1/Flan (GEGLU, untied head), with
+    head size independent of width, relative position buckets and the cached decoder."""
+    torch.manual_seed(0)
+    cfg = transformers.T5Config(vocab_size=100, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_decoder_layers=2,
+                                num_heads=4, relative_attention_num_buckets=8, relative_attention_max_distance=20,
+                                feed_forward_proj=ffn, tie_word_embeddings=tied, decoder_start_token_id=0,
+                                pad_token_id=0, eos_token_id=1)
+    hf = transformers.T5ForConditionalGeneration(cfg).eval()
+    src = torch.randint(2, 100, (2, 25))  # longer than max_distance: exercises the log buckets
+    src[1, -5:] = 0
+    tgt = torch.randint(2, 100, (2, 9))
+    with torch.no_grad():
+        expected = hf(input_ids=src, attention_mask=(src != 0).long(), decoder_input_ids=tgt).logits
+        ours = from_hf(_save(hf, tmp_path / "hf"))
+        got = ours(src, tgt)
+        assert (got - expected).abs().max().item() <= TOL
+        to_hf(ours, tmp_path / "back", "t5")
+        back = transformers.AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "back").eval()
+        again = back(input_ids=src, attention_mask=(src != 0).long(), decoder_input_ids=tgt).logits
+        assert (again - got).abs().max().item() <= TOL
+        start = torch.zeros(2, 1, dtype=torch.long)
+        a = list(iter_tokens(ours, start, 10, src=src, use_cache=True))
+        b = list(iter_tokens(ours, start, 10, src=src, use_cache=False))
+        assert all(torch.equal(x[0], y[0]) and (x[1] - y[1]).abs().max() <= 1e-5 for x, y in zip(a, b))
+        hf.generation_config.eos_token_id = None
+        theirs = hf.generate(src, attention_mask=(src != 0).long(), max_new_tokens=8, do_sample=False)[:, 1:].tolist()
+        mine = torch.stack([t for t, _ in iter_tokens(ours, start, 8, src=src)], 1).tolist()
+        assert mine == theirs

@@ -26,7 +26,7 @@ def _stepper(model, src: Optional[Tensor]) -> StepFn:
             raise ValueError("an encoder-decoder model needs a source to decode from")
         keep = model.src_keep(src)
         memory = model.encode(src, keep)
-        return lambda ids, cache: model.head(model.decode(ids, memory, keep, cache))
+        return lambda ids, cache: model.logits(model.decode(ids, memory, keep, cache))
     if isinstance(model, DecoderModel):
         return lambda ids, cache: model(ids, cache)
     raise TypeError(f"{type(model).__name__} does not generate text (it has no decoder)")

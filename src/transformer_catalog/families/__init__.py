@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 
 from ..errors import TcatError
-from . import bart, bert, gpt2, gpt_neox, llama, opt, transformer
+from . import bart, bert, gpt2, gpt_neox, llama, opt, t5, transformer
 
 _FAMILIES = {"transformer": transformer, "gpt2": gpt2, "llama": llama, "bert": bert, "opt": opt, "gpt_neox": gpt_neox,
-             "bart": bart}
+             "bart": bart, "t5": t5}
 
 
 def family(name: str):

@@ -17,10 +17,10 @@ from .mapping import hf_to_ours, ours_to_hf
 
 
 def _families() -> dict:
-    from ..families import bart, bert, gpt2, gpt_neox, llama, opt
+    from ..families import bart, bert, gpt2, gpt_neox, llama, opt, t5
 
     out = {}
-    for fam in (gpt2, llama, bert, opt, gpt_neox, bart):
+    for fam in (gpt2, llama, bert, opt, gpt_neox, bart, t5):
         for model_type in fam.HF_MODEL_TYPES:
             out[model_type] = fam
     return out
@@ -77,13 +77,18 @@ def from_hf(folder: str | Path):
     model = build_model(cfg, device="meta")
     tied = tied_names(model)
     expected = {k: v.shape for k, v in model.state_dict().items() if k not in tied}
-    ours = hf_to_ours(tensors, fam.RULES, fam.layers(cfg), expected, fam.IGNORED, str(folder), cfg.attention.n_heads)
+    ours = hf_to_ours(tensors, _rules(fam, cfg), fam.layers(cfg), expected, fam.IGNORED, str(folder), cfg.attention.n_heads)
     model = build_model(cfg)
     missing = [k for k in expected if k not in ours]
     if missing:
         raise TcatError(f"{folder}: no Hugging Face tensor maps to {missing[0]}")
     model.load_state_dict(ours, strict=False)
     return model.eval()
+
+
+def _rules(fam, cfg) -> list:
+    """A family's weight map: fixed (RULES), or chosen by the config (rules(cfg))."""
+    return fam.rules(cfg) if hasattr(fam, "rules") else fam.RULES
 
 
 def tied_names(model) -> set[str]:
@@ -103,7 +108,7 @@ def to_hf(model, folder: str | Path, model_type: str) -> Path:
     hf_cfg = fam.config_to_hf(model.config, model_type)
     tied = tied_names(model)
     state = {k: v.detach() for k, v in model.state_dict().items() if k not in tied}
-    tensors = ours_to_hf(state, fam.RULES, fam.layers(model.config), model.config.attention.n_heads)
+    tensors = ours_to_hf(state, _rules(fam, model.config), fam.layers(model.config), model.config.attention.n_heads)
     (folder / "config.json").write_text(json.dumps(hf_cfg, indent=2))
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
     return folder

@@ -49,9 +49,12 @@ def combine_masks(*masks: Optional[Tensor]) -> Optional[Tensor]:
 
 
 # -- the two backends ----------------------------------------------------------------------------
-def eager_attention(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], dropout_p: float = 0.0) -> Tensor:
+def eager_attention(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], dropout_p: float = 0.0,
+                    bias: Optional[Tensor] = None, scale: Optional[float] = None) -> Tensor:
     """The paper's formula, step by step. q: (B, H, Tq, d), k and v: (B, H, Tk, d)."""
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    scores = q @ k.transpose(-2, -1) * (1 / math.sqrt(q.size(-1)) if scale is None else scale)
+    if bias is not None:
+        scores = scores + bias
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = scores.softmax(dim=-1)
@@ -68,17 +71,22 @@ def attend(
     causal: bool = False,
     dropout_p: float = 0.0,
     backend: str = "sdpa",
+    bias: Optional[Tensor] = None,
+    scale: Optional[float] = None,
 ) -> Tensor:
-    """Scaled dot-product attention with an optional causal constraint and an extra mask."""
+    """Scaled dot-product attention with an optional causal constraint, a boolean mask and an
+    additive bias on the logits (T5's relative positions)."""
     n_q, n_k = q.size(-2), k.size(-2)
-    if backend == "sdpa" and causal and mask is None and n_q == n_k:
+    if backend == "sdpa" and causal and mask is None and bias is None and n_q == n_k:
         # The common training case: let SDPA pick its fused causal kernel.
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True, scale=scale)
     if causal and n_q > 1:  # a single new query may see every cached key: no mask needed
         mask = combine_masks(mask, causal_mask(n_q, n_k, q.device))
     if backend == "eager":
-        return eager_attention(q, k, v, mask, dropout_p)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        return eager_attention(q, k, v, mask, dropout_p, bias, scale)
+    if bias is not None:  # SDPA takes one float mask: the bias with -inf where attention is not allowed
+        mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
 
 
 # -- the KV cache ----------------------------------------------------------------------------------
@@ -145,6 +153,7 @@ class MultiHeadAttention(nn.Module):
         self.n_heads, self.n_kv_heads, self.head_dim = a.n_heads, cfg.n_kv_heads, hd
         self.dropout = a.dropout
         self.backend = a.backend
+        self.scale = a.scale
         self.q_proj = nn.Linear(d, a.n_heads * hd, bias=a.qkv_bias)
         self.k_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
@@ -162,6 +171,7 @@ class MultiHeadAttention(nn.Module):
         mask: Optional[Tensor] = None,
         causal: bool = False,
         cache: Optional[LayerCache] = None,
+        bias: Optional[Tensor] = None,
     ) -> Tensor:
         """Self-attention over x, or cross-attention from x to `context` when it is given."""
         q = self._heads(self.q_proj(x), self.n_heads)
@@ -183,6 +193,6 @@ class MultiHeadAttention(nn.Module):
             group = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         dropout_p = self.dropout if self.training else 0.0
-        y = attend(q, k, v, mask, causal, dropout_p, self.backend)
+        y = attend(q, k, v, mask, causal, dropout_p, self.backend, bias, self.scale)
         B, H, T, d = y.shape
         return self.out_proj(y.transpose(1, 2).reshape(B, T, H * d))

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from .attention import LayerCache, MultiHeadAttention
 from .config import ModelConfig
-from .layers import FeedForward, make_norm
+from .layers import FeedForward, RelativePositionBias, make_norm
 
 
 class Block(nn.Module):
@@ -46,13 +46,15 @@ class Block(nn.Module):
         context: Optional[Tensor] = None,
         context_mask: Optional[Tensor] = None,
         cache: Optional[LayerCache] = None,
+        bias: Optional[Tensor] = None,
     ) -> Tensor:
         if self.parallel:
             h = self.self_attn_norm(x)
             h2 = h if self.ffn_norm is None else self.ffn_norm(x)
-            attn = self.self_attn(h, mask=mask, causal=causal, cache=cache)
+            attn = self.self_attn(h, mask=mask, causal=causal, cache=cache, bias=bias)
             return x + self.dropout(attn) + self.dropout(self.ffn(h2))
-        x = self._residual(x, self.self_attn_norm, lambda h: self.self_attn(h, mask=mask, causal=causal, cache=cache))
+        x = self._residual(x, self.self_attn_norm,
+                           lambda h: self.self_attn(h, mask=mask, causal=causal, cache=cache, bias=bias))
         if self.cross_attn is not None:
             x = self._residual(
                 x, self.cross_attn_norm, lambda h: self.cross_attn(h, context=context, mask=context_mask, cache=cache)
@@ -61,14 +63,20 @@ class Block(nn.Module):
 
 
 class Stack(nn.Module):
-    """N identical blocks, plus the final norm that pre-norm stacks need."""
+    """N identical blocks, plus the final norm that pre-norm stacks need, and the relative
+    position bias that all of a stack's layers share (T5)."""
 
-    def __init__(self, cfg: ModelConfig, n_layers: int, cross_attention: bool = False):
+    def __init__(self, cfg: ModelConfig, n_layers: int, cross_attention: bool = False, causal: bool = False):
         super().__init__()
         self.blocks = nn.ModuleList(Block(cfg, cross_attention) for _ in range(n_layers))
         self.final_norm = make_norm(cfg.d_model, cfg.norm) if cfg.norm.final else None
+        self.relative_bias = (RelativePositionBias(cfg.attention.n_heads, cfg.position, bidirectional=not causal)
+                              if cfg.position.kind == "relative" else None)
 
     def forward(self, x: Tensor, caches: Optional[list[LayerCache]] = None, **kwargs) -> Tensor:
+        if self.relative_bias is not None:
+            past = 0 if caches is None else caches[0].length
+            kwargs["bias"] = self.relative_bias(x.size(1), past + x.size(1))
         for i, block in enumerate(self.blocks):
             x = block(x, cache=None if caches is None else caches[i], **kwargs)
         return x if self.final_norm is None else self.final_norm(x)

@@ -25,6 +25,7 @@ class AttentionConfig:
     n_kv_heads: Optional[int] = None
     # Size of each head; None = d_model / n_heads. PaLM-540B and Gemma-7B use 256 regardless of width.
     head_dim: Optional[int] = None
+    scale: Optional[float] = None  # logit scale; None = 1/sqrt(head_dim). T5 uses 1 (folded into its init)
     qkv_bias: bool = True  # the paper's projections have biases; LLaMA's have none, Qwen2's only here
     out_bias: bool = True
     dropout: float = 0.0  # dropout on the attention weights (the paper has none here)
@@ -35,11 +36,14 @@ class AttentionConfig:
 class PositionConfig:
     # sinusoidal / learned: a vector added to the token embedding. rope: queries and keys are
     # rotated inside attention (RoFormer), nothing is added to the embeddings.
-    kind: Literal["sinusoidal", "learned", "rope", "none"] = "sinusoidal"
+    # relative: T5's learned bias per head and log-bucketed offset, added to the attention logits.
+    kind: Literal["sinusoidal", "learned", "rope", "relative", "none"] = "sinusoidal"
     max_len: int = 512  # longest sequence the model accepts (size of a learned table)
     offset: int = 0  # learned tables start at this row (OPT and BART keep 2 unused rows, RoBERTa pad_id + 1)
     rope_theta: float = 10000.0
     rotary_fraction: float = 1.0  # share of each head's dimensions that rotate (GPT-NeoX: 0.25)
+    relative_buckets: int = 32  # T5: offsets fall into this many buckets, exact near zero, log-spaced beyond
+    relative_max_distance: int = 128
 
 
 @dataclass
@@ -71,6 +75,7 @@ class EmbeddingConfig:
     share_src_tgt: bool = True  # one table for source and target tokens (paper, section 3.4)
     tie_output: bool = True  # pre-softmax projection = target embedding matrix (paper, section 3.4)
     n_token_types: int = 0  # segment embeddings (BERT's sentence A/B); 0 = none
+    scale_output: bool = False  # multiply the last hidden state by d_model^-0.5 before a tied head (T5 v1.0)
     norm: bool = False  # a norm right after the embedding sum (BERT)
 
 

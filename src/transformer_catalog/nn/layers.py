@@ -145,3 +145,33 @@ class FeedForward(nn.Module):
         if self.gate is not None:
             return self.down(self.dropout(self.act(self.gate(x)) * self.up(x)))
         return self.down(self.dropout(self.act(self.up(x))))
+
+
+class RelativePositionBias(nn.Module):
+    """T5's relative position bias: one learned scalar per head and bucket of (key - query) offset,
+    added to every layer's self-attention logits. Small offsets get a bucket each; larger ones share
+    log-spaced buckets up to max_distance. Encoders distinguish left from right (bidirectional)."""
+
+    def __init__(self, n_heads: int, cfg: PositionConfig, bidirectional: bool):
+        super().__init__()
+        self.buckets, self.max_distance, self.bidirectional = cfg.relative_buckets, cfg.relative_max_distance, bidirectional
+        self.weight = nn.Parameter(torch.empty(cfg.relative_buckets, n_heads))
+
+    def bucket(self, rel: Tensor) -> Tensor:
+        n, out = self.buckets, torch.zeros_like(rel)
+        if self.bidirectional:
+            n //= 2
+            out = out + (rel > 0).long() * n
+            rel = rel.abs()
+        else:
+            rel = (-rel).clamp(min=0)  # only the past is visible to a causal query
+        exact = n // 2
+        log_bucket = exact + (torch.log(rel.float().clamp(min=1) / exact) / math.log(self.max_distance / exact)
+                              * (n - exact)).long()
+        return out + torch.where(rel < exact, rel, log_bucket.clamp(max=n - 1))
+
+    def forward(self, n_queries: int, n_keys: int) -> Tensor:
+        """(1, heads, queries, keys); queries are the last n_queries of n_keys positions."""
+        q = torch.arange(n_keys - n_queries, n_keys, device=self.weight.device)[:, None]
+        k = torch.arange(n_keys, device=self.weight.device)[None, :]
+        return self.weight[self.bucket(k - q)].permute(2, 0, 1)[None]

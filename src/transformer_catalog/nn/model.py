@@ -74,10 +74,15 @@ class _Base(nn.Module):
                 continue
             if "tokens" in name:
                 nn.init.normal_(p, std=self.config.d_model**-0.5)
-            elif "positions" in name or "token_types" in name:
+            elif "positions" in name or "token_types" in name or "relative_bias" in name:
                 nn.init.normal_(p, std=0.02)  # as BERT and GPT-2
             else:
                 nn.init.xavier_uniform_(p)
+
+    def logits(self, hidden: Tensor) -> Tensor:
+        if self.config.embedding.scale_output:
+            hidden = hidden * self.config.d_model**-0.5  # T5 v1.0 rescales before its tied head
+        return self.head(hidden)
 
     def _head(self, cfg: ModelConfig, tokens: nn.Embedding) -> nn.Linear:
         head = nn.Linear(cfg.d_model, cfg.embedding.vocab_size, bias=False)
@@ -103,7 +108,7 @@ class DecoderModel(_Base):
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
         self.embed = Embeddings(cfg)
-        self.decoder = Stack(cfg, cfg.n_decoder_layers)
+        self.decoder = Stack(cfg, cfg.n_decoder_layers, causal=True)
         self.head = self._head(cfg, self.embed.tokens)
         self.init_weights()
 
@@ -115,7 +120,7 @@ class DecoderModel(_Base):
         offset = 0 if cache is None else cache.length
         x = self.embed(ids, offset)
         x = self.decoder(x, causal=True, caches=None if cache is None else cache.layers)
-        return self.head(x)
+        return self.logits(x)
 
 
 class EncoderDecoderModel(_Base):
@@ -125,7 +130,7 @@ class EncoderDecoderModel(_Base):
         shared = self.src_embed.tokens if cfg.embedding.share_src_tgt else None
         self.tgt_embed = Embeddings(cfg, tokens=shared)
         self.encoder = Stack(cfg, cfg.n_encoder_layers)
-        self.decoder = Stack(cfg, cfg.n_decoder_layers, cross_attention=True)
+        self.decoder = Stack(cfg, cfg.n_decoder_layers, cross_attention=True, causal=True)
         self.head = self._head(cfg, self.tgt_embed.tokens)
         self.init_weights()
 
@@ -161,7 +166,7 @@ class EncoderDecoderModel(_Base):
     def forward(self, src: Tensor, tgt: Tensor) -> Tensor:
         """Logits (B, T_tgt, vocab) for teacher-forced decoding of `tgt` given `src`."""
         keep = self.src_keep(src)
-        return self.head(self.decode(tgt, self.encode(src, keep), keep))
+        return self.logits(self.decode(tgt, self.encode(src, keep), keep))
 
 
 _ARCHS = {"encoder": EncoderModel, "decoder": DecoderModel, "encoder-decoder": EncoderDecoderModel}
