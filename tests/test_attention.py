@@ -67,3 +67,18 @@ def test_model_sdpa_equals_eager(arch):
     args = (src, tgt) if arch == "encoder-decoder" else (src,)
     diff = (sdpa(*args) - eager(*args)).abs().max().item()
     assert diff < 1e-5
+
+
+def test_sliding_window_limits_what_a_query_sees():
+    from transformer_catalog.nn.attention import window_mask
+
+    assert window_mask(3, 5, 2).tolist() == [[False, True, True, False, False], [False, False, True, True, False],
+                                             [False, False, False, True, True]]
+    q, k, v = torch.randn(1, 2, 8, 4), torch.randn(1, 2, 8, 4), torch.randn(1, 2, 8, 4)
+    full = attend(q, k, v, causal=True)
+    assert torch.allclose(attend(q, k, v, causal=True, window=8), full, atol=1e-6)  # window >= length: no change
+    windowed = attend(q, k, v, causal=True, window=3)
+    assert torch.allclose(windowed[..., :3, :], full[..., :3, :], atol=1e-6)  # early queries see < 3 keys anyway
+    assert not torch.allclose(windowed[..., 3:, :], full[..., 3:, :], atol=1e-3)
+    eager = attend(q, k, v, causal=True, window=3, backend="eager")
+    assert (eager - windowed).abs().max() < 1e-5

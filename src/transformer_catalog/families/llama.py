@@ -1,16 +1,17 @@
-"""LLaMA (Touvron et al., 2023) and the decoders that share its layout (Mistral without a
-sliding window): pre-norm RMSNorm, rotary positions, SwiGLU feed-forward, no biases, grouped-query
-attention from LLaMA 2 70B on, an untied output projection. Checkpoint mapping below."""
+"""LLaMA (Touvron et al., 2023) and the decoders that share its layout (Mistral, whose attention
+may slide over a window; Mixtral, whose feed-forward is a mixture of SwiGLU experts): pre-norm RMSNorm,
+rotary positions, SwiGLU feed-forward, no biases, grouped-query attention from LLaMA 2 70B on,
+an untied output projection. Checkpoint mapping below."""
 
 from __future__ import annotations
 
 from ..errors import TcatError
 from ..interop.mapping import linear, rule
-from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
+from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, MoEConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, unsupported
 from ._hf import no_check as check  # noqa: F401  (the family interface)
 
-HF_MODEL_TYPES = ("llama", "mistral")
+HF_MODEL_TYPES = ("llama", "mistral", "mixtral")
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
 HF_PREFIX = "model."
 
@@ -46,40 +47,52 @@ def _rope_theta(hf: dict) -> float:
 
 def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf}
-    unsupported(hf, "sliding_window", (None,), None)
+    window = hf.get("sliding_window") if hf["model_type"] != "llama" else None
     unsupported(hf, "pretraining_tp", (1,), 1)
     d, heads = hf["hidden_size"], hf["num_attention_heads"]
     if hf.get("head_dim") not in (None, d // heads):
         raise TcatError(f"Hugging Face config {hf['model_type']}: head_dim={hf['head_dim']} != hidden_size / "
                         "num_attention_heads is not supported yet")
     bias = bool(hf["attention_bias"])
+    moe = None
+    if hf["model_type"] == "mixtral":
+        moe = MoEConfig(n_experts=hf["num_local_experts"], top_k=hf["num_experts_per_tok"], d_ff=hf["intermediate_size"],
+                        renormalize=True, aux_loss_weight=hf.get("router_aux_loss_coef", 0.001))
     return ModelConfig(
         arch="decoder", d_model=d, n_encoder_layers=0, n_decoder_layers=hf["num_hidden_layers"], dropout=0.0,
         attention=AttentionConfig(n_heads=heads, n_kv_heads=hf.get("num_key_value_heads") or heads,
-                                  qkv_bias=bias, out_bias=bias, dropout=hf.get("attention_dropout", 0.0)),
+                                  qkv_bias=bias, out_bias=bias, dropout=hf.get("attention_dropout", 0.0), window=window),
         position=PositionConfig(kind="rope", max_len=hf["max_position_embeddings"], rope_theta=_rope_theta(hf)),
         norm=NormConfig(kind="rmsnorm", bias=False, placement="pre", final=True, eps=hf["rms_norm_eps"]),
         ffn=FFNConfig(d_ff=hf["intermediate_size"], activation=activation(hf, "hidden_act"), gated=True,
                       bias=bool(hf["mlp_bias"])),
         embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf.get("pad_token_id") or 0, scale=False,
                                   tie_output=bool(hf["tie_word_embeddings"])),
+        moe=moe,
     )
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     a = cfg.attention
+    if model_type == "llama" and a.window:
+        raise TcatError("LLaMA has no sliding-window attention: export this model as mistral")
+    if (model_type == "mixtral") != (cfg.moe is not None):
+        raise TcatError(f"export as {model_type}: the model {'has' if cfg.moe else 'has no'} mixture-of-experts layers")
     if a.qkv_bias != a.out_bias:
         raise TcatError("LLaMA's Hugging Face config has one attention_bias for q, k, v and o; this model differs")
     return {
         "model_type": model_type,
-        "architectures": [{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM"}[model_type]],
+        "architectures": [{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+                           "mixtral": "MixtralForCausalLM"}[model_type]],
         "vocab_size": cfg.embedding.vocab_size,
         "hidden_size": cfg.d_model, "intermediate_size": cfg.ffn.d_ff, "num_hidden_layers": cfg.n_decoder_layers,
         "num_attention_heads": a.n_heads, "num_key_value_heads": cfg.n_kv_heads,
         "max_position_embeddings": cfg.position.max_len, "rms_norm_eps": cfg.norm.eps,
         "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation], "tie_word_embeddings": cfg.embedding.tie_output,
         "attention_bias": a.qkv_bias, "mlp_bias": cfg.ffn.bias, "rope_theta": cfg.position.rope_theta,
-        "pad_token_id": cfg.embedding.pad_id, **({"sliding_window": None} if model_type == "mistral" else {}),
+        "pad_token_id": cfg.embedding.pad_id, **({"sliding_window": a.window} if model_type != "llama" else {}),
+        **({"num_local_experts": cfg.moe.n_experts, "num_experts_per_tok": cfg.moe.top_k, "intermediate_size": cfg.moe.d_ff,
+            "router_aux_loss_coef": cfg.moe.aux_loss_weight} if cfg.moe else {}),
     }
 
 
@@ -93,9 +106,49 @@ RULES = [
     *linear(f"{B}.ffn.gate", f"{H}.mlp.gate_proj"),
     *linear(f"{B}.ffn.up", f"{H}.mlp.up_proj"),
     *linear(f"{B}.ffn.down", f"{H}.mlp.down_proj"),
+    rule(f"{B}.ffn.router.weight", f"{H}.block_sparse_moe.gate.weight"),  # Mixtral: router and experts
+    rule(f"{B}.ffn.gate_up", f"{H}.block_sparse_moe.experts.gate_up"),  # stacked by pack() below
+    rule(f"{B}.ffn.down", f"{H}.block_sparse_moe.experts.down"),
     rule(f"{B}.self_attn_norm.weight", f"{H}.input_layernorm.weight"),
     rule(f"{B}.ffn_norm.weight", f"{H}.post_attention_layernorm.weight"),
     rule("decoder.final_norm.weight", "model.norm.weight"),
     rule("head.weight", "lm_head.weight"),
 ]
+def pack(tensors: dict, cfg: ModelConfig, where: str) -> dict:
+    """Mixtral checkpoints store each expert as w1 (gate), w3 (up) and w2 (down); tcat stacks them:
+    gate_up = [w1; w3] per expert, (E, 2 d_ff, d), and down, (E, d, d_ff)."""
+    if cfg.moe is None:
+        return tensors
+    import torch
+
+    out = dict(tensors)
+    for i in range(cfg.n_decoder_layers):
+        p = f"model.layers.{i}.block_sparse_moe.experts"
+        gate_up, down = [], []
+        for e in range(cfg.moe.n_experts):
+            names = [f"{p}.{e}.{w}.weight" for w in ("w1", "w3", "w2")]
+            missing = [n for n in names if n not in out]
+            if missing:
+                raise TcatError(f"{where}: tensor {missing[0]} is missing")
+            w1, w3, w2 = (out.pop(n) for n in names)
+            gate_up.append(torch.cat([w1, w3]))
+            down.append(w2)
+        out[f"{p}.gate_up"], out[f"{p}.down"] = torch.stack(gate_up), torch.stack(down)
+    return out
+
+
+def unpack(tensors: dict, cfg: ModelConfig) -> dict:
+    if cfg.moe is None:
+        return tensors
+    out = dict(tensors)
+    for i in range(cfg.n_decoder_layers):
+        p = f"model.layers.{i}.block_sparse_moe.experts"
+        gate_up, down = out.pop(f"{p}.gate_up"), out.pop(f"{p}.down")
+        for e in range(cfg.moe.n_experts):
+            w1, w3 = gate_up[e].chunk(2)
+            out[f"{p}.{e}.w1.weight"], out[f"{p}.{e}.w3.weight"] = w1.contiguous(), w3.contiguous()
+            out[f"{p}.{e}.w2.weight"] = down[e].contiguous()
+    return out
+
+
 IGNORED = ("model.layers.*.self_attn.rotary_emb.inv_freq",)

@@ -74,6 +74,8 @@ def from_hf(folder: str | Path):
     if fam.HF_PREFIX and not any(k.startswith(fam.HF_PREFIX) for k in tensors):
         tensors = {fam.HF_PREFIX + k: v for k, v in tensors.items()}  # a base-model checkpoint
     fam.check(tensors, str(folder))
+    if hasattr(fam, "pack"):
+        tensors = fam.pack(tensors, cfg, str(folder))  # e.g. per-expert tensors -> stacked experts
     model = build_model(cfg, device="meta")
     tied = tied_names(model)
     expected = {k: v.shape for k, v in model.state_dict().items() if k not in tied}
@@ -109,6 +111,8 @@ def to_hf(model, folder: str | Path, model_type: str) -> Path:
     tied = tied_names(model)
     state = {k: v.detach() for k, v in model.state_dict().items() if k not in tied}
     tensors = ours_to_hf(state, _rules(fam, model.config), fam.layers(model.config), model.config.attention.n_heads)
+    if hasattr(fam, "unpack"):
+        tensors = fam.unpack(tensors, model.config)
     (folder / "config.json").write_text(json.dumps(hf_cfg, indent=2))
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
     return folder

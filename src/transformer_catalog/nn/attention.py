@@ -37,6 +37,13 @@ def causal_mask(n_queries: int, n_keys: int, device=None) -> Tensor:
     return torch.ones(n_queries, n_keys, dtype=torch.bool, device=device).tril(n_keys - n_queries)
 
 
+def window_mask(n_queries: int, n_keys: int, window: int, device=None) -> Tensor:
+    """Query i (the last n_queries of n_keys positions) sees at most the `window` latest keys up to itself."""
+    q = torch.arange(n_keys - n_queries, n_keys, device=device)[:, None]
+    k = torch.arange(n_keys, device=device)[None, :]
+    return (k <= q) & (k > q - window)
+
+
 def combine_masks(*masks: Optional[Tensor]) -> Optional[Tensor]:
     """Logical AND of the masks that are present; None when there are none."""
     present = [m for m in masks if m is not None]
@@ -73,10 +80,13 @@ def attend(
     backend: str = "sdpa",
     bias: Optional[Tensor] = None,
     scale: Optional[float] = None,
+    window: Optional[int] = None,
 ) -> Tensor:
-    """Scaled dot-product attention with an optional causal constraint, a boolean mask and an
-    additive bias on the logits (T5's relative positions)."""
+    """Scaled dot-product attention with an optional causal constraint (and sliding window), a
+    boolean mask and an additive bias on the logits (T5's relative positions)."""
     n_q, n_k = q.size(-2), k.size(-2)
+    if window is not None and window < n_k:
+        mask = combine_masks(mask, window_mask(n_q, n_k, window, q.device))  # implies causal
     if backend == "sdpa" and causal and mask is None and bias is None and n_q == n_k:
         # The common training case: let SDPA pick its fused causal kernel.
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True, scale=scale)
@@ -154,6 +164,7 @@ class MultiHeadAttention(nn.Module):
         self.dropout = a.dropout
         self.backend = a.backend
         self.scale = a.scale
+        self.window = a.window
         self.q_proj = nn.Linear(d, a.n_heads * hd, bias=a.qkv_bias)
         self.k_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
@@ -193,6 +204,7 @@ class MultiHeadAttention(nn.Module):
             group = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         dropout_p = self.dropout if self.training else 0.0
-        y = attend(q, k, v, mask, causal, dropout_p, self.backend, bias, self.scale)
+        window = self.window if context is None else None
+        y = attend(q, k, v, mask, causal, dropout_p, self.backend, bias, self.scale, window)
         B, H, T, d = y.shape
         return self.out_proj(y.transpose(1, 2).reshape(B, T, H * d))

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from .attention import LayerCache, MultiHeadAttention
 from .config import ModelConfig
-from .layers import FeedForward, RelativePositionBias, make_norm
+from .layers import FeedForward, MoEFeedForward, RelativePositionBias, make_norm
 
 
 class Block(nn.Module):
@@ -28,7 +28,7 @@ class Block(nn.Module):
             self.cross_attn_norm = make_norm(d, cfg.norm)
         else:
             self.cross_attn = None
-        self.ffn = FeedForward(d, cfg.ffn, cfg.dropout)
+        self.ffn = MoEFeedForward(d, cfg.ffn, cfg.moe) if cfg.moe else FeedForward(d, cfg.ffn, cfg.dropout)
         self.parallel = cfg.parallel_residual
         self.ffn_norm = None if cfg.norm.shared_parallel else make_norm(d, cfg.norm)
         self.dropout = nn.Dropout(cfg.dropout)

@@ -25,6 +25,7 @@ class AttentionConfig:
     n_kv_heads: Optional[int] = None
     # Size of each head; None = d_model / n_heads. PaLM-540B and Gemma-7B use 256 regardless of width.
     head_dim: Optional[int] = None
+    window: Optional[int] = None  # sliding-window attention: a query sees only the last `window` keys (Mistral)
     scale: Optional[float] = None  # logit scale; None = 1/sqrt(head_dim). T5 uses 1 (folded into its init)
     qkv_bias: bool = True  # the paper's projections have biases; LLaMA's have none, Qwen2's only here
     out_bias: bool = True
@@ -68,6 +69,17 @@ class FFNConfig:
 
 
 @dataclass
+class MoEConfig:
+    """Sparse mixture-of-experts feed-forward: each token goes to top_k of n_experts (Switch: 1, Mixtral: 2)."""
+
+    n_experts: int = 8
+    top_k: int = 2
+    d_ff: int = 0  # each expert's hidden width; 0 = ffn.d_ff
+    renormalize: bool = True  # rescale the top-k router probabilities to sum to 1 (Mixtral); Switch keeps them
+    aux_loss_weight: float = 0.01  # load-balancing loss (Switch Transformer, eq. 4) added during training
+
+
+@dataclass
 class EmbeddingConfig:
     vocab_size: int = 37000  # the paper's shared EN-DE byte-pair vocabulary
     pad_id: int = 0
@@ -94,6 +106,7 @@ class ModelConfig:
     norm: NormConfig = field(default_factory=NormConfig)
     ffn: FFNConfig = field(default_factory=FFNConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    moe: Optional[MoEConfig] = None  # replaces every layer's feed-forward when set
 
     def __post_init__(self) -> None:
         self.validate()
@@ -136,6 +149,10 @@ class ModelConfig:
             fail("norm.shared_parallel", "only applies with parallel_residual: true")
         if self.position.offset < 0 or (self.position.offset and self.position.kind != "learned"):
             fail("position.offset", "only learned positions take a (non-negative) offset")
+        if self.attention.window is not None and self.attention.window < 1:
+            fail("attention.window", f"must be at least 1, got {self.attention.window}")
+        if self.moe is not None and not 1 <= self.moe.top_k <= self.moe.n_experts:
+            fail("moe.top_k", f"must be between 1 and n_experts={self.moe.n_experts}, got {self.moe.top_k}")
         if self.norm.kind == "rmsnorm" and self.norm.bias:
             fail("norm.bias", "rmsnorm has no bias; set norm.bias: false")
         if self.arch in ("encoder", "encoder-decoder") and self.n_encoder_layers < 1:
@@ -194,7 +211,10 @@ def _build(cls, data, prefix: str):
     for key, value in data.items():
         hint = hints[key]
         path = prefix + key
-        if dataclasses.is_dataclass(hint):
+        optional = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) is typing.Union else []
+        if optional and dataclasses.is_dataclass(optional[0]):  # Optional[SubConfig]
+            kwargs[key] = None if value is None else _build(optional[0], value, path + ".")
+        elif dataclasses.is_dataclass(hint):
             kwargs[key] = _build(hint, value, path + ".")
         else:
             kwargs[key] = _check(hint, value, path)
@@ -232,5 +252,6 @@ __all__ = [
     "NormConfig",
     "FFNConfig",
     "EmbeddingConfig",
+    "MoEConfig",
     "ModelConfig",
 ]

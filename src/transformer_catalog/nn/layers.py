@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import FFNConfig, NormConfig, PositionConfig
+from .config import FFNConfig, MoEConfig, NormConfig, PositionConfig
 
 
 def _fixed_table(make, shape: tuple[int, ...]) -> Tensor:
@@ -175,3 +175,39 @@ class RelativePositionBias(nn.Module):
         q = torch.arange(n_keys - n_queries, n_keys, device=self.weight.device)[:, None]
         k = torch.arange(n_keys, device=self.weight.device)[None, :]
         return self.weight[self.bucket(k - q)].permute(2, 0, 1)[None]
+
+
+class MoEFeedForward(nn.Module):
+    """Top-k mixture of gated experts (Shazeer et al., 2017; Switch; Mixtral). A linear router scores
+    the experts per token; each token's output is the router-weighted sum of its top-k experts.
+    Expert weights are stored stacked: gate_up (E, 2 d_ff, d) and down (E, d, d_ff).
+
+    After each forward, `aux_loss` holds the load-balancing loss E * sum_e f_e * P_e, where f_e is
+    the share of token assignments that went to expert e and P_e its mean router probability."""
+
+    def __init__(self, d_model: int, ffn: FFNConfig, moe: MoEConfig):
+        super().__init__()
+        d_ff = moe.d_ff or ffn.d_ff
+        self.top_k, self.renormalize, self.n_experts = moe.top_k, moe.renormalize, moe.n_experts
+        self.router = nn.Linear(d_model, moe.n_experts, bias=False)
+        self.gate_up = nn.Parameter(torch.empty(moe.n_experts, 2 * d_ff, d_model))
+        self.down = nn.Parameter(torch.empty(moe.n_experts, d_model, d_ff))
+        self.act = _ACTIVATIONS[ffn.activation]
+        self.aux_loss: Tensor | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])
+        probs = F.softmax(self.router(x).float(), dim=-1)
+        weights, experts = probs.topk(self.top_k, dim=-1)
+        if self.renormalize:
+            weights = weights / weights.sum(dim=-1, keepdim=True)
+        counts = torch.bincount(experts.reshape(-1), minlength=self.n_experts).float()
+        self.aux_loss = self.n_experts * (counts / x.size(0) * probs.mean(0)).sum()
+        out = torch.zeros_like(x)
+        for e in torch.unique(experts).tolist():  # only the experts some token chose
+            token, slot = torch.where(experts == e)
+            gate, up = F.linear(x[token], self.gate_up[e]).chunk(2, dim=-1)
+            y = F.linear(self.act(gate) * up, self.down[e])
+            out.index_add_(0, token, (y * weights[token, slot, None]).to(out.dtype))
+        return out.reshape(shape)

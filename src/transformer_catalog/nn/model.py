@@ -72,12 +72,25 @@ class _Base(nn.Module):
         for name, p in self.named_parameters():
             if p.dim() < 2:
                 continue
-            if "tokens" in name:
+            if name.endswith(("gate_up", "down")) and p.dim() == 3:  # stacked experts
+                for expert in p:
+                    nn.init.xavier_uniform_(expert)
+            elif "tokens" in name:
                 nn.init.normal_(p, std=self.config.d_model**-0.5)
             elif "positions" in name or "token_types" in name or "relative_bias" in name:
                 nn.init.normal_(p, std=0.02)  # as BERT and GPT-2
             else:
                 nn.init.xavier_uniform_(p)
+
+    def aux_loss(self) -> Tensor | None:
+        """Mean load-balancing loss of the mixture-of-experts layers in the last forward, times its
+        weight (moe.aux_loss_weight); None for dense models. The trainer adds it to the task loss."""
+        from .layers import MoEFeedForward
+
+        losses = [m.aux_loss for m in self.modules() if isinstance(m, MoEFeedForward) and m.aux_loss is not None]
+        if not losses:
+            return None
+        return self.config.moe.aux_loss_weight * torch.stack(losses).mean()
 
     def logits(self, hidden: Tensor) -> Tensor:
         if self.config.embedding.scale_output:
