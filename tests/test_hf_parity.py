@@ -52,11 +52,16 @@ def _neox():
         max_position_embeddings=64, bos_token_id=0, eos_token_id=0))
 
 
-CAUSAL = {"gpt2": _gpt2, "opt": _opt, "opt-post-norm": lambda: _opt(do_layer_norm_before=False), "gpt_neox": _neox, "llama": _llama, "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True,
+def _bloom(heads=4):
+    return transformers.BloomForCausalLM(transformers.BloomConfig(
+        hidden_size=48, n_layer=2, n_head=heads, vocab_size=100, bos_token_id=0, eos_token_id=0, pad_token_id=3))
+
+
+CAUSAL = {"bloom": _bloom, "bloom-6-heads": lambda: _bloom(6), "gpt2": _gpt2, "opt": _opt, "opt-post-norm": lambda: _opt(do_layer_norm_before=False), "gpt_neox": _neox, "llama": _llama, "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True,
                                                                            num_key_value_heads=1),
           "llama-rope-theta": lambda: _llama(rope_theta=500000.0), "mistral": _mistral,
           "mistral-sliding-window": lambda: _mistral(window=5)}
-EXPORT_AS = {"opt": "opt", "opt-post-norm": "opt", "gpt_neox": "gpt_neox", "gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama",
+EXPORT_AS = {"bloom": "bloom", "bloom-6-heads": "bloom", "opt": "opt", "opt-post-norm": "opt", "gpt_neox": "gpt_neox", "gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama",
              "mistral": "llama", "mistral-sliding-window": "mistral"}
 
 
@@ -81,7 +86,7 @@ def test_causal_lm_parity_both_ways(name, tmp_path):
         assert (back(ids).logits - got).abs().max().item() <= TOL
 
 
-@pytest.mark.parametrize("name", ["gpt2", "llama", "opt", "gpt_neox", "mistral-sliding-window"])
+@pytest.mark.parametrize("name", ["gpt2", "llama", "opt", "gpt_neox", "mistral-sliding-window", "bloom"])
 def test_converted_models_cache_equals_recomputation(name, tmp_path):
     ours = from_hf(_save(CAUSAL[name](), tmp_path / "hf"))
     start = torch.randint(1, 100, (2, 5))

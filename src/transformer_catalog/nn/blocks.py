@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from .attention import LayerCache, MultiHeadAttention
 from .config import ModelConfig
-from .layers import FeedForward, MoEFeedForward, RelativePositionBias, make_norm
+from .layers import ALiBi, FeedForward, MoEFeedForward, RelativePositionBias, make_norm
 
 
 class Block(nn.Module):
@@ -63,15 +63,19 @@ class Block(nn.Module):
 
 
 class Stack(nn.Module):
-    """N identical blocks, plus the final norm that pre-norm stacks need, and the relative
-    position bias that all of a stack's layers share (T5)."""
+    """N identical blocks, plus the final norm that pre-norm stacks need, and the position bias
+    that all of a stack's layers share (T5's relative bias, ALiBi)."""
 
     def __init__(self, cfg: ModelConfig, n_layers: int, cross_attention: bool = False, causal: bool = False):
         super().__init__()
         self.blocks = nn.ModuleList(Block(cfg, cross_attention) for _ in range(n_layers))
         self.final_norm = make_norm(cfg.d_model, cfg.norm) if cfg.norm.final else None
-        self.relative_bias = (RelativePositionBias(cfg.attention.n_heads, cfg.position, bidirectional=not causal)
-                              if cfg.position.kind == "relative" else None)
+        if cfg.position.kind == "relative":
+            self.relative_bias = RelativePositionBias(cfg.attention.n_heads, cfg.position, bidirectional=not causal)
+        elif cfg.position.kind == "alibi":
+            self.relative_bias = ALiBi(cfg.attention.n_heads)
+        else:
+            self.relative_bias = None
 
     def forward(self, x: Tensor, caches: Optional[list[LayerCache]] = None, **kwargs) -> Tensor:
         if self.relative_bias is not None:

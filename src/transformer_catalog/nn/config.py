@@ -38,7 +38,8 @@ class PositionConfig:
     # sinusoidal / learned: a vector added to the token embedding. rope: queries and keys are
     # rotated inside attention (RoFormer), nothing is added to the embeddings.
     # relative: T5's learned bias per head and log-bucketed offset, added to the attention logits.
-    kind: Literal["sinusoidal", "learned", "rope", "relative", "none"] = "sinusoidal"
+    # alibi: a fixed bias, linear in distance with a slope per head (Press et al.; BLOOM).
+    kind: Literal["sinusoidal", "learned", "rope", "relative", "alibi", "none"] = "sinusoidal"
     max_len: int = 512  # longest sequence the model accepts (size of a learned table)
     offset: int = 0  # learned tables start at this row (OPT and BART keep 2 unused rows, RoBERTa pad_id + 1)
     rope_theta: float = 10000.0

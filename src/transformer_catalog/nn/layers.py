@@ -211,3 +211,29 @@ class MoEFeedForward(nn.Module):
             y = F.linear(self.act(gate) * up, self.down[e])
             out.index_add_(0, token, (y * weights[token, slot, None]).to(out.dtype))
         return out.reshape(shape)
+
+
+def alibi_slopes(n_heads: int) -> Tensor:
+    """ALiBi's head slopes: the geometric series 2^(-8/n), 2^(-16/n), ... for n a power of two; for
+    other n, the series of the nearest lower power of two, then every other slope of the next one."""
+
+    def series(n):
+        start = 2 ** (-8 / n)
+        return [start ** (i + 1) for i in range(n)]
+
+    p = 2 ** math.floor(math.log2(n_heads))
+    slopes = series(p) + series(2 * p)[0::2][: n_heads - p]
+    return torch.tensor(slopes)
+
+
+class ALiBi(nn.Module):
+    """Attention with Linear Biases: logits get slope_h * (key position), which within each
+    query's (causal) row equals -slope_h * distance up to a constant the softmax ignores."""
+
+    def __init__(self, n_heads: int):
+        super().__init__()
+        self.register_buffer("slopes", _fixed_table(lambda: alibi_slopes(n_heads), (n_heads,)), persistent=False)
+
+    def forward(self, n_queries: int, n_keys: int) -> Tensor:
+        keys = torch.arange(n_keys, device=self.slopes.device, dtype=torch.float32)
+        return (self.slopes[:, None] * keys[None, :])[None, :, None, :]  # (1, heads, 1, keys)
