@@ -283,3 +283,28 @@ def test_mixtral_load_balancing_loss_matches_transformers(tmp_path):
         ours = from_hf(_save(hf, tmp_path / "hf"))
         ours(ids)
     assert abs(ours.aux_loss().item() / 0.02 - theirs.item()) < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["albert", "electra"])
+def test_factorised_embedding_encoders_both_ways(kind, tmp_path):
+    """ALBERT (factorised embeddings + one shared layer) and ELECTRA-small-style (narrow embeddings)."""
+    torch.manual_seed(0)
+    common = dict(vocab_size=100, embedding_size=16, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                  intermediate_size=64, max_position_embeddings=64)
+    if kind == "albert":
+        hf = transformers.AlbertModel(transformers.AlbertConfig(**common), add_pooling_layer=False).eval()
+    else:
+        hf = transformers.ElectraModel(transformers.ElectraConfig(**common)).eval()
+    ids = torch.randint(1, 100, (2, 10))
+    mask = torch.ones_like(ids)
+    ids[1, 7:], mask[1, 7:] = 0, 0
+    with torch.no_grad():
+        expected = hf(input_ids=ids, attention_mask=mask).last_hidden_state
+        ours = from_hf(_save(hf, tmp_path / "hf"))
+        got = ours(ids)
+        assert (got - expected)[mask.bool()].abs().max().item() <= TOL
+        if kind == "albert":
+            assert len(ours.encoder.blocks) == 1 and ours.encoder.n_layers == 3
+        to_hf(ours, tmp_path / "back", kind)
+        back = transformers.AutoModel.from_pretrained(tmp_path / "back").eval()
+        assert (back(input_ids=ids, attention_mask=mask).last_hidden_state - got)[mask.bool()].abs().max() <= TOL

@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 
 from ..errors import TcatError
-from . import bart, bert, bloom, gpt2, gpt_neox, llama, opt, t5, transformer
+from . import albert, bart, bert, bloom, gpt2, gpt_neox, llama, opt, t5, transformer
 
 _FAMILIES = {"transformer": transformer, "gpt2": gpt2, "llama": llama, "bert": bert, "opt": opt, "gpt_neox": gpt_neox,
-             "bart": bart, "t5": t5, "bloom": bloom}
+             "bart": bart, "t5": t5, "bloom": bloom, "albert": albert}
 
 
 def family(name: str):

@@ -1,7 +1,8 @@
 """BERT (Devlin et al., 2018): a post-norm encoder with learned positions, segment (token type)
 embeddings, a LayerNorm on the embedding sum and exact GELU. RoBERTa and XLM-R keep the layout
 and number positions from pad_id + 1. Checkpoint mapping below; the pooler and the pretraining
-heads (cls.*, lm_head.*) are not converted."""
+heads (cls.*, lm_head.*) are not converted. ELECTRA's discriminator is BERT with, when its
+embeddings are narrower than the hidden width, a projection between them."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig
 from ._hf import ACTIVATIONS_BACK, activation, unsupported
 from ._hf import no_check as check  # noqa: F401  (the family interface)
 
-HF_MODEL_TYPES = ("bert", "roberta", "xlm-roberta")
-HF_WRAPPER_PREFIXES = ("bert.", "roberta.")
+HF_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "electra")
+HF_WRAPPER_PREFIXES = ("bert.", "roberta.", "electra.")
 HF_PREFIX = ""
 
 CONFIGS = {  # BERT paper, section 3: BASE (L=12, H=768, A=12) and LARGE (L=24, H=1024, A=16)
@@ -46,14 +47,17 @@ def config_from_hf(hf: dict) -> ModelConfig:
         norm=NormConfig(placement="post", final=False, eps=hf["layer_norm_eps"]),
         ffn=FFNConfig(d_ff=hf["intermediate_size"], activation=activation(hf, "hidden_act")),
         embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"] or 0, scale=False,
-                                  tie_output=False, n_token_types=hf["type_vocab_size"], norm=True),
+                                  tie_output=False, n_token_types=hf["type_vocab_size"], norm=True,
+                                  d_embed=hf.get("embedding_size") if hf["model_type"] == "electra" else None),
     )
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     return {
         "model_type": model_type,
-        "architectures": [{"bert": "BertModel", "roberta": "RobertaModel", "xlm-roberta": "XLMRobertaModel"}[model_type]],
+        "architectures": [{"bert": "BertModel", "roberta": "RobertaModel", "xlm-roberta": "XLMRobertaModel",
+                           "electra": "ElectraModel"}[model_type]],
+        **({"embedding_size": cfg.embedding.d_embed or cfg.d_model} if model_type == "electra" else {}),
         "vocab_size": cfg.embedding.vocab_size,
         "hidden_size": cfg.d_model, "num_hidden_layers": cfg.n_encoder_layers,
         "num_attention_heads": cfg.attention.n_heads, "intermediate_size": cfg.ffn.d_ff,
@@ -70,6 +74,7 @@ RULES = [
     rule("embed.positions.weight", "embeddings.position_embeddings.weight"),
     rule("embed.token_types.weight", "embeddings.token_type_embeddings.weight"),
     *linear("embed.norm", "embeddings.LayerNorm"),
+    *linear("embed.project", "embeddings_project"),  # ELECTRA with narrow embeddings
     *linear(f"{B}.self_attn.q_proj", f"{H}.attention.self.query"),
     *linear(f"{B}.self_attn.k_proj", f"{H}.attention.self.key"),
     *linear(f"{B}.self_attn.v_proj", f"{H}.attention.self.value"),
@@ -79,4 +84,4 @@ RULES = [
     *linear(f"{B}.ffn.down", f"{H}.output.dense"),
     *linear(f"{B}.ffn_norm", f"{H}.output.LayerNorm"),
 ]
-IGNORED = ("pooler.*", "cls.*", "lm_head.*", "embeddings.position_ids", "embeddings.token_type_ids")
+IGNORED = ("pooler.*", "cls.*", "lm_head.*", "discriminator_predictions.*", "embeddings.position_ids", "embeddings.token_type_ids")

@@ -68,7 +68,8 @@ class Stack(nn.Module):
 
     def __init__(self, cfg: ModelConfig, n_layers: int, cross_attention: bool = False, causal: bool = False):
         super().__init__()
-        self.blocks = nn.ModuleList(Block(cfg, cross_attention) for _ in range(n_layers))
+        self.n_layers = n_layers
+        self.blocks = nn.ModuleList(Block(cfg, cross_attention) for _ in range(1 if cfg.share_layers else n_layers))
         self.final_norm = make_norm(cfg.d_model, cfg.norm) if cfg.norm.final else None
         if cfg.position.kind == "relative":
             self.relative_bias = RelativePositionBias(cfg.attention.n_heads, cfg.position, bidirectional=not causal)
@@ -81,6 +82,7 @@ class Stack(nn.Module):
         if self.relative_bias is not None:
             past = 0 if caches is None else caches[0].length
             kwargs["bias"] = self.relative_bias(x.size(1), past + x.size(1))
-        for i, block in enumerate(self.blocks):
+        for i in range(self.n_layers):  # with shared layers, one block is applied n_layers times
+            block = self.blocks[i % len(self.blocks)]
             x = block(x, cache=None if caches is None else caches[i], **kwargs)
         return x if self.final_norm is None else self.final_norm(x)

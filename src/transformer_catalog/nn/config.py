@@ -88,6 +88,8 @@ class EmbeddingConfig:
     share_src_tgt: bool = True  # one table for source and target tokens (paper, section 3.4)
     tie_output: bool = True  # pre-softmax projection = target embedding matrix (paper, section 3.4)
     n_token_types: int = 0  # segment embeddings (BERT's sentence A/B); 0 = none
+    # Factorised embeddings (ALBERT, ELECTRA-small): tables of width d_embed, projected to d_model.
+    d_embed: Optional[int] = None
     scale_output: bool = False  # multiply the last hidden state by d_model^-0.5 before a tied head (T5 v1.0)
     norm: bool = False  # a norm right after the embedding sum (BERT)
 
@@ -102,6 +104,7 @@ class ModelConfig:
     # x + Attn(norm(x)) + FFN(norm'(x)) in one step instead of one after the other (GPT-J, GPT-NeoX);
     # with norm.shared_parallel the two branches read the same norm (GPT-J).
     parallel_residual: bool = False
+    share_layers: bool = False  # one set of block weights used by every layer of a stack (ALBERT)
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     position: PositionConfig = field(default_factory=PositionConfig)
     norm: NormConfig = field(default_factory=NormConfig)
@@ -152,6 +155,10 @@ class ModelConfig:
             fail("position.offset", "only learned positions take a (non-negative) offset")
         if self.attention.window is not None and self.attention.window < 1:
             fail("attention.window", f"must be at least 1, got {self.attention.window}")
+        if self.embedding.d_embed is not None and self.embedding.d_embed <= 0:
+            fail("embedding.d_embed", f"must be positive, got {self.embedding.d_embed}")
+        if self.embedding.d_embed not in (None, self.d_model) and self.embedding.tie_output and self.arch != "encoder":
+            fail("embedding.d_embed", "a factorised embedding cannot be tied to the output projection")
         if self.moe is not None and not 1 <= self.moe.top_k <= self.moe.n_experts:
             fail("moe.top_k", f"must be between 1 and n_experts={self.moe.n_experts}, got {self.moe.top_k}")
         if self.norm.kind == "rmsnorm" and self.norm.bias:

@@ -37,7 +37,7 @@ def _count_cached(key: str) -> int:
     cfg = ModelConfig.from_dict(json.loads(key))
     enc, dec = cfg.n_encoder_layers, cfg.n_decoder_layers
     uses_enc, uses_dec = cfg.arch != "decoder", cfg.arch != "encoder"
-    if (not uses_enc or enc <= 1) and (not uses_dec or dec <= 1):
+    if cfg.share_layers or ((not uses_enc or enc <= 1) and (not uses_dec or dec <= 1)):
         return _count(cfg)
     total = _count(cfg.replace(n_encoder_layers=1 if uses_enc else enc, n_decoder_layers=1 if uses_dec else dec))
     if uses_enc:

@@ -34,13 +34,15 @@ class Embeddings(nn.Module):
     def __init__(self, cfg: ModelConfig, tokens: Optional[nn.Embedding] = None):
         super().__init__()
         e: EmbeddingConfig = cfg.embedding
-        self.tokens = tokens if tokens is not None else _embedding(e.vocab_size, cfg.d_model)
-        self.positions = make_positions(cfg.d_model, cfg.position)
+        width = e.d_embed or cfg.d_model
+        self.tokens = tokens if tokens is not None else _embedding(e.vocab_size, width)
+        self.positions = make_positions(width, cfg.position)
         self.max_len = cfg.position.max_len
-        self.scale = math.sqrt(cfg.d_model) if e.scale else 1.0
-        self.token_types = _embedding(e.n_token_types, cfg.d_model) if e.n_token_types else None
-        self.norm = make_norm(cfg.d_model, cfg.norm) if e.norm else None
+        self.scale = math.sqrt(width) if e.scale else 1.0
+        self.token_types = _embedding(e.n_token_types, width) if e.n_token_types else None
+        self.norm = make_norm(width, cfg.norm) if e.norm else None
         self.dropout = nn.Dropout(cfg.dropout)
+        self.project = nn.Linear(width, cfg.d_model) if width != cfg.d_model else None
 
     def forward(self, ids: Tensor, offset: int = 0, token_types: Optional[Tensor] = None) -> Tensor:
         length = ids.size(1)
@@ -56,7 +58,8 @@ class Embeddings(nn.Module):
             x = x + self.token_types(torch.zeros_like(ids) if token_types is None else token_types)
         if self.norm is not None:
             x = self.norm(x)
-        return self.dropout(x)
+        x = self.dropout(x)
+        return x if self.project is None else self.project(x)
 
 
 class _Base(nn.Module):
@@ -126,7 +129,7 @@ class DecoderModel(_Base):
         self.init_weights()
 
     def new_cache(self) -> KVCache:
-        return KVCache(len(self.decoder.blocks))
+        return KVCache(self.config.n_decoder_layers)
 
     def forward(self, ids: Tensor, cache: Optional[KVCache] = None) -> Tensor:
         """Next-token logits (B, T, vocab) for each position."""
@@ -148,7 +151,7 @@ class EncoderDecoderModel(_Base):
         self.init_weights()
 
     def new_cache(self) -> KVCache:
-        return KVCache(len(self.decoder.blocks))
+        return KVCache(self.config.n_decoder_layers)
 
     def src_keep(self, src: Tensor) -> Tensor:
         return src != self.config.embedding.pad_id
