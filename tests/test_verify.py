@@ -63,3 +63,43 @@ def test_readme_verified_sizes_table_is_current():
     script = Path(__file__).parent.parent / "scripts" / "readme_tables.py"
     res = subprocess.run([sys.executable, str(script), "--check"])
     assert res.returncode == 0, "README tables are stale: run python scripts/readme_tables.py"
+
+
+@pytest.mark.parametrize("name,variant", [("T5", "base"), ("Mixtral 8x7B", "8x7B"), ("ALBERT", "base"), ("BLOOM", "560M"),
+                                          ("PaLM", "8B"), ("Megatron", "BERT-style"), ("LaMDA", "137B")])
+def test_tiny_builds_of_catalog_specs_run(name, variant, tmp_path):
+    from transformer_catalog.train.checkpoint import load_model
+
+    res = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "build", name, "--variant", variant, "--scale", "tiny",
+                          "--out", str(tmp_path / "m")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    model, meta, _ = load_model(tmp_path / "m")
+    ids = torch.randint(1, 100, (2, 6))
+    out = model(ids, ids) if model.config.arch == "encoder-decoder" else model(ids)
+    assert torch.isfinite(out).all()
+
+
+def test_build_refuses_entries_without_a_spec_with_the_reason():
+    res = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "build", "GPT-4"], capture_output=True, text=True)
+    assert res.returncode == 2 and "GPT-4 has no architecture spec: the architecture and size are not published" in res.stderr
+
+
+def test_show_adds_the_computed_breakdown_and_flops(tmp_path):
+    env = {**os.environ, "TCAT_CACHE": str(tmp_path), "COLUMNS": "220"}
+    res = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "show", "LLaMA"], capture_output=True, text=True, env=env)
+    assert res.returncode == 0 and "computed" in res.stdout and "6.74B" in res.stdout and "GFLOP/token" in res.stdout
+    # Second time: from the cache, without importing torch.
+    code = ("import sys; from transformer_catalog.cli import main; main(['show', 'LLaMA']); "
+            "assert 'torch' not in sys.modules, 'show imported torch'")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+
+
+def test_flops_count_each_applied_layer():
+    from transformer_catalog.nn.count import forward_flops_per_token
+
+    bert = forward_flops_per_token(get_config("bert-base"), 512)
+    shared = forward_flops_per_token(get_config("bert-base").replace(share_layers=True), 512)
+    assert bert == shared  # ALBERT-style sharing saves parameters, not compute
+    llama = get_config("llama-7b")
+    assert abs(forward_flops_per_token(llama, 2048) - (2 * (count_parameters(llama) - 32000 * 4096) + 4 * 32 * 2048 * 4096)) < 1e6

@@ -245,10 +245,14 @@ def cmd_list(args) -> None:
 
 
 def cmd_show(args) -> None:
+    from .catalog.breakdown import breakdown
     from .catalog.views import show
 
     catalog = _catalog()
-    _console().print(show(catalog, catalog.get(args.name)))
+    entry = catalog.get(args.name)
+    # The breakdown needs torch the first time for an entry (meta-device builds); then it is cached.
+    computed = breakdown(entry, compute=not args.no_computed)
+    _console().print(show(catalog, entry, computed))
 
 
 def cmd_tree(args) -> None:
@@ -369,6 +373,74 @@ def cmd_verify(args) -> None:
         raise TcatError(f"{counts['FAIL'] + counts['error']} size(s) differ from the published count without explanation")
 
 
+def _tiny(cfg):
+    """The same architecture at a size that builds and runs in a moment: 2 layers, width 64."""
+    a = cfg.attention
+    heads = 4
+    kv = None if a.n_kv_heads is None else max(1, heads * a.n_kv_heads // a.n_heads)
+    changes = {"n_encoder_layers": min(cfg.n_encoder_layers, 2), "n_decoder_layers": min(cfg.n_decoder_layers, 2),
+               "d_model": 64, "attention.n_heads": heads, "attention.n_kv_heads": kv,
+               "attention.head_dim": 16 if a.head_dim else None, "ffn.d_ff": 128,
+               "embedding.vocab_size": min(cfg.embedding.vocab_size, 1024), "position.max_len": min(cfg.position.max_len, 512)}
+    if cfg.embedding.d_embed:
+        changes["embedding.d_embed"] = 32
+    if cfg.embedding.pad_id >= 1024:
+        changes["embedding.pad_id"] = 0
+    if cfg.attention.window:
+        changes["attention.window"] = min(cfg.attention.window, 64)
+    if cfg.moe:
+        changes["moe.n_experts"] = min(cfg.moe.n_experts, 4)
+        changes["moe.top_k"] = min(cfg.moe.top_k, 2)
+        changes["moe.d_ff"] = 128
+    return cfg.replace(**changes)
+
+
+def cmd_build(args) -> None:
+    """Build a catalog entry (or named config) with random weights; optionally save it."""
+    _threads(0)
+    import torch
+
+    from .catalog.query import human
+    from .catalog.verify import build_config
+    from .nn.count import parameter_breakdown
+    from .nn.model import build_model
+
+    catalog = _catalog()
+    entry = catalog.find(args.name)
+    if entry is not None and entry.spec:
+        spec = entry.spec.to_dict()
+        variants = list(spec["variants"])
+        variant = args.variant or variants[0]
+        if variant not in variants:
+            raise TcatError(f"{entry.name} has no variant {variant!r}; choose from {', '.join(variants)}")
+        cfg = build_config(spec, variant)
+        label = f"{entry.name} {variant}"
+    elif entry is not None:
+        raise TcatError(f"{entry.name} has no architecture spec" + (f": {entry.not_buildable}" if entry.not_buildable else ""))
+    else:
+        from .families import get_config
+
+        cfg, label = get_config(args.name), args.name
+    if args.scale == "tiny":
+        cfg = _tiny(cfg)
+    elif args.scale != "full":
+        raise TcatError(f"--scale {args.scale!r}: use full or tiny")
+    parts = parameter_breakdown(cfg)
+    total = sum(parts.values())
+    if args.out and total > 2e9:
+        raise TcatError(f"{label} has {human(total)} parameters: too large to build with weights here; use --scale tiny")
+    torch.manual_seed(args.seed)
+    # Without --out nothing needs values: large models are built on the meta device (shapes only).
+    model = build_model(cfg, device="meta" if not args.out and total > 2e8 else None)
+    print(f"{label} ({args.scale}): {cfg.arch}, {human(total)} parameters " +
+          ", ".join(f"{k} {human(v)}" for k, v in parts.items()))
+    if args.out:
+        from .train.checkpoint import save_checkpoint
+
+        folder = save_checkpoint(args.out, model, {"built_from": {"name": args.name, "variant": args.variant, "scale": args.scale}})
+        print(f"saved randomly initialised weights to {folder}")
+
+
 def cmd_catalog_lint(args) -> None:
     from pathlib import Path
 
@@ -413,6 +485,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = add("show", cmd_show, "every fact of one model, its lineage and its sources")
     sp.add_argument("name")
+    sp.add_argument("--no-computed", action="store_true",
+                    help="skip the computed parameter breakdown and FLOPs (computing them needs torch once)")
 
     sp = add("tree", cmd_tree, "the family tree, from the pre-Transformer roots or from ROOT")
     sp.add_argument("root", nargs="?")
@@ -440,6 +514,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = add("pictures", cmd_pictures, "write the family tree, timeline and size chart as SVG files")
     sp.add_argument("--out", default="pictures")
+
+    sp = add("build", cmd_build, "build a catalog entry (or named config) with random weights; --out saves it")
+    sp.add_argument("name")
+    sp.add_argument("--variant", default=None, help="size variant (default: the first in the entry's spec)")
+    sp.add_argument("--scale", default="full", help="full (the published shape) or tiny (2 layers, width 64)")
+    sp.add_argument("--out", default=None, help="save the model as a checkpoint folder")
+    sp.add_argument("--seed", type=int, default=0)
 
     sp = add("verify", cmd_verify, "build each catalog entry's architecture and check its published parameter counts")
     sp.add_argument("names", nargs="*", help="entries to verify (default: every entry with a spec)")

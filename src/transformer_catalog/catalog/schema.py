@@ -153,6 +153,10 @@ class Entry(Strict):
 
     @model_validator(mode="after")
     def _spec_variants(self):
+        if not self.spec and not self.not_buildable:
+            raise ValueError("give an architecture spec, or say in not_buildable why the core cannot build it")
+        if self.spec and self.not_buildable:
+            raise ValueError("an entry with a spec is buildable: drop not_buildable")
         if self.spec:
             names = {s.variant for s in self.sizes}
             unknown = sorted(set(self.spec.variants) - names)

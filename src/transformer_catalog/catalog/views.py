@@ -57,7 +57,13 @@ def show(catalog, e, breakdown=None) -> Group:
     row("derived from", parents)
     row("descendants", children)
     if breakdown:
-        row("computed", breakdown)
+        computed = Table("variant", "params", "embeddings", "attention", "feed-forward", "norms", "head",
+                         "GFLOP/token (fwd)", box=None, padding=(0, 1))
+        for b in breakdown:
+            computed.add_row(escape(b["variant"]), *(human(b.get(k)) if b.get(k) else "-" for k in
+                             ("params", "embeddings", "attention", "feed-forward", "norms", "head")),
+                             f"{b['flops_per_token'] / 1e9:.3g} @ {b['context']}")
+        row("computed (tcat verify)", computed)
 
     refs = Table.grid(padding=(0, 2))
     r = e.references

@@ -52,6 +52,7 @@ class PositionConfig:
 class NormConfig:
     kind: Literal["layernorm", "rmsnorm"] = "layernorm"
     bias: bool = True  # LayerNorm's additive bias (rmsnorm has none)
+    affine: bool = True  # learned gain (and bias); OLMo normalises without any
     placement: Literal["post", "pre"] = "post"  # paper: x = LayerNorm(x + Sublayer(x))
     eps: float = 1e-5
     # A LayerNorm after the last block. Pre-norm stacks need it (their residual stream is never
@@ -64,7 +65,7 @@ class NormConfig:
 class FFNConfig:
     d_ff: int = 2048
     # gelu = exact (erf) GELU; gelu_tanh = its tanh approximation (GPT-2's "gelu_new"); silu = swish
-    activation: Literal["relu", "gelu", "gelu_tanh", "silu"] = "relu"
+    activation: Literal["relu", "gelu", "gelu_tanh", "silu", "relu2"] = "relu"  # relu2 = squared ReLU (Nemotron-4)
     gated: bool = False  # down(act(gate(x)) * up(x)): GEGLU with gelu, SwiGLU with silu
     bias: bool = True
 

@@ -48,15 +48,18 @@ def _count_cached(key: str) -> int:
 
 
 def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
-    """Parameters per kind: embeddings, attention, feed-forward, norms, head (untied part only)."""
-    model = build_model(cfg, device="meta")
+    """Parameters per kind: embeddings, attention, feed-forward, norms, head (untied part only).
+    Counted on a one-layer build, with each block's share multiplied by the stack's depth."""
+    model = build_model(cfg.replace(n_encoder_layers=min(cfg.n_encoder_layers, 1), n_decoder_layers=min(cfg.n_decoder_layers, 1)),
+                        device="meta")
+    scale = {"encoder": cfg.n_encoder_layers, "decoder": cfg.n_decoder_layers}
     out: dict[str, int] = defaultdict(int)
     seen: set[int] = set()
     for name, p in model.named_parameters():  # named_parameters() already skips tied duplicates
         if id(p) in seen:
             continue
         seen.add(id(p))
-        if "embed" in name and "norm" not in name:
+        if ("embed" in name and "norm" not in name) or "relative_bias" in name:
             kind = "embeddings"
         elif "norm" in name:
             kind = "norms"
@@ -66,5 +69,38 @@ def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
             kind = "feed-forward"
         else:
             kind = "head"
-        out[kind] += p.numel()
+        stack = name.split(".")[0]
+        repeat = scale[stack] if stack in scale and ".blocks." in name and not cfg.share_layers else 1
+        out[kind] += p.numel() * repeat
     return dict(out)
+
+
+def _macs(module: torch.nn.Module) -> int:
+    """Multiply-accumulates per token of the matrix multiplies in `module` (for a mixture of
+    experts, only the top_k experts a token visits)."""
+    from .layers import MoEFeedForward
+
+    total = 0
+    for m in module.modules():
+        if isinstance(m, torch.nn.Linear):
+            total += m.weight.numel()
+        elif isinstance(m, MoEFeedForward):
+            total += m.router.weight.numel() + (m.gate_up[0].numel() + m.down[0].numel()) * m.top_k
+    return total
+
+
+def forward_flops_per_token(cfg: ModelConfig, context: int) -> int:
+    """Forward FLOPs per token at a given context: 2 per weight used in a matrix multiply, for every
+    layer as applied (shared layers count each time they run), plus the attention products
+    (Q K^T and weights x V: 2 x 2 x context x attention width per layer). Training is about 3x this."""
+    uses_enc, uses_dec = cfg.arch != "decoder", cfg.arch != "encoder"
+    one = cfg.replace(n_encoder_layers=1 if uses_enc else cfg.n_encoder_layers,
+                      n_decoder_layers=1 if uses_dec else cfg.n_decoder_layers)
+    macs = _macs(build_model(one, device="meta"))
+    with torch.device("meta"):
+        if uses_enc:
+            macs += (cfg.n_encoder_layers - 1) * _macs(Block(cfg, cross_attention=False))
+        if uses_dec:
+            macs += (cfg.n_decoder_layers - 1) * _macs(Block(cfg, cross_attention=cfg.arch == "encoder-decoder"))
+    layers = cfg.n_encoder_layers * uses_enc + cfg.n_decoder_layers * uses_dec
+    return 2 * macs + 4 * layers * context * cfg.attention.n_heads * cfg.head_dim

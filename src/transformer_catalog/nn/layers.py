@@ -116,7 +116,7 @@ class RMSNorm(nn.Module):
 def make_norm(d_model: int, cfg: NormConfig) -> nn.Module:
     if cfg.kind == "rmsnorm":
         return RMSNorm(d_model, cfg.eps)
-    return nn.LayerNorm(d_model, eps=cfg.eps, bias=cfg.bias)
+    return nn.LayerNorm(d_model, eps=cfg.eps, elementwise_affine=cfg.affine, bias=cfg.bias and cfg.affine)
 
 
 _ACTIVATIONS = {
@@ -124,6 +124,7 @@ _ACTIVATIONS = {
     "gelu": F.gelu,
     "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
     "silu": F.silu,
+    "relu2": lambda x: F.relu(x).square(),
 }
 
 
