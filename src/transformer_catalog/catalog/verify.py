@@ -27,13 +27,13 @@ class Check:
 
 def build_config(spec: dict, variant: str):
     """The ModelConfig of one size variant of a spec (a plain dict, as stored in the catalog)."""
-    from ..families import family
+    from ..families import family, make_config
     from ..nn.config import ModelConfig
 
     args = {**spec.get("args", {}), **spec.get("variants", {}).get(variant, {})}
     if spec["family"] == "config":
         return ModelConfig().replace(**args)
-    return family(spec["family"]).make_config(**args)
+    return make_config(family(spec["family"]), **args)
 
 
 def verify(catalog, names: Optional[list[str]] = None) -> list[Check]:

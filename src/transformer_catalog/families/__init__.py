@@ -12,10 +12,18 @@ _FAMILIES = {"transformer": transformer, "gpt2": gpt2, "llama": llama, "bert": b
 
 
 def family(name: str):
-    """The family module called `name` (each has make_config(**args) -> ModelConfig)."""
+    """The family module called `name`."""
     if name not in _FAMILIES:
         raise TcatError(f"unknown family {name!r}; known: {', '.join(sorted(_FAMILIES))}, config")
     return _FAMILIES[name]
+
+
+def make_config(fam, **args):
+    """A family's ModelConfig from its own arguments: the family's make_config where it has one
+    (the paper's Transformer), else its Hugging Face config translation over its DEFAULTS."""
+    if hasattr(fam, "make_config"):
+        return fam.make_config(**args)
+    return fam.config_from_hf({**fam.DEFAULTS, **args})
 
 
 def config_names() -> list[str]:
@@ -26,7 +34,7 @@ def get_config(name: str, **overrides):
     """The ModelConfig named `name`, with keyword overrides of the family's make_config arguments."""
     for fam in _FAMILIES.values():
         if name in getattr(fam, "CONFIGS", {}):
-            return fam.make_config(**{**fam.CONFIGS[name], **overrides})
+            return make_config(fam, **{**fam.CONFIGS[name], **overrides})
     close = difflib.get_close_matches(name, config_names(), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise TcatError(f"unknown model config {name!r}; {hint}known: {', '.join(config_names())}")

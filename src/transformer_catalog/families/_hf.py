@@ -35,3 +35,16 @@ def require_zero(tensors: dict, name: str, where: str) -> None:
     t = tensors.get(name)
     if t is not None and bool(t.abs().max() > 0):
         raise TcatError(f"{where}: tensor {name} is not zero and is not supported yet")
+
+
+def decoder_layers(cfg) -> dict[str, int]:
+    """Layer placeholders of a decoder-only checkpoint: {i} runs over its decoder layers."""
+    return {"i": cfg.n_decoder_layers}
+
+
+def encoder_layers(cfg) -> dict[str, int]:
+    return {"i": cfg.n_encoder_layers}
+
+
+def seq2seq_layers(cfg) -> dict[str, int]:
+    return {"e": cfg.n_encoder_layers, "d": cfg.n_decoder_layers}

@@ -17,10 +17,6 @@ DEFAULTS = dict(model_type="albert", vocab_size=30000, embedding_size=128, max_p
                 pad_token_id=0, num_hidden_groups=1, inner_group_num=1)
 
 
-def make_config(**hf) -> ModelConfig:
-    return config_from_hf({**DEFAULTS, **hf})
-
-
 def layers(cfg: ModelConfig) -> dict[str, int]:
     return {}  # one shared block
 

@@ -8,22 +8,18 @@ from __future__ import annotations
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ..errors import TcatError
-from ._hf import ACTIVATIONS_BACK, activation, require_zero
+from ._hf import seq2seq_layers, ACTIVATIONS_BACK, activation, require_zero
 
 HF_MODEL_TYPES = ("bart", "mbart")
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
 HF_PREFIX = "model."
 OFFSET = 2
-DEFAULTS = dict(vocab_size=50265, max_position_embeddings=1024, activation_function="gelu", dropout=0.1,
+DEFAULTS = dict(model_type="bart", vocab_size=50265, max_position_embeddings=1024, activation_function="gelu", dropout=0.1,
                 attention_dropout=0.0, pad_token_id=1, scale_embedding=False, tie_word_embeddings=True)
 
 
-def make_config(**hf) -> ModelConfig:
-    return config_from_hf({"model_type": "bart", **DEFAULTS, **hf})
 
-
-def layers(cfg: ModelConfig) -> dict[str, int]:
-    return {"e": cfg.n_encoder_layers, "d": cfg.n_decoder_layers}
+layers = seq2seq_layers
 
 
 def check(tensors: dict, where: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import ACTIVATIONS_BACK, activation, unsupported
+from ._hf import encoder_layers, ACTIVATIONS_BACK, activation, unsupported
 from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "electra")
@@ -24,12 +24,8 @@ DEFAULTS = dict(model_type="bert", vocab_size=30522, max_position_embeddings=512
                 layer_norm_eps=1e-12, pad_token_id=0, position_embedding_type="absolute")
 
 
-def make_config(**hf) -> ModelConfig:
-    return config_from_hf({**DEFAULTS, **hf})
 
-
-def layers(cfg: ModelConfig) -> dict[str, int]:
-    return {"i": cfg.n_encoder_layers}
+layers = encoder_layers
 
 
 def config_from_hf(hf: dict) -> ModelConfig:

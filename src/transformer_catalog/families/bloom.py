@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import unsupported
+from ._hf import decoder_layers, unsupported
 from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("bloom",)
@@ -16,12 +16,8 @@ DEFAULTS = dict(model_type="bloom", vocab_size=250880, layer_norm_epsilon=1e-5, 
                 apply_residual_connection_post_layernorm=False, pad_token_id=3, max_len=2048)
 
 
-def make_config(**hf) -> ModelConfig:
-    return config_from_hf({**DEFAULTS, **hf})
 
-
-def layers(cfg: ModelConfig) -> dict[str, int]:
-    return {"i": cfg.n_decoder_layers}
+layers = decoder_layers
 
 
 def config_from_hf(hf: dict) -> ModelConfig:

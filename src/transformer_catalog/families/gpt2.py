@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import ACTIVATIONS_BACK, activation, unsupported
+from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
 from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("gpt2",)
@@ -23,12 +23,8 @@ DEFAULTS = dict(vocab_size=50257, n_positions=1024, activation_function="gelu_ne
                 layer_norm_epsilon=1e-5, n_inner=None, model_type="gpt2")
 
 
-def make_config(**hf) -> ModelConfig:
-    return config_from_hf({**DEFAULTS, **hf})
 
-
-def layers(cfg: ModelConfig) -> dict[str, int]:
-    return {"i": cfg.n_decoder_layers}
+layers = decoder_layers
 
 
 def config_from_hf(hf: dict) -> ModelConfig:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..errors import TcatError
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import ACTIVATIONS_BACK, activation, unsupported
+from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
 from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("gpt_neox",)
@@ -18,12 +18,8 @@ DEFAULTS = dict(model_type="gpt_neox", vocab_size=50432, max_position_embeddings
                 hidden_dropout=0.0, attention_dropout=0.0)
 
 
-def make_config(**hf) -> ModelConfig:
-    return config_from_hf({**DEFAULTS, **hf})
 
-
-def layers(cfg: ModelConfig) -> dict[str, int]:
-    return {"i": cfg.n_decoder_layers}
+layers = decoder_layers
 
 
 def _rope(hf: dict) -> tuple[float, float]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..errors import TcatError
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, MoEConfig, NormConfig, PositionConfig
-from ._hf import ACTIVATIONS_BACK, activation, unsupported
+from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
 from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("llama", "mistral", "mixtral")
@@ -26,12 +26,8 @@ DEFAULTS = dict(model_type="llama", vocab_size=32000, max_position_embeddings=20
                 hidden_act="silu", tie_word_embeddings=False, attention_bias=False, mlp_bias=False)
 
 
-def make_config(**hf) -> ModelConfig:
-    return config_from_hf({**DEFAULTS, **hf})
 
-
-def layers(cfg: ModelConfig) -> dict[str, int]:
-    return {"i": cfg.n_decoder_layers}
+layers = decoder_layers
 
 
 def _rope_theta(hf: dict) -> float:

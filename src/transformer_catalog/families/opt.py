@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import ACTIVATIONS_BACK, activation, unsupported
+from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
 from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("opt",)
@@ -17,12 +17,8 @@ DEFAULTS = dict(model_type="opt", vocab_size=50272, max_position_embeddings=2048
                 attention_dropout=0.0, pad_token_id=1, tie_word_embeddings=True)
 
 
-def make_config(**hf) -> ModelConfig:
-    return config_from_hf({**DEFAULTS, **hf})
 
-
-def layers(cfg: ModelConfig) -> dict[str, int]:
-    return {"i": cfg.n_decoder_layers}
+layers = decoder_layers
 
 
 def config_from_hf(hf: dict) -> ModelConfig:

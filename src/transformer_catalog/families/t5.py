@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..errors import TcatError
 from ..interop.mapping import rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import no_check as check  # noqa: F401  (the family interface)
+from ._hf import seq2seq_layers, no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("t5",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -21,12 +21,8 @@ FFN = {"relu": ("relu", False), "gated-gelu": ("gelu_tanh", True), "gated-silu":
 FFN_BACK = {v: k for k, v in FFN.items()}
 
 
-def make_config(**hf) -> ModelConfig:
-    return config_from_hf({**DEFAULTS, **hf})
 
-
-def layers(cfg: ModelConfig) -> dict[str, int]:
-    return {"e": cfg.n_encoder_layers, "d": cfg.n_decoder_layers}
+layers = seq2seq_layers
 
 
 def config_from_hf(hf: dict) -> ModelConfig:
