@@ -57,11 +57,16 @@ def _bloom(heads=4):
         hidden_size=48, n_layer=2, n_head=heads, vocab_size=100, bos_token_id=0, eos_token_id=0, pad_token_id=3))
 
 
-CAUSAL = {"bloom": _bloom, "bloom-6-heads": lambda: _bloom(6), "gpt2": _gpt2, "opt": _opt, "opt-post-norm": lambda: _opt(do_layer_norm_before=False), "gpt_neox": _neox, "llama": _llama, "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True,
+def _openai_gpt():
+    return transformers.OpenAIGPTLMHeadModel(transformers.OpenAIGPTConfig(
+        vocab_size=100, n_embd=32, n_layer=2, n_head=4, n_positions=64))
+
+
+CAUSAL = {"openai-gpt": _openai_gpt, "bloom": _bloom, "bloom-6-heads": lambda: _bloom(6), "gpt2": _gpt2, "opt": _opt, "opt-post-norm": lambda: _opt(do_layer_norm_before=False), "gpt_neox": _neox, "llama": _llama, "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True,
                                                                            num_key_value_heads=1),
           "llama-rope-theta": lambda: _llama(rope_theta=500000.0), "mistral": _mistral,
           "mistral-sliding-window": lambda: _mistral(window=5)}
-EXPORT_AS = {"bloom": "bloom", "bloom-6-heads": "bloom", "opt": "opt", "opt-post-norm": "opt", "gpt_neox": "gpt_neox", "gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama",
+EXPORT_AS = {"openai-gpt": "openai-gpt", "bloom": "bloom", "bloom-6-heads": "bloom", "opt": "opt", "opt-post-norm": "opt", "gpt_neox": "gpt_neox", "gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama",
              "mistral": "llama", "mistral-sliding-window": "mistral"}
 
 
@@ -306,3 +311,9 @@ def test_factorised_embedding_encoders_both_ways(kind, tmp_path):
     ours = _encoder_both_ways(hf, kind, tmp_path, pad_id=0)
     if kind == "albert":
         assert len(ours.encoder.blocks) == 1 and ours.encoder.n_layers == 3
+
+
+def test_distilbert_both_ways(tmp_path):
+    hf = transformers.DistilBertModel(transformers.DistilBertConfig(
+        vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=64)).eval()
+    _encoder_both_ways(hf, "distilbert", tmp_path, pad_id=0)
