@@ -65,8 +65,12 @@ def _openai_gpt():
 CAUSAL = {"openai-gpt": _openai_gpt, "bloom": _bloom, "bloom-6-heads": lambda: _bloom(6), "gpt2": _gpt2, "opt": _opt, "opt-post-norm": lambda: _opt(do_layer_norm_before=False), "gpt_neox": _neox, "llama": _llama, "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True,
                                                                            num_key_value_heads=1),
           "llama-rope-theta": lambda: _llama(rope_theta=500000.0), "mistral": _mistral,
+          "llama-rope-linear": lambda: _llama(rope_scaling={"rope_type": "linear", "factor": 4.0}),
+          "llama3-rope": lambda: _llama(max_position_embeddings=256, rope_theta=500000.0, rope_scaling={
+              "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+              "original_max_position_embeddings": 16}),
           "mistral-sliding-window": lambda: _mistral(window=5)}
-EXPORT_AS = {"openai-gpt": "openai-gpt", "bloom": "bloom", "bloom-6-heads": "bloom", "opt": "opt", "opt-post-norm": "opt", "gpt_neox": "gpt_neox", "gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama",
+EXPORT_AS = {"openai-gpt": "openai-gpt", "bloom": "bloom", "bloom-6-heads": "bloom", "opt": "opt", "opt-post-norm": "opt", "gpt_neox": "gpt_neox", "gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama", "llama-rope-linear": "llama", "llama3-rope": "llama",
              "mistral": "llama", "mistral-sliding-window": "mistral"}
 
 
@@ -169,8 +173,7 @@ def test_missing_tensor_and_unsupported_setting_are_named(tmp_path):
     with pytest.raises(TcatError, match="tensor model.layers.1.mlp.up_proj.weight is missing"):
         from_hf(path)
     cfg = json.loads((path / "config.json").read_text())
-    cfg["rope_scaling"] = {"rope_type": "yarn", "factor": 4.0}
-    cfg.pop("rope_parameters", None)
+    cfg["rope_parameters"] = {"rope_type": "yarn", "factor": 4.0, "rope_theta": 10000.0}
     (path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(TcatError, match="rope_type='yarn' is not supported"):
         from_hf(path)

@@ -30,15 +30,23 @@ DEFAULTS = dict(model_type="llama", vocab_size=32000, max_position_embeddings=20
 layers = decoder_layers
 
 
-def _rope_theta(hf: dict) -> float:
+def _rope(hf: dict, max_len: int) -> PositionConfig:
     # transformers >= 4.56 nests RoPE settings in rope_parameters; older configs use rope_theta
-    # and rope_scaling. Only unscaled RoPE is implemented so far.
-    params = hf.get("rope_parameters") or {}
-    scaling = hf.get("rope_scaling") or {}
-    kind = params.get("rope_type", scaling.get("rope_type", scaling.get("type", "default")))
-    if kind != "default":
-        raise TcatError(f"Hugging Face config {hf.get('model_type')}: rope_type={kind!r} is not supported yet")
-    return float(params.get("rope_theta", hf.get("rope_theta", 10000.0)))
+    # and rope_scaling. Unscaled, linear and llama3 scaling are implemented.
+    params = {**(hf.get("rope_scaling") or {}), **(hf.get("rope_parameters") or {})}
+    kind = params.get("rope_type", params.get("type", "default"))
+    theta = float(params.get("rope_theta", hf.get("rope_theta", 10000.0)))
+    if kind == "default":
+        return PositionConfig(kind="rope", max_len=max_len, rope_theta=theta)
+    if kind == "linear":
+        return PositionConfig(kind="rope", max_len=max_len, rope_theta=theta, rope_scaling="linear",
+                              rope_factor=float(params["factor"]))
+    if kind == "llama3":
+        return PositionConfig(kind="rope", max_len=max_len, rope_theta=theta, rope_scaling="llama3",
+                              rope_factor=float(params["factor"]), rope_low_freq=float(params["low_freq_factor"]),
+                              rope_high_freq=float(params["high_freq_factor"]),
+                              rope_original_len=int(params["original_max_position_embeddings"]))
+    raise TcatError(f"Hugging Face config {hf.get('model_type')}: rope_type={kind!r} is not supported yet")
 
 
 def config_from_hf(hf: dict) -> ModelConfig:
@@ -58,7 +66,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
         arch="decoder", d_model=d, n_encoder_layers=0, n_decoder_layers=hf["num_hidden_layers"], dropout=0.0,
         attention=AttentionConfig(n_heads=heads, n_kv_heads=hf.get("num_key_value_heads") or heads,
                                   qkv_bias=bias, out_bias=bias, dropout=hf.get("attention_dropout", 0.0), window=window),
-        position=PositionConfig(kind="rope", max_len=hf["max_position_embeddings"], rope_theta=_rope_theta(hf)),
+        position=_rope(hf, hf["max_position_embeddings"]),
         norm=NormConfig(kind="rmsnorm", bias=False, placement="pre", final=True, eps=hf["rms_norm_eps"]),
         ffn=FFNConfig(d_ff=hf["intermediate_size"], activation=activation(hf, "hidden_act"), gated=True,
                       bias=bool(hf["mlp_bias"])),
@@ -86,10 +94,21 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
         "max_position_embeddings": cfg.position.max_len, "rms_norm_eps": cfg.norm.eps,
         "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation], "tie_word_embeddings": cfg.embedding.tie_output,
         "attention_bias": a.qkv_bias, "mlp_bias": cfg.ffn.bias, "rope_theta": cfg.position.rope_theta,
+        **_rope_to_hf(cfg.position),
         "pad_token_id": cfg.embedding.pad_id, **({"sliding_window": a.window} if model_type != "llama" else {}),
         **({"num_local_experts": cfg.moe.n_experts, "num_experts_per_tok": cfg.moe.top_k, "intermediate_size": cfg.moe.d_ff,
             "router_aux_loss_coef": cfg.moe.aux_loss_weight} if cfg.moe else {}),
     }
+
+
+def _rope_to_hf(p: PositionConfig) -> dict:
+    if p.rope_scaling == "none":
+        return {}
+    scaling = {"rope_type": p.rope_scaling, "factor": p.rope_factor}
+    if p.rope_scaling == "llama3":
+        scaling |= {"low_freq_factor": p.rope_low_freq, "high_freq_factor": p.rope_high_freq,
+                    "original_max_position_embeddings": p.rope_original_len}
+    return {"rope_scaling": scaling, "rope_parameters": {"rope_theta": p.rope_theta, **scaling}}
 
 
 B, H = "decoder.blocks.{i}", "model.layers.{i}"

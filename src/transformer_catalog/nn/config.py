@@ -44,6 +44,14 @@ class PositionConfig:
     offset: int = 0  # learned tables start at this row (OPT and BART keep 2 unused rows, RoBERTa pad_id + 1)
     rope_theta: float = 10000.0
     rotary_fraction: float = 1.0  # share of each head's dimensions that rotate (GPT-NeoX: 0.25)
+    # Context extension by rescaling rotary frequencies: linear divides all of them by rope_factor;
+    # llama3 divides only wavelengths longer than original_len / low_freq, keeps those shorter than
+    # original_len / high_freq, and blends in between (Llama 3.1).
+    rope_scaling: Literal["none", "linear", "llama3"] = "none"
+    rope_factor: float = 1.0
+    rope_low_freq: float = 1.0
+    rope_high_freq: float = 4.0
+    rope_original_len: int = 8192
     relative_buckets: int = 32  # T5: offsets fall into this many buckets, exact near zero, log-spaced beyond
     relative_max_distance: int = 128
 

@@ -69,6 +69,21 @@ def make_positions(d_model: int, cfg: PositionConfig) -> nn.Module | None:
     return None
 
 
+def scaled_frequencies(inv_freq: Tensor, cfg: PositionConfig) -> Tensor:
+    """Rotary frequencies after context-extension scaling (see PositionConfig.rope_scaling)."""
+    if cfg.rope_scaling == "linear":
+        return inv_freq / cfg.rope_factor
+    if cfg.rope_scaling == "llama3":
+        wavelength = 2 * math.pi / inv_freq
+        long_limit = cfg.rope_original_len / cfg.rope_low_freq  # longer wavelengths: fully rescaled
+        short_limit = cfg.rope_original_len / cfg.rope_high_freq  # shorter wavelengths: untouched
+        blend = ((cfg.rope_original_len / wavelength - cfg.rope_low_freq) / (cfg.rope_high_freq - cfg.rope_low_freq))
+        mixed = (1 - blend) * inv_freq / cfg.rope_factor + blend * inv_freq
+        out = torch.where(wavelength > long_limit, inv_freq / cfg.rope_factor, inv_freq)
+        return torch.where((wavelength >= short_limit) & (wavelength <= long_limit), mixed, out)
+    return inv_freq
+
+
 class RotaryEmbedding(nn.Module):
     """RoPE (Su et al., RoFormer): rotate pairs of query/key dimensions by position-dependent
     angles, so that q·k depends on the relative offset only. Pairs are (i, i + rot/2) — the
@@ -80,7 +95,7 @@ class RotaryEmbedding(nn.Module):
         self.rot = rot = int(head_dim * cfg.rotary_fraction)
 
         def angles():
-            inv_freq = 1.0 / cfg.rope_theta ** (torch.arange(0, rot, 2, dtype=torch.float32) / rot)
+            inv_freq = scaled_frequencies(1.0 / cfg.rope_theta ** (torch.arange(0, rot, 2, dtype=torch.float32) / rot), cfg)
             a = torch.outer(torch.arange(cfg.max_len, dtype=torch.float32), inv_freq)
             return torch.cat([a, a], dim=-1)  # (max_len, rot)
 
