@@ -320,3 +320,19 @@ def test_distilbert_both_ways(tmp_path):
     hf = transformers.DistilBertModel(transformers.DistilBertConfig(
         vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=64)).eval()
     _encoder_both_ways(hf, "distilbert", tmp_path, pad_id=0)
+
+
+def test_vit_both_ways(tmp_path):
+    torch.manual_seed(0)
+    hf = transformers.ViTModel(transformers.ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                                      intermediate_size=64, image_size=16, patch_size=4),
+                               add_pooling_layer=False).eval()
+    pixels = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        expected = hf(pixel_values=pixels).last_hidden_state
+        ours = from_hf(_save(hf, tmp_path / "hf"))
+        got = ours(pixels)
+        assert got.shape == (2, 17, 32) and (got - expected).abs().max().item() <= TOL
+        to_hf(ours, tmp_path / "back", "vit")
+        back = transformers.AutoModel.from_pretrained(tmp_path / "back").eval()
+        assert (back(pixel_values=pixels).last_hidden_state - got).abs().max().item() <= TOL

@@ -90,6 +90,21 @@ class MoEConfig:
 
 
 @dataclass
+class VisionConfig:
+    """Images as token sequences (ViT): non-overlapping patches, each linearly embedded, with a learned
+    class token in front and a learned position per patch."""
+
+    image_size: int = 224
+    patch_size: int = 16
+    channels: int = 3
+    class_token: bool = True
+
+    @property
+    def n_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+@dataclass
 class EmbeddingConfig:
     vocab_size: int = 37000  # the paper's shared EN-DE byte-pair vocabulary
     pad_id: int = 0
@@ -120,6 +135,7 @@ class ModelConfig:
     ffn: FFNConfig = field(default_factory=FFNConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     moe: Optional[MoEConfig] = None  # replaces every layer's feed-forward when set
+    vision: Optional[VisionConfig] = None  # the encoder reads image patches instead of tokens
 
     def __post_init__(self) -> None:
         self.validate()
@@ -168,6 +184,11 @@ class ModelConfig:
             fail("embedding.d_embed", f"must be positive, got {self.embedding.d_embed}")
         if self.embedding.d_embed not in (None, self.d_model) and self.embedding.tie_output and self.arch != "encoder":
             fail("embedding.d_embed", "a factorised embedding cannot be tied to the output projection")
+        if self.vision is not None:
+            if self.arch != "encoder":
+                fail("vision", "image inputs need arch: encoder")
+            if self.vision.image_size % self.vision.patch_size:
+                fail("vision.patch_size", f"{self.vision.patch_size} does not divide image_size={self.vision.image_size}")
         if self.moe is not None and not 1 <= self.moe.top_k <= self.moe.n_experts:
             fail("moe.top_k", f"must be between 1 and n_experts={self.moe.n_experts}, got {self.moe.top_k}")
         if self.norm.kind == "rmsnorm" and self.norm.bias:
@@ -270,5 +291,6 @@ __all__ = [
     "FFNConfig",
     "EmbeddingConfig",
     "MoEConfig",
+    "VisionConfig",
     "ModelConfig",
 ]

@@ -82,7 +82,7 @@ def _macs(module: torch.nn.Module) -> int:
 
     total = 0
     for m in module.modules():
-        if isinstance(m, torch.nn.Linear):
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):  # a patch convolution is a linear map per patch
             total += m.weight.numel()
         elif isinstance(m, MoEFeedForward):
             total += m.router.weight.numel() + (m.gate_up[0].numel() + m.down[0].numel()) * m.top_k

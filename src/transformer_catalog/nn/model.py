@@ -73,14 +73,16 @@ class _Base(nn.Module):
         if any(p.is_meta for p in self.parameters()):
             return  # shapes only (parameter counting): there are no values to initialise
         for name, p in self.named_parameters():
-            if p.dim() < 2:
+            if p.dim() < 2 or name.endswith("class_token"):
+                if name.endswith("class_token"):
+                    nn.init.normal_(p, std=0.02)
                 continue
             if name.endswith(("gate_up", "down")) and p.dim() == 3:  # stacked experts
                 for expert in p:
                     nn.init.xavier_uniform_(expert)
             elif "tokens" in name:
                 nn.init.normal_(p, std=self.config.d_model**-0.5)
-            elif "positions" in name or "token_types" in name or "relative_bias" in name:
+            elif any(k in name for k in ("positions", "token_types", "relative_bias", "class_token")):
                 nn.init.normal_(p, std=0.02)  # as BERT and GPT-2
             else:
                 nn.init.xavier_uniform_(p)
@@ -118,6 +120,42 @@ class EncoderModel(_Base):
         """Hidden states (B, T, d_model). `keep` marks real tokens; default: ids != pad_id."""
         keep = ids != self.config.embedding.pad_id if keep is None else keep
         return self.encoder(self.embed(ids, token_types=token_types), mask=padding_mask(keep))
+
+
+class PatchEmbeddings(nn.Module):
+    """An image (B, C, H, W) as a sequence (B, 1 + N, d): patches by a strided convolution (one linear
+    map per patch), a class token in front, a learned position for every place, then dropout."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        v = cfg.vision
+        self.project = nn.Conv2d(v.channels, cfg.d_model, kernel_size=v.patch_size, stride=v.patch_size)
+        self.class_token = nn.Parameter(torch.empty(1, 1, cfg.d_model)) if v.class_token else None
+        self.positions = nn.Parameter(torch.empty(1, v.n_patches + v.class_token, cfg.d_model))
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        x = self.project(pixels).flatten(2).transpose(1, 2)  # (B, N, d), patches in row-major order
+        if self.class_token is not None:
+            x = torch.cat([self.class_token.expand(x.size(0), -1, -1), x], dim=1)
+        if x.size(1) != self.positions.size(1):
+            raise TcatError(f"image gives {x.size(1)} positions; the model was built for {self.positions.size(1)} "
+                            "(vision.image_size / vision.patch_size)")
+        return self.dropout(x + self.positions)
+
+
+class VisionEncoderModel(_Base):
+    """ViT: the shared encoder stack over image patches. Returns hidden states (B, 1 + N, d); the
+    first is the class token's, the usual input to a classifier."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.embed = PatchEmbeddings(cfg)
+        self.encoder = Stack(cfg, cfg.n_encoder_layers)
+        self.init_weights()
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        return self.encoder(self.embed(pixels))
 
 
 class DecoderModel(_Base):
@@ -191,4 +229,4 @@ _ARCHS = {"encoder": EncoderModel, "decoder": DecoderModel, "encoder-decoder": E
 def build_model(cfg: ModelConfig, device: str | torch.device | None = None) -> nn.Module:
     """Build the model `cfg` describes. device="meta" allocates nothing (for counting)."""
     with torch.device(device or "cpu"):
-        return _ARCHS[cfg.arch](cfg)
+        return VisionEncoderModel(cfg) if cfg.vision else _ARCHS[cfg.arch](cfg)
