@@ -156,7 +156,7 @@ class MultiHeadAttention(nn.Module):
     and keys by their absolute position (offset by what the cache already holds).
     """
 
-    def __init__(self, cfg: ModelConfig, cross: bool = False):
+    def __init__(self, cfg: ModelConfig, cross: bool = False, layer: int = 0):
         super().__init__()
         a = cfg.attention
         d, hd = cfg.d_model, cfg.head_dim
@@ -164,7 +164,8 @@ class MultiHeadAttention(nn.Module):
         self.dropout = a.dropout
         self.backend = a.backend
         self.scale = a.scale
-        self.window = a.window
+        local = a.window_pattern[layer % len(a.window_pattern)] == "L"
+        self.window = a.window if local else None
         self.q_proj = nn.Linear(d, a.n_heads * hd, bias=a.qkv_bias)
         self.k_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)

@@ -17,11 +17,11 @@ from .layers import ALiBi, FeedForward, MoEFeedForward, RelativePositionBias, ma
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig, cross_attention: bool = False):
+    def __init__(self, cfg: ModelConfig, cross_attention: bool = False, layer: int = 0):
         super().__init__()
         d = cfg.d_model
         self.pre_norm = cfg.norm.placement == "pre"
-        self.self_attn = MultiHeadAttention(cfg)
+        self.self_attn = MultiHeadAttention(cfg, layer=layer)
         self.self_attn_norm = make_norm(d, cfg.norm)
         if cross_attention:
             self.cross_attn = MultiHeadAttention(cfg, cross=True)
@@ -69,7 +69,7 @@ class Stack(nn.Module):
     def __init__(self, cfg: ModelConfig, n_layers: int, cross_attention: bool = False, causal: bool = False):
         super().__init__()
         self.n_layers = n_layers
-        self.blocks = nn.ModuleList(Block(cfg, cross_attention) for _ in range(1 if cfg.share_layers else n_layers))
+        self.blocks = nn.ModuleList(Block(cfg, cross_attention, layer=i) for i in range(1 if cfg.share_layers else n_layers))
         self.final_norm = make_norm(cfg.d_model, cfg.norm) if cfg.norm.final else None
         if cfg.position.kind == "relative":
             self.relative_bias = RelativePositionBias(cfg.attention.n_heads, cfg.position, bidirectional=not causal)

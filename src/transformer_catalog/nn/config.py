@@ -26,6 +26,9 @@ class AttentionConfig:
     # Size of each head; None = d_model / n_heads. PaLM-540B and Gemma-7B use 256 regardless of width.
     head_dim: Optional[int] = None
     window: Optional[int] = None  # sliding-window attention: a query sees only the last `window` keys (Mistral)
+    # Which layers use the window, as a repeating pattern of L (local) and G (global): "L" = every
+    # layer (Mistral), "GL" = odd layers (GPT-Neo, GPT-3's banded layers), "LG" (Gemma 2), "LLLLLG" (Gemma 3).
+    window_pattern: str = "L"
     scale: Optional[float] = None  # logit scale; None = 1/sqrt(head_dim). T5 uses 1 (folded into its init)
     qkv_bias: bool = True  # the paper's projections have biases; LLaMA's have none, Qwen2's only here
     out_bias: bool = True
@@ -180,6 +183,8 @@ class ModelConfig:
             fail("position.offset", "only learned positions take a (non-negative) offset")
         if self.attention.window is not None and self.attention.window < 1:
             fail("attention.window", f"must be at least 1, got {self.attention.window}")
+        if not self.attention.window_pattern or set(self.attention.window_pattern) - {"L", "G"}:
+            fail("attention.window_pattern", f"{self.attention.window_pattern!r} must be a string of L (local) and G (global)")
         if self.embedding.d_embed is not None and self.embedding.d_embed <= 0:
             fail("embedding.d_embed", f"must be positive, got {self.embedding.d_embed}")
         if self.embedding.d_embed not in (None, self.d_model) and self.embedding.tie_output and self.arch != "encoder":
