@@ -68,7 +68,12 @@ def _gpt_neo():
         max_position_embeddings=64, bos_token_id=0, eos_token_id=0))
 
 
-CAUSAL = {"gpt_neo": _gpt_neo, "openai-gpt": _openai_gpt, "bloom": _bloom, "bloom-6-heads": lambda: _bloom(6), "gpt2": _gpt2, "opt": _opt, "opt-post-norm": lambda: _opt(do_layer_norm_before=False), "gpt_neox": _neox, "llama": _llama, "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True,
+def _gptj():
+    return transformers.GPTJForCausalLM(transformers.GPTJConfig(
+        vocab_size=100, n_embd=64, n_layer=2, n_head=4, rotary_dim=8, n_positions=64, bos_token_id=0, eos_token_id=0))
+
+
+CAUSAL = {"gptj": _gptj, "gpt_neo": _gpt_neo, "openai-gpt": _openai_gpt, "bloom": _bloom, "bloom-6-heads": lambda: _bloom(6), "gpt2": _gpt2, "opt": _opt, "opt-post-norm": lambda: _opt(do_layer_norm_before=False), "gpt_neox": _neox, "llama": _llama, "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True,
                                                                            num_key_value_heads=1),
           "llama-rope-theta": lambda: _llama(rope_theta=500000.0), "mistral": _mistral,
           "llama-rope-linear": lambda: _llama(rope_scaling={"rope_type": "linear", "factor": 4.0}),
@@ -76,7 +81,7 @@ CAUSAL = {"gpt_neo": _gpt_neo, "openai-gpt": _openai_gpt, "bloom": _bloom, "bloo
               "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
               "original_max_position_embeddings": 16}),
           "mistral-sliding-window": lambda: _mistral(window=5)}
-EXPORT_AS = {"gpt_neo": "gpt_neo", "openai-gpt": "openai-gpt", "bloom": "bloom", "bloom-6-heads": "bloom", "opt": "opt", "opt-post-norm": "opt", "gpt_neox": "gpt_neox", "gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama", "llama-rope-linear": "llama", "llama3-rope": "llama",
+EXPORT_AS = {"gptj": "gptj", "gpt_neo": "gpt_neo", "openai-gpt": "openai-gpt", "bloom": "bloom", "bloom-6-heads": "bloom", "opt": "opt", "opt-post-norm": "opt", "gpt_neox": "gpt_neox", "gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama", "llama-rope-linear": "llama", "llama3-rope": "llama",
              "mistral": "llama", "mistral-sliding-window": "mistral"}
 
 
@@ -101,7 +106,7 @@ def test_causal_lm_parity_both_ways(name, tmp_path):
         assert (back(ids).logits - got).abs().max().item() <= TOL
 
 
-@pytest.mark.parametrize("name", ["gpt2", "llama", "opt", "gpt_neox", "mistral-sliding-window", "bloom", "gpt_neo"])
+@pytest.mark.parametrize("name", ["gpt2", "llama", "opt", "gpt_neox", "mistral-sliding-window", "bloom", "gpt_neo", "gptj"])
 def test_converted_models_cache_equals_recomputation(name, tmp_path):
     ours = from_hf(_save(CAUSAL[name](), tmp_path / "hf"))
     start = torch.randint(1, 100, (2, 5))

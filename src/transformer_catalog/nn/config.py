@@ -118,6 +118,7 @@ class EmbeddingConfig:
     # Factorised embeddings (ALBERT, ELECTRA-small): tables of width d_embed, projected to d_model.
     d_embed: Optional[int] = None
     scale_output: bool = False  # multiply the last hidden state by d_model^-0.5 before a tied head (T5 v1.0)
+    head_bias: bool = False  # a bias on the output projection (GPT-J, Phi)
     norm: bool = False  # a norm right after the embedding sum (BERT)
 
 

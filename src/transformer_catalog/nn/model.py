@@ -103,7 +103,7 @@ class _Base(nn.Module):
         return self.head(hidden)
 
     def _head(self, cfg: ModelConfig, tokens: nn.Embedding) -> nn.Linear:
-        head = nn.Linear(cfg.d_model, cfg.embedding.vocab_size, bias=False)
+        head = nn.Linear(cfg.d_model, cfg.embedding.vocab_size, bias=cfg.embedding.head_bias)
         if cfg.embedding.tie_output:
             head.weight = tokens.weight  # pre-softmax projection shares the embedding matrix
         return head
