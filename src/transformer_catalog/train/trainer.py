@@ -123,7 +123,7 @@ class Trainer:
         batches = length_grouped_batches(task.train, cfg.max_tokens, cfg.seed, st["epoch"])
         start_time, start_elapsed = time.perf_counter(), st["elapsed"]
         window_tokens, window_start = 0, time.perf_counter()
-        bar = _Progress(cfg.steps, st["step"], enabled=self.progress)
+        bar = _Progress(cfg.steps, st["step"], enabled=self.progress, budget_s=cfg.max_minutes * 60, elapsed_s=st["elapsed"])
         with bar:
             while st["step"] < cfg.steps:
                 if st["batch"] >= len(batches):
@@ -150,7 +150,7 @@ class Trainer:
                 window_tokens += n_tok
                 st["elapsed"] = start_elapsed + time.perf_counter() - start_time
                 tok_s = window_tokens / max(time.perf_counter() - window_start, 1e-9)
-                bar.update(st["step"], loss.item(), tok_s)
+                bar.update(st["step"], loss.item(), tok_s, st["elapsed"])
                 if st["step"] % 10 == 0 or st["step"] == cfg.steps:
                     self._log({"step": st["step"], "loss": round(loss.item(), 5), "lr": lr,
                                "tokens_per_s": round(tok_s, 1), "elapsed_s": round(st["elapsed"], 2)})
@@ -181,20 +181,26 @@ def _first_difference(a: dict, b: dict, prefix: str = "") -> str:
 
 
 class _Progress:
-    """A rich progress bar with loss, tokens/s and ETA; silent when disabled (tests)."""
+    """A rich progress bar with loss, tokens/s and ETA; silent when disabled (tests). With a time
+    budget (--minutes) the bar tracks whichever limit comes first: steps or time."""
 
-    def __init__(self, total: int, done: int, enabled: bool):
-        self.enabled = enabled
+    def __init__(self, total: int, done: int, enabled: bool, budget_s: float = 0.0, elapsed_s: float = 0.0):
+        self.enabled, self.total, self.budget = enabled, total, budget_s
         if not enabled:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.bar = Progress(
-            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]train"), BarColumn(), TextColumn("step {task.fields[step]}"),
             TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tok_s]} tok/s"),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
         )
-        self.task = self.bar.add_task("train", total=total, completed=done, loss="-", tok_s="-")
+        self.task = self.bar.add_task("train", total=1.0, completed=self._fraction(done, elapsed_s), step=done, loss="-",
+                                      tok_s="-")
+
+    def _fraction(self, step: int, elapsed: float) -> float:
+        by_steps = step / max(self.total, 1)
+        return max(by_steps, elapsed / self.budget) if self.budget else by_steps
 
     def __enter__(self):
         if self.enabled:
@@ -205,9 +211,10 @@ class _Progress:
         if self.enabled:
             self.bar.__exit__(*exc)
 
-    def update(self, step: int, loss: float, tok_s: float) -> None:
+    def update(self, step: int, loss: float, tok_s: float, elapsed: float = 0.0) -> None:
         if self.enabled:
-            self.bar.update(self.task, completed=step, loss=f"{loss:.3f}", tok_s=f"{tok_s:,.0f}")
+            self.bar.update(self.task, completed=min(self._fraction(step, elapsed), 1.0), step=f"{step:,}",
+                            loss=f"{loss:.3f}", tok_s=f"{tok_s:,.0f}")
 
     def note(self, text: str) -> None:
         if self.enabled:
