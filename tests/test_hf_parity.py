@@ -190,7 +190,7 @@ def test_missing_tensor_and_unsupported_setting_are_named(tmp_path):
         from_hf(path)
 
 
-SEQ2SEQ = {"bart": transformers.BartConfig, "mbart": transformers.MBartConfig}
+SEQ2SEQ = {"bart": transformers.BartConfig, "mbart": transformers.MBartConfig, "pegasus": transformers.PegasusConfig}
 
 
 @pytest.mark.parametrize("name", sorted(SEQ2SEQ))

@@ -1,6 +1,7 @@
-"""BART (Lewis et al., 2019) and mBART (Liu et al., 2020): the paper's encoder-decoder with
-learned positions (offset by 2), a LayerNorm on each embedding sum, GELU, shared embeddings tied
-to the output. BART is post-norm; mBART is pre-norm with final norms and scaled embeddings.
+"""BART (Lewis et al., 2019), mBART (Liu et al., 2020) and Pegasus (Zhang et al., 2019): the paper's
+encoder-decoder with shared embeddings tied to the output. BART: post-norm, learned positions
+(offset by 2), a LayerNorm on each embedding sum, GELU. mBART: the same, pre-norm with final norms.
+Pegasus: pre-norm with final norms, sinusoidal positions (sines then cosines), no embedding norm.
 Checkpoint mapping below."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig
 from ..errors import TcatError
 from ._hf import seq2seq_layers, ACTIVATIONS_BACK, activation, require_zero
 
-HF_MODEL_TYPES = ("bart", "mbart")
+HF_MODEL_TYPES = ("bart", "mbart", "pegasus")
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
 HF_PREFIX = "model."
 OFFSET = 2
@@ -31,26 +32,32 @@ def config_from_hf(hf: dict) -> ModelConfig:
     for a, b in (("encoder_attention_heads", "decoder_attention_heads"), ("encoder_ffn_dim", "decoder_ffn_dim")):
         if hf[a] != hf[b]:
             raise TcatError(f"Hugging Face config {hf['model_type']}: {a} != {b} is not supported")
-    pre = hf["model_type"] == "mbart"  # the mBART architecture normalises before each sub-layer
+    kind = hf["model_type"]
+    pre = kind in ("mbart", "pegasus")  # these architectures normalise before each sub-layer
+    if kind == "pegasus":
+        position = PositionConfig(kind="sinusoidal", max_len=hf["max_position_embeddings"], sinusoidal_layout="halves")
+    else:
+        position = PositionConfig(kind="learned", max_len=hf["max_position_embeddings"], offset=OFFSET)
     return ModelConfig(
         arch="encoder-decoder", d_model=hf["d_model"], n_encoder_layers=hf["encoder_layers"],
         n_decoder_layers=hf["decoder_layers"], dropout=hf["dropout"],
         attention=AttentionConfig(n_heads=hf["encoder_attention_heads"], dropout=hf["attention_dropout"]),
-        position=PositionConfig(kind="learned", max_len=hf["max_position_embeddings"], offset=OFFSET),
+        position=position,
         norm=NormConfig(placement="pre" if pre else "post", final=pre),
         ffn=FFNConfig(d_ff=hf["encoder_ffn_dim"], activation=activation(hf, "activation_function")),
         embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"],
                                   scale=bool(hf["scale_embedding"]), share_src_tgt=True,
-                                  tie_output=bool(hf["tie_word_embeddings"]), norm=True),
+                                  tie_output=bool(hf["tie_word_embeddings"]), norm=kind != "pegasus"),
     )
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
-    if (cfg.norm.placement == "pre") != (model_type == "mbart"):
+    if (cfg.norm.placement == "pre") != (model_type in ("mbart", "pegasus")):
         raise TcatError(f"a {cfg.norm.placement}-norm model cannot be exported as {model_type}")
     return {
         "model_type": model_type,
-        "architectures": [{"bart": "BartForConditionalGeneration", "mbart": "MBartForConditionalGeneration"}[model_type]],
+        "architectures": [{"bart": "BartForConditionalGeneration", "mbart": "MBartForConditionalGeneration",
+                           "pegasus": "PegasusForConditionalGeneration"}[model_type]],
         "vocab_size": cfg.embedding.vocab_size, "d_model": cfg.d_model,
         "encoder_layers": cfg.n_encoder_layers, "decoder_layers": cfg.n_decoder_layers,
         "encoder_attention_heads": cfg.attention.n_heads, "decoder_attention_heads": cfg.attention.n_heads,
@@ -95,6 +102,6 @@ RULES = [
     *linear("decoder.final_norm", "model.decoder.layer_norm"),
     rule("head.weight", "lm_head.weight"),
 ]
-# Copies of the shared table that checkpoints may also store under these names.
+# Copies of the shared table that checkpoints may also store under these names; Pegasus's fixed sinusoids.
 IGNORED = ("model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight",
-           "final_logits_bias")
+           "final_logits_bias", "model.encoder.embed_positions.weight", "model.decoder.embed_positions.weight")

@@ -44,6 +44,8 @@ class PositionConfig:
     # alibi: a fixed bias, linear in distance with a slope per head (Press et al.; BLOOM).
     kind: Literal["sinusoidal", "learned", "rope", "relative", "alibi", "none"] = "sinusoidal"
     max_len: int = 512  # longest sequence the model accepts (size of a learned table)
+    # Sinusoid layout: interleaved sin/cos pairs (the paper) or all sines then all cosines (Pegasus).
+    sinusoidal_layout: Literal["interleaved", "halves"] = "interleaved"
     offset: int = 0  # learned tables start at this row (OPT and BART keep 2 unused rows, RoBERTa pad_id + 1)
     rope_theta: float = 10000.0
     rotary_fraction: float = 1.0  # share of each head's dimensions that rotate (GPT-NeoX: 0.25)

@@ -29,15 +29,20 @@ class SinusoidalPositions(nn.Module):
     A fixed table, kept out of the state dict (it is not learned, so it is not a parameter).
     """
 
-    def __init__(self, d_model: int, max_len: int):
+    def __init__(self, d_model: int, max_len: int, layout: str = "interleaved"):
         super().__init__()
 
         def make():
             pos = torch.arange(max_len, dtype=torch.float32)[:, None]
             inv_freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
             table = torch.zeros(max_len, d_model)
-            table[:, 0::2] = torch.sin(pos * inv_freq)
-            table[:, 1::2] = torch.cos(pos * inv_freq[: d_model // 2])
+            if layout == "halves":  # Pegasus: sines in the first half, cosines in the second
+                half = (d_model + 1) // 2
+                table[:, :half] = torch.sin(pos * inv_freq)
+                table[:, half:] = torch.cos(pos * inv_freq[: d_model // 2])
+            else:
+                table[:, 0::2] = torch.sin(pos * inv_freq)
+                table[:, 1::2] = torch.cos(pos * inv_freq[: d_model // 2])
             return table
 
         self.register_buffer("table", _fixed_table(make, (max_len, d_model)), persistent=False)
@@ -63,7 +68,7 @@ class LearnedPositions(nn.Module):
 def make_positions(d_model: int, cfg: PositionConfig) -> nn.Module | None:
     """The additive position table, if the model adds one to its embeddings (rope does not)."""
     if cfg.kind == "sinusoidal":
-        return SinusoidalPositions(d_model, cfg.max_len)
+        return SinusoidalPositions(d_model, cfg.max_len, cfg.sinusoidal_layout)
     if cfg.kind == "learned":
         return LearnedPositions(d_model, cfg.max_len, cfg.offset)
     return None
