@@ -12,8 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 
 TRANSLATION_TRAIN = ("tcat train --data bible-en-es --model transformer-small --out runs/en-es --steps 100000 "
-                     "--minutes 95 --max-tokens 2048 --warmup 600 --threads 1")
-TRANSLATION_EVAL = "tcat evaluate runs/en-es --split test --beam 4 --json benchmarks/results/translation_en_es.json"
+                     "--minutes 95 --max-tokens 2048 --warmup 600 --threads 1 --eval-every 500 --save-every 250")
+TRANSLATION_EVAL = ("tcat evaluate runs/en-es --split test --beam 4 --threads 2 "
+                    "--json benchmarks/results/translation_en_es.json")
+TRANSLATION_PLOT = "python benchmarks/plot_loss.py runs/en-es/metrics.jsonl benchmarks/results/translation_loss.svg"
 
 
 def _load(name):
@@ -49,11 +51,14 @@ def translation(lines):
         f"| tcat transformer-small | **{r['bleu']:.2f}** | **{r['chrf']:.2f}** |",
         f"| copy the source (baseline) | {r['copy_source_bleu']:.2f} | {r['copy_source_chrf']:.2f} |",
         "",
-        "Commands:",
+        "Commands (`make translation-benchmark`):",
         "```",
         TRANSLATION_TRAIN,
         TRANSLATION_EVAL,
+        TRANSLATION_PLOT,
         "```",
+        "",
+        "![training and validation loss](benchmarks/results/translation_loss.svg)",
         "",
         "Examples from the test books:",
         "",
