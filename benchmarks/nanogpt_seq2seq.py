@@ -78,4 +78,4 @@ class Seq2Seq(nn.Module):
         y = self.emb(tgt) * self.scale + self.pe[: tgt.size(1)]
         for b in self.dec:
             y = b(y, x)
-        return y @ self.emb.weight.t()
+        return F.linear(y, self.emb.weight)  # tied output head, as nanoGPT ties lm_head to wte

@@ -62,3 +62,10 @@ def test_impossible_configs_fail_with_the_field_path(data, message):
 def test_unknown_named_config_suggests():
     with pytest.raises(TcatError, match="did you mean 'transformer-big'"):
         get_config("transformer-bigg")
+
+
+def test_configs_from_earlier_versions_still_load():
+    old = get_config("transformer-small").to_dict()
+    old["attention"] = {k: v for k, v in old["attention"].items() if k not in ("qkv_bias", "out_bias")} | {"bias": False}
+    cfg = ModelConfig.from_dict(old)
+    assert cfg.attention.qkv_bias is False and cfg.attention.out_bias is False

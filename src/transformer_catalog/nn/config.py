@@ -225,7 +225,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        return _build(cls, data, "")
+        return _build(cls, _migrate(data), "")
 
     def replace(self, **changes) -> "ModelConfig":
         """A copy with top-level fields or dotted sub-fields changed: replace(**{"ffn.d_ff": 64})."""
@@ -241,6 +241,19 @@ class ModelConfig:
                 raise TcatError(f"model config: {key}: no such field")
             node[leaf] = value
         return ModelConfig.from_dict(data)
+
+
+def _migrate(data: dict) -> dict:
+    """Read configs written by earlier versions: attention.bias (0.1.0 before the split) became
+    qkv_bias and out_bias."""
+    attention = data.get("attention") if isinstance(data, dict) else None
+    if isinstance(attention, dict) and "bias" in attention:
+        attention = dict(attention)
+        bias = attention.pop("bias")
+        attention.setdefault("qkv_bias", bias)
+        attention.setdefault("out_bias", bias)
+        data = {**data, "attention": attention}
+    return data
 
 
 def _build(cls, data, prefix: str):
