@@ -347,3 +347,31 @@ def test_vit_both_ways(tmp_path):
         to_hf(ours, tmp_path / "back", "vit")
         back = transformers.AutoModel.from_pretrained(tmp_path / "back").eval()
         assert (back(pixel_values=pixels).last_hidden_state - got).abs().max().item() <= TOL
+
+
+def test_clip_two_towers_both_ways(tmp_path):
+    from transformer_catalog.nn.dual import contrastive_loss
+
+    torch.manual_seed(0)
+    cfg = transformers.CLIPConfig(
+        text_config=dict(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                         max_position_embeddings=16, eos_token_id=99, pad_token_id=1, bos_token_id=98),
+        vision_config=dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96, image_size=16,
+                           patch_size=4), projection_dim=24)
+    hf = transformers.CLIPModel(cfg).eval()
+    ids = torch.randint(2, 98, (3, 10))
+    ids[:, 0] = 98
+    ids[torch.arange(3), torch.tensor([9, 6, 4])] = 99  # end-of-text at different places
+    pixels = torch.randn(3, 3, 16, 16)
+    with torch.no_grad():
+        out = hf(input_ids=ids, pixel_values=pixels)
+        ours = from_hf(_save(hf, tmp_path / "hf"))
+        logits = ours(ids, pixels)
+        assert (logits - out.logits_per_image).abs().max().item() <= TOL
+        theirs_text = hf.get_text_features(input_ids=ids)
+        theirs_text = getattr(theirs_text, "pooler_output", theirs_text)  # a tensor, or an output object in v5
+        assert (ours.encode_text(ids) - theirs_text).abs().max() <= TOL
+        to_hf(ours, tmp_path / "back", "clip")
+        back = transformers.AutoModel.from_pretrained(tmp_path / "back").eval()
+        assert (back(input_ids=ids, pixel_values=pixels).logits_per_image - logits).abs().max().item() <= TOL
+        assert abs(contrastive_loss(logits).item() - hf(input_ids=ids, pixel_values=pixels, return_loss=True).loss.item()) < 1e-5

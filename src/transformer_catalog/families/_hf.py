@@ -14,8 +14,9 @@ def unsupported(hf: dict, key: str, allowed: tuple, default=None) -> None:
 
 
 ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "relu": "relu",
-               "silu": "silu", "swish": "silu"}
-ACTIVATIONS_BACK = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu", "silu": "silu"}
+               "silu": "silu", "swish": "silu", "quick_gelu": "quick_gelu", "relu2": "relu2"}
+ACTIVATIONS_BACK = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu", "silu": "silu", "quick_gelu": "quick_gelu",
+                    "relu2": "relu2"}
 
 
 def activation(hf: dict, key: str) -> str:

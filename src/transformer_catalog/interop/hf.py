@@ -17,11 +17,11 @@ from .mapping import hf_to_ours, ours_to_hf
 
 
 def _families() -> dict:
-    from ..families import (albert, bart, bert, bloom, distilbert, gpt2, gpt_neo, gpt_neox, gptj, llama, openai_gpt, opt,
-                            t5, vit)
+    from ..families import (albert, bart, bert, bloom, clip, distilbert, gpt2, gpt_neo, gpt_neox, gptj, llama, openai_gpt,
+                            opt, t5, vit)
 
     out = {}
-    for fam in (gpt2, llama, bert, opt, gpt_neox, bart, t5, bloom, albert, distilbert, openai_gpt, vit, gpt_neo, gptj):
+    for fam in (gpt2, llama, bert, opt, gpt_neox, bart, t5, bloom, albert, distilbert, openai_gpt, vit, gpt_neo, gptj, clip):
         for model_type in fam.HF_MODEL_TYPES:
             out[model_type] = fam
     return out
@@ -77,16 +77,22 @@ def from_hf(folder: str | Path):
     fam.check(tensors, str(folder))
     if hasattr(fam, "pack"):
         tensors = fam.pack(tensors, cfg, str(folder))  # e.g. per-expert tensors -> stacked experts
-    model = build_model(cfg, device="meta")
+    build = getattr(fam, "build", build_model)  # two-tower families (CLIP) have their own model class
+    model = build(cfg, device="meta")
     tied = tied_names(model)
     expected = {k: v.shape for k, v in model.state_dict().items() if k not in tied}
-    ours = hf_to_ours(tensors, _rules(fam, cfg), fam.layers(cfg), expected, fam.IGNORED, str(folder), cfg.attention.n_heads)
-    model = build_model(cfg)
+    ours = hf_to_ours(tensors, _rules(fam, cfg), fam.layers(cfg), expected, fam.IGNORED, str(folder), _heads(cfg))
+    model = build(cfg)
     missing = [k for k in expected if k not in ours]
     if missing:
         raise TcatError(f"{folder}: no Hugging Face tensor maps to {missing[0]}")
     model.load_state_dict(ours, strict=False)
     return model.eval()
+
+
+def _heads(cfg) -> int:
+    """Head count for per-head fused layouts (GPT-NeoX, BLOOM); 0 where the config has none."""
+    return cfg.attention.n_heads if cfg.attention is not None else 0
 
 
 def _rules(fam, cfg) -> list:
@@ -111,7 +117,7 @@ def to_hf(model, folder: str | Path, model_type: str) -> Path:
     hf_cfg = fam.config_to_hf(model.config, model_type)
     tied = tied_names(model)
     state = {k: v.detach() for k, v in model.state_dict().items() if k not in tied}
-    tensors = ours_to_hf(state, _rules(fam, model.config), fam.layers(model.config), model.config.attention.n_heads)
+    tensors = ours_to_hf(state, _rules(fam, model.config), fam.layers(model.config), _heads(model.config))
     if hasattr(fam, "unpack"):
         tensors = fam.unpack(tensors, model.config)
     (folder / "config.json").write_text(json.dumps(hf_cfg, indent=2))

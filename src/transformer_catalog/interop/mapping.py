@@ -76,11 +76,15 @@ def hf_to_ours(tensors: dict[str, torch.Tensor], rules: list[Rule], layers: dict
         t = t.t() if r.transpose else t
         if r.per_head:
             t = _from_per_head(t, len(r.ours), heads)
-        sizes = [expected[o][0] for o in r.ours]
-        if sum(sizes) != t.shape[0]:
-            raise TcatError(f"{where}: tensor {r.theirs} has shape {list(tensors[r.theirs].shape)}, "
-                            f"the config needs {sum(sizes)} rows for {', '.join(r.ours)}")
-        for name, part in zip(r.ours, torch.split(t, sizes, dim=0)):
+        if len(r.ours) == 1:  # one-to-one (scalars too): nothing to split
+            parts = [t]
+        else:
+            sizes = [expected[o][0] for o in r.ours]
+            if t.dim() == 0 or sum(sizes) != t.shape[0]:
+                raise TcatError(f"{where}: tensor {r.theirs} has shape {list(tensors[r.theirs].shape)}, "
+                                f"the config needs {sum(sizes)} rows for {', '.join(r.ours)}")
+            parts = torch.split(t, sizes, dim=0)
+        for name, part in zip(r.ours, parts):
             if part.shape != expected[name]:
                 raise TcatError(f"{where}: tensor {r.theirs} has shape {list(tensors[r.theirs].shape)}, "
                                 f"the config needs {list(expected[name])}")
@@ -98,7 +102,7 @@ def ours_to_hf(state: dict[str, torch.Tensor], rules: list[Rule], layers: dict[s
     for r in _expand(rules, layers):
         if not all(o in state for o in r.ours):
             continue
-        t = torch.cat([state[o] for o in r.ours], dim=0)
+        t = state[r.ours[0]] if len(r.ours) == 1 else torch.cat([state[o] for o in r.ours], dim=0)
         if r.per_head:
             t = _to_per_head(t, len(r.ours), heads)
         out[r.theirs] = (t.t() if r.transpose else t).contiguous()

@@ -25,6 +25,7 @@ class AttentionConfig:
     n_kv_heads: Optional[int] = None
     # Size of each head; None = d_model / n_heads. PaLM-540B and Gemma-7B use 256 regardless of width.
     head_dim: Optional[int] = None
+    causal: bool = False  # an encoder that masks future positions (CLIP's text tower); decoders always do
     window: Optional[int] = None  # sliding-window attention: a query sees only the last `window` keys (Mistral)
     # Which layers use the window, as a repeating pattern of L (local) and G (global): "L" = every
     # layer (Mistral), "GL" = odd layers (GPT-Neo, GPT-3's banded layers), "LG" (Gemma 2), "LLLLLG" (Gemma 3).
@@ -78,7 +79,8 @@ class NormConfig:
 class FFNConfig:
     d_ff: int = 2048
     # gelu = exact (erf) GELU; gelu_tanh = its tanh approximation (GPT-2's "gelu_new"); silu = swish
-    activation: Literal["relu", "gelu", "gelu_tanh", "silu", "relu2"] = "relu"  # relu2 = squared ReLU (Nemotron-4)
+    # relu2 = squared ReLU (Nemotron-4); quick_gelu = x * sigmoid(1.702 x) (CLIP)
+    activation: Literal["relu", "gelu", "gelu_tanh", "silu", "relu2", "quick_gelu"] = "relu"
     gated: bool = False  # down(act(gate(x)) * up(x)): GEGLU with gelu, SwiGLU with silu
     bias: bool = True
 
@@ -103,6 +105,7 @@ class VisionConfig:
     patch_size: int = 16
     channels: int = 3
     class_token: bool = True
+    patch_bias: bool = True  # CLIP's patch projection has none
 
     @property
     def n_patches(self) -> int:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Optional
 
@@ -119,7 +120,8 @@ class EncoderModel(_Base):
     def forward(self, ids: Tensor, keep: Optional[Tensor] = None, token_types: Optional[Tensor] = None) -> Tensor:
         """Hidden states (B, T, d_model). `keep` marks real tokens; default: ids != pad_id."""
         keep = ids != self.config.embedding.pad_id if keep is None else keep
-        return self.encoder(self.embed(ids, token_types=token_types), mask=padding_mask(keep))
+        return self.encoder(self.embed(ids, token_types=token_types), mask=padding_mask(keep),
+                            causal=self.config.attention.causal)
 
 
 class PatchEmbeddings(nn.Module):
@@ -129,9 +131,10 @@ class PatchEmbeddings(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         v = cfg.vision
-        self.project = nn.Conv2d(v.channels, cfg.d_model, kernel_size=v.patch_size, stride=v.patch_size)
+        self.project = nn.Conv2d(v.channels, cfg.d_model, kernel_size=v.patch_size, stride=v.patch_size, bias=v.patch_bias)
         self.class_token = nn.Parameter(torch.empty(1, 1, cfg.d_model)) if v.class_token else None
         self.positions = nn.Parameter(torch.empty(1, v.n_patches + v.class_token, cfg.d_model))
+        self.norm = make_norm(cfg.d_model, cfg.norm) if cfg.embedding.norm else None  # CLIP's "pre_layrnorm"
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, pixels: Tensor) -> Tensor:
@@ -141,7 +144,8 @@ class PatchEmbeddings(nn.Module):
         if x.size(1) != self.positions.size(1):
             raise TcatError(f"image gives {x.size(1)} positions; the model was built for {self.positions.size(1)} "
                             "(vision.image_size / vision.patch_size)")
-        return self.dropout(x + self.positions)
+        x = x + self.positions
+        return self.dropout(x if self.norm is None else self.norm(x))
 
 
 class VisionEncoderModel(_Base):
@@ -227,6 +231,7 @@ _ARCHS = {"encoder": EncoderModel, "decoder": DecoderModel, "encoder-decoder": E
 
 
 def build_model(cfg: ModelConfig, device: str | torch.device | None = None) -> nn.Module:
-    """Build the model `cfg` describes. device="meta" allocates nothing (for counting)."""
-    with torch.device(device or "cpu"):
+    """Build the model `cfg` describes. device="meta" allocates nothing (for counting); None builds
+    on the current default device (so a model built inside another's meta build stays on meta)."""
+    with torch.device(device) if device is not None else contextlib.nullcontext():
         return VisionEncoderModel(cfg) if cfg.vision else _ARCHS[cfg.arch](cfg)
