@@ -114,3 +114,9 @@ def test_translate_and_generate_run_on_a_trained_checkpoint(translation_ckpt):
     res = run("generate", str(translation_ckpt), "And God said", "--temperature", "0.8", "--top-k", "20",
               "--seed", "1", "--max-new-tokens", "5")
     assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize("args", [["export", "--format", "yaml"], ["list", "--bogus"], ["train"], ["nonsense"]])
+def test_usage_mistakes_get_one_line(args):
+    res = run(*args)
+    assert_one_line_error(res, "error:", "--help")

@@ -458,8 +458,15 @@ def cmd_catalog_lint(args) -> None:
 
 
 # -- argument parsing ----------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes get one line (and --help for the rest), like every other error of tcat."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tcat", description="transformer-catalog: the Transformer catalog, made executable.")
+    p = _Parser(prog="tcat", description="transformer-catalog: the Transformer catalog, made executable.")
     p.add_argument("--version", action="version", version=f"tcat {__import__('transformer_catalog').__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -38,4 +38,5 @@ def get_config(name: str, **overrides):
             return make_config(fam, **{**fam.CONFIGS[name], **overrides})
     close = difflib.get_close_matches(name, config_names(), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise TcatError(f"unknown model config {name!r}; {hint}known: {', '.join(config_names())}")
+    raise TcatError(f"unknown model config {name!r}; {hint}known: {', '.join(config_names())} "
+                    "(catalog entries with a spec work too, e.g. tcat build 'LLaMA')")
