@@ -27,10 +27,6 @@ def activation(hf: dict, key: str) -> str:
     return ACTIVATIONS[name]
 
 
-def no_check(tensors: dict, where: str) -> None:
-    """Families whose checkpoints need no check beyond the weight mapping."""
-
-
 def require_zero(tensors: dict, name: str, where: str) -> None:
     """A tensor we drop must carry no information (e.g. BART's final_logits_bias)."""
     t = tensors.get(name)

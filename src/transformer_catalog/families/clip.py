@@ -11,7 +11,6 @@ from ..nn.config import (AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfi
                          VisionConfig)
 from ..nn.dual import DualEncoderConfig, build_dual
 from ._hf import ACTIVATIONS_BACK, activation
-from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("clip",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()

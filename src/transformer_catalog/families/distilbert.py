@@ -7,7 +7,6 @@ from __future__ import annotations
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, encoder_layers, unsupported
-from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("distilbert",)
 HF_WRAPPER_PREFIXES = ("distilbert.",)

@@ -8,7 +8,6 @@ from ..errors import TcatError
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, decoder_layers
-from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("gpt_neo",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()

@@ -13,7 +13,6 @@ import torch
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, decoder_layers
-from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("gptj",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()

@@ -9,7 +9,6 @@ from ..errors import TcatError
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, MoEConfig, NormConfig, PositionConfig
 from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
-from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("llama", "mistral", "mixtral")
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
-from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("opt",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()

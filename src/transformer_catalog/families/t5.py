@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..errors import TcatError
 from ..interop.mapping import rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import seq2seq_layers, no_check as check  # noqa: F401  (the family interface)
+from ._hf import seq2seq_layers
 
 HF_MODEL_TYPES = ("t5",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()

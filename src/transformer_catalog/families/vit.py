@@ -8,7 +8,6 @@ from ..interop.mapping import linear, rule
 from ..nn.config import (AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig,
                          VisionConfig)
 from ._hf import ACTIVATIONS_BACK, activation, encoder_layers
-from ._hf import no_check as check  # noqa: F401  (the family interface)
 
 HF_MODEL_TYPES = ("vit",)
 HF_WRAPPER_PREFIXES = ("vit.",)

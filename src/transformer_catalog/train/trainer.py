@@ -15,7 +15,6 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -220,7 +219,3 @@ class _Progress:
         if self.enabled:
             self.bar.console.print(text)
 
-
-def load_for_resume(out: str | Path) -> Optional[Path]:
-    ckpt = Path(out) / "checkpoint"
-    return ckpt if (ckpt / "trainer_state.json").is_file() else None
