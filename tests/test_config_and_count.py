@@ -52,6 +52,8 @@ def test_config_round_trips_through_a_dict():
     ({"d_model": "512"}, "d_model: expected an integer"),
     ({"norm": {"placement": "pre"}}, "norm.final: a pre-norm stack needs a final norm"),
     ({"embedding": {"vocab_size": 10, "pad_id": 10}}, "embedding.pad_id: 10 is outside the vocabulary"),
+    ({"moe": {"pattern": "DX"}}, "moe.pattern: 'DX' must be a string of E (experts) and D (dense)"),
+    ({"moe": {"capacity": 0}}, "moe.capacity: must be at least 1"),
 ])
 def test_impossible_configs_fail_with_the_field_path(data, message):
     with pytest.raises(TcatError) as e:
@@ -69,3 +71,21 @@ def test_configs_from_earlier_versions_still_load():
     old["attention"] = {k: v for k, v in old["attention"].items() if k not in ("qkv_bias", "out_bias")} | {"bias": False}
     cfg = ModelConfig.from_dict(old)
     assert cfg.attention.qkv_bias is False and cfg.attention.out_bias is False
+
+
+def test_expert_layers_follow_the_pattern_in_counts_and_breakdown():
+    """Experts every other layer (Switch): the shortcut count (one-layer build + one block per layer
+    kind) and the breakdown both equal a full meta build."""
+    import torch
+
+    from transformer_catalog.nn import build_model
+
+    cfg = get_config("transformer-small").replace(
+        n_encoder_layers=5, n_decoder_layers=4, moe={"n_experts": 4, "top_k": 1, "pattern": "DE"})
+    full = sum(p.numel() for p in build_model(cfg, device="meta").parameters())
+    dense = get_config("transformer-small").replace(n_encoder_layers=5, n_decoder_layers=4)
+    assert count_parameters(cfg) == full == sum(parameter_breakdown(cfg).values())
+    ffn = cfg.ffn.d_ff * cfg.d_model * 2
+    # 2 + 2 expert layers, each: 3 more experts and a router, minus the dense layer's biases (experts have none)
+    assert full - count_parameters(dense) == (2 + 2) * (3 * ffn + 4 * cfg.d_model - cfg.ffn.d_ff - cfg.d_model)
+    assert isinstance(build_model(cfg, device="meta").encoder.blocks[1].ffn.up, torch.nn.Parameter)

@@ -73,7 +73,8 @@ def _ffn(ours: str, theirs: str, gated: bool) -> list:
     return [rule(f"{ours}.up.weight", f"{theirs}.wi.weight"), rule(f"{ours}.down.weight", f"{theirs}.wo.weight")]
 
 
-def rules(cfg: ModelConfig) -> list:
+def rules(cfg: ModelConfig, ffn: str = "DenseReluDense") -> list:
+    """The weight map; `ffn` names the feed-forward module (Switch calls it mlp)."""
     gated = cfg.ffn.gated
     E, D = "encoder.blocks.{e}", "decoder.blocks.{d}"
     HE, HD = "encoder.block.{e}.layer", "decoder.block.{d}.layer"
@@ -83,14 +84,14 @@ def rules(cfg: ModelConfig) -> list:
         rule("decoder.relative_bias.weight", "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"),
         *_attention(f"{E}.self_attn", f"{HE}.0.SelfAttention"),
         rule(f"{E}.self_attn_norm.weight", f"{HE}.0.layer_norm.weight"),
-        *_ffn(f"{E}.ffn", f"{HE}.1.DenseReluDense", gated),
+        *_ffn(f"{E}.ffn", f"{HE}.1.{ffn}", gated),
         rule(f"{E}.ffn_norm.weight", f"{HE}.1.layer_norm.weight"),
         rule("encoder.final_norm.weight", "encoder.final_layer_norm.weight"),
         *_attention(f"{D}.self_attn", f"{HD}.0.SelfAttention"),
         rule(f"{D}.self_attn_norm.weight", f"{HD}.0.layer_norm.weight"),
         *_attention(f"{D}.cross_attn", f"{HD}.1.EncDecAttention"),
         rule(f"{D}.cross_attn_norm.weight", f"{HD}.1.layer_norm.weight"),
-        *_ffn(f"{D}.ffn", f"{HD}.2.DenseReluDense", gated),
+        *_ffn(f"{D}.ffn", f"{HD}.2.{ffn}", gated),
         rule(f"{D}.ffn_norm.weight", f"{HD}.2.layer_norm.weight"),
         rule("decoder.final_norm.weight", "decoder.final_layer_norm.weight"),
         rule("head.weight", "lm_head.weight"),

@@ -94,6 +94,14 @@ class MoEConfig:
     d_ff: int = 0  # each expert's hidden width; 0 = ffn.d_ff
     renormalize: bool = True  # rescale the top-k router probabilities to sum to 1 (Mixtral); Switch keeps them
     aux_loss_weight: float = 0.01  # load-balancing loss (Switch Transformer, eq. 4) added during training
+    # Which layers have experts, as a repeating pattern of E (experts) and D (dense feed-forward):
+    # "E" = every layer (Mixtral), "DE" = every other layer, starting with the second (Switch).
+    pattern: str = "E"
+    # Expert capacity: at most this many tokens of each sequence go to one expert, first come first
+    # served; the rest skip the experts (output 0, the residual carries them). None = unlimited.
+    # Switch: capacity = capacity_factor * tokens / n_experts. Counted per forward call, so with a
+    # binding capacity cached decoding (one token per call) routes differently from a full pass.
+    capacity: Optional[int] = None
 
 
 @dataclass
@@ -143,7 +151,7 @@ class ModelConfig:
     norm: NormConfig = field(default_factory=NormConfig)
     ffn: FFNConfig = field(default_factory=FFNConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
-    moe: Optional[MoEConfig] = None  # replaces every layer's feed-forward when set
+    moe: Optional[MoEConfig] = None  # replaces the feed-forward of the layers moe.pattern selects
     vision: Optional[VisionConfig] = None  # the encoder reads image patches instead of tokens
 
     def __post_init__(self) -> None:
@@ -200,8 +208,13 @@ class ModelConfig:
                 fail("vision", "image inputs need arch: encoder")
             if self.vision.image_size % self.vision.patch_size:
                 fail("vision.patch_size", f"{self.vision.patch_size} does not divide image_size={self.vision.image_size}")
-        if self.moe is not None and not 1 <= self.moe.top_k <= self.moe.n_experts:
-            fail("moe.top_k", f"must be between 1 and n_experts={self.moe.n_experts}, got {self.moe.top_k}")
+        if self.moe is not None:
+            if not 1 <= self.moe.top_k <= self.moe.n_experts:
+                fail("moe.top_k", f"must be between 1 and n_experts={self.moe.n_experts}, got {self.moe.top_k}")
+            if not self.moe.pattern or set(self.moe.pattern) - {"D", "E"} or "E" not in self.moe.pattern:
+                fail("moe.pattern", f"{self.moe.pattern!r} must be a string of E (experts) and D (dense) with at least one E")
+            if self.moe.capacity is not None and self.moe.capacity < 1:
+                fail("moe.capacity", f"must be at least 1, got {self.moe.capacity}")
         if self.norm.kind == "rmsnorm" and self.norm.bias:
             fail("norm.bias", "rmsnorm has no bias; set norm.bias: false")
         if self.arch in ("encoder", "encoder-decoder") and self.n_encoder_layers < 1:

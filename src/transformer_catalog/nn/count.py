@@ -18,9 +18,22 @@ def _count(cfg: ModelConfig) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _block(cfg: ModelConfig, cross: bool) -> int:
-    with torch.device("meta"):  # the window pattern changes no parameter, so any layer is representative
-        return sum(p.numel() for p in Block(cfg, cross_attention=cross).parameters())
+def _blocks(cfg: ModelConfig, layers: range, cross: bool, measure) -> int:
+    """Sum of measure(block) over a stack's `layers`, building one meta block per distinct kind of
+    layer (dense or experts, from moe.pattern; the attention window changes no weight)."""
+    seen: dict[str, int] = {}
+    total = 0
+    for i in layers:
+        kind = cfg.moe.pattern[i % len(cfg.moe.pattern)] if cfg.moe else ""
+        if kind not in seen:
+            with torch.device("meta"):
+                seen[kind] = measure(Block(cfg, cross_attention=cross, layer=i))
+        total += seen[kind]
+    return total
+
+
+def _numel(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
 
 
 def count_parameters(cfg: ModelConfig) -> int:
@@ -41,37 +54,52 @@ def _count_cached(key: str) -> int:
         return _count(cfg)
     total = _count(cfg.replace(n_encoder_layers=1 if uses_enc else enc, n_decoder_layers=1 if uses_dec else dec))
     if uses_enc:
-        total += (enc - 1) * _block(cfg, cross=False)
+        total += _blocks(cfg, range(1, enc), False, _numel)
     if uses_dec:
-        total += (dec - 1) * _block(cfg, cross=cfg.arch == "encoder-decoder")
+        total += _blocks(cfg, range(1, dec), cfg.arch == "encoder-decoder", _numel)
     return total
+
+
+def _kind(name: str) -> str:
+    if ("embed" in name and "norm" not in name) or "relative_bias" in name:
+        return "embeddings"
+    if "norm" in name:
+        return "norms"
+    if "attn" in name:
+        return "attention"
+    if "ffn" in name:
+        return "feed-forward"
+    return "head"
+
+
+def _by_kind(module: torch.nn.Module) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for name, p in module.named_parameters():  # named_parameters() already skips tied duplicates
+        out[_kind(name)] += p.numel()
+    return out
 
 
 def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
     """Parameters per kind: embeddings, attention, feed-forward, norms, head (untied part only).
-    Counted on a one-layer build, with each block's share multiplied by the stack's depth."""
+    The parts outside the blocks come from a one-layer build; each stack's blocks are added layer
+    by layer (one meta build per distinct kind of layer)."""
+    uses_enc, uses_dec = cfg.arch != "decoder", cfg.arch != "encoder"
     model = build_model(cfg.replace(n_encoder_layers=min(cfg.n_encoder_layers, 1), n_decoder_layers=min(cfg.n_decoder_layers, 1)),
                         device="meta")
-    scale = {"encoder": cfg.n_encoder_layers, "decoder": cfg.n_decoder_layers}
     out: dict[str, int] = defaultdict(int)
-    seen: set[int] = set()
-    for name, p in model.named_parameters():  # named_parameters() already skips tied duplicates
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
-        if ("embed" in name and "norm" not in name) or "relative_bias" in name:
-            kind = "embeddings"
-        elif "norm" in name:
-            kind = "norms"
-        elif "attn" in name:
-            kind = "attention"
-        elif "ffn" in name:
-            kind = "feed-forward"
-        else:
-            kind = "head"
-        stack = name.split(".")[0]
-        repeat = scale[stack] if stack in scale and ".blocks." in name and not cfg.share_layers else 1
-        out[kind] += p.numel() * repeat
+    for name, p in model.named_parameters():
+        if ".blocks." not in name or cfg.share_layers:
+            out[_kind(name)] += p.numel()
+    for used, n, cross in ((uses_enc, cfg.n_encoder_layers, False), (uses_dec, cfg.n_decoder_layers, cfg.arch == "encoder-decoder")):
+        if used and not cfg.share_layers:
+            seen: dict[str, dict[str, int]] = {}
+            for i in range(n):
+                kind = cfg.moe.pattern[i % len(cfg.moe.pattern)] if cfg.moe else ""
+                if kind not in seen:
+                    with torch.device("meta"):
+                        seen[kind] = _by_kind(Block(cfg, cross_attention=cross, layer=i))
+                for k, v in seen[kind].items():
+                    out[k] += v
     return dict(out)
 
 
@@ -85,7 +113,8 @@ def _macs(module: torch.nn.Module) -> int:
         if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):  # a patch convolution is a linear map per patch
             total += m.weight.numel()
         elif isinstance(m, MoEFeedForward):
-            total += m.router.weight.numel() + (m.gate_up[0].numel() + m.down[0].numel()) * m.top_k
+            up = m.gate_up if m.gated else m.up
+            total += m.router.weight.numel() + (up[0].numel() + m.down[0].numel()) * m.top_k
     return total
 
 
@@ -97,10 +126,9 @@ def forward_flops_per_token(cfg: ModelConfig, context: int) -> int:
     one = cfg.replace(n_encoder_layers=1 if uses_enc else cfg.n_encoder_layers,
                       n_decoder_layers=1 if uses_dec else cfg.n_decoder_layers)
     macs = _macs(build_model(one, device="meta"))
-    with torch.device("meta"):
-        if uses_enc:
-            macs += (cfg.n_encoder_layers - 1) * _macs(Block(cfg, cross_attention=False))
-        if uses_dec:
-            macs += (cfg.n_decoder_layers - 1) * _macs(Block(cfg, cross_attention=cfg.arch == "encoder-decoder"))
+    if uses_enc:
+        macs += _blocks(cfg, range(1, cfg.n_encoder_layers), False, _macs)
+    if uses_dec:
+        macs += _blocks(cfg, range(1, cfg.n_decoder_layers), cfg.arch == "encoder-decoder", _macs)
     layers = cfg.n_encoder_layers * uses_enc + cfg.n_decoder_layers * uses_dec
     return 2 * macs + 4 * layers * context * cfg.attention.n_heads * cfg.head_dim

@@ -200,9 +200,10 @@ class RelativePositionBias(nn.Module):
 
 
 class MoEFeedForward(nn.Module):
-    """Top-k mixture of gated experts (Shazeer et al., 2017; Switch; Mixtral). A linear router scores
-    the experts per token; each token's output is the router-weighted sum of its top-k experts.
-    Expert weights are stored stacked: gate_up (E, 2 d_ff, d) and down (E, d, d_ff).
+    """Top-k mixture of experts (Shazeer et al., 2017; Switch; Mixtral). A linear router scores the
+    experts per token; each token's output is the router-weighted sum of its top-k experts. Experts
+    are gated like the dense feed-forward (ffn.gated). Expert weights are stored stacked: gate_up
+    (E, 2 d_ff, d) when gated, else up (E, d_ff, d); and down (E, d, d_ff).
 
     After each forward, `aux_loss` holds the load-balancing loss E * sum_e f_e * P_e, where f_e is
     the share of token assignments that went to expert e and P_e its mean router probability."""
@@ -211,11 +212,24 @@ class MoEFeedForward(nn.Module):
         super().__init__()
         d_ff = moe.d_ff or ffn.d_ff
         self.top_k, self.renormalize, self.n_experts = moe.top_k, moe.renormalize, moe.n_experts
+        self.capacity = moe.capacity
         self.router = nn.Linear(d_model, moe.n_experts, bias=False)
-        self.gate_up = nn.Parameter(torch.empty(moe.n_experts, 2 * d_ff, d_model))
+        if ffn.gated:
+            self.gate_up = nn.Parameter(torch.empty(moe.n_experts, 2 * d_ff, d_model))
+        else:
+            self.up = nn.Parameter(torch.empty(moe.n_experts, d_ff, d_model))
         self.down = nn.Parameter(torch.empty(moe.n_experts, d_model, d_ff))
+        self.gated = ffn.gated
         self.act = _ACTIVATIONS[ffn.activation]
         self.aux_loss: Tensor | None = None
+
+    def _within_capacity(self, experts: Tensor, shape: torch.Size) -> Tensor:
+        """(tokens, k) bool: the assignment fits its expert's capacity. Each sequence fills the
+        experts in token order (then slot order), as Switch and Hugging Face count."""
+        per_row = experts.reshape(shape[0], -1) if len(shape) == 3 else experts.reshape(1, -1)
+        one_hot = F.one_hot(per_row, self.n_experts)  # (rows, tokens * k, E)
+        priority = (one_hot.cumsum(dim=1) * one_hot).sum(-1)  # 1 for an expert's first token, 2 for its second...
+        return (priority <= self.capacity).reshape(experts.shape)
 
     def forward(self, x: Tensor) -> Tensor:
         shape = x.shape
@@ -226,11 +240,16 @@ class MoEFeedForward(nn.Module):
             weights = weights / weights.sum(dim=-1, keepdim=True)
         counts = torch.bincount(experts.reshape(-1), minlength=self.n_experts).float()
         self.aux_loss = self.n_experts * (counts / x.size(0) * probs.mean(0)).sum()
+        keep = torch.ones_like(experts, dtype=torch.bool) if self.capacity is None else self._within_capacity(experts, shape)
         out = torch.zeros_like(x)
-        for e in torch.unique(experts).tolist():  # only the experts some token chose
-            token, slot = torch.where(experts == e)
-            gate, up = F.linear(x[token], self.gate_up[e]).chunk(2, dim=-1)
-            y = F.linear(self.act(gate) * up, self.down[e])
+        for e in torch.unique(experts[keep]).tolist():  # only the experts some token reached
+            token, slot = torch.where((experts == e) & keep)
+            if self.gated:
+                gate, up = F.linear(x[token], self.gate_up[e]).chunk(2, dim=-1)
+                h = self.act(gate) * up
+            else:
+                h = self.act(F.linear(x[token], self.up[e]))
+            y = F.linear(h, self.down[e])
             out.index_add_(0, token, (y * weights[token, slot, None]).to(out.dtype))
         return out.reshape(shape)
 

@@ -78,7 +78,7 @@ class _Base(nn.Module):
                 if name.endswith("class_token"):
                     nn.init.normal_(p, std=0.02)
                 continue
-            if name.endswith(("gate_up", "down")) and p.dim() == 3:  # stacked experts
+            if name.endswith(("up", "down")) and p.dim() == 3:  # stacked experts
                 for expert in p:
                     nn.init.xavier_uniform_(expert)
             elif "tokens" in name:
