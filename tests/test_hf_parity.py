@@ -392,3 +392,17 @@ def test_switch_parity_both_ways(capacity, tmp_path):
             a = list(iter_tokens(ours, start, 8, src=src, use_cache=True))
             b = list(iter_tokens(ours, start, 8, src=src, use_cache=False))
             assert all(torch.equal(x[0], y[0]) and (x[1] - y[1]).abs().max() <= 1e-5 for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("buckets", [8, -1])
+def test_deberta_v2_disentangled_attention_both_ways(buckets, tmp_path):
+    """DeBERTa-v2/v3: content-to-position and position-to-content logits, with log-bucketed offsets
+    (sequence longer than the buckets) and without buckets (offsets clipped at max_relative_positions)."""
+    torch.manual_seed(0)
+    hf = transformers.DebertaV2Model(transformers.DebertaV2Config(
+        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=64, type_vocab_size=0, relative_attention=True, position_biased_input=False,
+        pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm", position_buckets=buckets,
+        max_relative_positions=6 if buckets < 0 else 32, pad_token_id=0)).eval()
+    ours = _encoder_both_ways(hf, "deberta-v2", tmp_path, pad_id=0)
+    assert ours.config.position.kind == "disentangled"

@@ -373,35 +373,13 @@ def cmd_verify(args) -> None:
         raise TcatError(f"{counts['FAIL'] + counts['error']} size(s) differ from the published count without explanation")
 
 
-def _tiny(cfg):
-    """The same architecture at a size that builds and runs in a moment: 2 layers, width 64."""
-    a = cfg.attention
-    heads = 4
-    kv = None if a.n_kv_heads is None else max(1, heads * a.n_kv_heads // a.n_heads)
-    changes = {"n_encoder_layers": min(cfg.n_encoder_layers, 2), "n_decoder_layers": min(cfg.n_decoder_layers, 2),
-               "d_model": 64, "attention.n_heads": heads, "attention.n_kv_heads": kv,
-               "attention.head_dim": 16 if a.head_dim else None, "ffn.d_ff": 128,
-               "embedding.vocab_size": min(cfg.embedding.vocab_size, 1024), "position.max_len": min(cfg.position.max_len, 512)}
-    if cfg.embedding.d_embed:
-        changes["embedding.d_embed"] = 32
-    if cfg.embedding.pad_id >= 1024:
-        changes["embedding.pad_id"] = 0
-    if cfg.attention.window:
-        changes["attention.window"] = min(cfg.attention.window, 64)
-    if cfg.moe:
-        changes["moe.n_experts"] = min(cfg.moe.n_experts, 4)
-        changes["moe.top_k"] = min(cfg.moe.top_k, 2)
-        changes["moe.d_ff"] = 128
-    return cfg.replace(**changes)
-
-
 def cmd_build(args) -> None:
     """Build a catalog entry (or named config) with random weights; optionally save it."""
     _threads(0)
     import torch
 
     from .catalog.query import human
-    from .catalog.verify import build_config
+    from .catalog.verify import build_config, tiny_config
     from .nn.count import parameter_breakdown
     from .nn.model import build_model
 
@@ -422,7 +400,7 @@ def cmd_build(args) -> None:
 
         cfg, label = get_config(args.name), args.name
     if args.scale == "tiny":
-        cfg = _tiny(cfg)
+        cfg = tiny_config(cfg)
     elif args.scale != "full":
         raise TcatError(f"--scale {args.scale!r}: use full or tiny")
     parts = parameter_breakdown(cfg)

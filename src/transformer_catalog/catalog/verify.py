@@ -36,6 +36,31 @@ def build_config(spec: dict, variant: str):
     return make_config(family(spec["family"]), **args)
 
 
+def tiny_config(cfg):
+    """The same architecture at a size that builds and runs in a moment: 2 layers, width 64."""
+    a = cfg.attention
+    heads = 4
+    kv = None if a.n_kv_heads is None else max(1, heads * a.n_kv_heads // a.n_heads)
+    changes = {"n_encoder_layers": min(cfg.n_encoder_layers, 2), "n_decoder_layers": min(cfg.n_decoder_layers, 2),
+               "d_model": 64, "attention.n_heads": heads, "attention.n_kv_heads": kv,
+               "attention.head_dim": 16 if a.head_dim else None, "ffn.d_ff": 128,
+               "embedding.vocab_size": min(cfg.embedding.vocab_size, 1024), "position.max_len": min(cfg.position.max_len, 512)}
+    if cfg.position.kind == "rope" and (16 * cfg.position.rotary_fraction) % 2:
+        # keep the rotary share: the smallest head size it splits into an even number of dimensions
+        changes["attention.head_dim"] = next(hd for hd in range(16, 129) if (hd * cfg.position.rotary_fraction) % 2 == 0)
+    if cfg.embedding.d_embed:
+        changes["embedding.d_embed"] = 32
+    if cfg.embedding.pad_id >= 1024:
+        changes["embedding.pad_id"] = 0
+    if cfg.attention.window:
+        changes["attention.window"] = min(cfg.attention.window, 64)
+    if cfg.moe:
+        changes["moe.n_experts"] = min(cfg.moe.n_experts, 4)
+        changes["moe.top_k"] = min(cfg.moe.top_k, 2)
+        changes["moe.d_ff"] = 128
+    return cfg.replace(**changes)
+
+
 def verify(catalog, names: Optional[list[str]] = None) -> list[Check]:
     from ..nn.count import count_parameters
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import difflib
 
 from ..errors import TcatError
-from . import albert, bart, bert, bloom, distilbert, gpt2, gpt_neo, gpt_neox, gptj, llama, openai_gpt, opt, t5, transformer, vit
+from . import albert, bart, bert, bloom, deberta_v2, distilbert, gpt2, gpt_neo, gpt_neox, gptj, llama, openai_gpt, opt, t5, transformer, vit
 
 _FAMILIES = {"transformer": transformer, "gpt2": gpt2, "llama": llama, "bert": bert, "opt": opt, "gpt_neox": gpt_neox,
              "bart": bart, "t5": t5, "bloom": bloom, "albert": albert,
-             "distilbert": distilbert, "openai-gpt": openai_gpt, "vit": vit, "gpt_neo": gpt_neo, "gptj": gptj}
+             "distilbert": distilbert, "openai-gpt": openai_gpt, "vit": vit, "gpt_neo": gpt_neo, "gptj": gptj,
+             "deberta_v2": deberta_v2}
 
 
 def family(name: str):

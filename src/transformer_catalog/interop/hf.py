@@ -17,11 +17,12 @@ from .mapping import hf_to_ours, ours_to_hf
 
 
 def _families() -> dict:
-    from ..families import (albert, bart, bert, bloom, clip, distilbert, gpt2, gpt_neo, gpt_neox, gptj, llama, openai_gpt,
+    from ..families import (albert, bart, bert, bloom, clip, deberta_v2, distilbert, gpt2, gpt_neo, gpt_neox, gptj, llama, openai_gpt,
                             opt, switch, t5, vit)
 
     out = {}
-    for fam in (gpt2, llama, bert, opt, gpt_neox, bart, t5, bloom, albert, distilbert, openai_gpt, vit, gpt_neo, gptj, clip, switch):
+    for fam in (gpt2, llama, bert, opt, gpt_neox, bart, t5, bloom, albert, distilbert, openai_gpt, vit, gpt_neo, gptj, clip, switch,
+                deberta_v2):
         for model_type in fam.HF_MODEL_TYPES:
             out[model_type] = fam
     return out

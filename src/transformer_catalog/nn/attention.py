@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
+from .disentangled import disentangled_bias
 from .layers import RotaryEmbedding
 
 
@@ -184,8 +185,10 @@ class MultiHeadAttention(nn.Module):
         causal: bool = False,
         cache: Optional[LayerCache] = None,
         bias: Optional[Tensor] = None,
+        rel: Optional[tuple[Tensor, Tensor]] = None,
     ) -> Tensor:
-        """Self-attention over x, or cross-attention from x to `context` when it is given."""
+        """Self-attention over x, or cross-attention from x to `context` when it is given. `rel`:
+        DeBERTa's relative-position table and row index (see nn/disentangled.py)."""
         q = self._heads(self.q_proj(x), self.n_heads)
         if context is None:
             k, v = self._heads(self.k_proj(x), self.n_kv_heads), self._heads(self.v_proj(x), self.n_kv_heads)
@@ -204,6 +207,9 @@ class MultiHeadAttention(nn.Module):
         if self.n_kv_heads != self.n_heads:
             group = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        if rel is not None:
+            scale = self.scale if self.scale is not None else self.head_dim**-0.5
+            bias = disentangled_bias(q, k, self.q_proj, self.k_proj, *rel, scale)
         dropout_p = self.dropout if self.training else 0.0
         window = self.window if context is None else None
         y = attend(q, k, v, mask, causal, dropout_p, self.backend, bias, self.scale, window)

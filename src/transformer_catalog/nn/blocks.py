@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from .attention import LayerCache, MultiHeadAttention
 from .config import ModelConfig
+from .disentangled import DisentangledPositions
 from .layers import ALiBi, FeedForward, MoEFeedForward, RelativePositionBias, make_norm
 
 
@@ -48,14 +49,15 @@ class Block(nn.Module):
         context_mask: Optional[Tensor] = None,
         cache: Optional[LayerCache] = None,
         bias: Optional[Tensor] = None,
+        rel: Optional[tuple[Tensor, Tensor]] = None,
     ) -> Tensor:
         if self.parallel:
             h = self.self_attn_norm(x)
             h2 = h if self.ffn_norm is None else self.ffn_norm(x)
-            attn = self.self_attn(h, mask=mask, causal=causal, cache=cache, bias=bias)
+            attn = self.self_attn(h, mask=mask, causal=causal, cache=cache, bias=bias, rel=rel)
             return x + self.dropout(attn) + self.dropout(self.ffn(h2))
         x = self._residual(x, self.self_attn_norm,
-                           lambda h: self.self_attn(h, mask=mask, causal=causal, cache=cache, bias=bias))
+                           lambda h: self.self_attn(h, mask=mask, causal=causal, cache=cache, bias=bias, rel=rel))
         if self.cross_attn is not None:
             x = self._residual(
                 x, self.cross_attn_norm, lambda h: self.cross_attn(h, context=context, mask=context_mask, cache=cache)
@@ -65,7 +67,7 @@ class Block(nn.Module):
 
 class Stack(nn.Module):
     """N identical blocks, plus the final norm that pre-norm stacks need, and the position bias
-    that all of a stack's layers share (T5's relative bias, ALiBi)."""
+    that all of a stack's layers share (T5's relative bias, ALiBi, DeBERTa's position table)."""
 
     def __init__(self, cfg: ModelConfig, n_layers: int, cross_attention: bool = False, causal: bool = False):
         super().__init__()
@@ -78,11 +80,14 @@ class Stack(nn.Module):
             self.relative_bias = ALiBi(cfg.attention.n_heads)
         else:
             self.relative_bias = None
+        self.disentangled = DisentangledPositions(cfg.d_model, cfg.position, cfg.norm) if cfg.position.kind == "disentangled" else None
 
     def forward(self, x: Tensor, caches: Optional[list[LayerCache]] = None, **kwargs) -> Tensor:
         if self.relative_bias is not None:
             past = 0 if caches is None else caches[0].length
             kwargs["bias"] = self.relative_bias(x.size(1), past + x.size(1))
+        if self.disentangled is not None:
+            kwargs["rel"] = self.disentangled(x.size(1))
         for i in range(self.n_layers):  # with shared layers, one block is applied n_layers times
             block = self.blocks[i % len(self.blocks)]
             x = block(x, cache=None if caches is None else caches[i], **kwargs)

@@ -43,7 +43,8 @@ class PositionConfig:
     # rotated inside attention (RoFormer), nothing is added to the embeddings.
     # relative: T5's learned bias per head and log-bucketed offset, added to the attention logits.
     # alibi: a fixed bias, linear in distance with a slope per head (Press et al.; BLOOM).
-    kind: Literal["sinusoidal", "learned", "rope", "relative", "alibi", "none"] = "sinusoidal"
+    # disentangled: DeBERTa's content-to-position and position-to-content logits (nn/disentangled.py).
+    kind: Literal["sinusoidal", "learned", "rope", "relative", "alibi", "disentangled", "none"] = "sinusoidal"
     max_len: int = 512  # longest sequence the model accepts (size of a learned table)
     # Sinusoid layout: interleaved sin/cos pairs (the paper) or all sines then all cosines (Pegasus).
     sinusoidal_layout: Literal["interleaved", "halves"] = "interleaved"
@@ -58,7 +59,9 @@ class PositionConfig:
     rope_low_freq: float = 1.0
     rope_high_freq: float = 4.0
     rope_original_len: int = 8192
-    relative_buckets: int = 32  # T5: offsets fall into this many buckets, exact near zero, log-spaced beyond
+    # T5 and DeBERTa: offsets fall into this many buckets, exact near zero, log-spaced beyond, up to
+    # relative_max_distance. DeBERTa: 0 = no buckets, offsets clipped at relative_max_distance.
+    relative_buckets: int = 32
     relative_max_distance: int = 128
 
 
@@ -189,6 +192,11 @@ class ModelConfig:
             if not 0.0 < self.position.rotary_fraction <= 1.0 or rot != int(rot) or int(rot) % 2:
                 fail("position.rotary_fraction", f"{self.position.rotary_fraction} of head_dim={self.head_dim} "
                      "must be an even number of dimensions")
+        if self.position.kind == "disentangled":
+            if self.arch != "encoder" or self.vision is not None:
+                fail("position.kind", "disentangled attention is built for text encoders (DeBERTa)")
+            if self.n_kv_heads != self.attention.n_heads:
+                fail("attention.n_kv_heads", "disentangled attention needs one key head per query head")
         if self.parallel_residual and (self.norm.placement != "pre" or self.arch == "encoder-decoder"):
             fail("parallel_residual", "needs pre-norm and a model without cross-attention")
         if self.norm.shared_parallel and not self.parallel_residual:

@@ -61,7 +61,7 @@ def _count_cached(key: str) -> int:
 
 
 def _kind(name: str) -> str:
-    if ("embed" in name and "norm" not in name) or "relative_bias" in name:
+    if ("embed" in name and "norm" not in name) or "relative_bias" in name or "disentangled" in name:
         return "embeddings"
     if "norm" in name:
         return "norms"

@@ -83,7 +83,7 @@ class _Base(nn.Module):
                     nn.init.xavier_uniform_(expert)
             elif "tokens" in name:
                 nn.init.normal_(p, std=self.config.d_model**-0.5)
-            elif any(k in name for k in ("positions", "token_types", "relative_bias", "class_token")):
+            elif any(k in name for k in ("positions", "token_types", "relative_bias", "class_token", "disentangled")):
                 nn.init.normal_(p, std=0.02)  # as BERT and GPT-2
             else:
                 nn.init.xavier_uniform_(p)
