@@ -82,3 +82,45 @@ def test_sliding_window_limits_what_a_query_sees():
     assert not torch.allclose(windowed[..., 3:, :], full[..., 3:, :], atol=1e-3)
     eager = attend(q, k, v, causal=True, window=3, backend="eager")
     assert (eager - windowed).abs().max() < 1e-5
+
+
+def test_block_sparse_pattern_is_bigbirds():
+    """Blocks of 2 tokens, 8 blocks: each query block sees its neighbours, the first and last block
+    and 1 random block; the global blocks see everything; the draw is fixed per seed and layer."""
+    from transformer_catalog.nn.config import BlockSparseConfig
+    from transformer_catalog.nn.sparse import block_sparse_mask
+
+    cfg = BlockSparseConfig(block_size=2, window_blocks=3, global_blocks=2, random_blocks=1)
+    m = block_sparse_mask(16, cfg, heads=2, layer=0)[0]
+    assert m.shape == (2, 16, 16)
+    blocks = m[:, ::2, ::2]  # one token per block suffices: the pattern is constant within blocks
+    assert torch.equal(m, blocks.repeat_interleave(2, 1).repeat_interleave(2, 2))
+    assert blocks[:, [0, 7]].all() and blocks[:, :, [0, 7]].all()  # global blocks
+    for q in range(1, 7):
+        neighbours = {q - 1, q, q + 1} | {0, 7}
+        assert all(blocks[h, q, k] for h in range(2) for k in neighbours)
+        assert all(int(blocks[h, q].sum()) == len(neighbours) + 1 for h in range(2))  # exactly one random block
+    assert torch.equal(m, block_sparse_mask(16, cfg, heads=2, layer=0)[0])
+    assert not torch.equal(m, block_sparse_mask(16, cfg, heads=2, layer=1)[0])
+
+
+def test_block_sparse_encoder_ignores_keys_outside_the_pattern():
+    cfg = ModelConfig.from_dict({"arch": "encoder", "d_model": 16, "n_encoder_layers": 1, "dropout": 0.0,
+                                 "embedding": {"vocab_size": 50},
+                                 "attention": {"n_heads": 1, "block_sparse": {"block_size": 2, "window_blocks": 1,
+                                                                              "global_blocks": 0, "random_blocks": 0}}})
+    model = build_model(cfg).eval()
+    ids = torch.randint(1, 50, (1, 8))
+    changed = ids.clone()
+    changed[0, 6] = (ids[0, 6] % 49) + 1  # in block 3 only
+    with torch.no_grad():
+        a, b = model(ids), model(changed)
+    assert torch.allclose(a[0, :6], b[0, :6], atol=1e-6)  # blocks 0-2 never see block 3
+    assert not torch.allclose(a[0, 7], b[0, 7])
+
+
+def test_encoder_window_is_symmetric():
+    from transformer_catalog.nn.attention import local_mask
+
+    assert local_mask(5, 2).int().tolist() == [[1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1],
+                                               [0, 0, 0, 1, 1]]

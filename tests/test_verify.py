@@ -103,3 +103,7 @@ def test_flops_count_each_applied_layer():
     assert bert == shared  # ALBERT-style sharing saves parameters, not compute
     llama = get_config("llama-7b")
     assert abs(forward_flops_per_token(llama, 2048) - (2 * (count_parameters(llama) - 32000 * 4096) + 4 * 32 * 2048 * 4096)) < 1e6
+    # GPT-Neo-style alternation: half the layers see a 256-token window
+    banded = llama.replace(**{"attention.window": 256, "attention.window_pattern": "GL"})
+    saved = forward_flops_per_token(llama, 2048) - forward_flops_per_token(banded, 2048)
+    assert abs(saved - 4 * 16 * (2048 - 256) * 4096) < 1e3

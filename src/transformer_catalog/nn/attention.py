@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from .config import ModelConfig
 from .disentangled import disentangled_bias
 from .layers import RotaryEmbedding
+from .sparse import block_sparse_mask
 
 
 # -- masks ---------------------------------------------------------------------------------------
@@ -43,6 +44,12 @@ def window_mask(n_queries: int, n_keys: int, window: int, device=None) -> Tensor
     q = torch.arange(n_keys - n_queries, n_keys, device=device)[:, None]
     k = torch.arange(n_keys, device=device)[None, :]
     return (k <= q) & (k > q - window)
+
+
+def local_mask(n: int, window: int, device=None) -> Tensor:
+    """Bidirectional sliding window: position i sees keys within window // 2 on either side."""
+    pos = torch.arange(n, device=device)
+    return (pos[:, None] - pos[None, :]).abs() <= window // 2
 
 
 def combine_masks(*masks: Optional[Tensor]) -> Optional[Tensor]:
@@ -87,7 +94,10 @@ def attend(
     boolean mask and an additive bias on the logits (T5's relative positions)."""
     n_q, n_k = q.size(-2), k.size(-2)
     if window is not None and window < n_k:
-        mask = combine_masks(mask, window_mask(n_q, n_k, window, q.device))  # implies causal
+        if causal:
+            mask = combine_masks(mask, window_mask(n_q, n_k, window, q.device))
+        else:
+            mask = combine_masks(mask, local_mask(n_k, window, q.device))
     if backend == "sdpa" and causal and mask is None and bias is None and n_q == n_k:
         # The common training case: let SDPA pick its fused causal kernel.
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True, scale=scale)
@@ -167,6 +177,7 @@ class MultiHeadAttention(nn.Module):
         self.scale = a.scale
         local = a.window_pattern[layer % len(a.window_pattern)] == "L"
         self.window = a.window if local else None
+        self.block_sparse, self.layer = (a.block_sparse if not cross else None), layer
         self.q_proj = nn.Linear(d, a.n_heads * hd, bias=a.qkv_bias)
         self.k_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
@@ -207,6 +218,8 @@ class MultiHeadAttention(nn.Module):
         if self.n_kv_heads != self.n_heads:
             group = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        if self.block_sparse is not None:
+            mask = combine_masks(mask, block_sparse_mask(x.size(1), self.block_sparse, self.n_heads, self.layer, x.device))
         if rel is not None:
             scale = self.scale if self.scale is not None else self.head_dim**-0.5
             bias = disentangled_bias(q, k, self.q_proj, self.k_proj, *rel, scale)

@@ -19,6 +19,17 @@ Arch = Literal["encoder", "decoder", "encoder-decoder"]
 
 
 @dataclass
+class BlockSparseConfig:
+    """BigBird's block-sparse pattern (nn/sparse.py), for encoders."""
+
+    block_size: int = 64
+    window_blocks: int = 3  # a query block sees itself and (window_blocks - 1) / 2 blocks on each side
+    global_blocks: int = 2  # the first and the last block see and are seen by everything (BigBird-ITC)
+    random_blocks: int = 3  # extra key blocks per query block, drawn per layer and head
+    seed: int = 0
+
+
+@dataclass
 class AttentionConfig:
     n_heads: int = 8
     # Key/value heads: None = n_heads (multi-head), 1 = multi-query, in between = grouped-query.
@@ -26,7 +37,9 @@ class AttentionConfig:
     # Size of each head; None = d_model / n_heads. PaLM-540B and Gemma-7B use 256 regardless of width.
     head_dim: Optional[int] = None
     causal: bool = False  # an encoder that masks future positions (CLIP's text tower); decoders always do
-    window: Optional[int] = None  # sliding-window attention: a query sees only the last `window` keys (Mistral)
+    # Sliding-window attention: a causal query sees only the last `window` keys (Mistral); an encoder
+    # query sees the keys within window // 2 on either side (Longformer).
+    window: Optional[int] = None
     # Which layers use the window, as a repeating pattern of L (local) and G (global): "L" = every
     # layer (Mistral), "GL" = odd layers (GPT-Neo, GPT-3's banded layers), "LG" (Gemma 2), "LLLLLG" (Gemma 3).
     window_pattern: str = "L"
@@ -35,6 +48,7 @@ class AttentionConfig:
     out_bias: bool = True
     dropout: float = 0.0  # dropout on the attention weights (the paper has none here)
     backend: Literal["sdpa", "eager"] = "sdpa"  # eager is the readable reference and test oracle
+    block_sparse: Optional[BlockSparseConfig] = None  # BigBird's pattern in the encoder's self-attention
 
 
 @dataclass
@@ -197,6 +211,15 @@ class ModelConfig:
                 fail("position.kind", "disentangled attention is built for text encoders (DeBERTa)")
             if self.n_kv_heads != self.attention.n_heads:
                 fail("attention.n_kv_heads", "disentangled attention needs one key head per query head")
+        if self.attention.block_sparse is not None:
+            bs = self.attention.block_sparse
+            if self.arch != "encoder" or self.attention.causal:
+                fail("attention.block_sparse", "block-sparse attention is built for bidirectional encoders (BigBird)")
+            for name in ("block_size", "window_blocks"):
+                if getattr(bs, name) < 1:
+                    fail(f"attention.block_sparse.{name}", f"must be at least 1, got {getattr(bs, name)}")
+            if bs.global_blocks < 0 or bs.random_blocks < 0:
+                fail("attention.block_sparse", "global_blocks and random_blocks cannot be negative")
         if self.parallel_residual and (self.norm.placement != "pre" or self.arch == "encoder-decoder"):
             fail("parallel_residual", "needs pre-norm and a model without cross-attention")
         if self.norm.shared_parallel and not self.parallel_residual:
@@ -330,6 +353,7 @@ def _check(hint, value, path: str):
 
 
 __all__ = [
+    "BlockSparseConfig",
     "AttentionConfig",
     "PositionConfig",
     "NormConfig",

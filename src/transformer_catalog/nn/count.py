@@ -118,7 +118,7 @@ def _macs(module: torch.nn.Module) -> int:
     return total
 
 
-def forward_flops_per_token(cfg: ModelConfig, context: int) -> int:
+def forward_flops_per_token(cfg: ModelConfig, context: int) -> float:
     """Forward FLOPs per token at a given context: 2 per weight used in a matrix multiply, for every
     layer as applied (shared layers count each time they run), plus the attention products
     (Q K^T and weights x V: 2 x 2 x context x attention width per layer). Training is about 3x this."""
@@ -131,4 +131,17 @@ def forward_flops_per_token(cfg: ModelConfig, context: int) -> int:
     if uses_dec:
         macs += _blocks(cfg, range(1, cfg.n_decoder_layers), cfg.arch == "encoder-decoder", _macs)
     layers = cfg.n_encoder_layers * uses_enc + cfg.n_decoder_layers * uses_dec
-    return 2 * macs + 4 * layers * context * cfg.attention.n_heads * cfg.head_dim
+    return 2 * macs + 4 * layers * _keys_per_query(cfg, context) * cfg.attention.n_heads * cfg.head_dim
+
+
+def _keys_per_query(cfg: ModelConfig, context: int) -> float:
+    """Keys a query attends to, averaged over layers: the context, or less under a sliding window
+    (on the layers window_pattern marks local) or BigBird's block pattern."""
+    a = cfg.attention
+    if a.block_sparse is not None:
+        b = a.block_sparse
+        return min(context, (b.window_blocks + b.global_blocks + b.random_blocks) * b.block_size)
+    if a.window is None:
+        return context
+    local = a.window_pattern.count("L") / len(a.window_pattern)
+    return local * min(context, a.window) + (1 - local) * context
