@@ -22,6 +22,7 @@ from .config import ModelConfig
 from .disentangled import disentangled_bias
 from .layers import RotaryEmbedding
 from .sparse import block_sparse_mask
+from .xl import xl_bias
 
 
 # -- masks ---------------------------------------------------------------------------------------
@@ -183,6 +184,10 @@ class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.out_proj = nn.Linear(a.n_heads * hd, d, bias=a.out_bias)
         self.rotary = RotaryEmbedding(hd, cfg.position) if cfg.position.kind == "rope" and not cross else None
+        if cfg.position.kind == "xl" and not cross:  # W_R, u and v of Transformer-XL (nn/xl.py)
+            self.pos_proj = nn.Linear(d, a.n_heads * hd, bias=False)
+            self.pos_u = nn.Parameter(torch.empty(a.n_heads, hd))
+            self.pos_v = nn.Parameter(torch.empty(a.n_heads, hd))
 
     def _heads(self, x: Tensor, n: int) -> Tensor:  # (B, T, n * hd) -> (B, n, T, hd)
         B, T, _ = x.shape
@@ -197,12 +202,16 @@ class MultiHeadAttention(nn.Module):
         cache: Optional[LayerCache] = None,
         bias: Optional[Tensor] = None,
         rel: Optional[tuple[Tensor, Tensor]] = None,
+        xl: Optional[Tensor] = None,
+        memory: Optional[Tensor] = None,
     ) -> Tensor:
         """Self-attention over x, or cross-attention from x to `context` when it is given. `rel`:
-        DeBERTa's relative-position table and row index (see nn/disentangled.py)."""
+        DeBERTa's relative-position table and row index (see nn/disentangled.py). `xl`: Transformer-XL's
+        relative sinusoids; `memory`: hidden states of the previous segment, attended to as extra keys."""
         q = self._heads(self.q_proj(x), self.n_heads)
         if context is None:
-            k, v = self._heads(self.k_proj(x), self.n_kv_heads), self._heads(self.v_proj(x), self.n_kv_heads)
+            kv_in = x if memory is None else torch.cat([memory, x], dim=1)
+            k, v = self._heads(self.k_proj(kv_in), self.n_kv_heads), self._heads(self.v_proj(kv_in), self.n_kv_heads)
             if self.rotary is not None:
                 offset = 0 if cache is None else cache.length
                 q, k = self.rotary(q, offset), self.rotary(k, offset)
@@ -220,9 +229,11 @@ class MultiHeadAttention(nn.Module):
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         if self.block_sparse is not None:
             mask = combine_masks(mask, block_sparse_mask(x.size(1), self.block_sparse, self.n_heads, self.layer, x.device))
+        scale = self.scale if self.scale is not None else self.head_dim**-0.5
         if rel is not None:
-            scale = self.scale if self.scale is not None else self.head_dim**-0.5
             bias = disentangled_bias(q, k, self.q_proj, self.k_proj, *rel, scale)
+        if xl is not None:
+            bias = xl_bias(q, k, self.pos_proj, self.pos_u, self.pos_v, xl, scale)
         dropout_p = self.dropout if self.training else 0.0
         window = self.window if context is None else None
         y = attend(q, k, v, mask, causal, dropout_p, self.backend, bias, self.scale, window)

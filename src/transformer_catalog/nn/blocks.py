@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from .attention import LayerCache, MultiHeadAttention
 from .config import ModelConfig
 from .disentangled import DisentangledPositions
+from .xl import Memory, RelativeSinusoids
 from .layers import ALiBi, FeedForward, MoEFeedForward, RelativePositionBias, make_norm
 
 
@@ -50,14 +51,18 @@ class Block(nn.Module):
         cache: Optional[LayerCache] = None,
         bias: Optional[Tensor] = None,
         rel: Optional[tuple[Tensor, Tensor]] = None,
+        xl: Optional[Tensor] = None,
+        memory: Optional[Tensor] = None,
     ) -> Tensor:
+        if memory is not None and self.pre_norm:  # the memory holds layer inputs: normalise them like x
+            memory = self.self_attn_norm(memory)
+        attend = dict(mask=mask, causal=causal, cache=cache, bias=bias, rel=rel, xl=xl, memory=memory)
         if self.parallel:
             h = self.self_attn_norm(x)
             h2 = h if self.ffn_norm is None else self.ffn_norm(x)
-            attn = self.self_attn(h, mask=mask, causal=causal, cache=cache, bias=bias, rel=rel)
+            attn = self.self_attn(h, **attend)
             return x + self.dropout(attn) + self.dropout(self.ffn(h2))
-        x = self._residual(x, self.self_attn_norm,
-                           lambda h: self.self_attn(h, mask=mask, causal=causal, cache=cache, bias=bias, rel=rel))
+        x = self._residual(x, self.self_attn_norm, lambda h: self.self_attn(h, **attend))
         if self.cross_attn is not None:
             x = self._residual(
                 x, self.cross_attn_norm, lambda h: self.cross_attn(h, context=context, mask=context_mask, cache=cache)
@@ -81,14 +86,22 @@ class Stack(nn.Module):
         else:
             self.relative_bias = None
         self.disentangled = DisentangledPositions(cfg.d_model, cfg.position, cfg.norm) if cfg.position.kind == "disentangled" else None
+        self.xl = RelativeSinusoids(cfg.d_model, cfg.position.max_len + cfg.memory) if cfg.position.kind == "xl" else None
 
-    def forward(self, x: Tensor, caches: Optional[list[LayerCache]] = None, **kwargs) -> Tensor:
+    def forward(self, x: Tensor, caches: Optional[list[LayerCache]] = None, memory: Optional[Memory] = None,
+                **kwargs) -> Tensor:
         if self.relative_bias is not None:
             past = 0 if caches is None else caches[0].length
             kwargs["bias"] = self.relative_bias(x.size(1), past + x.size(1))
         if self.disentangled is not None:
             kwargs["rel"] = self.disentangled(x.size(1))
+        if self.xl is not None:
+            kwargs["xl"] = self.xl.table
         for i in range(self.n_layers):  # with shared layers, one block is applied n_layers times
             block = self.blocks[i % len(self.blocks)]
-            x = block(x, cache=None if caches is None else caches[i], **kwargs)
+            layer_in = x
+            x = block(x, cache=None if caches is None else caches[i], memory=None if memory is None else memory.layers[i],
+                      **kwargs)
+            if memory is not None:
+                memory.update(i, layer_in)
         return x if self.final_norm is None else self.final_norm(x)

@@ -58,7 +58,8 @@ class PositionConfig:
     # relative: T5's learned bias per head and log-bucketed offset, added to the attention logits.
     # alibi: a fixed bias, linear in distance with a slope per head (Press et al.; BLOOM).
     # disentangled: DeBERTa's content-to-position and position-to-content logits (nn/disentangled.py).
-    kind: Literal["sinusoidal", "learned", "rope", "relative", "alibi", "disentangled", "none"] = "sinusoidal"
+    # xl: Transformer-XL's projected relative sinusoids with learned u, v biases (nn/xl.py).
+    kind: Literal["sinusoidal", "learned", "rope", "relative", "alibi", "disentangled", "xl", "none"] = "sinusoidal"
     max_len: int = 512  # longest sequence the model accepts (size of a learned table)
     # Sinusoid layout: interleaved sin/cos pairs (the paper) or all sines then all cosines (Pegasus).
     sinusoidal_layout: Literal["interleaved", "halves"] = "interleaved"
@@ -163,6 +164,9 @@ class ModelConfig:
     # with norm.shared_parallel the two branches read the same norm (GPT-J).
     parallel_residual: bool = False
     share_layers: bool = False  # one set of block weights used by every layer of a stack (ALBERT)
+    # Segment-level recurrence (Transformer-XL): each layer also attends to its inputs over the last
+    # `memory` positions of the previous segment (see nn/xl.py). 0 = none. Needs position.kind: xl.
+    memory: int = 0
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     position: PositionConfig = field(default_factory=PositionConfig)
     norm: NormConfig = field(default_factory=NormConfig)
@@ -211,6 +215,10 @@ class ModelConfig:
                 fail("position.kind", "disentangled attention is built for text encoders (DeBERTa)")
             if self.n_kv_heads != self.attention.n_heads:
                 fail("attention.n_kv_heads", "disentangled attention needs one key head per query head")
+        if self.position.kind == "xl" and self.arch != "decoder":
+            fail("position.kind", "xl relative positions are built for decoders (Transformer-XL)")
+        if self.memory < 0 or (self.memory and self.position.kind != "xl"):
+            fail("memory", "segment recurrence needs position.kind: xl (absolute positions would repeat) and memory >= 0")
         if self.attention.block_sparse is not None:
             bs = self.attention.block_sparse
             if self.arch != "encoder" or self.attention.causal:

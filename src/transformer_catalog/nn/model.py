@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ..errors import TcatError
 from .attention import KVCache, padding_mask
+from .xl import Memory
 from .blocks import Stack
 from .config import EmbeddingConfig, ModelConfig
 from .layers import make_norm, make_positions
@@ -74,7 +75,7 @@ class _Base(nn.Module):
         if any(p.is_meta for p in self.parameters()):
             return  # shapes only (parameter counting): there are no values to initialise
         for name, p in self.named_parameters():
-            if p.dim() < 2 or name.endswith("class_token"):
+            if (p.dim() < 2 and not name.endswith(("pos_u", "pos_v"))) or name.endswith("class_token"):
                 if name.endswith("class_token"):
                     nn.init.normal_(p, std=0.02)
                 continue
@@ -83,7 +84,8 @@ class _Base(nn.Module):
                     nn.init.xavier_uniform_(expert)
             elif "tokens" in name:
                 nn.init.normal_(p, std=self.config.d_model**-0.5)
-            elif any(k in name for k in ("positions", "token_types", "relative_bias", "class_token", "disentangled")):
+            elif any(k in name for k in ("positions", "token_types", "relative_bias", "class_token", "disentangled",
+                                         "pos_u", "pos_v")):
                 nn.init.normal_(p, std=0.02)  # as BERT and GPT-2
             else:
                 nn.init.xavier_uniform_(p)
@@ -173,11 +175,20 @@ class DecoderModel(_Base):
     def new_cache(self) -> KVCache:
         return KVCache(self.config.n_decoder_layers)
 
-    def forward(self, ids: Tensor, cache: Optional[KVCache] = None) -> Tensor:
-        """Next-token logits (B, T, vocab) for each position."""
+    def new_memory(self) -> Memory:
+        """Recurrence state for Transformer-XL-style segment-by-segment processing (config.memory)."""
+        if not self.config.memory:
+            raise TcatError("this model has no segment recurrence (config memory: 0)")
+        return Memory(self.config.n_decoder_layers, self.config.memory)
+
+    def forward(self, ids: Tensor, cache: Optional[KVCache] = None, memory: Optional[Memory] = None) -> Tensor:
+        """Next-token logits (B, T, vocab) for each position. With `memory` (new_memory()), the
+        segment also attends to the previous segments' hidden states, and the memory moves on."""
+        if cache is not None and memory is not None:
+            raise TcatError("use either a KV cache (generation) or a segment memory (recurrent training), not both")
         offset = 0 if cache is None else cache.length
         x = self.embed(ids, offset)
-        x = self.decoder(x, causal=True, caches=None if cache is None else cache.layers)
+        x = self.decoder(x, causal=True, caches=None if cache is None else cache.layers, memory=memory)
         return self.logits(x)
 
 
