@@ -359,6 +359,13 @@ def test_clip_two_towers_both_ways(tmp_path):
         assert (back(input_ids=ids, pixel_values=pixels).logits_per_image - logits).abs().max().item() <= TOL
         assert abs(contrastive_loss(logits).item() - hf(input_ids=ids, pixel_values=pixels, return_loss=True).loss.item()) < 1e-5
 
+        # and through tcat's own checkpoint folders (safetensors + config.json with both towers)
+        from transformer_catalog.train.checkpoint import load_model, save_checkpoint
+
+        save_checkpoint(tmp_path / "tcat", ours, {})
+        reloaded, _, _ = load_model(tmp_path / "tcat")
+        assert torch.equal(reloaded(ids, pixels), logits)
+
 
 def _switch(capacity=64, layers=2):
     torch.manual_seed(0)

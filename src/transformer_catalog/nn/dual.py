@@ -31,6 +31,19 @@ class DualEncoderConfig:
     def attention(self):  # converters look for per-head layouts here; the towers have their own
         return None
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "DualEncoderConfig":
+        from ..errors import TcatError
+
+        known = {"text", "vision", "projection_dim", "logit_scale_init", "eos_id", "text_pool"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise TcatError(f"model config: {unknown[0]}: unknown field of a two-tower model (known: {', '.join(sorted(known))})")
+        if data.get("text_pool", "eos") not in ("eos", "argmax"):
+            raise TcatError(f"model config: text_pool: {data['text_pool']!r} is not one of ['eos', 'argmax']")
+        rest = {k: v for k, v in data.items() if k not in ("text", "vision")}
+        return cls(text=ModelConfig.from_dict(data["text"]), vision=ModelConfig.from_dict(data["vision"]), **rest)
+
     def to_dict(self) -> dict:
         return {"text": self.text.to_dict(), "vision": self.vision.to_dict(), "projection_dim": self.projection_dim,
                 "logit_scale_init": self.logit_scale_init, "eos_id": self.eos_id, "text_pool": self.text_pool}
@@ -73,3 +86,15 @@ def contrastive_loss(logits: Tensor) -> Tensor:
 def build_dual(cfg: DualEncoderConfig, device=None) -> DualEncoder:
     with torch.device(device or "cpu"):
         return DualEncoder(cfg)
+
+
+def config_from_dict(data: dict):
+    """A ModelConfig, or a DualEncoderConfig for a two-tower model (a dict with text and vision towers)."""
+    if isinstance(data, dict) and "text" in data and "vision" in data:
+        return DualEncoderConfig.from_dict(data)
+    return ModelConfig.from_dict(data)
+
+
+def build_any(cfg, device=None) -> nn.Module:
+    """build_model for one stack, build_dual for two towers."""
+    return build_dual(cfg, device) if isinstance(cfg, DualEncoderConfig) else build_model(cfg, device)

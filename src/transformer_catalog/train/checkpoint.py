@@ -23,7 +23,7 @@ import torch
 
 from ..errors import TcatError
 from ..nn.config import ModelConfig
-from ..nn.model import build_model
+from ..nn.dual import build_any, config_from_dict
 
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
 
@@ -51,12 +51,13 @@ def _read_json(path: Path) -> dict:
 
 
 def read_config(path: str | Path) -> tuple[Path, dict, ModelConfig]:
+    """(folder, config.json contents, model config: a ModelConfig, or a DualEncoderConfig for CLIP)."""
     folder = resolve(path)
     meta = _read_json(folder / "config.json")
     if "model" not in meta:
         raise TcatError(f"{folder / 'config.json'}: no 'model' section")
     try:
-        cfg = ModelConfig.from_dict(meta["model"])
+        cfg = config_from_dict(meta["model"])
     except TcatError as e:
         raise TcatError(f"{folder / 'config.json'}: {e}") from None
     return folder, meta, cfg
@@ -100,7 +101,7 @@ def load_model(path: str | Path):
     from ..data.tokenizer import Tokenizer
 
     folder, meta, cfg = read_config(path)
-    model = build_model(cfg)
+    model = build_any(cfg)
     load_weights(model, folder / "model.safetensors")
     tok = Tokenizer.load(folder / "tokenizer.json") if (folder / "tokenizer.json").is_file() else None
     return model.eval(), meta, tok
