@@ -124,3 +124,15 @@ def test_encoder_window_is_symmetric():
 
     assert local_mask(5, 2).int().tolist() == [[1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1],
                                                [0, 0, 0, 1, 1]]
+
+
+def test_ntk_rope_scaling_keeps_the_highest_frequency_and_divides_the_lowest():
+    from transformer_catalog.nn.config import PositionConfig
+    from transformer_catalog.nn.layers import scaled_frequencies
+
+    d, theta, factor = 64, 10000.0, 4.0
+    inv = 1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d)
+    ntk = scaled_frequencies(inv, PositionConfig(kind="rope", rope_scaling="ntk", rope_factor=factor))
+    assert ntk[0] == inv[0] and torch.isclose(ntk[-1], inv[-1] / factor)
+    raised = 1.0 / (theta * factor ** (d / (d - 2))) ** (torch.arange(0, d, 2, dtype=torch.float32) / d)
+    assert torch.allclose(ntk, raised, rtol=1e-5)

@@ -68,8 +68,10 @@ class PositionConfig:
     rotary_fraction: float = 1.0  # share of each head's dimensions that rotate (GPT-NeoX: 0.25)
     # Context extension by rescaling rotary frequencies: linear divides all of them by rope_factor;
     # llama3 divides only wavelengths longer than original_len / low_freq, keeps those shorter than
-    # original_len / high_freq, and blends in between (Llama 3.1).
-    rope_scaling: Literal["none", "linear", "llama3"] = "none"
+    # original_len / high_freq, and blends in between (Llama 3.1); ntk raises rope_theta to
+    # theta * factor^(d / (d - 2)) ("NTK-aware" scaling: the highest frequency is kept, the lowest
+    # divided by exactly rope_factor, those between by a geometric blend).
+    rope_scaling: Literal["none", "linear", "llama3", "ntk"] = "none"
     rope_factor: float = 1.0
     rope_low_freq: float = 1.0
     rope_high_freq: float = 4.0

@@ -78,6 +78,10 @@ def scaled_frequencies(inv_freq: Tensor, cfg: PositionConfig) -> Tensor:
     """Rotary frequencies after context-extension scaling (see PositionConfig.rope_scaling)."""
     if cfg.rope_scaling == "linear":
         return inv_freq / cfg.rope_factor
+    if cfg.rope_scaling == "ntk":  # inv_freq_i = theta^(-2i/d)  ->  (theta * factor^(d/(d-2)))^(-2i/d)
+        d = 2 * inv_freq.numel()
+        exponent = torch.arange(0, d, 2, dtype=torch.float32) / d
+        return inv_freq * cfg.rope_factor ** (-exponent * d / (d - 2))
     if cfg.rope_scaling == "llama3":
         wavelength = 2 * math.pi / inv_freq
         long_limit = cfg.rope_original_len / cfg.rope_low_freq  # longer wavelengths: fully rescaled
