@@ -14,6 +14,12 @@ from ..errors import TcatError
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIALS = [PAD, BOS, EOS, UNK]  # ids 0, 1, 2, 3: pad_id = 0 matches EmbeddingConfig
+MASK = "<mask>"
+
+
+def objective_specials(n_sentinels: int = 100) -> list[str]:
+    """The pretraining objectives' extra tokens: BERT/BART's mask and T5's span sentinels."""
+    return [MASK] + [f"<extra_id_{i}>" for i in range(n_sentinels)]
 
 
 class Tokenizer:
@@ -26,6 +32,19 @@ class Tokenizer:
     @property
     def vocab_size(self) -> int:
         return self.hf.get_vocab_size()
+
+    def token_id(self, token: str):
+        return self.hf.token_to_id(token)
+
+    def word_starts(self):
+        """(vocab_size,) bool: the token begins a word (byte-level BPE marks a leading space with Ġ)."""
+        import torch
+
+        vocab = self.hf.get_vocab()
+        out = torch.zeros(self.vocab_size, dtype=torch.bool)
+        for token, i in vocab.items():
+            out[i] = token.startswith("\u0120") or (token.startswith("<") and token.endswith(">"))
+        return out
 
     def encode(self, text: str) -> list[int]:
         return self.hf.encode(text).ids
@@ -49,8 +68,9 @@ class Tokenizer:
             raise TcatError(f"{path}: not a valid tokenizer.json ({str(e).splitlines()[0][:120]})") from None
 
 
-def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
-    """A byte-level BPE vocabulary of `vocab_size` entries (specials included)."""
+def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2, extra_specials: Iterable[str] = ()) -> Tokenizer:
+    """A byte-level BPE vocabulary of `vocab_size` entries (specials included). `extra_specials`
+    (e.g. objective_specials()) follow the four fixed ones."""
     from tokenizers import Tokenizer as HFTokenizer
     from tokenizers import decoders, models, pre_tokenizers, trainers
 
@@ -60,7 +80,7 @@ def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> 
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
-        special_tokens=SPECIALS,
+        special_tokens=SPECIALS + list(extra_specials),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )

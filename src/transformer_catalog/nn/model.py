@@ -181,13 +181,19 @@ class DecoderModel(_Base):
             raise TcatError("this model has no segment recurrence (config memory: 0)")
         return Memory(self.config.n_decoder_layers, self.config.memory)
 
-    def forward(self, ids: Tensor, cache: Optional[KVCache] = None, memory: Optional[Memory] = None) -> Tensor:
+    def forward(self, ids: Tensor, cache: Optional[KVCache] = None, memory: Optional[Memory] = None,
+                attn_mask: Optional[Tensor] = None) -> Tensor:
         """Next-token logits (B, T, vocab) for each position. With `memory` (new_memory()), the
-        segment also attends to the previous segments' hidden states, and the memory moves on."""
+        segment also attends to the previous segments' hidden states, and the memory moves on.
+        `attn_mask` (B, 1, T, T) bool replaces the causal mask (prefix LM, permutation LM)."""
         if cache is not None and memory is not None:
             raise TcatError("use either a KV cache (generation) or a segment memory (recurrent training), not both")
         offset = 0 if cache is None else cache.length
         x = self.embed(ids, offset)
+        if attn_mask is not None:
+            if cache is not None or memory is not None:
+                raise TcatError("an explicit attention mask is for whole sequences: no cache or memory")
+            return self.logits(self.decoder(x, mask=attn_mask, causal=False))
         x = self.decoder(x, causal=True, caches=None if cache is None else cache.layers, memory=memory)
         return self.logits(x)
 
