@@ -59,6 +59,11 @@ def cmd_train(args) -> None:
     _threads(args.threads)
     import torch
 
+    from .train.distributed import init_from_env
+
+    rank, world = init_from_env()  # under torchrun: one process per rank, data parallel
+    say = print if rank == 0 else (lambda *a, **k: None)
+
     from .families import get_config
     from .nn.model import build_model
     from .train.checkpoint import read_config
@@ -106,13 +111,14 @@ def cmd_train(args) -> None:
     trainer = Trainer(model, task, train_cfg, out, progress=not args.quiet)
     if args.resume:
         trainer.resume()
-        print(f"resuming {out} at step {trainer.state['step']}")
+        say(f"resuming {out} at step {trainer.state['step']}")
     else:
         n = sum(p.numel() for p in model.parameters())
-        print(f"training {args.model} ({n / 1e6:.2f}M parameters) on {task.name}: "
-              f"{len(task.train):,} train / {len(task.valid):,} valid examples -> {out}")
+        say(f"training {args.model} ({n / 1e6:.2f}M parameters) on {task.name}: "
+            f"{len(task.train):,} train / {len(task.valid):,} valid examples -> {out}"
+            + (f" on {world} processes" if world > 1 else ""))
     state = trainer.fit()
-    print(json.dumps({"step": state["step"], "tokens": state["tokens"], "elapsed_s": round(state["elapsed"], 1),
+    say(json.dumps({"step": state["step"], "tokens": state["tokens"], "elapsed_s": round(state["elapsed"], 1),
                       "valid_loss": round(trainer.evaluate(), 4), "checkpoint": str(ckpt)}))
 
 
@@ -583,7 +589,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--weight-decay", type=float, default=0.0)
     sp.add_argument("--schedule", default="inverse-sqrt", help="inverse-sqrt (the paper) or cosine (peak --lr)")
     sp.add_argument("--lr", type=float, default=3e-4, help="peak learning rate of the cosine schedule")
-    sp.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    sp.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step (per process)")
     sp.add_argument("--clip", type=float, default=0.0, help="gradient-norm clipping (0 = off)")
     sp.add_argument("--label-smoothing", type=float, default=0.1)
     sp.add_argument("--dropout", type=float, default=None)

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ..errors import TcatError
+from . import distributed
 from .checkpoint import load_training_state, load_weights, read_config, save_checkpoint
 
 
@@ -41,7 +42,7 @@ class TrainConfig:
     schedule: str = "inverse-sqrt"  # the paper's; or cosine: linear warmup to lr, cosine decay to lr * min_lr
     lr: float = 3e-4  # peak learning rate of the cosine schedule
     min_lr: float = 0.1  # the cosine schedule ends at lr * min_lr
-    grad_accum: int = 1  # micro-batches per optimizer step
+    grad_accum: int = 1  # micro-batches per optimizer step (per process)
     eval_every: int = 250
     save_every: int = 250
     seed: int = 0
@@ -85,13 +86,16 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 class Trainer:
     def __init__(self, model, task, cfg: TrainConfig, out: str | Path, progress: bool = True):
-        """`task`: a Seq2SeqTask or an ObjectiveTask (train/tasks.py); `model` is what its loss takes."""
+        """`task`: a Seq2SeqTask or an ObjectiveTask (train/tasks.py); `model` is what its loss takes.
+        Under torchrun the trainer wraps it in DDP itself: the model stays single-device."""
         if cfg.grad_accum < 1:
             raise TcatError(f"grad_accum must be at least 1, got {cfg.grad_accum}")
+        self.rank, self.world = distributed.rank(), distributed.world_size()
         self.model, self.task, self.cfg = model, task, cfg
+        self.step_module = distributed.wrap(model)  # what the training forward runs through
         self.out = Path(out)
         self.ckpt = self.out / "checkpoint"
-        self.progress = progress
+        self.progress = progress and self.rank == 0
         self.optimizer = make_optimizer(model.parameters(), cfg)
         self.state = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0, "tokens": 0}
         self.history: list[dict] = []
@@ -101,7 +105,9 @@ class Trainer:
         return {"task": self.task.meta, "train": asdict(self.cfg)}
 
     def save(self) -> None:
-        save_checkpoint(self.ckpt, self.model, self._meta(), self.task.tokenizer, self.optimizer, dict(self.state))
+        if self.rank == 0:  # every process holds the same weights (DDP); one writes them
+            save_checkpoint(self.ckpt, self.model, self._meta(), self.task.tokenizer, self.optimizer, dict(self.state))
+        distributed.barrier()
 
     def resume(self) -> None:
         """Continue from out/checkpoint. Refuses a checkpoint of another model or task."""
@@ -126,6 +132,8 @@ class Trainer:
 
     def _log(self, record: dict) -> None:
         self.history.append(record)
+        if self.rank:
+            return
         with (self.out / "metrics.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -146,6 +154,21 @@ class Trainer:
         self.model.train()
         return total / max(count, 1)
 
+    def _next_micro_batches(self) -> list[tuple[int, list[int]]]:
+        """The step's world x grad_accum micro-batches, in one global order every process computes
+        alike (epochs roll over inside a step); this process takes its contiguous share."""
+        cfg, st = self.cfg, self.state
+        step = []
+        for _ in range(self.world * cfg.grad_accum):
+            if st["batch"] >= len(self._batches):
+                st["epoch"] += 1
+                st["batch"] = 0
+                self._batches = self.task.batches(self.task.train, cfg.max_tokens, cfg.seed, st["epoch"])
+            key = (cfg.seed * 1_000_003 + st["epoch"]) * 1_000_003 + st["batch"]
+            step.append((key, self._batches[st["batch"]]))
+            st["batch"] += 1
+        return step[self.rank * cfg.grad_accum:(self.rank + 1) * cfg.grad_accum]
+
     def _autocast(self):
         return torch.autocast("cpu", dtype=torch.bfloat16) if self.cfg.bf16 else nullcontext()
 
@@ -157,7 +180,7 @@ class Trainer:
             raise TcatError("no training examples (every pair is longer than the model's position.max_len?)")
         d_model = self.model.config.d_model
         self.model.train()
-        batches = task.batches(task.train, cfg.max_tokens, cfg.seed, st["epoch"])
+        self._batches = task.batches(task.train, cfg.max_tokens, cfg.seed, st["epoch"])
         start_time, start_elapsed = time.perf_counter(), st["elapsed"]
         window_tokens, window_start = 0, time.perf_counter()
         bar = _Progress(cfg.steps, st["step"], enabled=self.progress, budget_s=cfg.max_minutes * 60, elapsed_s=st["elapsed"])
@@ -167,21 +190,18 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 n_tok, total = 0, 0.0
-                for _ in range(cfg.grad_accum):  # micro-batches; their mean gradient makes one step
-                    if st["batch"] >= len(batches):
-                        st["epoch"] += 1
-                        st["batch"] = 0
-                        batches = task.batches(task.train, cfg.max_tokens, cfg.seed, st["epoch"])
-                    key = (cfg.seed * 1_000_003 + st["epoch"]) * 1_000_003 + st["batch"]
-                    batch = task.collate([task.train[i] for i in batches[st["batch"]]], key=key)
-                    st["batch"] += 1
-                    with self._autocast():
-                        loss, _ = task.loss(self.model, batch, cfg.label_smoothing)
-                    if not math.isfinite(loss.item()):
-                        raise TcatError(f"loss became {loss.item()} at step {st['step'] + 1}; lower the learning rate")
-                    (loss / cfg.grad_accum).backward()
+                mine = self._next_micro_batches()  # this process's share of the step's global batch
+                for k, (key, idx) in enumerate(mine):
+                    batch = task.collate([task.train[i] for i in idx], key=key)
+                    with self._autocast(), distributed.no_sync(self.step_module, last=k == len(mine) - 1):
+                        loss, _ = task.loss(self.step_module, batch, cfg.label_smoothing)
+                        if not math.isfinite(loss.item()):
+                            raise TcatError(f"loss became {loss.item()} at step {st['step'] + 1}; lower the learning rate")
+                        (loss / cfg.grad_accum).backward()
                     total += loss.item() / cfg.grad_accum
                     n_tok += task.count_tokens(batch)
+                total = distributed.mean(total)
+                n_tok = round(distributed.mean(n_tok) * self.world)  # tokens of the global batch
                 if cfg.clip > 0:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
                 self.optimizer.step()
@@ -202,11 +222,12 @@ class Trainer:
                     bar.note(f"step {st['step']}: valid loss {val:.3f}")
                 if cfg.save_every and st["step"] % cfg.save_every == 0:
                     self.save()
-                if cfg.max_minutes and st["elapsed"] >= cfg.max_minutes * 60:
+                if cfg.max_minutes and distributed.mean(float(st["elapsed"] >= cfg.max_minutes * 60)) > 0:  # all stop together
                     bar.note(f"time limit of {cfg.max_minutes} min reached at step {st['step']}")
                     break
         self.save()
-        plot_losses(self.out / "metrics.jsonl", self.out / "loss.png")
+        if self.rank == 0:
+            plot_losses(self.out / "metrics.jsonl", self.out / "loss.png")
         return dict(st)
 
 
