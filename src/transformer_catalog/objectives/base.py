@@ -38,10 +38,10 @@ class Vocab:
 
     @classmethod
     def from_tokenizer(cls, tok) -> "Vocab":
-        """The ids of a tokenizer trained with data.tokenizer.objective_specials()."""
+        """The ids of a tokenizer trained with data.tokenizer.objective_specials() (or a BERT-style one)."""
         from ..errors import TcatError
 
-        mask = tok.token_id("<mask>")
+        mask = tok.mask_id
         if mask is None:
             raise TcatError("the tokenizer has no <mask> token: train it with objective_specials()")
         sentinels = []

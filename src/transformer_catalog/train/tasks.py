@@ -186,6 +186,24 @@ class ObjectiveTask:
         return sum(int((batch[k] != self.pad_id).sum()) for k in ("ids", "src", "tgt_in", "a", "b") if k in batch)
 
 
+def chunk(doc: list[list[int]], max_len: int) -> list[list[list[int]]]:
+    """A long document as consecutive pieces of whole sentences, each at most max_len tokens (a
+    longer sentence is cut), so that every token of the corpus is trained on, not only each
+    document's beginning."""
+    pieces, cur, size = [], [], 0
+    for sentence in doc:
+        for start in range(0, max(len(sentence), 1), max_len):
+            part = sentence[start:start + max_len]
+            if cur and size + len(part) > max_len:
+                pieces.append(cur)
+                cur, size = [], 0
+            cur.append(part)
+            size += len(part)
+    if cur:
+        pieces.append(cur)
+    return pieces
+
+
 def make_objective_task(objective: str, data: str, vocab_size: int, max_len: int, tokenizer=None) -> ObjectiveTask:
     from ..data.corpora import load_documents, load_pairs, split
     from ..data.tokenizer import objective_specials, train_bpe
@@ -201,7 +219,7 @@ def make_objective_task(objective: str, data: str, vocab_size: int, max_len: int
     def encode(items):
         if pairs:
             return [(tokenizer.encode(a), tokenizer.encode(b)) for a, b in items]
-        return [tokenizer.encode_batch(doc) for doc in items]
+        return [piece for doc in items for piece in chunk(tokenizer.encode_batch(doc), max_len)]
 
     obj = make_objective(objective, Vocab.from_tokenizer(tokenizer), max_len=max_len)
     return ObjectiveTask(name=objective, objective=obj, train=encode(train), valid=encode(valid),

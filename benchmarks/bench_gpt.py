@@ -1,0 +1,155 @@
+"""Decoder (GPT) speed: tcat against Hugging Face transformers, x-transformers and a plain
+nanoGPT-style model, identical dimensions, measured interleaved in one run.
+
+  python benchmarks/bench_gpt.py [--threads 1] [--rounds 3] [--config small|gpt2] [--dtypes fp32,bf16]
+
+Training: tokens/s of one AdamW step (forward, loss, backward, update) on random tokens, median of
+the rounds after an untimed warm-up round; MFU = (6 x non-embedding parameters + attention) FLOPs
+per token x tokens/s over the matmul peak measured in the same run for the same dtype.
+Generation: batch-1 greedy decoding of 128 tokens after a 16-token prompt, through each library's
+KV cache (tcat's iter_tokens, HF generate, x-transformers' cached generate, nanoGPT's hand loop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import interleaved, machine, median, write  # noqa: E402
+from nanogpt_decoder import GPT  # noqa: E402
+
+CONFIGS = {"small": dict(vocab=8192, ctx=256, d=256, h=8, n=6, batch=16),  # 6.9M parameters
+           "gpt2": dict(vocab=50257, ctx=256, d=768, h=12, n=12, batch=4)}  # GPT-2 small, 124M
+
+
+def build_peers(c: dict) -> dict:
+    from transformer_catalog.families import get_config
+    from transformer_catalog.nn import build_model
+
+    peers = {}
+    cfg = get_config("gpt2", n_layer=c["n"], n_embd=c["d"], n_head=c["h"], n_positions=c["ctx"], vocab_size=c["vocab"],
+                     resid_pdrop=0.0).replace(**{"attention.dropout": 0.0})
+    peers["tcat"] = build_model(cfg)
+    peers["nanogpt"] = GPT(c["vocab"], c["ctx"], c["d"], c["h"], c["n"])
+    try:
+        import transformers
+
+        hf_cfg = transformers.GPT2Config(n_layer=c["n"], n_embd=c["d"], n_head=c["h"], n_positions=c["ctx"],
+                                         vocab_size=c["vocab"], resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                                         bos_token_id=0, eos_token_id=0)
+        hf_cfg._attn_implementation = "sdpa"
+        peers["hf"] = transformers.GPT2LMHeadModel(hf_cfg)
+    except ImportError:
+        pass
+    try:
+        from x_transformers import Decoder, TransformerWrapper
+
+        peers["x-transformers"] = TransformerWrapper(num_tokens=c["vocab"], max_seq_len=c["ctx"], tie_embedding=True,
+                                                     attn_layers=Decoder(dim=c["d"], depth=c["n"], heads=c["h"]))
+    except ImportError:
+        pass
+    return peers
+
+
+def logits(name, model, ids):
+    out = model(ids)
+    return out.logits if name == "hf" else out
+
+
+def matmul_peak(dtype, n=2048, iters=5) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(iters):
+        a @ b
+    return 2 * n**3 * iters / (time.perf_counter() - t)
+
+
+def train_rate(name, model, c, dtype, steps=3) -> float:
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    ids = torch.randint(0, c["vocab"], (c["batch"], c["ctx"]))
+    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
+    t = time.perf_counter()
+    for _ in range(steps):
+        with ctx:
+            out = logits(name, model, ids[:, :-1])
+            loss = F.cross_entropy(out.float().reshape(-1, c["vocab"]), ids[:, 1:].reshape(-1))
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return steps * c["batch"] * (c["ctx"] - 1) / (time.perf_counter() - t)
+
+
+@torch.no_grad()
+def generate_rate(name, model, c, new=128) -> float:
+    from transformer_catalog.generate import iter_tokens
+
+    model.eval()
+    prompt = torch.randint(0, c["vocab"], (1, 16))
+    t = time.perf_counter()
+    if name == "tcat":
+        for _ in iter_tokens(model, prompt, new):
+            pass
+    elif name == "hf":
+        model.generate(prompt, max_new_tokens=new, min_new_tokens=new, do_sample=False, pad_token_id=0)
+    elif name == "x-transformers":
+        from x_transformers import AutoregressiveWrapper
+
+        AutoregressiveWrapper(model).generate(prompt, new, cache_kv=True, temperature=0.0)
+    else:
+        model.generate(prompt, new)
+    model.train()
+    return new / (time.perf_counter() - t)
+
+
+def non_embedding_params(model) -> int:
+    return sum(p.numel() for n, p in model.named_parameters() if "embed" not in n)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--config", default="small", choices=sorted(CONFIGS))
+    ap.add_argument("--dtypes", default="fp32,bf16")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    c = CONFIGS[args.config]
+    peers = build_peers(c)
+    result = {"config": args.config, "dims": c, "machine": machine(), "rounds": args.rounds,
+              "command": "python benchmarks/bench_gpt.py " + " ".join(sys.argv[1:]),
+              "params": {n: sum(p.numel() for p in m.parameters()) for n, m in peers.items()},
+              "peak_gflops": {}, "train_tokens_per_s": {}, "mfu": {}, "generate_tokens_per_s": {}}
+    for dtype in args.dtypes.split(","):
+        peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32)
+        result["peak_gflops"][dtype] = round(peak / 1e9, 1)
+        for name, model in peers.items():  # untimed warm-up round
+            train_rate(name, model, c, dtype, steps=1)
+        rounds = interleaved({n: n for n in peers}, lambda name: train_rate(name, peers[name], c, dtype), args.rounds)
+        rates = {n: round(median(r), 1) for n, r in rounds.items()}
+        result["train_tokens_per_s"][dtype] = rates
+        # one FLOPs-per-token figure for every peer (same dimensions): 6 per weight of the blocks and the head
+        # (forward + backward), plus the attention products
+        flops = 6 * (non_embedding_params(peers["tcat"]) + c["vocab"] * c["d"]) + 12 * c["n"] * c["d"] * c["ctx"]
+        result["mfu"][dtype] = {n: round(flops * rates[n] / peak, 3) for n in peers}
+        print(dtype, rates, result["mfu"][dtype], flush=True)
+    for name, model in peers.items():
+        generate_rate(name, model, c, new=8)  # warm-up
+    gen = interleaved({n: n for n in peers}, lambda name: generate_rate(name, peers[name], c), args.rounds)
+    result["generate_tokens_per_s"] = {n: round(median(r), 1) for n, r in gen.items()}
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print("generate", result["generate_tokens_per_s"], flush=True)
+    print(write(f"gpt_{args.config}", result))
+
+
+if __name__ == "__main__":
+    main()

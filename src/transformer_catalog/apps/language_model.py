@@ -1,0 +1,40 @@
+"""Language-model evaluation: held-out perplexity of a run trained with --task clm, and samples.
+
+Perplexity = exp(mean token cross-entropy) over the held-out documents (every 20th), each cut into
+the pieces the model trained on; it depends on the tokenizer, so compare runs with one vocabulary."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import TcatError
+
+
+@torch.no_grad()
+def evaluate_lm(run: str, prompts: list[str], new_tokens: int = 60, temperature: float = 0.8, top_k: int = 50,
+                seed: int = 0) -> dict:
+    from ..generate import SamplingConfig, iter_tokens
+    from ..train.checkpoint import load_model
+    from ..train.tasks import make_objective_task
+
+    model, meta, tok = load_model(run)
+    task_meta = meta.get("task", {})
+    if task_meta.get("objective") != "clm" or tok is None:
+        raise TcatError(f"{run}: not a causal language model run (tcat train --task clm)")
+    task = make_objective_task("clm", task_meta["data"], tok.vocab_size, model.config.position.max_len, tok)
+    total, count = 0.0, 0
+    for n, idx in enumerate(task.batches(task.valid, 8 * model.config.position.max_len, 0, 0)):
+        batch = task.collate([task.valid[i] for i in idx], key=n)
+        loss, k = task.loss(model, batch)
+        total, count = total + loss.item() * k, count + k
+    samples = []
+    g = torch.Generator().manual_seed(seed)
+    for prompt in prompts:
+        start = torch.tensor([tok.encode(prompt)])
+        ids = [int(t) for t, _ in iter_tokens(model, start, new_tokens, sampling=SamplingConfig(temperature, top_k, 1.0), generator=g)]
+        samples.append({"prompt": prompt, "continuation": tok.decode(ids)})
+    return {"data": task_meta["data"], "valid_tokens": count, "valid_loss": round(total / count, 4),
+            "perplexity": round(math.exp(total / count), 2), "params": sum(p.numel() for p in model.parameters()),
+            "vocab": tok.vocab_size, "samples": samples}
