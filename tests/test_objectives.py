@@ -206,3 +206,43 @@ def test_tokenizer_kinds_round_trip_and_know_their_specials(kind):
     assert int(starts.sum()) == (8 if kind == "wordpiece" else 7)
     with pytest.raises(TcatError, match="unknown tokenizer kind"):
         train_tokenizer(texts, 500, "sentencepiece")
+
+
+@pytest.mark.parametrize("suffix", ["txt", "jsonl", "csv", "parquet"])
+def test_local_corpora_in_every_format(suffix, tmp_path):
+    import json as _json
+
+    from transformer_catalog.data.corpora import load_documents
+
+    docs = [["In the beginning", "God created"], ["And the earth was without form"]]
+    path = tmp_path / f"c.{suffix}"
+    if suffix == "txt":
+        path.write_text("\n\n".join("\n".join(d) for d in docs))
+    elif suffix == "jsonl":
+        path.write_text("\n".join(_json.dumps({"text": "\n".join(d)}) for d in docs))
+    elif suffix == "csv":
+        import csv
+
+        with path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["id", "text"])
+            w.writerows([[i, "\n".join(d)] for i, d in enumerate(docs)])
+    else:
+        pa = pytest.importorskip("pyarrow")
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"text": ["\n".join(d) for d in docs]}), path)
+    assert load_documents(str(path)) == docs
+
+
+def test_hugging_face_datasets_path_is_thin_and_fails_in_one_line():
+    from transformer_catalog.data.corpora import load_documents
+
+    try:
+        import datasets  # noqa: F401
+    except ImportError:
+        with pytest.raises(TcatError, match="pip install datasets"):
+            load_documents("hf:wikitext:wikitext-2-raw-v1")
+        return
+    with pytest.raises(TcatError, match="hf:no-such/dataset-xyz"):
+        load_documents("hf:no-such/dataset-xyz")

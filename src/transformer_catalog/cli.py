@@ -101,7 +101,10 @@ def cmd_train(args) -> None:
         else:
             base = model_config(args.model, args.scale).replace(**overrides)  # validates before any data work
         _check_task_fits(args.task, base)
-        max_len = min(args.max_len or base.position.max_len, base.position.max_len)
+        if args.max_len > base.position.max_len:
+            raise TcatError(f"--max-len {args.max_len} is longer than the model's context (position.max_len="
+                            f"{base.position.max_len}); lower it or --set position.max_len=...")
+        max_len = args.max_len or base.position.max_len
         task = make_task(args.task, args.data, args.vocab or min(base.embedding.vocab_size, 32000), max_len, tokenizer)
         model_cfg = base.replace(**{"embedding.vocab_size": task.vocab_size, "embedding.pad_id": task.pad_id})
         train_cfg = TrainConfig(

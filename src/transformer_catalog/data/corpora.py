@@ -7,6 +7,9 @@
   vader-movies     the sentiment task's training sentences without labels, 10 per document (in-domain MLM)
   FILE.txt         documents separated by blank lines, one sentence per line
   FILE.jsonl       one document per line: {"text": ...} (sentences = its lines)
+  FILE.csv, FILE.parquet   one document per row, from its "text" column
+  hf:NAME[:CONFIG]  a Hugging Face `datasets` dataset's train split, "text" column (needs the network
+                   and `pip install datasets`; nothing else in tcat downloads)
   FILE.tsv         pairs: sentence<TAB>sentence
 
 A held-out split is every 20th document (every 20th pair), fixed, so runs and resumes agree.
@@ -74,6 +77,41 @@ def _text_file(path: Path) -> list[list[str]]:
     return [[s.strip() for s in b.splitlines() if s.strip()] for b in blocks if b.strip()]
 
 
+def _table(path: Path) -> list[list[str]]:
+    """.csv / .parquet: one document per row, its "text" column split into lines."""
+    if path.suffix == ".csv":
+        import csv
+
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            if "text" not in (reader.fieldnames or []):
+                raise TcatError(f"{path}: no \"text\" column (columns: {', '.join(reader.fieldnames or [])})")
+            texts = [row["text"] or "" for row in reader]
+    else:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        if "text" not in table.column_names:
+            raise TcatError(f"{path}: no \"text\" column (columns: {', '.join(table.column_names)})")
+        texts = [t or "" for t in table.column("text").to_pylist()]
+    return [[s for s in t.splitlines() if s.strip()] for t in texts if t.strip()]
+
+
+def _hugging_face(spec: str) -> list[list[str]]:
+    try:
+        import datasets
+    except ImportError:
+        raise TcatError(f"--data {spec}: Hugging Face datasets need `pip install datasets` (and the network)") from None
+    name, _, config = spec[3:].partition(":")
+    try:
+        ds = datasets.load_dataset(name, config or None, split="train")
+    except Exception as e:  # offline, unknown name, ...: one line
+        raise TcatError(f"--data {spec}: {str(e).splitlines()[0][:200]}") from None
+    if "text" not in ds.column_names:
+        raise TcatError(f"--data {spec}: no \"text\" column (columns: {', '.join(ds.column_names)})")
+    return [[s for s in t.splitlines() if s.strip()] for t in ds["text"] if t and t.strip()]
+
+
 def load_documents(data: str) -> list[list[str]]:
     from . import bible
 
@@ -88,10 +126,15 @@ def load_documents(data: str) -> list[list[str]]:
 
         train = [t for t, _ in load_sentiment()["train"]]
         return [train[i:i + 10] for i in range(0, len(train), 10)]
+    if data.startswith("hf:"):
+        return _hugging_face(data)
     path = Path(data)
     if path.suffix in (".txt", ".jsonl", ".md") and path.is_file():
         return _text_file(path)
-    raise TcatError(f"unknown dataset {data!r}: use one of {', '.join(DOCUMENT_SOURCES)}, or a .txt / .jsonl file")
+    if path.suffix in (".csv", ".parquet") and path.is_file():
+        return _table(path)
+    raise TcatError(f"unknown dataset {data!r}: use one of {', '.join(DOCUMENT_SOURCES)}, hf:NAME, "
+                    "or a .txt / .jsonl / .csv / .parquet file")
 
 
 def load_pairs(data: str) -> list[tuple[str, str]]:
