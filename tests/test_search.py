@@ -38,3 +38,16 @@ def test_milvus_index_and_search_cli(tmp_path):
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "Genesis 1:3" in res.stdout.splitlines()[0]
+
+
+def test_search_and_index_errors_are_one_line_and_leave_nothing_behind(tmp_path):
+    pytest.importorskip("pymilvus", reason="pip install pymilvus milvus-lite")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cli = [sys.executable, "-m", "transformer_catalog.cli"]
+    missing = tmp_path / "none.db"
+    res = subprocess.run([*cli, "search", "light", "--uri", str(missing), "--encoder", "minilm"], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert res.returncode == 2 and res.stderr.strip() == f"tcat search: error: {missing}: no index; build one with tcat index --uri {missing}"
+    assert not missing.exists()
+    res = subprocess.run([*cli, "search", "light", "--uri", str(missing)], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 2 and "pass --encoder" in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -11,6 +11,16 @@ import sys
 from .errors import TcatError
 
 
+def _write_json(path, obj) -> None:
+    """--json: also write a command's result to a file (atomically)."""
+    if path:
+        from pathlib import Path
+
+        from .data.cache import write_json_atomic
+
+        write_json_atomic(Path(path), obj)
+
+
 def _threads(n: int) -> None:
     from .runtime import set_threads
 
@@ -159,11 +169,11 @@ def model_config(name: str, scale: str = "full"):
 
 
 def _check_task_fits(task: str, cfg) -> None:
-    from .objectives import OBJECTIVES, objective_arch
+    from .objectives import OBJECTIVES, describe
 
     need = "encoder-decoder" if task in ("translate", "copy") else None
     if task in OBJECTIVES:
-        need = objective_arch(task)
+        need = describe(task).arch
     if need and getattr(cfg, "arch", None) != need:
         raise TcatError(f"--task {task} trains a model of architecture {need}; --model is {cfg.arch}")
 
@@ -187,12 +197,7 @@ def cmd_vision(args) -> None:
     result = train_classifier(model, data, args.epochs, args.minutes, args.batch, args.lr, args.seed, progress=not args.quiet)
     out = dataclasses.asdict(result) | {"data": args.data, "threads": torch.get_num_threads()}
     print(json.dumps(out))
-    if args.json:
-        from pathlib import Path
-
-        from .data.cache import write_json_atomic
-
-        write_json_atomic(Path(args.json), out)
+    _write_json(args.json, out)
 
 
 def cmd_classify(args) -> None:
@@ -205,12 +210,7 @@ def cmd_classify(args) -> None:
                       progress=not args.quiet)
     result = {"data": args.data, **result}
     print(json.dumps(result))
-    if args.json:
-        from pathlib import Path
-
-        from .data.cache import write_json_atomic
-
-        write_json_atomic(Path(args.json), result)
+    _write_json(args.json, result)
 
 
 def cmd_index(args) -> None:
@@ -238,12 +238,7 @@ def cmd_index(args) -> None:
     result = {"encoder": args.encoder, "data": args.data, **retrieval_metrics(ranked, corpus.answers),
               "seconds": round(time.perf_counter() - started, 1)}
     print(json.dumps(result))
-    if args.json:
-        from pathlib import Path
-
-        from .data.cache import write_json_atomic
-
-        write_json_atomic(Path(args.json), result)
+    _write_json(args.json, result)
 
 
 def cmd_search(args) -> None:
@@ -363,12 +358,7 @@ def cmd_evaluate(args) -> None:
         result = evaluate_translation(args.checkpoint, args.data, args.split, args.beam, args.alpha, args.limit,
                                       progress=not args.quiet)
     print(json.dumps(result, indent=2))
-    if args.json:
-        from pathlib import Path
-
-        from .data.cache import write_json_atomic
-
-        write_json_atomic(Path(args.json), result)
+    _write_json(args.json, result)
 
 
 def _console():
@@ -518,12 +508,7 @@ def cmd_verify(args) -> None:
     console.print(f"{entries} entries, {len(checks)} sizes: {counts['ok']} within {TOLERANCE:.0%}, "
                   f"{counts['explained']} explained, {counts['FAIL']} unexplained, {counts['error']} not buildable "
                   f"({time.perf_counter() - t:.2f} s)")
-    if args.json:
-        from pathlib import Path
-
-        from .data.cache import write_json_atomic
-
-        write_json_atomic(Path(args.json), [c.__dict__ | {"delta": c.delta} for c in checks])
+    _write_json(args.json, [c.__dict__ | {"delta": c.delta} for c in checks])
     if counts["FAIL"] or counts["error"]:
         raise TcatError(f"{counts['FAIL'] + counts['error']} size(s) differ from the published count without explanation")
 
@@ -698,9 +683,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--vocab", type=int, default=0, help="BPE vocabulary size (default: the config's)")
     sp.add_argument("--lr-scale", type=float, default=1.0, help="multiplier on the paper's learning-rate schedule")
     sp.add_argument("--warmup", type=int, default=4000)
-    sp.add_argument("--optimizer", default="adam", help="adam (the paper) or adamw")
+    sp.add_argument("--optimizer", default="adam", choices=["adam", "adamw"], help="adam (the paper) or adamw")
     sp.add_argument("--weight-decay", type=float, default=0.0)
-    sp.add_argument("--schedule", default="inverse-sqrt", help="inverse-sqrt (the paper) or cosine (peak --lr)")
+    sp.add_argument("--schedule", default="inverse-sqrt", choices=["inverse-sqrt", "cosine"],
+                    help="inverse-sqrt (the paper) or cosine (peak --lr)")
     sp.add_argument("--lr", type=float, default=3e-4, help="peak learning rate of the cosine schedule")
     sp.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step (per process)")
     sp.add_argument("--clip", type=float, default=0.0, help="gradient-norm clipping (0 = off)")
@@ -716,6 +702,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     threads(sp)
 
+    def results(sp):  # the options of commands that train or evaluate and report a result
+        sp.add_argument("--json", default=None, help="also write the result to this file")
+        sp.add_argument("--quiet", action="store_true", help="no progress output")
+        threads(sp)
+
     sp = add("classify", cmd_classify, "sentiment classification: fine-tune an encoder, or a TF-IDF / BiLSTM baseline")
     sp.add_argument("--data", default="vader-movies", help="vader-movies (python -m transformer_catalog.data.sentiment)")
     sp.add_argument("--model", default="minilm", help="tfidf, bilstm, minilm, a Hugging Face folder or a tcat encoder run")
@@ -723,9 +714,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--lr", type=float, default=0.0, help="default: 5e-5 for encoders, 2e-3 for the BiLSTM")
     sp.add_argument("--max-len", type=int, default=128)
     sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--json", default=None)
-    sp.add_argument("--quiet", action="store_true")
-    threads(sp)
+    results(sp)
 
     sp = add("index", cmd_index, "embed a corpus into a Milvus index (Milvus Lite file by default) and evaluate retrieval")
     sp.add_argument("--encoder", default="minilm", help="minilm, a Hugging Face folder, a tcat contrastive run, or tfidf")
@@ -751,9 +740,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch", type=int, default=128)
     sp.add_argument("--lr", type=float, default=2e-3)
     sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--json", default=None, help="also write the result here")
-    sp.add_argument("--quiet", action="store_true")
-    threads(sp)
+    results(sp)
 
     def decoding(sp, beam_default):
         sp.add_argument("--beam", type=int, default=beam_default, help="beam size (1 = greedy)")
@@ -784,9 +771,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--alpha", type=float, default=0.6)
     sp.add_argument("--limit", type=int, default=0, help="evaluate on the first N pairs only")
     sp.add_argument("--prompt", action="append", default=[], help="language models: sample a continuation of this")
-    sp.add_argument("--json", default=None, help="also write the result to this file")
-    sp.add_argument("--quiet", action="store_true")
-    threads(sp)
+    results(sp)
     return p
 
 

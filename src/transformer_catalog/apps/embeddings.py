@@ -50,15 +50,14 @@ def load_encoder(folder: Path):
         max_len = json.loads(st_cfg.read_text()).get("max_seq_length", 256) if st_cfg.exists() else 256
     else:  # a tcat run: the core encoder inside its objective's wrapper (SentenceEncoder, MLM heads, ELECTRA)
         from ..nn.model import build_model
-        from ..objectives import Vocab, make_objective
+        from ..objectives import describe
         from ..train.checkpoint import load_weights, read_config
 
         _, meta, cfg = read_config(folder)
         objective = meta.get("task", {}).get("objective")
         if objective is None or cfg.arch != "encoder":
             raise TcatError(f"{folder}: not an encoder run (tcat train --task mlm / rtd / contrastive)")
-        dummy = Vocab(size=cfg.embedding.vocab_size, pad=0, bos=1, eos=2, mask=3)
-        wrapped = make_objective(objective, dummy).wrap(build_model(cfg))
+        wrapped = describe(objective).wrap(build_model(cfg))  # the heads need no token ids
         load_weights(wrapped, folder / "model.safetensors")
         model = getattr(wrapped, "encoder", None) or wrapped.discriminator
         max_len = cfg.position.max_len

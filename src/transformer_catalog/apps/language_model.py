@@ -18,23 +18,21 @@ def evaluate_lm(run: str, prompts: list[str], new_tokens: int = 60, temperature:
     from ..generate import SamplingConfig, iter_tokens
     from ..train.checkpoint import load_model
     from ..train.tasks import make_objective_task
+    from ..train.trainer import held_out_loss
 
     model, meta, tok = load_model(run)
     task_meta = meta.get("task", {})
     if task_meta.get("objective") != "clm" or tok is None:
         raise TcatError(f"{run}: not a causal language model run (tcat train --task clm)")
     task = make_objective_task("clm", task_meta["data"], tok.vocab_size, model.config.position.max_len, tok)
-    total, count = 0.0, 0
-    for n, idx in enumerate(task.batches(task.valid, 8 * model.config.position.max_len, 0, 0)):
-        batch = task.collate([task.valid[i] for i in idx], key=n)
-        loss, k = task.loss(model, batch)
-        total, count = total + loss.item() * k, count + k
+    mean = held_out_loss(model, task, 8 * model.config.position.max_len)
+    count = sum(len(s) for piece in task.valid for s in piece)  # tokens of the held-out pieces
     samples = []
     g = torch.Generator().manual_seed(seed)
     for prompt in prompts:
         start = torch.tensor([tok.encode(prompt)])
         ids = [int(t) for t, _ in iter_tokens(model, start, new_tokens, sampling=SamplingConfig(temperature, top_k, 1.0), generator=g)]
         samples.append({"prompt": prompt, "continuation": tok.decode(ids)})
-    return {"data": task_meta["data"], "valid_tokens": count, "valid_loss": round(total / count, 4),
-            "perplexity": round(math.exp(total / count), 2), "params": sum(p.numel() for p in model.parameters()),
+    return {"data": task_meta["data"], "valid_tokens": count, "valid_loss": round(mean, 4),
+            "perplexity": round(math.exp(mean), 2), "params": sum(p.numel() for p in model.parameters()),
             "vocab": tok.vocab_size, "samples": samples}

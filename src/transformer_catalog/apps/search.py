@@ -9,6 +9,8 @@ KJV verse. Reported: recall@1, recall@10 and MRR@10, for sentence encoders and a
 from __future__ import annotations
 
 import json
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,39 +55,47 @@ def embed(encoder: str, texts: list[str], batch_size: int = 64) -> np.ndarray:
     return SentenceEncoder(resolve_encoder(encoder)).encode(texts, batch_size).numpy()
 
 
-def _client(uri: str):
+@contextmanager
+def _milvus(uri: str, create: bool = False):
+    """A Milvus client for `uri`; any Milvus failure becomes one line naming the URI. A local file
+    is only created when building an index."""
     try:
-        from pymilvus import MilvusClient
+        from pymilvus import MilvusClient, MilvusException
     except ImportError:
         raise TcatError("semantic search needs Milvus: pip install pymilvus milvus-lite") from None
+    for name in ("milvus_lite", "pymilvus"):  # their failures reach the user as our one line, not as logged tracebacks
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     if "://" not in uri:
-        Path(uri).parent.mkdir(parents=True, exist_ok=True)
-    return MilvusClient(uri)
+        if not create and not Path(uri).exists():  # milvus-lite keeps a file or a folder there
+            raise TcatError(f"{uri}: no index; build one with tcat index --uri {uri}")
+        try:
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TcatError(f"{uri}: cannot create the index file ({e.strerror})") from None
+    try:
+        yield MilvusClient(uri)
+    except MilvusException as e:
+        raise TcatError(f"{uri}: Milvus: {e.message}") from None
 
 
 def build_index(uri: str, vectors: np.ndarray, corpus: Corpus, encoder: str) -> None:
-    client = _client(uri)
-    if client.has_collection(COLLECTION):
-        client.drop_collection(COLLECTION)
-    client.create_collection(COLLECTION, dimension=vectors.shape[1], metric_type="COSINE")
-    for start in range(0, len(vectors), 1000):
-        client.insert(COLLECTION, [{"id": i, "vector": vectors[i].tolist(), "ref": corpus.refs[i], "text": corpus.texts[i][:4000]}
-                                   for i in range(start, min(start + 1000, len(vectors)))])
+    with _milvus(uri, create=True) as client:
+        if client.has_collection(COLLECTION):
+            client.drop_collection(COLLECTION)
+        client.create_collection(COLLECTION, dimension=vectors.shape[1], metric_type="COSINE")
+        for start in range(0, len(vectors), 1000):
+            client.insert(COLLECTION, [{"id": i, "vector": vectors[i].tolist(), "ref": corpus.refs[i],
+                                        "text": corpus.texts[i][:4000]} for i in range(start, min(start + 1000, len(vectors)))])
     if "://" not in uri:  # which encoder made the index, for `tcat search`
         Path(uri + ".json").write_text(json.dumps({"encoder": encoder, "dimension": int(vectors.shape[1])}))
 
 
 def search(uri: str, queries: np.ndarray, k: int = 10) -> list[list[dict]]:
-    from pymilvus import MilvusException
-
-    client = _client(uri)
-    try:
+    with _milvus(uri) as client:
         if not client.has_collection(COLLECTION):
             raise TcatError(f"{uri}: no index; build one with tcat index --uri {uri}")
         client.load_collection(COLLECTION)  # a collection opened by a new process starts released
         hits = client.search(COLLECTION, data=[q.tolist() for q in queries], limit=k, output_fields=["ref", "text"])
-    except MilvusException as e:
-        raise TcatError(f"{uri}: Milvus: {e.message}") from None
     return [[{"id": h["id"], "score": h["distance"], **h["entity"]} for h in row] for row in hits]
 
 

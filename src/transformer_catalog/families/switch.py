@@ -5,6 +5,8 @@ Checkpoint mapping below (T5's, plus the router and the experts)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from ..errors import TcatError
@@ -43,9 +45,9 @@ def config_from_hf(hf: dict) -> ModelConfig:
     if "E" not in enc:
         raise TcatError("Hugging Face config switch_transformers: no sparse layers; convert it as t5")
     cfg = t5.config_from_hf({**hf, "model_type": "t5", "feed_forward_proj": "relu", "scale_decoder_outputs": hf["tie_word_embeddings"]})
-    return cfg.replace(moe=MoEConfig(n_experts=hf["num_experts"], top_k=1, d_ff=hf["d_ff"], renormalize=False,
+    return cfg.replace(moe=dataclasses.asdict(MoEConfig(n_experts=hf["num_experts"], top_k=1, d_ff=hf["d_ff"], renormalize=False,
                                      aux_loss_weight=hf["router_aux_loss_coef"], pattern=enc,
-                                     capacity=hf["expert_capacity"]).__dict__.copy())
+                                     capacity=hf["expert_capacity"])))
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
@@ -55,7 +57,7 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
                         "with the dense feed-forward's width and no gate")
     sparse = {}
     for stack, n in (("encoder", cfg.n_encoder_layers), ("decoder", cfg.n_decoder_layers)):
-        ours = [moe.pattern[i % len(moe.pattern)] for i in range(n)]
+        ours = ["E" if cfg.experts_at(i) else "D" for i in range(n)]
         count = ours.count("E")
         theirs = (_pattern(n, count) * n)[:n] if count else ""
         if list(theirs) != ours:
@@ -86,7 +88,7 @@ def rules(cfg: ModelConfig) -> list:
 def _expert_layers(cfg: ModelConfig):
     for stack, n, sub in (("encoder", cfg.n_encoder_layers, 1), ("decoder", cfg.n_decoder_layers, 2)):
         for i in range(n):
-            if cfg.moe.pattern[i % len(cfg.moe.pattern)] == "E":
+            if cfg.experts_at(i):
                 yield f"{stack}.block.{i}.layer.{sub}.mlp.experts"
 
 

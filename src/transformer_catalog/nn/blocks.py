@@ -30,8 +30,7 @@ class Block(nn.Module):
             self.cross_attn_norm = make_norm(d, cfg.norm)
         else:
             self.cross_attn = None
-        experts = cfg.moe is not None and cfg.moe.pattern[layer % len(cfg.moe.pattern)] == "E"
-        self.ffn = MoEFeedForward(d, cfg.ffn, cfg.moe) if experts else FeedForward(d, cfg.ffn, cfg.dropout)
+        self.ffn = MoEFeedForward(d, cfg.ffn, cfg.moe) if cfg.experts_at(layer) else FeedForward(d, cfg.ffn, cfg.dropout)
         self.parallel = cfg.parallel_residual
         self.ffn_norm = None if cfg.norm.shared_parallel else make_norm(d, cfg.norm)
         self.dropout = nn.Dropout(cfg.dropout)

@@ -188,6 +188,10 @@ class ModelConfig:
     def n_kv_heads(self) -> int:
         return self.attention.n_kv_heads or self.attention.n_heads
 
+    def experts_at(self, layer: int) -> bool:
+        """Whether layer `layer` of a stack has a mixture of experts (moe.pattern repeats over the layers)."""
+        return self.moe is not None and self.moe.pattern[layer % len(self.moe.pattern)] == "E"
+
     def validate(self) -> None:
         def fail(path: str, msg: str) -> None:
             raise TcatError(f"model config: {path}: {msg}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter
 from functools import lru_cache
 
 import torch
@@ -18,13 +18,12 @@ def _count(cfg: ModelConfig) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _blocks(cfg: ModelConfig, layers: range, cross: bool, measure) -> int:
-    """Sum of measure(block) over a stack's `layers`, building one meta block per distinct kind of
-    layer (dense or experts, from moe.pattern; the attention window changes no weight)."""
-    seen: dict[str, int] = {}
-    total = 0
+def _blocks(cfg: ModelConfig, layers: range, cross: bool, measure, total=0):
+    """Sum of measure(block) over a stack's `layers` (numbers, or Counters), building one meta block
+    per distinct kind of layer (dense or experts; the attention window changes no weight)."""
+    seen = {}
     for i in layers:
-        kind = cfg.moe.pattern[i % len(cfg.moe.pattern)] if cfg.moe else ""
+        kind = cfg.experts_at(i)
         if kind not in seen:
             with torch.device("meta"):
                 seen[kind] = measure(Block(cfg, cross_attention=cross, layer=i))
@@ -72,8 +71,8 @@ def _kind(name: str) -> str:
     return "head"
 
 
-def _by_kind(module: torch.nn.Module) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
+def _by_kind(module: torch.nn.Module) -> Counter:
+    out: Counter = Counter()
     for name, p in module.named_parameters():  # named_parameters() already skips tied duplicates
         out[_kind(name)] += p.numel()
     return out
@@ -86,20 +85,15 @@ def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
     uses_enc, uses_dec = cfg.arch != "decoder", cfg.arch != "encoder"
     model = build_model(cfg.replace(n_encoder_layers=min(cfg.n_encoder_layers, 1), n_decoder_layers=min(cfg.n_decoder_layers, 1)),
                         device="meta")
-    out: dict[str, int] = defaultdict(int)
+    out: Counter = Counter()
     for name, p in model.named_parameters():
         if ".blocks." not in name or cfg.share_layers:
             out[_kind(name)] += p.numel()
-    for used, n, cross in ((uses_enc, cfg.n_encoder_layers, False), (uses_dec, cfg.n_decoder_layers, cfg.arch == "encoder-decoder")):
-        if used and not cfg.share_layers:
-            seen: dict[str, dict[str, int]] = {}
-            for i in range(n):
-                kind = cfg.moe.pattern[i % len(cfg.moe.pattern)] if cfg.moe else ""
-                if kind not in seen:
-                    with torch.device("meta"):
-                        seen[kind] = _by_kind(Block(cfg, cross_attention=cross, layer=i))
-                for k, v in seen[kind].items():
-                    out[k] += v
+    if not cfg.share_layers:
+        if uses_enc:
+            out = _blocks(cfg, range(cfg.n_encoder_layers), False, _by_kind, out)
+        if uses_dec:
+            out = _blocks(cfg, range(cfg.n_decoder_layers), cfg.arch == "encoder-decoder", _by_kind, out)
     return dict(out)
 
 

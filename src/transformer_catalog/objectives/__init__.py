@@ -40,9 +40,9 @@ def make_objective(name: str, vocab: Vocab, **kwargs) -> Objective:
     return OBJECTIVES[name](vocab, **kwargs)
 
 
-def objective_arch(name: str) -> str:
-    """The architecture an objective trains (encoder, decoder or encoder-decoder)."""
-    return make_objective(name, Vocab(size=8, pad=0, bos=1, eos=2, mask=3, sentinels=(4,))).arch
+def describe(name: str) -> Objective:
+    """The objective with placeholder token ids: for its arch and takes_pairs before any data is read."""
+    return make_objective(name, Vocab(size=8, pad=0, bos=1, eos=2, mask=3, sentinels=(4,)))
 
 
-__all__ = ["IGNORE", "OBJECTIVES", "Objective", "Vocab", "make_objective", "objective_arch"]
+__all__ = ["IGNORE", "OBJECTIVES", "Objective", "Vocab", "describe", "make_objective"]

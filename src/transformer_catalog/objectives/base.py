@@ -58,6 +58,7 @@ class Vocab:
 class Objective(Protocol):
     name: str
     arch: str  # the core architecture it trains: encoder, decoder or encoder-decoder
+    takes_pairs: bool  # examples are sentence pairs (contrastive), else documents (False where not set)
 
     def wrap(self, model: nn.Module) -> nn.Module: ...
 

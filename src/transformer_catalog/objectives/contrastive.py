@@ -41,6 +41,7 @@ class InBatchContrastive:
     symmetric: bool = True  # also rank the a's for each b (CLIP-style)
     name: str = "contrastive"
     arch: str = "encoder"
+    takes_pairs = True  # examples are sentence pairs, not documents
 
     def wrap(self, model: nn.Module) -> nn.Module:
         return SentenceEncoder(model)

@@ -207,9 +207,9 @@ def chunk(doc: list[list[int]], max_len: int) -> list[list[list[int]]]:
 def make_objective_task(objective: str, data: str, vocab_size: int, max_len: int, tokenizer=None) -> ObjectiveTask:
     from ..data.corpora import load_documents, load_pairs, split
     from ..data.tokenizer import objective_specials, train_bpe
-    from ..objectives import Vocab, make_objective
+    from ..objectives import Vocab, describe, make_objective
 
-    pairs = objective == "contrastive"
+    pairs = getattr(describe(objective), "takes_pairs", False)
     examples = load_pairs(data) if pairs else load_documents(data)
     train, valid = split(examples)
     if tokenizer is None:

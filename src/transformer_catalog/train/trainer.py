@@ -49,6 +49,22 @@ class TrainConfig:
     bf16: bool = False  # bf16 autocast (CPU AMX / GPU); weights and optimizer stay fp32
 
 
+@torch.no_grad()
+def held_out_loss(model, task, max_tokens: int) -> float:
+    """Mean per-token loss (no smoothing) over task.valid, in fixed batches (the same every call)."""
+    if not task.valid:
+        return float("nan")
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for n_batch, idx in enumerate(task.batches(task.valid, max_tokens, 0, 0)):
+        loss, n = task.loss(model, task.collate([task.valid[i] for i in idx], key=n_batch))
+        total += loss.item() * n
+        count += n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
 def inverse_sqrt_lr(step: int, d_model: int, warmup: int, scale: float = 1.0) -> float:
     """lrate = d_model^-0.5 * min(step^-0.5, step * warmup^-1.5) (paper, equation 3)."""
     step = max(step, 1)
@@ -138,21 +154,10 @@ class Trainer:
             f.write(json.dumps(record) + "\n")
 
     # -- evaluation --------------------------------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self) -> float:
         """Mean token cross-entropy (no smoothing) on the validation split."""
-        if not self.task.valid:
-            return float("nan")
-        self.model.eval()
-        total, count = 0.0, 0
-        for n_batch, idx in enumerate(self.task.batches(self.task.valid, self.cfg.max_tokens, 0, 0)):
-            batch = self.task.collate([self.task.valid[i] for i in idx], key=n_batch)
-            with self._autocast():
-                loss, n = self.task.loss(self.model, batch)
-            total += loss.item() * n
-            count += n
-        self.model.train()
-        return total / max(count, 1)
+        with self._autocast():
+            return held_out_loss(self.model, self.task, self.cfg.max_tokens)
 
     def _next_micro_batches(self) -> list[tuple[int, list[int]]]:
         """The step's world x grad_accum micro-batches, in one global order every process computes
