@@ -72,6 +72,8 @@ def cmd_train(args) -> None:
     from .train.distributed import init_from_env
 
     rank, world = init_from_env()  # under torchrun: one process per rank, data parallel
+    if args.fsdp and world == 1:
+        raise TcatError("--fsdp shards the model across processes: launch with torchrun --nproc_per_node=N")
     say = print if rank == 0 else (lambda *a, **k: None)
 
     from .families import get_config
@@ -130,7 +132,7 @@ def cmd_train(args) -> None:
         model.load_state_dict(init_state)
     if hasattr(task, "objective"):
         model = task.objective.wrap(model)  # heads the objective needs (MLM head, ELECTRA's generator)
-    trainer = Trainer(model, task, train_cfg, out, progress=not args.quiet)
+    trainer = Trainer(model, task, train_cfg, out, progress=not args.quiet, fsdp=args.fsdp)
     if args.resume:
         trainer.resume()
         say(f"resuming {out} at step {trainer.state['step']}")
@@ -138,7 +140,7 @@ def cmd_train(args) -> None:
         n = sum(p.numel() for p in model.parameters())
         say(f"training {args.init or args.model} ({n / 1e6:.2f}M parameters) on {task.name}: "
             f"{len(task.train):,} train / {len(task.valid):,} valid examples -> {out}"
-            + (f" on {world} processes" if world > 1 else ""))
+            + (f" on {world} processes ({'FSDP2' if args.fsdp else 'DDP'})" if world > 1 else ""))
     state = trainer.fit()
     say(json.dumps({"step": state["step"], "tokens": state["tokens"], "elapsed_s": round(state["elapsed"], 1),
                       "valid_loss": round(trainer.evaluate(), 4), "checkpoint": str(ckpt)}))
@@ -698,6 +700,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--save-every", type=int, default=250)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--bf16", action="store_true", help="bf16 autocast (fast on CPUs with AMX)")
+    sp.add_argument("--fsdp", action="store_true",
+                    help="under torchrun: shard weights, gradients and optimizer state (FSDP2) instead of DDP")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     threads(sp)

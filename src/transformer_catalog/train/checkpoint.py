@@ -74,16 +74,32 @@ def _load_tensors(file: Path) -> dict[str, torch.Tensor]:
         raise TcatError(f"{file}: corrupt or not a safetensors file ({str(e).splitlines()[0][:100]})") from None
 
 
-def load_weights(model: torch.nn.Module, file: Path) -> None:
+def aliases(model: torch.nn.Module) -> dict[str, str]:
+    """Tied parameter names -> the name they alias (the first under which the parameter appears)."""
+    first: dict[int, str] = {}
+    out = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        if id(p) in first:
+            out[name] = first[id(p)]
+        else:
+            first[id(p)] = name
+    return out
+
+
+def read_weights(model: torch.nn.Module, file: Path) -> dict[str, torch.Tensor]:
+    """The tensors of `file`, checked against `model`'s names and shapes, tied aliases filled in.
+    Works for sharded models too (a DTensor reports its global shape)."""
     tensors = _load_tensors(file)
     expected = model.state_dict()
     # Tied tensors are stored once (under one of their names): fill in the aliases.
-    for name, t in expected.items():
-        if name not in tensors:
-            for other, o in expected.items():
-                if other in tensors and o.data_ptr() == t.data_ptr() and o.device.type != "meta":
-                    tensors[name] = tensors[other]
-                    break
+    groups: dict[str, list[str]] = {}
+    for name, target in aliases(model).items():
+        groups.setdefault(target, [target]).append(name)
+    for names in groups.values():
+        stored = next((tensors[n] for n in names if n in tensors), None)
+        if stored is not None:
+            for n in names:
+                tensors.setdefault(n, stored)
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing:
@@ -93,7 +109,11 @@ def load_weights(model: torch.nn.Module, file: Path) -> None:
     for name, t in expected.items():
         if tensors[name].shape != t.shape:
             raise TcatError(f"{file}: tensor {name} has shape {list(tensors[name].shape)}, the config needs {list(t.shape)}")
-    model.load_state_dict(tensors)
+    return tensors
+
+
+def load_weights(model: torch.nn.Module, file: Path) -> None:
+    model.load_state_dict(read_weights(model, file))
 
 
 def load_model(path: str | Path):
@@ -107,8 +127,8 @@ def load_model(path: str | Path):
     return model.eval(), meta, tok
 
 
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
-    sd = optimizer.state_dict()
+def _optimizer_tensors(sd: dict) -> tuple[dict[str, torch.Tensor], list]:
+    """An optimizer state dict (state keyed by parameter index) as flat tensors + param groups."""
     tensors = {}
     for idx, state in sd["state"].items():
         for key, value in state.items():
@@ -116,12 +136,12 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
     return tensors, sd["param_groups"]
 
 
-def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list) -> None:
+def _optimizer_state(tensors: dict[str, torch.Tensor], groups: list) -> dict:
     state: dict[int, dict] = {}
     for key, value in tensors.items():
         idx, name = key.split(".", 1)
         state.setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": groups})
+    return {"state": state, "param_groups": groups}
 
 
 def save_checkpoint(
@@ -131,7 +151,12 @@ def save_checkpoint(
     tokenizer=None,
     optimizer: Optional[torch.optim.Optimizer] = None,
     trainer_state: Optional[dict] = None,
+    *,
+    weights: Optional[dict[str, torch.Tensor]] = None,
+    optimizer_state: Optional[dict] = None,
 ) -> Path:
+    """Write `model` (its config, and its weights unless `weights` gives them gathered from shards)
+    and, for training checkpoints, the optimizer (or its gathered `optimizer_state`) and trainer state."""
     from safetensors.torch import save_file, save_model
 
     folder = Path(folder)
@@ -139,11 +164,17 @@ def save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / "config.json").write_text(json.dumps({"model": model.config.to_dict(), **meta}, indent=2), encoding="utf-8")
-    save_model(model, str(tmp / "model.safetensors"))  # drops tied duplicates
+    if weights is None:
+        save_model(model, str(tmp / "model.safetensors"))  # drops tied duplicates
+    else:
+        tied = aliases(model)
+        save_file({k: v.contiguous() for k, v in weights.items() if k not in tied}, str(tmp / "model.safetensors"))
     if tokenizer is not None:
         tokenizer.save(tmp / "tokenizer.json")
-    if optimizer is not None:
-        tensors, groups = _optimizer_tensors(optimizer)
+    if optimizer is not None and optimizer_state is None:
+        optimizer_state = optimizer.state_dict()
+    if optimizer_state is not None:
+        tensors, groups = _optimizer_tensors(optimizer_state)
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / "optimizer.safetensors"))
         trainer_state = {**(trainer_state or {}), "optimizer_param_groups": groups}
     if trainer_state is not None:
@@ -158,9 +189,10 @@ def save_checkpoint(
     return folder
 
 
-def load_training_state(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
-    """Restore optimizer and RNG from a training checkpoint; return its trainer_state."""
+def load_training_state(folder: Path) -> tuple[dict, dict]:
+    """(trainer_state, optimizer state dict keyed by parameter index) of a training checkpoint;
+    restores the torch RNG."""
     state = _read_json(folder / "trainer_state.json")
-    _restore_optimizer(optimizer, _load_tensors(folder / "optimizer.safetensors"), state.pop("optimizer_param_groups"))
+    optimizer_state = _optimizer_state(_load_tensors(folder / "optimizer.safetensors"), state.pop("optimizer_param_groups"))
     torch.set_rng_state(_load_tensors(folder / "rng.safetensors")["torch"])
-    return state
+    return state, optimizer_state

@@ -22,7 +22,7 @@ import torch
 
 from ..errors import TcatError
 from . import distributed
-from .checkpoint import load_training_state, load_weights, read_config, save_checkpoint
+from .checkpoint import load_training_state, read_config, read_weights, save_checkpoint
 
 
 @dataclass
@@ -101,14 +101,15 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 class Trainer:
-    def __init__(self, model, task, cfg: TrainConfig, out: str | Path, progress: bool = True):
+    def __init__(self, model, task, cfg: TrainConfig, out: str | Path, progress: bool = True, fsdp: bool = False):
         """`task`: a Seq2SeqTask or an ObjectiveTask (train/tasks.py); `model` is what its loss takes.
-        Under torchrun the trainer wraps it in DDP itself: the model stays single-device."""
+        Under torchrun the trainer wraps it in DDP itself, or shards it with FSDP2 (`fsdp`, in place):
+        the model code stays single-device."""
         if cfg.grad_accum < 1:
             raise TcatError(f"grad_accum must be at least 1, got {cfg.grad_accum}")
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.model, self.task, self.cfg = model, task, cfg
-        self.step_module = distributed.wrap(model)  # what the training forward runs through
+        self.step_module = distributed.wrap(model, fsdp)  # what the training forward runs through
         self.out = Path(out)
         self.ckpt = self.out / "checkpoint"
         self.progress = progress and self.rank == 0
@@ -121,8 +122,10 @@ class Trainer:
         return {"task": self.task.meta, "train": asdict(self.cfg)}
 
     def save(self) -> None:
-        if self.rank == 0:  # every process holds the same weights (DDP); one writes them
-            save_checkpoint(self.ckpt, self.model, self._meta(), self.task.tokenizer, self.optimizer, dict(self.state))
+        weights, optimizer_state = distributed.gather_state(self.model, self.optimizer)  # all ranks take part
+        if self.rank == 0:  # one process writes the (gathered) full state
+            save_checkpoint(self.ckpt, self.model, self._meta(), self.task.tokenizer, trainer_state=dict(self.state),
+                            weights=weights, optimizer_state=optimizer_state)
         distributed.barrier()
 
     def resume(self) -> None:
@@ -135,8 +138,9 @@ class Trainer:
                             "resume with the same --model, or train into a new --out")
         if meta.get("task") != self.task.meta:
             raise TcatError(f"{folder}: checkpoint is for task {meta.get('task')}, not {self.task.meta}")
-        load_weights(self.model, folder / "model.safetensors")
-        self.state = load_training_state(folder, self.optimizer)
+        weights = read_weights(self.model, folder / "model.safetensors")
+        self.state, optimizer_state = load_training_state(folder)
+        distributed.load_state(self.model, self.optimizer, weights, optimizer_state)
         self._truncate_metrics(self.state["step"])
 
     def _truncate_metrics(self, step: int) -> None:
