@@ -29,10 +29,13 @@ test-slow: setup
 	$(PY) -m pytest -n 2 -q -m slow
 
 bench: setup data
+	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) benchmarks/bench_catalog.py
 	$(PY) benchmarks/bench_seq2seq_train.py --threads 1 --rounds 3
-	$(PY) benchmarks/bench_gpt.py --threads 1 --rounds 3 --config small --dtypes fp32,bf16
-	$(PY) benchmarks/bench_gpt.py --threads 1 --rounds 3 --config gpt2 --dtypes fp32,bf16
+	$(PY) benchmarks/bench_gpt.py --threads 1 --rounds 3 --config small
+	$(PY) benchmarks/bench_gpt.py --threads 1 --rounds 3 --config gpt2
+	$(PY) benchmarks/bench_encoders.py --threads 1 --rounds 3
+	$(PY) benchmarks/bench_levers.py --threads 1 --rounds 5
 	$(PY) benchmarks/report.py
 
 # The EN->ES result in BENCHMARKS.md: 95 minutes of training on one thread, then beam-search evaluation.

@@ -1,19 +1,25 @@
 """Decoder (GPT) speed: tcat against Hugging Face transformers, x-transformers and a plain
 nanoGPT-style model, identical dimensions, measured interleaved in one run.
 
-  python benchmarks/bench_gpt.py [--threads 1] [--rounds 3] [--config small|gpt2] [--dtypes fp32,bf16]
+  python benchmarks/bench_gpt.py [--threads 1] [--rounds 3] [--config small|gpt2] [--modes fp32,bf16,compiled]
+                                 [--batches 1,8]
 
 Training: tokens/s of one AdamW step (forward, loss, backward, update) on random tokens, median of
 the rounds after an untimed warm-up round; MFU = (6 x non-embedding parameters + attention) FLOPs
-per token x tokens/s over the matmul peak measured in the same run for the same dtype.
-Generation: batch-1 greedy decoding of 128 tokens after a 16-token prompt, through each library's
-KV cache (tcat's iter_tokens, HF generate, x-transformers' cached generate, nanoGPT's hand loop).
+per token x tokens/s over the matmul peak measured in the same run for the same dtype. Modes: fp32,
+bf16 autocast, and compiled (fp32; tcat compiles each block, train/compile.py; the peers get
+torch.compile of the whole model, as their users would; compile time is reported, not timed).
+Generation: greedy decoding of 128 tokens after a 16-token prompt at each batch size, through
+each library's KV cache (tcat's iter_tokens, HF generate, x-transformers' cached generate,
+nanoGPT's hand loop), plus tcat with weight-only int8 Linears (nn/quant.py) and tcat with a static
+cache and compiled decoding step (generate.py; compile time reported, not timed).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import resource
 import sys
 import time
@@ -74,7 +80,8 @@ def matmul_peak(dtype, n=2048, iters=5) -> float:
 
 
 def train_rate(name, model, c, dtype, steps=3) -> float:
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    # every peer gets the fused AdamW (tcat's Trainer and Hugging Face's Trainer default to it on torch >= 2.8)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     ids = torch.randint(0, c["vocab"], (c["batch"], c["ctx"]))
     ctx = torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
     t = time.perf_counter()
@@ -88,15 +95,26 @@ def train_rate(name, model, c, dtype, steps=3) -> float:
     return steps * c["batch"] * (c["ctx"] - 1) / (time.perf_counter() - t)
 
 
+def compiled(name, model):
+    """A compiled copy of `model` (compilation itself happens on its first call)."""
+    model = copy.deepcopy(model)
+    if name == "tcat":
+        from transformer_catalog.train.compile import compile_blocks
+
+        compile_blocks(model)
+        return model
+    return torch.compile(model)
+
+
 @torch.no_grad()
-def generate_rate(name, model, c, new=128) -> float:
+def generate_rate(name, model, c, new=128, batch=1) -> float:
     from transformer_catalog.generate import iter_tokens
 
     model.eval()
-    prompt = torch.randint(0, c["vocab"], (1, 16))
+    prompt = torch.randint(0, c["vocab"], (batch, 16))
     t = time.perf_counter()
-    if name == "tcat":
-        for _ in iter_tokens(model, prompt, new):
+    if name.startswith("tcat"):
+        for _ in iter_tokens(model, prompt, new, compile=name == "tcat-compiled"):
             pass
     elif name == "hf":
         model.generate(prompt, max_new_tokens=new, min_new_tokens=new, do_sample=False, pad_token_id=0)
@@ -107,7 +125,7 @@ def generate_rate(name, model, c, new=128) -> float:
     else:
         model.generate(prompt, new)
     model.train()
-    return new / (time.perf_counter() - t)
+    return batch * new / (time.perf_counter() - t)
 
 
 def non_embedding_params(model) -> int:
@@ -119,7 +137,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--config", default="small", choices=sorted(CONFIGS))
-    ap.add_argument("--dtypes", default="fp32,bf16")
+    ap.add_argument("--modes", default="fp32,bf16,compiled")
+    ap.add_argument("--batches", default="1,8", help="generation batch sizes")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -129,25 +148,44 @@ def main() -> None:
               "command": "python benchmarks/bench_gpt.py " + " ".join(sys.argv[1:]),
               "params": {n: sum(p.numel() for p in m.parameters()) for n, m in peers.items()},
               "peak_gflops": {}, "train_tokens_per_s": {}, "mfu": {}, "generate_tokens_per_s": {}}
-    for dtype in args.dtypes.split(","):
-        peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32)
-        result["peak_gflops"][dtype] = round(peak / 1e9, 1)
-        for name, model in peers.items():  # untimed warm-up round
+    peaks = {}
+    for mode in args.modes.split(","):
+        dtype = "bf16" if mode == "bf16" else "fp32"
+        if dtype not in peaks:
+            peaks[dtype] = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32)
+            result["peak_gflops"][dtype] = round(peaks[dtype] / 1e9, 1)
+        models = peers
+        if mode == "compiled":
+            models, result["compile_s"] = {}, {}
+            for name, model in peers.items():
+                t = time.perf_counter()
+                models[name] = compiled(name, model)
+                train_rate(name, models[name], c, dtype, steps=1)  # compiles forward and backward
+                result["compile_s"][name] = round(time.perf_counter() - t, 1)
+        for name, model in models.items():  # untimed warm-up round
             train_rate(name, model, c, dtype, steps=1)
-        rounds = interleaved({n: n for n in peers}, lambda name: train_rate(name, peers[name], c, dtype), args.rounds)
+        rounds = interleaved({n: n for n in models}, lambda name: train_rate(name, models[name], c, dtype), args.rounds)
         rates = {n: round(median(r), 1) for n, r in rounds.items()}
-        result["train_tokens_per_s"][dtype] = rates
+        result["train_tokens_per_s"][mode] = rates
         # one FLOPs-per-token figure for every peer (same dimensions): 6 per weight of the blocks and the head
         # (forward + backward), plus the attention products
         flops = 6 * (non_embedding_params(peers["tcat"]) + c["vocab"] * c["d"]) + 12 * c["n"] * c["d"] * c["ctx"]
-        result["mfu"][dtype] = {n: round(flops * rates[n] / peak, 3) for n in peers}
-        print(dtype, rates, result["mfu"][dtype], flush=True)
-    for name, model in peers.items():
-        generate_rate(name, model, c, new=8)  # warm-up
-    gen = interleaved({n: n for n in peers}, lambda name: generate_rate(name, peers[name], c), args.rounds)
-    result["generate_tokens_per_s"] = {n: round(median(r), 1) for n, r in gen.items()}
+        result["mfu"][mode] = {n: round(flops * rates[n] / peaks[dtype], 3) for n in models}
+        print(mode, rates, result["mfu"][mode], flush=True)
+    from transformer_catalog.nn.quant import quantize_int8
+
+    decoders = {**peers, "tcat-int8": quantize_int8(copy.deepcopy(peers["tcat"])), "tcat-compiled": peers["tcat"]}
+    for batch in (int(b) for b in args.batches.split(",")):
+        for name, model in decoders.items():
+            t = time.perf_counter()
+            generate_rate(name, model, c, new=8, batch=batch)  # warm-up (compiles tcat-compiled's step)
+            if name == "tcat-compiled":
+                result.setdefault("decode_compile_s", {})[f"batch {batch}"] = round(time.perf_counter() - t, 1)
+        gen = interleaved({n: n for n in decoders}, lambda name: generate_rate(name, decoders[name], c, batch=batch),
+                          args.rounds)
+        result["generate_tokens_per_s"][f"batch {batch}"] = {n: round(median(r), 1) for n, r in gen.items()}
+        print("generate", batch, result["generate_tokens_per_s"][f"batch {batch}"], flush=True)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    print("generate", result["generate_tokens_per_s"], flush=True)
     print(write(f"gpt_{args.config}", result))
 
 

@@ -189,8 +189,16 @@ def search(lines):
               "```", ""]
 
 
+def _ratio_row(label, rates, peers, ref="tcat"):
+    return f"| {label} | " + " | ".join("—" if p == ref or p not in rates else f"{rates[ref] / rates[p]:.2f}×" for p in peers) + " |"
+
+
+def _rate_row(label, rates, peers, fmt="{:,.0f}"):
+    return f"| {label} | " + " | ".join(fmt.format(rates[p]) if p in rates else "—" for p in peers) + " |"
+
+
 def decoder_speed(lines):
-    lines += ["## Decoder speed: tcat vs Hugging Face, x-transformers and a nanoGPT-style model (issue 6, first numbers)", ""]
+    lines += ["## Speed: tcat vs Hugging Face, x-transformers and a nanoGPT-style model, one run each", ""]
     found = False
     for config in ("small", "gpt2"):
         r = _load(f"gpt_{config}")
@@ -199,29 +207,138 @@ def decoder_speed(lines):
         found = True
         c = r["dims"]
         peers = list(r["params"])
-        lines += [f"### {config}: {c['n']} layers × width {c['d']}, {c['h']} heads, context {c['ctx']}, vocabulary "
-                  f"{c['vocab']:,}, batch {c['batch']}", "",
+        lines += [f"### GPT {config}: {c['n']} layers × width {c['d']}, {c['h']} heads, context {c['ctx']}, vocabulary "
+                  f"{c['vocab']:,}, training batch {c['batch']}", "",
                   f"Machine: {_machine(r['machine'])}. Interleaved, {r['rounds']} rounds after a warm-up round, median. "
                   f"Matmul peak measured in the same run: " +
                   ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in r["peak_gflops"].items()) + ".", "",
                   "| | " + " | ".join(peers) + " |", "|---|" + "---:|" * len(peers),
-                  "| parameters | " + " | ".join(f"{r['params'][p] / 1e6:.2f}M" for p in peers) + " |"]
-        for dtype, rates in r["train_tokens_per_s"].items():
-            lines.append(f"| training tokens/s, {dtype} | " + " | ".join(f"{rates[p]:,.0f}" for p in peers) + " |")
-            lines.append(f"| MFU, {dtype} | " + " | ".join(f"{r['mfu'][dtype][p]:.0%}" for p in peers) + " |")
-            lines.append(f"| tcat / peer, {dtype} | " + " | ".join("—" if p == "tcat" else f"{rates['tcat'] / rates[p]:.2f}×"
-                                                                     for p in peers) + " |")
-        g = r["generate_tokens_per_s"]
-        lines.append("| batch-1 greedy generation, tokens/s | " + " | ".join(f"{g[p]:,.0f}" for p in peers) + " |")
-        lines.append("| tcat / peer, generation | " + " | ".join("—" if p == "tcat" else f"{g['tcat'] / g[p]:.2f}×" for p in peers) + " |")
+                  _rate_row("parameters", {p: r["params"][p] / 1e6 for p in peers}, peers, "{:.2f}M")]
+        for mode, rates in r["train_tokens_per_s"].items():
+            lines.append(_rate_row(f"training tokens/s, {mode}", rates, peers))
+            lines.append(_rate_row(f"MFU, {mode}", r["mfu"][mode], peers, "{:.0%}"))
+            lines.append(_ratio_row(f"tcat / peer, {mode}", rates, peers))
+        if r.get("compile_s"):
+            lines.append(_rate_row("seconds to compile (first step)", r["compile_s"], peers, "{:.0f}"))
+        gen = r["generate_tokens_per_s"]
+        if not isinstance(next(iter(gen.values())), dict):  # results written before batch sizes were measured
+            gen = {"batch 1": gen}
+        gen_peers = peers + [p for p in ("tcat-int8", "tcat-compiled") if p in next(iter(gen.values()))]
+        lines += ["", "Greedy generation, 128 new tokens after 16 prompt tokens, through each library's KV cache "
+                  "(tokens/s summed over the batch; tcat-int8: weight-only int8 Linears, nn/quant.py; tcat-compiled: static "
+                  "cache and a compiled decoding step, its compile time not timed" +
+                  (f", {', '.join(f'{k}: {v:.0f} s' for k, v in r['decode_compile_s'].items())} to compile" if r.get("decode_compile_s") else "") +
+                  "):", "",
+                  "| | " + " | ".join(gen_peers) + " |", "|---|" + "---:|" * len(gen_peers)]
+        for batch, rates in gen.items():
+            lines.append(_rate_row(f"{batch}, tokens/s", rates, gen_peers))
+            lines.append(_ratio_row(f"{batch}, tcat / peer", rates, gen_peers))
+            for variant in ("tcat-int8", "tcat-compiled"):
+                if variant in rates:
+                    lines.append(_ratio_row(f"{batch}, {variant} / peer", rates, gen_peers, ref=variant))
         lines += ["", f"Peak RSS of the whole run: {r['peak_rss_mb']:,} MB. Command: `{r['command'].strip()}`", ""]
-    if found:
-        lines += ["The two configurations were measured at the same time, one process per core (1 thread each). "
-                  "Where tcat is not ahead (generation against a hand-written loop, 124M training), the gap and "
-                  "issue 6's targets (training >= 1.3x Hugging Face, generation >= 2x `generate`) are still open; "
-                  "bf16 autocast is slower than fp32 on this VM (no AMX).", ""]
-    else:
+    if not found:
         lines += ["Not measured yet: `python benchmarks/bench_gpt.py`.", ""]
+    encoders(lines)
+
+
+def encoders(lines):
+    r = _load("encoders")
+    if not r:
+        return
+    lines += [f"### BERT-base inference and T5-small training", "",
+              f"Machine: {_machine(r['machine'])}. Batch {r['batch']} × {r['seq']} tokens (T5: {r['seq']} source + "
+              f"{r['seq']} target), interleaved, {r['rounds']} rounds after a warm-up, median. tcat's configs are "
+              "converted from the Hugging Face config classes, so the dimensions match by construction; "
+              "x-transformers has no token-type embeddings and absolute positions in its T5 row.", ""]
+    for key, label in (("bert_base_inference_tokens_per_s", "BERT-base forward (no grad)"),
+                       ("t5_small_train_tokens_per_s", "T5-small AdamW step")):
+        if key not in r:
+            continue
+        peers = list(next(iter(r[key].values())))
+        lines += [f"| {label} | " + " | ".join(peers) + " |", "|---|" + "---:|" * len(peers)]
+        for dtype, rates in r[key].items():
+            lines.append(_rate_row(f"tokens/s, {dtype}", rates, peers))
+            lines.append(_ratio_row(f"tcat / peer, {dtype}", rates, peers))
+        lines.append("")
+    lines += [f"Peak RSS: {r['peak_rss_mb']:,} MB. Command: `{r['command'].strip()}`", ""]
+
+
+# Why a target is not met, from the measurements and profiles behind them (issue 6 asks for the gap and
+# its cause). Keyed like the rows of targets(); printed only where the measured ratio misses the target.
+GAP_CAUSES = {
+    "train-nanogpt": "tcat's eager step runs the same kernels as the nanoGPT-style model (SDPA flash attention, "
+                     "addmm, fused AdamW); a profile of the 6.9M step puts ~90% of its time in matmuls and "
+                     "attention, so eager code has no 10% left to win. Compiled, each block's elementwise work "
+                     "fuses, which is where tcat gains (the compiled row).",
+    "train-hf": "Hugging Face GPT-2 runs the same matmuls; its overhead (Conv1D transposes, attention "
+                "mask preparation) is what tcat saves, and at 124M the matmuls dwarf it.",
+    "mfu-bf16": "this VM has avx512_bf16 but no AMX: bf16 matmuls run at the peak measured in the same run, "
+                "which is below fp32's, and autocast adds casts. The target presumes AMX.",
+    "gen-small": "at batch 1 the 6.9M model is dispatch-bound (~700 PyTorch ops per token, each a few "
+                 "microseconds); tcat matches a hand-written loop of the same ops, and 2x Hugging Face "
+                 "`generate` would need ~1.4x faster than that loop. torch.compile of the whole decode step "
+                 "(measured: 82 s to compile, 1.15x) does not pay here.",
+    "gen-124m": "memory-bound: every token reads all weights once.",
+    "catalog": "",
+    "catalog-cold": "the first run after installing or editing the catalog validates every entry with pydantic "
+                    "(~0.3 s); it writes the cache that every later run reads.",
+}
+
+
+def _ratio(r, *path):
+    for key in path:
+        if r is None or key not in r:
+            return None
+        r = r[key]
+    return r
+
+
+def targets(lines):
+    small, gpt2, cat = _load("gpt_small"), _load("gpt_gpt2"), _load("catalog")
+    lm, lm8 = _load("lm_shakespeare_long"), _load("lm_shakespeare_long_int8")
+    rows = []
+
+    def add(key, target, met, measured):
+        rows.append((target, measured, "met" if met else "not met", "" if met else GAP_CAUSES.get(key, "")))
+
+    for name, r in (("6.9M", small), ("124M", gpt2)):
+        for mode in ("fp32", "compiled"):
+            rates = _ratio(r, "train_tokens_per_s", mode)
+            if not rates:
+                continue
+            for peer, goal, key in (("hf", 1.3, "train-hf"), ("nanogpt", 1.1, "train-nanogpt")):
+                v = rates["tcat"] / rates[peer]
+                add(key, f"training {name} {mode}: tcat >= {goal}x {peer}", v >= goal, f"{v:.2f}x")
+    mfu = _ratio(gpt2, "mfu", "bf16", "tcat")
+    if mfu is not None:
+        add("mfu-bf16", "bf16 training MFU >= 50% of the bf16 peak measured in the run (124M)", mfu >= 0.5, f"{mfu:.0%}")
+    for name, r, goal, key in (("6.9M", small, 2.0, "gen-small"), ("124M", gpt2, 1.3, "gen-124m")):
+        g = _ratio(r, "generate_tokens_per_s", "batch 1")
+        if isinstance(g, dict):
+            which = max(("tcat", "tcat-int8", "tcat-compiled"), key=lambda v: g.get(v, 0))
+            best = g[which]
+            add(key, f"batch-1 generation {name}: tcat >= {goal}x HF generate", best / g["hf"] >= goal,
+                f"{best / g['hf']:.2f}x ({which})")
+    if lm and lm8:
+        d = lm8["perplexity"] / lm["perplexity"] - 1
+        add("int8-ppl", "int8 weights: held-out perplexity within 1% of fp32 (Shakespeare GPT)", abs(d) <= 0.01,
+            f"{lm['perplexity']:.2f} fp32, {lm8['perplexity']:.2f} int8 ({d:+.2%})")
+    if cat:
+        sec = cat["seconds"]
+        t = sec["tcat list (cache warm)"]
+        add("catalog", "`tcat list` in a new process < 0.3 s", t < 0.3, f"{t:.3f} s")
+        t = sec["tcat list (cache cold)"]
+        add("catalog-cold", "`tcat list` < 0.3 s right after the catalog's YAML changed (validation cache empty)",
+            t < 0.3, f"{t:.3f} s")
+    lines += ["## Issue 6's targets, measured", ""]
+    if not rows:
+        lines += ["Not measured yet: `make bench`.", ""]
+        return
+    lines += ["Ratios from the runs below (one process, peers interleaved). Where a target is not met, the "
+              "measured cause.", "", "| target | measured | | cause of the gap |", "|---|---:|---|---|"]
+    lines += [f"| {t} | {m} | {s_} | {c} |" for t, m, s_, c in rows]
+    lines.append("")
 
 
 def catalog(lines):
@@ -261,6 +378,7 @@ def main():
     language_model(lines)
     search(lines)
     vision(lines)
+    targets(lines)
     throughput(lines)
     decoder_speed(lines)
     catalog(lines)

@@ -82,3 +82,59 @@ def test_filter_logits_top_k_and_top_p():
     assert torch.isfinite(filter_logits(logits, top_k=2)).tolist() == [[True, True, False, False]]
     assert torch.isfinite(filter_logits(logits, top_p=0.7)).tolist() == [[True, True, False, False]]
     assert torch.isfinite(filter_logits(logits, top_p=0.5)).tolist() == [[True, False, False, False]]
+
+
+@pytest.mark.parametrize("position", ["learned", "rope"])
+def test_static_cache_equals_recomputation(position):
+    """Fixed-size cache buffers, a position tensor and a mask of the filled part: the same logits as
+    recomputing the whole prefix (eager; the compiled step runs this same code)."""
+    from transformer_catalog.nn.attention import StaticKVCache
+
+    cfg = ModelConfig(arch="decoder", d_model=32, n_decoder_layers=2, dropout=0.0)
+    cfg = cfg.replace(**{"attention.n_heads": 4, "attention.n_kv_heads": 2, "ffn.d_ff": 64, "embedding.vocab_size": 40,
+                         "position.kind": position, "norm.placement": "pre", "norm.final": True})
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    ids = torch.randint(3, 40, (2, 10))
+    cache = model.new_static_cache(2, 16)
+    assert isinstance(cache, StaticKVCache)
+    with torch.no_grad():
+        full = model(ids)
+        first = model(ids[:, :6], cache)  # a prompt of 6, then one token at a time
+        cache.advance(6)
+        steps = [first]
+        for t in range(6, 10):
+            steps.append(model(ids[:, t:t + 1], cache))
+            cache.advance(1)
+    assert (torch.cat(steps, dim=1) - full).abs().max().item() < 1e-5
+
+
+def test_static_cache_refuses_what_it_cannot_hold():
+    from transformer_catalog.errors import TcatError
+
+    window = ModelConfig(arch="decoder", d_model=32, n_decoder_layers=1).replace(
+        **{"attention.n_heads": 4, "attention.window": 4, "attention.window_pattern": "L", "embedding.vocab_size": 40})
+    with pytest.raises(TcatError, match="sliding-window"):
+        build_model(window).new_static_cache(1, 8)
+    plain = build_model(ModelConfig(arch="decoder", d_model=32, n_decoder_layers=1).replace(
+        **{"attention.n_heads": 4, "embedding.vocab_size": 40, "position.max_len": 16}))
+    with pytest.raises(TcatError, match="longer than the model's position.max_len"):
+        plain.new_static_cache(1, 17)
+
+
+def test_compiled_decoding_gives_the_eager_tokens():
+    import shutil
+
+    if shutil.which("g++") is None and shutil.which("cc") is None:
+        pytest.skip("inductor needs a C++ compiler")
+    cfg = get_config("gpt2", n_layer=2, n_embd=32, n_head=4, n_positions=64, vocab_size=50)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    start = torch.randint(0, 50, (2, 5))
+    eager = list(iter_tokens(model, start, 12))
+    compiled = list(iter_tokens(model, start, 12, compile=True))
+    assert all(torch.equal(a, b) for (a, _), (b, _) in zip(eager, compiled))
+    assert max((a - b).abs().max().item() for (_, a), (_, b) in zip(eager, compiled)) < 1e-4
+    with pytest.warns(UserWarning, match="encoder-decoder"):  # what cannot compile decodes eagerly, and says why
+        ed = _models()["encoder-decoder"]
+        list(iter_tokens(ed, torch.full((1, 1), 1), 3, src=torch.randint(3, 40, (1, 5)), compile=True))

@@ -26,3 +26,11 @@ def test_clm_run_reports_perplexity_and_samples(tmp_path):
     res = subprocess.run([*cli, "generate", run, "In the beginning", "--max-new-tokens", "8", "--threads", "1"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0 and res.stdout.startswith("In the beginning"), res.stderr
+    res = subprocess.run([*cli, "evaluate", run, "--int8", "--json", str(tmp_path / "int8.json"), "--threads", "1"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    q = json.loads((tmp_path / "int8.json").read_text())
+    assert q["weights"] == "int8" and abs(q["valid_loss"] - out["valid_loss"]) < 0.05 * out["valid_loss"]
+    res = subprocess.run([*cli, "generate", run, "In the beginning", "--int8", "--max-new-tokens", "8", "--threads", "1"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0 and res.stdout.startswith("In the beginning"), res.stderr

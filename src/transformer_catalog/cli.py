@@ -96,6 +96,7 @@ def cmd_train(args) -> None:
         if (folder / "tokenizer.json").is_file():
             tokenizer = Tokenizer.load(folder / "tokenizer.json")
         train_cfg = TrainConfig(**{**meta["train"], "steps": args.steps or meta["train"]["steps"],
+                                   "compile": args.compile or meta["train"].get("compile", False),
                                    "max_minutes": args.minutes if args.minutes is not None else 0.0})
         task = make_task(meta["task"].get("objective", meta["task"]["name"]), meta["task"].get("data"), model_cfg.embedding.vocab_size,
                          model_cfg.position.max_len, tokenizer)
@@ -122,9 +123,9 @@ def cmd_train(args) -> None:
         train_cfg = TrainConfig(
             steps=args.steps or 2000, max_minutes=args.minutes or 0.0, max_tokens=args.max_tokens,
             lr_scale=args.lr_scale, warmup=args.warmup, label_smoothing=args.label_smoothing,
-            eval_every=args.eval_every, save_every=args.save_every, seed=args.seed, bf16=args.bf16,
+            eval_every=args.eval_every, save_every=args.save_every, seed=args.seed, bf16=_use_bf16(args.bf16),
             optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule, lr=args.lr,
-            grad_accum=args.grad_accum, clip=args.clip,
+            grad_accum=args.grad_accum, clip=args.clip, compile=args.compile,
         )
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg)
@@ -144,6 +145,12 @@ def cmd_train(args) -> None:
     state = trainer.fit()
     say(json.dumps({"step": state["step"], "tokens": state["tokens"], "elapsed_s": round(state["elapsed"], 1),
                       "valid_loss": round(trainer.evaluate(), 4), "checkpoint": str(ckpt)}))
+
+
+def _use_bf16(choice: str) -> bool:
+    from .runtime import use_bf16
+
+    return use_bf16(choice)
 
 
 def model_config(name: str, scale: str = "full"):
@@ -319,6 +326,10 @@ def cmd_generate(args) -> None:
     model, meta, tok = load_model(args.checkpoint)
     if tok is None:
         raise TcatError(f"{args.checkpoint}: checkpoint has no tokenizer.json, so text cannot be encoded")
+    if args.int8:
+        from .nn.quant import quantize_int8
+
+        quantize_int8(model)
     if args.seed is not None:
         torch.manual_seed(args.seed)
     s = SamplingConfig(args.temperature, args.top_k, args.top_p)
@@ -333,7 +344,8 @@ def cmd_generate(args) -> None:
         room = model.config.position.max_len - (start.size(1) if not kw else 0)
         ids: list[int] = []
         shown = ""
-        for nxt, _ in iter_tokens(model, start, min(args.max_new_tokens, room), eos_id=tok.eos_id, sampling=s, **kw):
+        for nxt, _ in iter_tokens(model, start, min(args.max_new_tokens, room), eos_id=tok.eos_id, sampling=s,
+                                  compile=args.compile, **kw):
             if nxt.item() == tok.eos_id:
                 break
             ids.append(nxt.item())
@@ -353,7 +365,7 @@ def cmd_evaluate(args) -> None:
     if meta.get("task", {}).get("name") == "objective":
         from .apps.language_model import evaluate_lm
 
-        result = evaluate_lm(args.checkpoint, args.prompt or ["ROMEO:", "First Citizen:\nBefore we proceed"])
+        result = evaluate_lm(args.checkpoint, args.prompt or ["ROMEO:", "First Citizen:\nBefore we proceed"], int8=args.int8)
     else:
         from .apps.translation import evaluate_translation
 
@@ -699,7 +711,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--eval-every", type=int, default=250)
     sp.add_argument("--save-every", type=int, default=250)
     sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--bf16", action="store_true", help="bf16 autocast (fast on CPUs with AMX)")
+    sp.add_argument("--bf16", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
+                    help="bf16 autocast; auto (default): on where the CPU has AMX, where it is faster than fp32")
+    sp.add_argument("--compile", action="store_true",
+                    help="torch.compile each block (about 1.4x faster training on CPU after ~10 s of compiling)")
     sp.add_argument("--fsdp", action="store_true",
                     help="under torchrun: shard weights, gradients and optimizer state (FSDP2) instead of DDP")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
@@ -764,6 +779,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("checkpoint")
     sp.add_argument("prompt", nargs="?")
     sp.add_argument("--seed", type=int, default=None)
+    sp.add_argument("--int8", action="store_true", help="weight-only int8 Linears: faster decoding of large models")
+    sp.add_argument("--compile", action="store_true",
+                    help="decode through a static KV cache with a compiled step (decoder-only; ~30 s to compile, "
+                         "then ~1.4x faster per token on small models)")
     decoding(sp, beam_default=1)
 
     sp = add("evaluate", cmd_evaluate, "translation: BLEU and chrF on held-out books; language model: held-out "
@@ -775,6 +794,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--alpha", type=float, default=0.6)
     sp.add_argument("--limit", type=int, default=0, help="evaluate on the first N pairs only")
     sp.add_argument("--prompt", action="append", default=[], help="language models: sample a continuation of this")
+    sp.add_argument("--int8", action="store_true", help="language models: evaluate with weight-only int8 Linears")
     results(sp)
     return p
 

@@ -6,6 +6,8 @@ Works for decoder-only models (continue a prompt) and encoder-decoder models (tr
 
 from __future__ import annotations
 
+import shutil
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
@@ -13,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .nn.attention import KVCache
+from .nn.attention import KVCache, StaticKVCache
 from .nn.model import DecoderModel, EncoderDecoderModel
 
 StepFn = Callable[[Tensor, Optional[KVCache]], Tensor]
@@ -52,6 +54,37 @@ class SamplingConfig:
     top_p: float = 1.0
 
 
+def compiled_stepper(model: DecoderModel, batch: int, max_len: int) -> tuple[StepFn, StaticKVCache]:
+    """A decoding step over a static KV cache, one-token steps compiled with torch.compile: shapes
+    never change, so it compiles once per (model, batch, max_len), and the per-token Python and
+    dispatch work of the eager step is gone. The prompt (several tokens) runs eagerly."""
+    cache = model.new_static_cache(batch, max_len)
+    compiled = _COMPILED.get(id(model))
+    if compiled is None or compiled[0] is not model:
+        if len(_COMPILED) >= 8:  # a long-lived process generating from many models: forget the oldest
+            _COMPILED.pop(next(iter(_COMPILED)))
+        # cpp_wrapper: the compiled step calls its kernels from C++, not Python (~15% faster per token
+        # on the 6.9M GPT, for ~15 s more compiling)
+        compiled = _COMPILED[id(model)] = (model, torch.compile(model.forward, dynamic=False, options={"cpp_wrapper": True}))
+
+    def step(ids: Tensor, _cache) -> Tensor:
+        logits = (compiled[1] if ids.size(1) == 1 else model)(ids, cache)
+        cache.advance(ids.size(1))
+        return logits
+    return step, cache
+
+
+_COMPILED: dict[int, tuple] = {}
+
+
+def _compile_unsupported(model, src) -> Optional[str]:
+    if not isinstance(model, DecoderModel) or src is not None:
+        return "an encoder-decoder model"
+    if shutil.which("g++") is None and shutil.which("cc") is None:
+        return "no C++ compiler (inductor needs one on CPU)"
+    return model.static_cache_unsupported()
+
+
 @torch.no_grad()
 def iter_tokens(
     model,
@@ -62,14 +95,23 @@ def iter_tokens(
     sampling: SamplingConfig = SamplingConfig(),
     use_cache: bool = True,
     generator: Optional[torch.Generator] = None,
+    compile: bool = False,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield (next token ids (B,), their logits (B, V)) one step at a time. `start` (B, T0) is the
-    prompt (decoder-only) or the start-of-sequence token(s) (encoder-decoder)."""
-    step = _stepper(model, src)
-    cache = model.new_cache() if use_cache else None
+    prompt (decoder-only) or the start-of-sequence token(s) (encoder-decoder). `compile`: decode
+    through a static cache with a compiled step (decoder-only models; others decode eagerly, with
+    a warning saying why)."""
+    why = _compile_unsupported(model, src) if compile and use_cache else None
+    if compile and use_cache and why is None:
+        step, cache = compiled_stepper(model, start.size(0), start.size(1) + max_new_tokens)
+    else:
+        if compile and why:
+            warnings.warn(f"compiled decoding is not available for {why}: decoding eagerly")
+        step = _stepper(model, src)
+        cache = model.new_cache() if use_cache else None
     seq, done = start, torch.zeros(start.size(0), dtype=torch.bool, device=start.device)
     for i in range(max_new_tokens):
-        inp = seq if cache is None or i == 0 else seq[:, -1:]
+        inp = seq if cache is None or i == 0 else nxt[:, None]  # a fresh (B, 1) tensor: same strides every step
         logits = step(inp, cache)[:, -1].float()
         if sampling.temperature > 0:
             probs = filter_logits(logits / sampling.temperature, sampling.top_k, sampling.top_p).softmax(-1)

@@ -32,3 +32,18 @@ def set_threads(n: int = 0) -> int:
         n = int(env) if env.isdigit() and int(env) > 0 else free_cores()
     torch.set_num_threads(n)
     return n
+
+
+def has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU multiplies bf16 matrices in AMX tiles (Sapphire Rapids and later), where bf16
+    autocast trains ~1.5x faster than fp32. Without AMX (avx512_bf16 only) bf16 is slower than fp32."""
+    try:
+        with open(cpuinfo) as f:
+            return any(line.startswith("flags") and " amx_bf16" in line for line in f)
+    except OSError:
+        return False
+
+
+def use_bf16(choice: str) -> bool:
+    """--bf16 auto|on|off: auto means on exactly where the CPU has AMX."""
+    return choice == "on" or (choice == "auto" and has_amx())

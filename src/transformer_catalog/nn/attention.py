@@ -11,7 +11,6 @@ Masks are boolean and say where attention is *allowed* (True = attend), broadcas
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -112,33 +111,50 @@ def attend(
 
 
 # -- the KV cache ----------------------------------------------------------------------------------
-@dataclass
 class LayerCache:
     """What one decoder layer remembers between decoding steps.
 
-    Self-attention keys/values grow by one position per step. Cross-attention keys/values depend
-    only on the encoder output, so they are computed at the first step and reused.
+    Self-attention keys/values grow by a position per step. They are written in place into
+    preallocated buffers that double when full (one copy per doubling), and attention reads a view
+    of the filled part: appending a step costs no reallocation of the whole cache, as torch.cat
+    would. Cross-attention keys/values depend only on the encoder output, so they are computed at
+    the first step and reused.
     """
 
-    k: Optional[Tensor] = None
-    v: Optional[Tensor] = None
-    cross_k: Optional[Tensor] = None
-    cross_v: Optional[Tensor] = None
+    def __init__(self):
+        self._k: Optional[Tensor] = None
+        self._v: Optional[Tensor] = None
+        self.length = 0
+        self.cross_k: Optional[Tensor] = None
+        self.cross_v: Optional[Tensor] = None
 
     @property
-    def length(self) -> int:
-        return 0 if self.k is None else self.k.size(-2)
+    def k(self) -> Optional[Tensor]:
+        return None if self._k is None else self._k[:, :, :self.length]
+
+    @property
+    def v(self) -> Optional[Tensor]:
+        return None if self._v is None else self._v[:, :, :self.length]
 
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        if self.k is None:
-            self.k, self.v = k, v
-        else:
-            self.k, self.v = torch.cat([self.k, k], dim=-2), torch.cat([self.v, v], dim=-2)
-        return self.k, self.v
+        """Add (B, H, T, d) keys and values; return all of them so far (views of the buffers)."""
+        end = self.length + k.size(-2)
+        if self._k is None or end > self._k.size(-2) or self._k.dtype != k.dtype:
+            capacity = max(64, 2 * end)
+            grown_k = k.new_empty(*k.shape[:2], capacity, k.size(-1))
+            grown_v = v.new_empty(*v.shape[:2], capacity, v.size(-1))
+            if self.length:
+                grown_k[:, :, :self.length] = self._k[:, :, :self.length]
+                grown_v[:, :, :self.length] = self._v[:, :, :self.length]
+            self._k, self._v = grown_k, grown_v
+        self._k[:, :, self.length:end] = k
+        self._v[:, :, self.length:end] = v
+        self.length = end
+        return self._k[:, :, :end], self._v[:, :, :end]
 
     def reorder(self, index: Tensor) -> None:
         """Keep batch rows `index` (beam search reorders hypotheses every step)."""
-        for name in ("k", "v", "cross_k", "cross_v"):
+        for name in ("_k", "_v", "cross_k", "cross_v"):
             t = getattr(self, name)
             if t is not None:
                 setattr(self, name, t.index_select(0, index))
@@ -146,6 +162,8 @@ class LayerCache:
 
 class KVCache:
     """The cache of a whole decoder: one LayerCache per layer. Made by the generator, not the model."""
+
+    static = False
 
     def __init__(self, n_layers: int):
         self.layers = [LayerCache() for _ in range(n_layers)]
@@ -157,6 +175,54 @@ class KVCache:
     def reorder(self, index: Tensor) -> None:
         for layer in self.layers:
             layer.reorder(index)
+
+
+class StaticLayerCache:
+    """One layer's keys and values in buffers of a fixed size (batch, kv heads, max_len, head_dim).
+    Shapes never change while decoding, so a compiled decoding step is compiled once; the position
+    is a 0-d tensor shared with the other layers (StaticKVCache), and attention is masked to the
+    filled part."""
+
+    def __init__(self, owner: "StaticKVCache", k: Tensor, v: Tensor):
+        self.owner, self.k, self.v = owner, k, v
+        self.cross_k = self.cross_v = None
+
+    @property
+    def length(self) -> Tensor:
+        return self.owner.position
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        where = self.owner.position + torch.arange(k.size(-2), device=k.device)
+        self.k.index_copy_(2, where, k.to(self.k.dtype))
+        self.v.index_copy_(2, where, v.to(self.v.dtype))
+        return self.k, self.v
+
+    def visible(self, n_queries: int) -> Tensor:
+        """(n_queries, max_len): query i (at position + i) sees the keys up to itself."""
+        queries = self.owner.position + torch.arange(n_queries, device=self.k.device)
+        return torch.arange(self.k.size(-2), device=self.k.device)[None, :] <= queries[:, None]
+
+
+class StaticKVCache:
+    """A decoder's cache for compiled decoding: fixed-size buffers and a position tensor that the
+    generator advances after each step (`advance`)."""
+
+    static = True
+
+    def __init__(self, n_layers: int, batch: int, n_kv_heads: int, max_len: int, head_dim: int,
+                 dtype=torch.float32, device=None):
+        self.position = torch.zeros((), dtype=torch.long, device=device)
+        shape = (batch, n_kv_heads, max_len, head_dim)
+        self.layers = [StaticLayerCache(self, torch.zeros(shape, dtype=dtype, device=device),
+                                        torch.zeros(shape, dtype=dtype, device=device)) for _ in range(n_layers)]
+        self.max_len = max_len
+
+    @property
+    def length(self) -> Tensor:
+        return self.position
+
+    def advance(self, n: int) -> None:
+        self.position += n
 
 
 # -- the module --------------------------------------------------------------------------------------
@@ -183,11 +249,36 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.out_proj = nn.Linear(a.n_heads * hd, d, bias=a.out_bias)
+        self._qkv_sizes = [a.n_heads * hd, self.n_kv_heads * hd, self.n_kv_heads * hd]
         self.rotary = RotaryEmbedding(hd, cfg.position) if cfg.position.kind == "rope" and not cross else None
         if cfg.position.kind == "xl" and not cross:  # W_R, u and v of Transformer-XL (nn/xl.py)
             self.pos_proj = nn.Linear(d, a.n_heads * hd, bias=False)
             self.pos_u = nn.Parameter(torch.empty(a.n_heads, hd))
             self.pos_v = nn.Parameter(torch.empty(a.n_heads, hd))
+
+    def _fused_qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Q, K and V of x from one matmul over the three weights stacked (inference only: a decoding
+        step is dominated by per-call overhead, and three small matmuls cost more than one). The
+        stacked copy is rebuilt whenever a weight changes (optimizer step, load_state_dict), as
+        their version counters tell; int8-quantised projections (nn/quant.py) stay separate."""
+        modules = self._modules
+        projections = (modules["q_proj"], modules["k_proj"], modules["v_proj"])
+        if torch.compiler.is_compiling():  # a compiled graph reads weights as they are; no stacked copy
+            return tuple(p(x) for p in projections)
+        fused = self.__dict__.get("_fused")
+        if fused is None or fused[0] != projections:  # first call, or a projection was swapped (quantize_int8)
+            if not all(type(p) is nn.Linear for p in projections):
+                return tuple(p(x) for p in projections)
+            params = tuple(t for p in projections for t in (p.weight, p.bias) if t is not None)
+            fused = self.__dict__["_fused"] = [projections, params, None, None, None]
+        projections, params, key, weight, bias = fused
+        now = [(t._version, t.data_ptr(), t.dtype) for t in params]
+        if now != key:  # an optimizer step or load_state_dict changed a weight: restack
+            weight = torch.cat([p.weight for p in projections])
+            bias = None if projections[0].bias is None else torch.cat([p.bias for p in projections])
+            fused[2:] = [now, weight, bias]
+        qkv = F.linear(x, weight, bias)
+        return qkv.split(self._qkv_sizes, dim=-1)
 
     def _heads(self, x: Tensor, n: int) -> Tensor:  # (B, T, n * hd) -> (B, n, T, hd)
         B, T, _ = x.shape
@@ -208,15 +299,22 @@ class MultiHeadAttention(nn.Module):
         """Self-attention over x, or cross-attention from x to `context` when it is given. `rel`:
         DeBERTa's relative-position table and row index (see nn/disentangled.py). `xl`: Transformer-XL's
         relative sinusoids; `memory`: hidden states of the previous segment, attended to as extra keys."""
-        q = self._heads(self.q_proj(x), self.n_heads)
+        fused = context is None and memory is None and not torch.is_grad_enabled()
+        if fused:
+            q, k, v = (self._heads(t, n) for t, n in zip(self._fused_qkv(x), (self.n_heads, self.n_kv_heads, self.n_kv_heads)))
+        else:
+            q = self._heads(self.q_proj(x), self.n_heads)
         if context is None:
-            kv_in = x if memory is None else torch.cat([memory, x], dim=1)
-            k, v = self._heads(self.k_proj(kv_in), self.n_kv_heads), self._heads(self.v_proj(kv_in), self.n_kv_heads)
+            if not fused:
+                kv_in = x if memory is None else torch.cat([memory, x], dim=1)
+                k, v = self._heads(self.k_proj(kv_in), self.n_kv_heads), self._heads(self.v_proj(kv_in), self.n_kv_heads)
             if self.rotary is not None:
                 offset = 0 if cache is None else cache.length
                 q, k = self.rotary(q, offset), self.rotary(k, offset)
             if cache is not None:
                 k, v = cache.append(k, v)
+                if isinstance(cache, StaticLayerCache):  # fixed-size buffers: the mask says what is filled
+                    mask, causal = combine_masks(mask, cache.visible(q.size(2))), False
         elif cache is not None and cache.cross_k is not None:
             k, v = cache.cross_k, cache.cross_v
         else:

@@ -15,7 +15,7 @@ from .attention import LayerCache, MultiHeadAttention
 from .config import ModelConfig
 from .disentangled import DisentangledPositions
 from .xl import Memory, RelativeSinusoids
-from .layers import ALiBi, FeedForward, MoEFeedForward, RelativePositionBias, make_norm
+from .layers import ALiBi, FeedForward, MoEFeedForward, RelativePositionBias, dropout, make_norm
 
 
 class Block(nn.Module):
@@ -37,8 +37,8 @@ class Block(nn.Module):
 
     def _residual(self, x: Tensor, norm: nn.Module, sublayer: Callable[[Tensor], Tensor]) -> Tensor:
         if self.pre_norm:
-            return x + self.dropout(sublayer(norm(x)))
-        return norm(x + self.dropout(sublayer(x)))
+            return x + dropout(self.dropout, sublayer(norm(x)))
+        return norm(x + dropout(self.dropout, sublayer(x)))
 
     def forward(
         self,
@@ -55,13 +55,14 @@ class Block(nn.Module):
     ) -> Tensor:
         if memory is not None and self.pre_norm:  # the memory holds layer inputs: normalise them like x
             memory = self.self_attn_norm(memory)
-        attend = dict(mask=mask, causal=causal, cache=cache, bias=bias, rel=rel, xl=xl, memory=memory)
+        def self_attention(h):
+            return self.self_attn(h, mask=mask, causal=causal, cache=cache, bias=bias, rel=rel, xl=xl, memory=memory)
+
         if self.parallel:
             h = self.self_attn_norm(x)
             h2 = h if self.ffn_norm is None else self.ffn_norm(x)
-            attn = self.self_attn(h, **attend)
-            return x + self.dropout(attn) + self.dropout(self.ffn(h2))
-        x = self._residual(x, self.self_attn_norm, lambda h: self.self_attn(h, **attend))
+            return x + dropout(self.dropout, self_attention(h)) + dropout(self.dropout, self.ffn(h2))
+        x = self._residual(x, self.self_attn_norm, self_attention)
         if self.cross_attn is not None:
             x = self._residual(
                 x, self.cross_attn_norm, lambda h: self.cross_attn(h, context=context, mask=context_mask, cache=cache)
@@ -96,8 +97,9 @@ class Stack(nn.Module):
             kwargs["rel"] = self.disentangled(x.size(1))
         if self.xl is not None:
             kwargs["xl"] = self.xl.table
+        blocks = list(self.blocks._modules.values())
         for i in range(self.n_layers):  # with shared layers, one block is applied n_layers times
-            block = self.blocks[i % len(self.blocks)]
+            block = blocks[i % len(blocks)]
             layer_in = x
             x = block(x, cache=None if caches is None else caches[i], memory=None if memory is None else memory.layers[i],
                       **kwargs)

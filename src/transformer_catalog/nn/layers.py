@@ -23,6 +23,14 @@ def _fixed_table(make, shape: tuple[int, ...]) -> Tensor:
     return table.to(device)
 
 
+def table_rows(table: Tensor, offset: int | Tensor, length: int) -> Tensor:
+    """Rows offset .. offset + length - 1 of a position table. `offset` may be a 0-d tensor (the
+    static KV cache's position), which a compiled decoding step reads without recompiling."""
+    if isinstance(offset, Tensor):
+        return table.index_select(0, offset + torch.arange(length, device=table.device))
+    return table[offset : offset + length]
+
+
 class SinusoidalPositions(nn.Module):
     """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)).
 
@@ -47,8 +55,8 @@ class SinusoidalPositions(nn.Module):
 
         self.register_buffer("table", _fixed_table(make, (max_len, d_model)), persistent=False)
 
-    def forward(self, length: int, offset: int = 0) -> Tensor:
-        return self.table[offset : offset + length]
+    def forward(self, length: int, offset: int | Tensor = 0) -> Tensor:
+        return table_rows(self.table, offset, length)
 
 
 class LearnedPositions(nn.Module):
@@ -60,9 +68,8 @@ class LearnedPositions(nn.Module):
         self.first = first
         self.weight = nn.Parameter(torch.empty(first + max_len, d_model))  # filled by the model's init_weights
 
-    def forward(self, length: int, offset: int = 0) -> Tensor:
-        start = self.first + offset
-        return self.weight[start : start + length]
+    def forward(self, length: int, offset: int | Tensor = 0) -> Tensor:
+        return table_rows(self.weight, self.first + offset, length)
 
 
 def make_positions(d_model: int, cfg: PositionConfig) -> nn.Module | None:
@@ -115,7 +122,7 @@ class RotaryEmbedding(nn.Module):
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
         """x: (B, H, T, head_dim), positions offset .. offset + T - 1."""
         T = x.size(-2)
-        cos, sin = self.cos[offset : offset + T].to(x.dtype), self.sin[offset : offset + T].to(x.dtype)
+        cos, sin = table_rows(self.cos, offset, T).to(x.dtype), table_rows(self.sin, offset, T).to(x.dtype)
         x_rot, x_pass = x[..., : self.rot], x[..., self.rot :]
         half = self.rot // 2
         rotated = torch.cat([-x_rot[..., half:], x_rot[..., :half]], dim=-1)
@@ -153,6 +160,12 @@ _ACTIVATIONS = {
 }
 
 
+def dropout(layer: nn.Dropout, x: Tensor) -> Tensor:
+    """layer(x), without the module call when it would return x anyway (eval, or p = 0): a decoding
+    step makes ~20 such calls, each a few microseconds of Python."""
+    return layer(x) if layer.training and layer.p > 0 else x
+
+
 class FeedForward(nn.Module):
     """FFN(x) = act(x W1 + b1) W2 + b2, applied to each position separately (section 3.3).
     Gated (Shazeer, 2020): FFN(x) = (act(x W_gate) * x W_up) W_down — SwiGLU, GEGLU."""
@@ -169,8 +182,8 @@ class FeedForward(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.gate is not None:
-            return self.down(self.dropout(self.act(self.gate(x)) * self.up(x)))
-        return self.down(self.dropout(self.act(self.up(x))))
+            return self.down(dropout(self.dropout, self.act(self.gate(x)) * self.up(x)))
+        return self.down(dropout(self.dropout, self.act(self.up(x))))
 
 
 class RelativePositionBias(nn.Module):

@@ -17,11 +17,11 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import TcatError
-from .attention import KVCache, padding_mask
+from .attention import KVCache, StaticKVCache, padding_mask
 from .xl import Memory
 from .blocks import Stack
 from .config import EmbeddingConfig, ModelConfig
-from .layers import make_norm, make_positions
+from .layers import dropout, make_norm, make_positions
 
 
 def _embedding(n: int, d: int) -> nn.Embedding:
@@ -48,7 +48,7 @@ class Embeddings(nn.Module):
 
     def forward(self, ids: Tensor, offset: int = 0, token_types: Optional[Tensor] = None) -> Tensor:
         length = ids.size(1)
-        if offset + length > self.max_len:
+        if isinstance(offset, int) and offset + length > self.max_len:  # a static cache checks its own size
             raise TcatError(
                 f"sequence of {offset + length} tokens is longer than the model's position.max_len="
                 f"{self.max_len}; shorten the input or use a model with a longer context"
@@ -60,7 +60,7 @@ class Embeddings(nn.Module):
             x = x + self.token_types(torch.zeros_like(ids) if token_types is None else token_types)
         if self.norm is not None:
             x = self.norm(x)
-        x = self.dropout(x)
+        x = dropout(self.dropout, x)
         return x if self.project is None else self.project(x)
 
 
@@ -174,6 +174,29 @@ class DecoderModel(_Base):
 
     def new_cache(self) -> KVCache:
         return KVCache(self.config.n_decoder_layers)
+
+    def static_cache_unsupported(self) -> str | None:
+        """Why this model cannot decode with fixed-size cache buffers (None when it can): position
+        schemes and masks that are computed from the number of cached keys need a growing cache."""
+        c, a = self.config, self.config.attention
+        if c.position.kind not in ("learned", "sinusoidal", "rope", "none"):
+            return f"position.kind {c.position.kind}"
+        if a.window is not None and "L" in a.window_pattern:
+            return "sliding-window attention"
+        if a.block_sparse is not None:
+            return "block-sparse attention"
+        return None
+
+    def new_static_cache(self, batch: int, max_len: int, dtype=torch.float32) -> StaticKVCache:
+        why = self.static_cache_unsupported()
+        if why:
+            raise TcatError(f"a static KV cache does not support {why}")
+        if max_len > self.config.position.max_len:
+            raise TcatError(f"sequence of {max_len} tokens is longer than the model's position.max_len="
+                            f"{self.config.position.max_len}; shorten the input or use a model with a longer context")
+        device = self.embed.tokens.weight.device
+        return StaticKVCache(self.config.n_decoder_layers, batch, self.config.n_kv_heads, max_len, self.config.head_dim,
+                             dtype, device)
 
     def new_memory(self) -> Memory:
         """Recurrence state for Transformer-XL-style segment-by-segment processing (config.memory)."""

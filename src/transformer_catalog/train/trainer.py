@@ -47,6 +47,7 @@ class TrainConfig:
     save_every: int = 250
     seed: int = 0
     bf16: bool = False  # bf16 autocast (CPU AMX / GPU); weights and optimizer stay fp32
+    compile: bool = False  # torch.compile each block (train/compile.py): ~1.4x on CPU after ~10 s of compiling
 
 
 @torch.no_grad()
@@ -109,6 +110,10 @@ class Trainer:
             raise TcatError(f"grad_accum must be at least 1, got {cfg.grad_accum}")
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.model, self.task, self.cfg = model, task, cfg
+        if cfg.compile:
+            from .compile import compile_blocks
+
+            compile_blocks(model)  # before DDP/FSDP wrap it, as torchtitan does
         self.step_module = distributed.wrap(model, fsdp)  # what the training forward runs through
         self.out = Path(out)
         self.ckpt = self.out / "checkpoint"
