@@ -138,3 +138,17 @@ def test_translate_and_generate_run_on_a_trained_checkpoint(translation_ckpt):
 def test_usage_mistakes_get_one_line(args):
     res = run(*args)
     assert_one_line_error(res, "error:", "--help")
+
+
+def test_warnings_are_one_line(monkeypatch):
+    """Warnings print as `tcat CMD: warning: ...`, one line, like errors (not Python's file:line + source)."""
+    import warnings
+
+    from transformer_catalog import cli
+
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # restored after the test
+    monkeypatch.setattr(cli, "cmd_list", lambda args: None)
+    assert cli.main(["list"]) == 0
+    line = warnings.formatwarning("compiled decoding is not available for an encoder-decoder model", UserWarning,
+                                  "/somewhere/generate.py", 42)
+    assert line == "tcat list: warning: compiled decoding is not available for an encoder-decoder model\n"

@@ -714,7 +714,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--bf16", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
                     help="bf16 autocast; auto (default): on where the CPU has AMX, where it is faster than fp32")
     sp.add_argument("--compile", action="store_true",
-                    help="torch.compile each block (about 1.4x faster training on CPU after ~10 s of compiling)")
+                    help="torch.compile each block (measured no faster in fp32 on a CPU without AMX; see BENCHMARKS.md)")
     sp.add_argument("--fsdp", action="store_true",
                     help="under torchrun: shard weights, gradients and optimizer state (FSDP2) instead of DDP")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
@@ -782,7 +782,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--int8", action="store_true", help="weight-only int8 Linears: faster decoding of large models")
     sp.add_argument("--compile", action="store_true",
                     help="decode through a static KV cache with a compiled step (decoder-only; ~30 s to compile, "
-                         "then ~1.4x faster per token on small models)")
+                         "then ~1.3x faster per token at batch 1)")
     decoding(sp, beam_default=1)
 
     sp = add("evaluate", cmd_evaluate, "translation: BLEU and chrF on held-out books; language model: held-out "
@@ -805,6 +805,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0
+    import warnings
+
+    # a warning is one line, as an error is (not the file, line and source that Python adds)
+    warnings.formatwarning = lambda message, category, *_, **__: f"tcat {args.command}: warning: {message}\n"
     try:
         args.fn(args)
     except TcatError as e:

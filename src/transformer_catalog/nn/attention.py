@@ -249,36 +249,11 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.out_proj = nn.Linear(a.n_heads * hd, d, bias=a.out_bias)
-        self._qkv_sizes = [a.n_heads * hd, self.n_kv_heads * hd, self.n_kv_heads * hd]
         self.rotary = RotaryEmbedding(hd, cfg.position) if cfg.position.kind == "rope" and not cross else None
         if cfg.position.kind == "xl" and not cross:  # W_R, u and v of Transformer-XL (nn/xl.py)
             self.pos_proj = nn.Linear(d, a.n_heads * hd, bias=False)
             self.pos_u = nn.Parameter(torch.empty(a.n_heads, hd))
             self.pos_v = nn.Parameter(torch.empty(a.n_heads, hd))
-
-    def _fused_qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Q, K and V of x from one matmul over the three weights stacked (inference only: a decoding
-        step is dominated by per-call overhead, and three small matmuls cost more than one). The
-        stacked copy is rebuilt whenever a weight changes (optimizer step, load_state_dict), as
-        their version counters tell; int8-quantised projections (nn/quant.py) stay separate."""
-        modules = self._modules
-        projections = (modules["q_proj"], modules["k_proj"], modules["v_proj"])
-        if torch.compiler.is_compiling():  # a compiled graph reads weights as they are; no stacked copy
-            return tuple(p(x) for p in projections)
-        fused = self.__dict__.get("_fused")
-        if fused is None or fused[0] != projections:  # first call, or a projection was swapped (quantize_int8)
-            if not all(type(p) is nn.Linear for p in projections):
-                return tuple(p(x) for p in projections)
-            params = tuple(t for p in projections for t in (p.weight, p.bias) if t is not None)
-            fused = self.__dict__["_fused"] = [projections, params, None, None, None]
-        projections, params, key, weight, bias = fused
-        now = [(t._version, t.data_ptr(), t.dtype) for t in params]
-        if now != key:  # an optimizer step or load_state_dict changed a weight: restack
-            weight = torch.cat([p.weight for p in projections])
-            bias = None if projections[0].bias is None else torch.cat([p.bias for p in projections])
-            fused[2:] = [now, weight, bias]
-        qkv = F.linear(x, weight, bias)
-        return qkv.split(self._qkv_sizes, dim=-1)
 
     def _heads(self, x: Tensor, n: int) -> Tensor:  # (B, T, n * hd) -> (B, n, T, hd)
         B, T, _ = x.shape
@@ -299,15 +274,10 @@ class MultiHeadAttention(nn.Module):
         """Self-attention over x, or cross-attention from x to `context` when it is given. `rel`:
         DeBERTa's relative-position table and row index (see nn/disentangled.py). `xl`: Transformer-XL's
         relative sinusoids; `memory`: hidden states of the previous segment, attended to as extra keys."""
-        fused = context is None and memory is None and not torch.is_grad_enabled()
-        if fused:
-            q, k, v = (self._heads(t, n) for t, n in zip(self._fused_qkv(x), (self.n_heads, self.n_kv_heads, self.n_kv_heads)))
-        else:
-            q = self._heads(self.q_proj(x), self.n_heads)
+        q = self._heads(self.q_proj(x), self.n_heads)
         if context is None:
-            if not fused:
-                kv_in = x if memory is None else torch.cat([memory, x], dim=1)
-                k, v = self._heads(self.k_proj(kv_in), self.n_kv_heads), self._heads(self.v_proj(kv_in), self.n_kv_heads)
+            kv_in = x if memory is None else torch.cat([memory, x], dim=1)
+            k, v = self._heads(self.k_proj(kv_in), self.n_kv_heads), self._heads(self.v_proj(kv_in), self.n_kv_heads)
             if self.rotary is not None:
                 offset = 0 if cache is None else cache.length
                 q, k = self.rotary(q, offset), self.rotary(k, offset)

@@ -47,7 +47,7 @@ class TrainConfig:
     save_every: int = 250
     seed: int = 0
     bf16: bool = False  # bf16 autocast (CPU AMX / GPU); weights and optimizer stay fp32
-    compile: bool = False  # torch.compile each block (train/compile.py): ~1.4x on CPU after ~10 s of compiling
+    compile: bool = False  # torch.compile each block (train/compile.py); off: no faster in fp32 here (BENCHMARKS.md)
 
 
 @torch.no_grad()
