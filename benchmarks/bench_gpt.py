@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import interleaved, machine, median, write  # noqa: E402
 from nanogpt_decoder import GPT  # noqa: E402
 
-CONFIGS = {"small": dict(vocab=8192, ctx=256, d=256, h=8, n=6, batch=16),  # 6.9M parameters
+CONFIGS = {"tiny": dict(vocab=256, ctx=32, d=32, h=4, n=2, batch=2),  # the harness's own test (tests/test_benchmarks.py)
+           "small": dict(vocab=8192, ctx=256, d=256, h=8, n=6, batch=16),  # 6.9M parameters
            "gpt2": dict(vocab=50257, ctx=256, d=768, h=12, n=12, batch=4)}  # GPT-2 small, 124M
 
 
@@ -144,6 +145,7 @@ def main() -> None:
     ap.add_argument("--config", default="small", choices=sorted(CONFIGS))
     ap.add_argument("--modes", default="fp32,bf16,compiled")
     ap.add_argument("--batches", default="1,8", help="generation batch sizes")
+    ap.add_argument("--new-tokens", type=int, default=128, help="generated tokens per sequence")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -186,7 +188,7 @@ def main() -> None:
             generate_rate(name, model, c, new=8, batch=batch)  # warm-up (compiles tcat-compiled's step)
             if name == "tcat-compiled":
                 result.setdefault("decode_compile_s", {})[f"batch {batch}"] = round(time.perf_counter() - t, 1)
-        gen = interleaved({n: n for n in decoders}, lambda name: generate_rate(name, decoders[name], c, batch=batch),
+        gen = interleaved({n: n for n in decoders}, lambda name: generate_rate(name, decoders[name], c, args.new_tokens, batch),
                           args.rounds)
         result["generate_tokens_per_s"][f"batch {batch}"] = {n: round(median(r), 1) for n, r in gen.items()}
         print("generate", batch, result["generate_tokens_per_s"][f"batch {batch}"], flush=True)

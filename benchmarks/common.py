@@ -9,7 +9,7 @@ import statistics
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(os.environ.get("TCAT_BENCH_RESULTS", Path(__file__).parent / "results"))  # tests write elsewhere
 
 
 def machine() -> dict:
