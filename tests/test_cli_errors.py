@@ -152,3 +152,15 @@ def test_warnings_are_one_line(monkeypatch):
     line = warnings.formatwarning("compiled decoding is not available for an encoder-decoder model", UserWarning,
                                   "/somewhere/generate.py", 42)
     assert line == "tcat list: warning: compiled decoding is not available for an encoder-decoder model\n"
+
+
+def test_int8_evaluation_is_for_language_models(tmp_path):
+    ck = save_checkpoint(tmp_path / "ck", build_model(get_config("transformer-tiny", N=1, vocab_size=30)), {})
+    assert_one_line_error(run("evaluate", str(ck), "--int8"), "--int8 evaluates language-model runs")
+
+
+def test_fsdp_needs_torchrun(tmp_path):
+    res = run("train", "--task", "clm", "--model", "GPT-2", "--scale", "tiny", "--data", "bible-sample",
+              "--out", str(tmp_path / "r"), "--fsdp")
+    assert_one_line_error(res, "--fsdp shards the model across processes")
+    assert not (tmp_path / "r").exists()

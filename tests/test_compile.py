@@ -1,18 +1,17 @@
 """Per-block torch.compile (train/compile.py): the compiled blocks compute what the eager ones do,
 forward and backward, and keep the state-dict names (checkpoints stay interchangeable)."""
 
-import shutil
-
 import pytest
 import torch
 import torch.nn.functional as F
 
 from transformer_catalog.families import get_config
 from transformer_catalog.nn import build_model
+from transformer_catalog.runtime import has_cxx_compiler
 from transformer_catalog.train.compile import compile_blocks
 
 
-@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("cc") is None, reason="inductor needs a C++ compiler")
+@pytest.mark.skipif(not has_cxx_compiler(), reason="inductor needs a C++ compiler")
 def test_compiled_blocks_match_eager_forward_and_backward():
     cfg = get_config("gpt2", n_layer=2, n_embd=32, n_head=4, n_positions=32, vocab_size=100, resid_pdrop=0.0)
     cfg = cfg.replace(**{"attention.dropout": 0.0, "dropout": 0.0})

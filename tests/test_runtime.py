@@ -37,3 +37,12 @@ def test_bf16_auto_follows_amx(tmp_path, monkeypatch):
     assert runtime.use_bf16("auto") and runtime.use_bf16("on") and not runtime.use_bf16("off")
     monkeypatch.setattr(runtime, "has_amx", lambda: False)
     assert not runtime.use_bf16("auto") and runtime.use_bf16("on")
+
+
+def test_cxx_compiler_detection(monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert not runtime.has_cxx_compiler()
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/cc" if name == "cc" else None)
+    assert runtime.has_cxx_compiler()

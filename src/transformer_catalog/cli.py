@@ -69,6 +69,7 @@ def cmd_train(args) -> None:
     _threads(args.threads)
     import torch
 
+    from .runtime import use_bf16
     from .train.distributed import init_from_env
 
     rank, world = init_from_env()  # under torchrun: one process per rank, data parallel
@@ -123,7 +124,7 @@ def cmd_train(args) -> None:
         train_cfg = TrainConfig(
             steps=args.steps or 2000, max_minutes=args.minutes or 0.0, max_tokens=args.max_tokens,
             lr_scale=args.lr_scale, warmup=args.warmup, label_smoothing=args.label_smoothing,
-            eval_every=args.eval_every, save_every=args.save_every, seed=args.seed, bf16=_use_bf16(args.bf16),
+            eval_every=args.eval_every, save_every=args.save_every, seed=args.seed, bf16=use_bf16(args.bf16),
             optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule, lr=args.lr,
             grad_accum=args.grad_accum, clip=args.clip, compile=args.compile,
         )
@@ -145,12 +146,6 @@ def cmd_train(args) -> None:
     state = trainer.fit()
     say(json.dumps({"step": state["step"], "tokens": state["tokens"], "elapsed_s": round(state["elapsed"], 1),
                       "valid_loss": round(trainer.evaluate(), 4), "checkpoint": str(ckpt)}))
-
-
-def _use_bf16(choice: str) -> bool:
-    from .runtime import use_bf16
-
-    return use_bf16(choice)
 
 
 def model_config(name: str, scale: str = "full"):
@@ -367,6 +362,8 @@ def cmd_evaluate(args) -> None:
 
         result = evaluate_lm(args.checkpoint, args.prompt or ["ROMEO:", "First Citizen:\nBefore we proceed"], int8=args.int8)
     else:
+        if args.int8:
+            raise TcatError(f"{args.checkpoint}: --int8 evaluates language-model runs (tcat train --task clm), not translation")
         from .apps.translation import evaluate_translation
 
         result = evaluate_translation(args.checkpoint, args.data, args.split, args.beam, args.alpha, args.limit,

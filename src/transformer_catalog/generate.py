@@ -6,7 +6,6 @@ Works for decoder-only models (continue a prompt) and encoder-decoder models (tr
 
 from __future__ import annotations
 
-import shutil
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
@@ -17,6 +16,7 @@ from torch import Tensor
 
 from .nn.attention import KVCache, StaticKVCache
 from .nn.model import DecoderModel, EncoderDecoderModel
+from .runtime import has_cxx_compiler
 
 StepFn = Callable[[Tensor, Optional[KVCache]], Tensor]
 
@@ -80,7 +80,7 @@ _COMPILED: dict[int, tuple] = {}
 def _compile_unsupported(model, src) -> Optional[str]:
     if not isinstance(model, DecoderModel) or src is not None:
         return "an encoder-decoder model"
-    if shutil.which("g++") is None and shutil.which("cc") is None:
+    if not has_cxx_compiler():
         return "no C++ compiler (inductor needs one on CPU)"
     return model.static_cache_unsupported()
 

@@ -8,6 +8,7 @@ generation up to ~100x slower than 1 thread). So we use the cores that are free,
 from __future__ import annotations
 
 import os
+import shutil
 
 
 def free_cores() -> int:
@@ -47,3 +48,8 @@ def has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
 def use_bf16(choice: str) -> bool:
     """--bf16 auto|on|off: auto means on exactly where the CPU has AMX."""
     return choice == "on" or (choice == "auto" and has_amx())
+
+
+def has_cxx_compiler() -> bool:
+    """torch.compile's inductor backend builds C++ on CPU: without a compiler it cannot run."""
+    return any(shutil.which(c) for c in ("g++", "c++", "cc"))

@@ -163,8 +163,6 @@ class LayerCache:
 class KVCache:
     """The cache of a whole decoder: one LayerCache per layer. Made by the generator, not the model."""
 
-    static = False
-
     def __init__(self, n_layers: int):
         self.layers = [LayerCache() for _ in range(n_layers)]
 
@@ -207,15 +205,12 @@ class StaticKVCache:
     """A decoder's cache for compiled decoding: fixed-size buffers and a position tensor that the
     generator advances after each step (`advance`)."""
 
-    static = True
-
     def __init__(self, n_layers: int, batch: int, n_kv_heads: int, max_len: int, head_dim: int,
                  dtype=torch.float32, device=None):
         self.position = torch.zeros((), dtype=torch.long, device=device)
         shape = (batch, n_kv_heads, max_len, head_dim)
         self.layers = [StaticLayerCache(self, torch.zeros(shape, dtype=dtype, device=device),
                                         torch.zeros(shape, dtype=dtype, device=device)) for _ in range(n_layers)]
-        self.max_len = max_len
 
     @property
     def length(self) -> Tensor:

@@ -8,11 +8,12 @@ errors are suppressed into a warning, so compiling can only cost time, never a r
 
 from __future__ import annotations
 
-import shutil
 import warnings
 
 import torch
 from torch import nn
+
+from ..runtime import has_cxx_compiler
 
 
 def compile_blocks(model: nn.Module, **options) -> int:
@@ -21,7 +22,7 @@ def compile_blocks(model: nn.Module, **options) -> int:
 
     if not hasattr(nn.Module, "compile"):
         return 0
-    if shutil.which("g++") is None and shutil.which("c++") is None and shutil.which("cc") is None:
+    if not has_cxx_compiler():
         warnings.warn("torch.compile needs a C++ compiler on CPU (none found): training runs eagerly")
         return 0
     import torch._dynamo
