@@ -16,7 +16,8 @@ from safetensors.torch import load_file
 from transformer_catalog.errors import TcatError
 from transformer_catalog.families import get_config
 from transformer_catalog.nn import build_model
-from transformer_catalog.train.checkpoint import load_model, save_checkpoint
+from transformer_catalog.train.checkpoint import (load_model, load_training_state, recover, resolve,
+                                                  save_checkpoint)
 
 
 def _tiny():
@@ -88,7 +89,7 @@ def test_resume_after_sigkill_is_bit_identical(run, tmp_path):
 
     killed = tmp_path / "killed"
     proc = _tcat(*TRAIN, "--out", str(killed))
-    stop_after = random.Random().randint(5, 30)  # a random step past the first checkpoint
+    stop_after = random.Random(f"sigkill-{run}").randint(5, 30)  # a seeded step past the first checkpoint
     state = killed / "checkpoint" / "trainer_state.json"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
@@ -101,6 +102,7 @@ def test_resume_after_sigkill_is_bit_identical(run, tmp_path):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    recover(killed / "checkpoint")  # the kill may have landed between the two renames of a save
     step_at_kill = json.loads(state.read_text())["step"]
     assert step_at_kill < 40, "training finished before it could be killed"
 
@@ -116,3 +118,121 @@ def test_resume_after_sigkill_is_bit_identical(run, tmp_path):
         assert torch.equal(a[k], b[k]), f"{k} differs after resume from step {step_at_kill}"
     steps = [json.loads(l)["step"] for l in (killed / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 40, "metrics must not repeat or skip steps"
+
+
+# -- a save stopped at any instant leaves a complete checkpoint (issue 11.2, issue 22) ----------------
+
+def _training_save(folder, model, step):
+    """A training checkpoint whose every file says `step`: weights filled with it, trainer state, meta."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float(step))
+    opt = torch.optim.Adam(model.parameters())
+    save_checkpoint(folder, model, {"task": {"name": "none"}, "step": step}, optimizer=opt,
+                    trainer_state={"step": step})
+
+
+def _check_complete(folder) -> int:
+    """Load the checkpoint the way --resume does; every part must belong to the same save."""
+    ck = resolve(folder)
+    model, meta, _ = load_model(ck)
+    state, opt = load_training_state(ck)
+    values = {float(p.detach().flatten()[0]) for p in model.parameters()}
+    assert values == {float(meta["step"])} and state["step"] == meta["step"]
+    assert opt["param_groups"]
+    return meta["step"]
+
+
+_PATCHED = ("rename", "replace", "unlink", "rmdir", "fsync", "mkdir")
+
+
+def _save_stopped_at(folder, model, k) -> int:
+    """In a forked child, count the save's file-system calls and os._exit(7) at the k-th
+    (k = 0: never). Returns the child's exit status; the child reports the count on a pipe."""
+    import shutil
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: no pytest machinery from here on, only os._exit
+        try:
+            calls = [0]
+
+            def stop(fn):
+                def wrapped(*a, **kw):
+                    calls[0] += 1
+                    if calls[0] == k:
+                        os._exit(7)
+                    return fn(*a, **kw)
+                return wrapped
+            for name in _PATCHED:
+                setattr(os, name, stop(getattr(os, name)))
+            shutil.rmtree = stop(shutil.rmtree)
+            _training_save(folder, model, 2)
+            os.write(w, str(calls[0]).encode())
+            os._exit(0)
+        except BaseException:
+            os._exit(3)
+    os.close(w)
+    count = os.read(r, 64)
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return int(count) if code == 0 else -code if code != 7 else 7
+
+
+def test_save_stopped_at_every_step_leaves_a_complete_checkpoint(tmp_path):
+    """Stop the save at each of its renames, removals, syncs and mkdirs in turn (deterministic, so
+    the window between the two renames is hit every time): the checkpoint is then found and
+    complete -- the old one or the new one -- and no temporary folder is left behind."""
+    model = _tiny()
+    run = tmp_path / "run"
+    run.mkdir()
+    ck = run / "checkpoint"
+    _training_save(ck, model, 1)
+    steps = _save_stopped_at(ck, model, 0)
+    assert steps >= 10 and _check_complete(run) == 2
+    seen = []
+    for k in range(1, steps + 1):
+        _training_save(ck, model, 1)
+        assert _save_stopped_at(ck, model, k) == 7, f"the save did not reach step {k}"
+        seen.append(_check_complete(run))  # through the run folder, as --resume and evaluate do
+        assert sorted(p.name for p in run.iterdir()) == ["checkpoint"], f"leftovers after step {k}"
+    assert 1 in seen and 2 in seen, seen
+    # the window that lost the run before: both renamed copies exist, the checkpoint name does not
+    _training_save(ck, model, 1)
+    pid = 2 ** 22 + 17  # above pid_max's default: a writer that is certainly dead
+    os.rename(ck, run / f"checkpoint.old-{pid}")
+    _training_save(run / f"checkpoint.tmp-{pid}", model, 2)
+    assert _check_complete(run) == 1
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_seeded_kills_during_saves_leave_a_complete_checkpoint(tmp_path, seed):
+    """A child saves checkpoints back to back (so nearly every instant is inside a save) and is
+    SIGKILLed at a seeded moment; the checkpoint found afterwards is whole and one of the saved steps."""
+    model = _tiny()
+    ck = tmp_path / "checkpoint"
+    _training_save(ck, model, 0)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            step = 1
+            _training_save(ck, model, step)
+            os.write(w, b"x")  # the first save is done: kills may start
+            while True:
+                step += 1
+                _training_save(ck, model, step)
+        except BaseException:
+            os._exit(3)
+    os.close(w)
+    assert os.read(r, 1) == b"x"
+    os.close(r)
+    time.sleep(random.Random(seed).uniform(0.0, 0.4))
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == -signal.SIGKILL, "the saving child died on its own"
+    assert _check_complete(ck) >= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]

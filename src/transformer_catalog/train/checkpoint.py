@@ -6,26 +6,34 @@
   trainer_state.json   step, epoch, next batch, elapsed time (only in training checkpoints)
   optimizer.safetensors + rng.safetensors   optimizer moments and RNG state, for exact resume
 
-Everything is written into a temporary sibling folder that is renamed into place at the end, so
-a crash or SIGKILL leaves either the old checkpoint or the new one, never half of one. Weights
+Everything is written into a temporary sibling folder that is swapped into place at the end
+(files.staging_dir/swap_dir): at every instant of a save a complete checkpoint exists, under its
+name or as the aside copy that `recover` (called by `resolve`) renames back, so a crash or SIGKILL
+leaves the old checkpoint or the new one, never half of one and never none. Weights
 are only ever read with safetensors: a pickle (.pt/.bin/.ckpt/.pkl) is refused, never unpickled.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Optional
 
 import torch
 
+from .. import files
 from ..errors import TcatError
 from ..nn.config import ModelConfig
 from ..nn.dual import build_any, config_from_dict
 
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
+
+
+def recover(folder: str | Path) -> bool:
+    """Finish or undo a save that was stopped (killed) mid-swap, and remove the temporary folders a
+    dead writer left. `folder` is the checkpoint folder itself (a run's out/checkpoint). Returns
+    whether a checkpoint folder exists afterwards. Call this before testing for a checkpoint."""
+    return files.recover_dir(folder)
 
 
 def resolve(path: str | Path) -> Path:
@@ -34,6 +42,11 @@ def resolve(path: str | Path) -> Path:
     if path.suffix in PICKLE_SUFFIXES and path.is_file():
         raise TcatError(f"{path}: refusing to load a pickle file (it can run arbitrary code); "
                         "convert it to a checkpoint folder with model.safetensors")
+    # A save killed mid-swap leaves the checkpoint under its aside name: put it back first.
+    if path.is_dir():
+        recover(path / "checkpoint")
+    if not path.exists() or (path / "config.json").is_file():
+        recover(path)
     if (path / "checkpoint" / "config.json").is_file():
         return path / "checkpoint"
     if not path.exists():
@@ -160,10 +173,8 @@ def save_checkpoint(
     from safetensors.torch import save_file, save_model
 
     folder = Path(folder)
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    (tmp / "config.json").write_text(json.dumps({"model": model.config.to_dict(), **meta}, indent=2), encoding="utf-8")
+    tmp = files.staging_dir(folder)
+    files.write_json(tmp / "config.json", {"model": model.config.to_dict(), **meta})
     if weights is None:
         save_model(model, str(tmp / "model.safetensors"))  # drops tied duplicates
     else:
@@ -179,14 +190,8 @@ def save_checkpoint(
         trainer_state = {**(trainer_state or {}), "optimizer_param_groups": groups}
     if trainer_state is not None:
         save_file({"torch": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
-        (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=2), encoding="utf-8")
-    # Swap in: old -> aside, new -> place, drop old. A crash in between leaves a complete folder.
-    old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
+        files.write_json(tmp / "trainer_state.json", trainer_state)
+    return files.swap_dir(tmp, folder)  # old -> aside, new -> place, aside dropped
 
 
 def load_training_state(folder: Path) -> tuple[dict, dict]:
