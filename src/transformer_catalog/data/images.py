@@ -21,11 +21,29 @@ IMAGE_SOURCES = ("fashion-mnist", "digits")
 
 
 def _idx(path: Path) -> np.ndarray:
-    """An IDX file (the MNIST format): magic (dtype, rank), sizes, then the data."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
+    """A gzipped IDX file (the MNIST format): two zero bytes, dtype 0x08 (uint8), rank, the sizes
+    (4 bytes each, big-endian), then the data. A damaged file is one line naming it."""
+    def bad(problem: str) -> TcatError:
+        return TcatError(f"{path}: {problem}; reinstall it (apt-get install --reinstall dataset-fashion-mnist)")
+
+    if not path.is_file():
+        raise bad("missing")
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except EOFError:
+        raise bad("truncated (the gzip stream ends early)") from None
+    except (OSError, gzip.BadGzipFile) as e:
+        raise bad(f"not a readable gzip file ({e})") from None
+    if len(data) < 4 or data[:3] != b"\x00\x00\x08" or not 1 <= data[3] <= 4:
+        raise bad("not an IDX file of bytes (wrong magic number)")
     rank = data[3]
+    if len(data) < 4 + 4 * rank:
+        raise bad("truncated (the header is incomplete)")
     sizes = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(rank)]
+    expected = 4 + 4 * rank + int(np.prod(sizes))
+    if len(data) != expected:
+        raise bad(f"holds {len(data):,} bytes where its header announces {expected:,} (truncated or damaged)")
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(sizes)
 
 
@@ -38,6 +56,9 @@ def load_images(name: str) -> dict:
         for split, prefix in (("train", "train"), ("test", "t10k")):
             x = torch.from_numpy(_idx(FASHION_ROOT / f"{prefix}-images-idx3-ubyte.gz").copy()).float().div(255)
             y = torch.from_numpy(_idx(FASHION_ROOT / f"{prefix}-labels-idx1-ubyte.gz").copy()).long()
+            if x.dim() != 3 or y.dim() != 1 or len(x) != len(y):
+                raise TcatError(f"{FASHION_ROOT}: {prefix} images {tuple(x.shape)} and labels {tuple(y.shape)} do not "
+                                "match; reinstall it (apt-get install --reinstall dataset-fashion-mnist)")
             out[split] = (x[:, None], y)
         return out
     if name == "digits":

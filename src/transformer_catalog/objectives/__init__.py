@@ -8,6 +8,11 @@
   span         span corruption (T5)                         encoder-decoder
   denoise      text infilling + sentence permutation (BART) encoder-decoder
   contrastive  in-batch InfoNCE over sentence pairs          encoder
+
+and the sequence-to-sequence tasks (SEQ2SEQ), one objective over parallel text or synthetic pairs:
+
+  translate    source -> target, label-smoothed cross-entropy  encoder-decoder
+  copy         the source itself (the copy task)                encoder-decoder
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from .causal import CausalLM, PermutedLM, PrefixLM
 from .contrastive import InBatchContrastive
 from .denoising import Denoising, SpanCorruption
 from .masked import MaskedLM, ReplacedTokenDetection
+from .seq2seq import Seq2Seq
 
 OBJECTIVES = {
     "clm": CausalLM,
@@ -33,11 +39,18 @@ OBJECTIVES = {
     "contrastive": InBatchContrastive,
 }
 
+SEQ2SEQ = {
+    "translate": lambda vocab, **kw: Seq2Seq(vocab, name="translate", **kw),
+    "copy": lambda vocab, **kw: Seq2Seq(vocab, name="copy", **kw),
+}
+
 
 def make_objective(name: str, vocab: Vocab, **kwargs) -> Objective:
-    if name not in OBJECTIVES:
-        raise TcatError(f"unknown objective {name!r}; known: {', '.join(OBJECTIVES)}")
-    return OBJECTIVES[name](vocab, **kwargs)
+    """A pretraining objective (OBJECTIVES) or a sequence-to-sequence one (SEQ2SEQ), by name."""
+    factory = OBJECTIVES.get(name) or SEQ2SEQ.get(name)
+    if factory is None:
+        raise TcatError(f"unknown objective {name!r}; known: {', '.join([*SEQ2SEQ, *OBJECTIVES])}")
+    return factory(vocab, **kwargs)
 
 
 def describe(name: str) -> Objective:
@@ -45,4 +58,4 @@ def describe(name: str) -> Objective:
     return make_objective(name, Vocab(size=8, pad=0, bos=1, eos=2, mask=3, sentinels=(4,)))
 
 
-__all__ = ["IGNORE", "OBJECTIVES", "Objective", "Vocab", "describe", "make_objective"]
+__all__ = ["IGNORE", "OBJECTIVES", "SEQ2SEQ", "Objective", "Seq2Seq", "Vocab", "describe", "make_objective"]

@@ -5,7 +5,12 @@ batch into a loss. Where an objective needs more than the core model (an MLM hea
 networks), `wrap` adds it from outside; the core stays as it is.
 
 Examples are documents: lists of sentences, each a list of token ids (a Bible chapter of verses).
-Contrastive objectives take pairs of token lists instead.
+Contrastive objectives and the sequence-to-sequence ones (translate, copy; seq2seq.py) take pairs of
+token lists instead.
+
+A training task (train/tasks.py) is one objective over one corpus: the objective decides how
+examples are grouped into batches, what a batch holds and what the loss is; the corpus only
+supplies the examples.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.batching import fixed_size_batches
+
 IGNORE = -100  # label of positions that carry no loss (F.cross_entropy's default ignore_index)
 Document = Sequence[Sequence[int]]
 
@@ -28,13 +35,13 @@ class Vocab:
     pad: int
     bos: int  # also BERT's [CLS]
     eos: int  # also BERT's [SEP]
-    mask: int
+    mask: Optional[int] = None  # None: no <mask> token (translation's tokenizer); the masking objectives need one
     sentinels: tuple[int, ...] = ()  # T5: one id per corrupted span, in order
     word_start: Optional[Tensor] = None  # (size,) bool: the token begins a word (whole-word masking)
 
     @property
     def specials(self) -> set[int]:
-        return {self.pad, self.bos, self.eos, self.mask, *self.sentinels}
+        return {self.pad, self.bos, self.eos, *([] if self.mask is None else [self.mask]), *self.sentinels}
 
     @classmethod
     def from_tokenizer(cls, tok) -> "Vocab":
@@ -58,13 +65,32 @@ class Vocab:
 class Objective(Protocol):
     name: str
     arch: str  # the core architecture it trains: encoder, decoder or encoder-decoder
-    takes_pairs: bool  # examples are sentence pairs (contrastive), else documents (False where not set)
+    takes_pairs: bool  # examples are pairs of token lists, else documents
+    smooths: bool  # loss() takes the trainer's label smoothing; the others train on plain cross-entropy
 
     def wrap(self, model: nn.Module) -> nn.Module: ...
+
+    def batches(self, examples: list, max_tokens: int, seed: int, epoch: int) -> list[list[int]]: ...
 
     def batch(self, examples: list, rng: random.Random) -> dict[str, Tensor]: ...
 
     def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, int]: ...
+    # (with smooths: loss(model, batch, label_smoothing: float = 0.0))
+
+
+class Defaults:
+    """What most objectives share: documents as examples, no label smoothing, the core model as it
+    is, and batches of a fixed number of examples (max_tokens // max_len), shuffled per epoch."""
+
+    takes_pairs = False
+    smooths = False
+    max_len: int
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        return model
+
+    def batches(self, examples: list, max_tokens: int, seed: int, epoch: int) -> list[list[int]]:
+        return fixed_size_batches(len(examples), max(1, max_tokens // self.max_len), seed, epoch)
 
 
 def pad(seqs: Sequence[Sequence[int]], value: int) -> Tensor:

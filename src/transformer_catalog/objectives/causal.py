@@ -13,19 +13,16 @@ import random
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .base import IGNORE, Vocab, flatten, generator, pad, token_loss
+from .base import IGNORE, Defaults, Vocab, flatten, generator, pad, token_loss
 
 
-class _OnDecoder:
+class _OnDecoder(Defaults):
     """Decoder objectives train the core decoder as it is; a batch's `mask`, when present,
     replaces the causal mask."""
 
     arch = "decoder"
-
-    def wrap(self, model: nn.Module) -> nn.Module:
-        return model
 
     def loss(self, model, batch):
         return token_loss(model(batch["ids"], attn_mask=batch.get("mask")), batch["labels"])

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..nn.dual import contrastive_loss
-from .base import Vocab, pad
+from .base import Defaults, Vocab, pad
 
 
 def mean_pool(hidden: Tensor, keep: Tensor) -> Tensor:
@@ -34,7 +34,7 @@ class SentenceEncoder(nn.Module):
 
 
 @dataclass
-class InBatchContrastive:
+class InBatchContrastive(Defaults):
     vocab: Vocab
     max_len: int = 128
     scale: float = 20.0  # 1 / temperature (sentence-transformers' default)

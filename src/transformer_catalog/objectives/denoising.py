@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .base import IGNORE, Vocab, flatten, pad, token_loss
+from .base import IGNORE, Defaults, Vocab, flatten, pad, token_loss
 
 
 def _split(total: int, parts: int, rng: random.Random) -> list[int]:
@@ -79,7 +79,7 @@ def _seq2seq_loss(model, batch):
 
 
 @dataclass
-class SpanCorruption:
+class SpanCorruption(Defaults):
     vocab: Vocab
     max_len: int = 128
     density: float = 0.15
@@ -101,7 +101,7 @@ class SpanCorruption:
 
 
 @dataclass
-class Denoising:
+class Denoising(Defaults):
     vocab: Vocab
     max_len: int = 128
     ratio: float = 0.3

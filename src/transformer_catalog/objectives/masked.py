@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..nn.model import build_model
-from .base import IGNORE, Vocab, generator, pad, token_loss
+from .base import IGNORE, Defaults, Vocab, generator, pad, token_loss
 
 
 class MaskedLMModel(nn.Module):
@@ -60,7 +60,7 @@ def _pairs(docs: list, rng: random.Random, task: str, max_len: int):
 
 
 @dataclass
-class MaskedLM:
+class MaskedLM(Defaults):
     vocab: Vocab
     max_len: int = 128
     mask_prob: float = 0.15
@@ -145,7 +145,7 @@ class ElectraModel(nn.Module):
 
 
 @dataclass
-class ReplacedTokenDetection:
+class ReplacedTokenDetection(Defaults):
     vocab: Vocab
     max_len: int = 128
     mask_prob: float = 0.15
