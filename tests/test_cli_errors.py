@@ -145,9 +145,10 @@ def test_warnings_are_one_line(monkeypatch):
     import warnings
 
     from transformer_catalog import cli
+    from transformer_catalog.cli import catalog
 
     monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # restored after the test
-    monkeypatch.setattr(cli, "cmd_list", lambda args: None)
+    monkeypatch.setattr(catalog, "cmd_list", lambda args: None)
     assert cli.main(["list"]) == 0
     line = warnings.formatwarning("compiled decoding is not available for an encoder-decoder model", UserWarning,
                                   "/somewhere/generate.py", 42)

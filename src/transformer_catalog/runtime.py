@@ -53,3 +53,28 @@ def use_bf16(choice: str) -> bool:
 def has_cxx_compiler() -> bool:
     """torch.compile's inductor backend builds C++ on CPU: without a compiler it cannot run."""
     return any(shutil.which(c) for c in ("g++", "c++", "cc"))
+
+
+def available_memory(meminfo: str = "/proc/meminfo") -> int | None:
+    """Bytes of memory a new allocation can get without swapping (MemAvailable); None if unknown."""
+    try:
+        with open(meminfo) as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(n_params: int, bytes_per_param: int, what: str, hint: str, meminfo: str = "/proc/meminfo") -> None:
+    """Refuse, before allocating, a model whose weights (and, training, gradients and optimizer
+    moments: `bytes_per_param`) cannot fit in the memory that is free: one line instead of an
+    out-of-memory kill minutes later."""
+    from .errors import TcatError
+
+    free = available_memory(meminfo)
+    need = n_params * bytes_per_param
+    if free is not None and need > free:
+        raise TcatError(f"{what} needs about {need / 2**30:,.1f} GiB ({n_params:,} parameters x {bytes_per_param} "
+                        f"bytes) but {free / 2**30:,.1f} GiB of memory is free; {hint}")

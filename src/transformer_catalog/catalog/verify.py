@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import TcatError
+from .specs import build_config, tiny_config  # noqa: F401  (re-exported: they lived here before specs.py)
 
 TOLERANCE = 0.02
 
@@ -23,42 +24,6 @@ class Check:
     @property
     def delta(self) -> Optional[float]:
         return None if self.computed is None else (self.computed - self.published) / self.published
-
-
-def build_config(spec: dict, variant: str):
-    """The ModelConfig of one size variant of a spec (a plain dict, as stored in the catalog)."""
-    from ..families import family, make_config
-    from ..nn.config import ModelConfig
-
-    args = {**spec.get("args", {}), **spec.get("variants", {}).get(variant, {})}
-    if spec["family"] == "config":
-        return ModelConfig().replace(**args)
-    return make_config(family(spec["family"]), **args)
-
-
-def tiny_config(cfg):
-    """The same architecture at a size that builds and runs in a moment: 2 layers, width 64."""
-    a = cfg.attention
-    heads = 4
-    kv = None if a.n_kv_heads is None else max(1, heads * a.n_kv_heads // a.n_heads)
-    changes = {"n_encoder_layers": min(cfg.n_encoder_layers, 2), "n_decoder_layers": min(cfg.n_decoder_layers, 2),
-               "d_model": 64, "attention.n_heads": heads, "attention.n_kv_heads": kv,
-               "attention.head_dim": 16 if a.head_dim else None, "ffn.d_ff": 128,
-               "embedding.vocab_size": min(cfg.embedding.vocab_size, 1024), "position.max_len": min(cfg.position.max_len, 512)}
-    if cfg.position.kind == "rope" and (16 * cfg.position.rotary_fraction) % 2:
-        # keep the rotary share: the smallest head size it splits into an even number of dimensions
-        changes["attention.head_dim"] = next(hd for hd in range(16, 129) if (hd * cfg.position.rotary_fraction) % 2 == 0)
-    if cfg.embedding.d_embed:
-        changes["embedding.d_embed"] = 32
-    if cfg.embedding.pad_id >= 1024:
-        changes["embedding.pad_id"] = 0
-    if cfg.attention.window:
-        changes["attention.window"] = min(cfg.attention.window, 64)
-    if cfg.moe:
-        changes["moe.n_experts"] = min(cfg.moe.n_experts, 4)
-        changes["moe.top_k"] = min(cfg.moe.top_k, 2)
-        changes["moe.d_ff"] = 128
-    return cfg.replace(**changes)
 
 
 def verify(catalog, names: Optional[list[str]] = None) -> list[Check]:
@@ -98,3 +63,55 @@ def markdown(checks: list[Check]) -> str:
     lines.append(f"{len({c.entry for c in checks})} entries, {len(checks)} sizes: {ok} within {TOLERANCE:.0%}, "
                  f"{sum(c.status == 'explained' for c in checks)} explained (`tcat show NAME` gives the reason).")
     return "\n".join(lines) + "\n"
+
+
+def counts(checks: list[Check]) -> dict[str, int]:
+    return {s: sum(c.status == s for c in checks) for s in ("ok", "explained", "FAIL", "error")}
+
+
+def table(checks: list[Check]):
+    """The checks as a rich table (tcat verify)."""
+    from rich.table import Table
+
+    from .query import human
+
+    t = Table(title=f"published vs computed parameters (meta device, tolerance {TOLERANCE:.0%})")
+    for col in ("entry", "variant", "published", "computed", "Δ%", "status", "why"):
+        t.add_column(col, justify="right" if col in ("published", "computed", "Δ%") else "left")
+    style = {"ok": "green", "explained": "yellow", "FAIL": "bold red", "error": "bold red"}
+    for c in checks:
+        delta = "" if c.delta is None else f"{100 * c.delta:+.1f}"
+        t.add_row(c.entry, c.variant, human(c.published), human(c.computed) if c.computed else "-", delta,
+                  f"[{style[c.status]}]{c.status}[/]", c.note)
+    return t
+
+
+def summary(checks: list[Check], seconds: float) -> str:
+    n = counts(checks)
+    return (f"{len({c.entry for c in checks})} entries, {len(checks)} sizes: {n['ok']} within {TOLERANCE:.0%}, "
+            f"{n['explained']} explained, {n['FAIL']} unexplained, {n['error']} not buildable ({seconds:.2f} s)")
+
+
+def params_table(names: list[str], vocab: int = 0):
+    """Named configs' parameters by kind against the paper's Table 3 (tcat params), as a rich table."""
+    from rich.table import Table
+
+    from ..families import get_config, transformer
+    from ..nn.count import count_parameters, parameter_breakdown
+
+    t = Table(title="Parameters on the meta device (tied embeddings once; sinusoidal table is no parameter)")
+    for col in ("config", "vocab", "embeddings", "attention", "feed-forward", "norms", "total", "paper", "Δ%",
+                "vocab matching paper"):
+        t.add_column(col, justify="right" if col != "config" else "left")
+    for name in names:
+        cfg = get_config(name, **({"vocab_size": vocab} if vocab else {}))
+        parts = parameter_breakdown(cfg)
+        total = count_parameters(cfg)
+        paper = transformer.PAPER_PARAMS.get(name)
+        delta = f"{100 * (total - paper) / paper:+.1f}" if paper else "-"
+        # The vocabulary size at which this count would equal the paper's rounded figure.
+        match = f"{(paper - total + parts['embeddings']) / cfg.d_model:,.0f}" if paper else "-"
+        t.add_row(name, f"{cfg.embedding.vocab_size:,}",
+                  *(f"{parts.get(k, 0) / 1e6:.2f}M" for k in ("embeddings", "attention", "feed-forward", "norms")),
+                  f"{total / 1e6:.2f}M", f"{paper / 1e6:.0f}M" if paper else "-", delta, match)
+    return t

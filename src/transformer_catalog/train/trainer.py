@@ -15,39 +15,16 @@ import json
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from ..data.batching import rng_key
 from ..errors import TcatError
 from . import distributed
 from .checkpoint import load_training_state, read_config, read_weights, save_checkpoint
-
-
-@dataclass
-class TrainConfig:
-    steps: int = 2000
-    max_minutes: float = 0.0  # stop (and checkpoint) after this long; 0 = no limit
-    max_tokens: int = 4096  # per batch, counted as longest sequence x batch size
-    lr_scale: float = 1.0  # multiplies the paper's schedule
-    warmup: int = 4000  # paper: 4000
-    beta1: float = 0.9
-    beta2: float = 0.98  # paper
-    eps: float = 1e-9  # paper
-    label_smoothing: float = 0.1  # paper
-    clip: float = 0.0  # gradient-norm clipping; 0 = off (the paper does not clip)
-    optimizer: str = "adam"  # adam (the paper) or adamw (decoupled weight decay; fused where torch has it)
-    weight_decay: float = 0.0
-    schedule: str = "inverse-sqrt"  # the paper's; or cosine: linear warmup to lr, cosine decay to lr * min_lr
-    lr: float = 3e-4  # peak learning rate of the cosine schedule
-    min_lr: float = 0.1  # the cosine schedule ends at lr * min_lr
-    grad_accum: int = 1  # micro-batches per optimizer step (per process)
-    eval_every: int = 250
-    save_every: int = 250
-    seed: int = 0
-    bf16: bool = False  # bf16 autocast (CPU AMX / GPU); weights and optimizer stay fp32
-    compile: bool = False  # torch.compile each block (train/compile.py); off: no faster in fp32 here (BENCHMARKS.md)
+from .config import TrainConfig  # the fields are also tcat train's flags (train/config.py)
 
 
 @torch.no_grad()
@@ -102,14 +79,17 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 class Trainer:
-    def __init__(self, model, task, cfg: TrainConfig, out: str | Path, progress: bool = True, fsdp: bool = False):
-        """`task`: a Seq2SeqTask or an ObjectiveTask (train/tasks.py); `model` is what its loss takes.
+    def __init__(self, model, task, cfg: TrainConfig, out: str | Path, progress: bool = True, fsdp: bool = False,
+                 run_meta: dict | None = None):
+        """`task`: a Task (train/tasks.py: an objective over a corpus); `model` is what its loss takes.
         Under torchrun the trainer wraps it in DDP itself, or shards it with FSDP2 (`fsdp`, in place):
-        the model code stays single-device."""
+        the model code stays single-device. `run_meta`: what the run was told (model name, data,
+        process count), saved so that --resume can tell a change from a repetition (train/setup.py)."""
         if cfg.grad_accum < 1:
             raise TcatError(f"grad_accum must be at least 1, got {cfg.grad_accum}")
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.model, self.task, self.cfg = model, task, cfg
+        self.run_meta = run_meta
         if cfg.compile:
             from .compile import compile_blocks
 
@@ -124,7 +104,10 @@ class Trainer:
 
     # -- persistence -------------------------------------------------------------------------------
     def _meta(self) -> dict:
-        return {"task": self.task.meta, "train": asdict(self.cfg)}
+        meta = {"task": self.task.meta, "train": asdict(self.cfg)}
+        if self.run_meta is not None:
+            meta["run"] = self.run_meta
+        return meta
 
     def save(self) -> None:
         weights, optimizer_state = distributed.gather_state(self.model, self.optimizer)  # all ranks take part
@@ -178,7 +161,7 @@ class Trainer:
                 st["epoch"] += 1
                 st["batch"] = 0
                 self._batches = self.task.batches(self.task.train, cfg.max_tokens, cfg.seed, st["epoch"])
-            key = (cfg.seed * 1_000_003 + st["epoch"]) * 1_000_003 + st["batch"]
+            key = rng_key(cfg.seed, st["epoch"], st["batch"])  # seeds the batch's random choices
             step.append((key, self._batches[st["batch"]]))
             st["batch"] += 1
         return step[self.rank * cfg.grad_accum:(self.rank + 1) * cfg.grad_accum]
@@ -197,7 +180,8 @@ class Trainer:
         self._batches = task.batches(task.train, cfg.max_tokens, cfg.seed, st["epoch"])
         start_time, start_elapsed = time.perf_counter(), st["elapsed"]
         window_tokens, window_start = 0, time.perf_counter()
-        bar = _Progress(cfg.steps, st["step"], enabled=self.progress, budget_s=cfg.max_minutes * 60, elapsed_s=st["elapsed"])
+        # The time budget is this invocation's: a resumed run gets its --minutes anew.
+        bar = _Progress(cfg.steps, st["step"], enabled=self.progress, budget_s=cfg.max_minutes * 60, elapsed_s=0.0)
         with bar:
             while st["step"] < cfg.steps:
                 lr = learning_rate(st["step"] + 1, cfg, d_model)
@@ -225,7 +209,7 @@ class Trainer:
                 window_tokens += n_tok
                 st["elapsed"] = start_elapsed + time.perf_counter() - start_time
                 tok_s = window_tokens / max(time.perf_counter() - window_start, 1e-9)
-                bar.update(st["step"], total, tok_s, st["elapsed"])
+                bar.update(st["step"], total, tok_s, st["elapsed"] - start_elapsed)
                 if st["step"] % 10 == 0 or st["step"] == cfg.steps:
                     self._log({"step": st["step"], "loss": round(total, 5), "lr": lr,
                                "tokens_per_s": round(tok_s, 1), "elapsed_s": round(st["elapsed"], 2)})
@@ -236,7 +220,8 @@ class Trainer:
                     bar.note(f"step {st['step']}: valid loss {val:.3f}")
                 if cfg.save_every and st["step"] % cfg.save_every == 0:
                     self.save()
-                if cfg.max_minutes and distributed.mean(float(st["elapsed"] >= cfg.max_minutes * 60)) > 0:  # all stop together
+                spent = st["elapsed"] - start_elapsed
+                if cfg.max_minutes and distributed.mean(float(spent >= cfg.max_minutes * 60)) > 0:  # all stop together
                     bar.note(f"time limit of {cfg.max_minutes} min reached at step {st['step']}")
                     break
         self.save()

@@ -1,0 +1,7 @@
+"""`python -m transformer_catalog.cli ...` = `tcat ...`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

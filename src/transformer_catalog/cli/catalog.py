@@ -1,0 +1,229 @@
+"""Catalog commands: list, show, tree, timeline, taxonomy, export, pictures, site, catalog lint.
+None of them imports torch (show computes a breakdown once, then reads it from the cache)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..errors import TcatError
+from .common import catalog, console
+from .options import port
+
+
+def params_text(flag: str):
+    """An argparse type for --min-params/--max-params: checked here, passed on as written."""
+
+    def check(text: str) -> str:
+        from ..catalog.query import parse_params
+
+        try:
+            parse_params(text, flag)
+        except TcatError as e:
+            raise argparse.ArgumentTypeError(str(e).removeprefix(f"{flag} ")) from None
+        except (OverflowError, ValueError):
+            raise argparse.ArgumentTypeError(f"{text!r} is too large a parameter count") from None
+        return text
+
+    check.__name__ = "size"
+    return check
+
+
+def cmd_list(args) -> None:
+    from ..catalog.query import select
+    from ..catalog.views import list_table
+
+    entries = select(catalog(), family=args.family, arch=args.arch, task=args.task, lab=args.lab,
+                     license=args.license, after=args.after, before=args.before, min_params=args.min_params,
+                     max_params=args.max_params, search=" ".join(args.search) or None, sort=args.sort,
+                     reverse=args.reverse)
+    if args.names:
+        print("\n".join(e.name for e in entries))
+    else:
+        console().print(list_table(entries))
+
+
+def cmd_show(args) -> None:
+    from ..catalog.breakdown import breakdown
+    from ..catalog.views import show
+
+    cat = catalog()
+    entry = cat.get(args.name)
+    # The breakdown needs torch the first time for an entry (meta-device builds); then it is cached.
+    computed = breakdown(entry, compute=not args.no_computed)
+    console().print(show(cat, entry, computed))
+
+
+def cmd_tree(args) -> None:
+    from ..catalog.views import tree
+
+    console().print(tree(catalog(), args.root))
+
+
+def cmd_timeline(args) -> None:
+    from ..catalog.query import select
+    from ..catalog.views import timeline
+
+    console().print(timeline(select(catalog(), after=args.after, before=args.before)))
+
+
+def cmd_taxonomy(args) -> None:
+    from ..catalog.views import taxonomy
+
+    console().print(taxonomy(catalog().entries))
+
+
+def cmd_export(args) -> None:
+    from ..catalog.export import FORMATS, json_schema
+    from ..catalog.query import select
+
+    if args.schema:
+        text = json.dumps(json_schema(), indent=2) + "\n"
+    else:
+        text = FORMATS[args.format](select(catalog(), sort="date"))
+    if args.out:
+        from ..files import write_text
+
+        print(f"wrote {write_text(args.out, text)}")
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_site_build(args) -> None:
+    import time
+
+    from ..catalog.site import build_site
+    from ..files import output_dir
+
+    t = time.perf_counter()
+    output_dir(args.out, force=args.force)  # refuses a user's folder or file before anything is written
+    out = build_site(catalog(), args.out)
+    print(f"built {out} ({len(list(out.rglob('*.html')))} pages) in {time.perf_counter() - t:.2f} s")
+
+
+def cmd_site_serve(args) -> None:
+    from pathlib import Path
+
+    from ..catalog.site import build_site, serve
+
+    folder = Path(args.folder)
+    if not (folder / "index.html").is_file():
+        from ..files import output_dir
+
+        output_dir(folder, force=args.force)
+        build_site(catalog(), folder)
+    try:
+        serve(folder, args.port)
+    except OSError as e:
+        raise TcatError(f"cannot serve on port {args.port}: {e.strerror}; pick another with --port") from None
+
+
+def cmd_pictures(args) -> None:
+    from pathlib import Path
+
+    from ..catalog.pictures import family_tree_svg, sizes_svg, timeline_svg
+    from ..files import output_dir, write_text
+
+    cat = catalog()
+    out = output_dir(Path(args.out), force=args.force)
+    for name, svg in (("tree", family_tree_svg(cat)), ("timeline", timeline_svg(cat.entries)),
+                      ("sizes", sizes_svg(cat.entries))):
+        print(write_text(out / f"{name}.svg", svg))
+
+
+def cmd_catalog_lint(args) -> None:
+    from pathlib import Path
+
+    from ..catalog.lint import lint
+    from ..catalog.load import LINEAGE, MODELS
+
+    models = Path(args.models) if args.models else MODELS
+    if not models.exists():
+        raise TcatError(f"--models {models}: no such folder")
+    if not models.is_dir():
+        raise TcatError(f"--models {models}: not a folder (pass the folder that holds the entry YAML files)")
+    n = len(list(models.glob("*.yaml")))
+    if n == 0:
+        raise TcatError(f"--models {models}: no entry files (*.yaml) in this folder")
+    problems = lint(models, LINEAGE)
+    for p in problems:
+        print(p)
+    if problems:
+        raise TcatError(f"{len(problems)} problem(s) in {n} entries")
+    print(f"{n} entries, no problems")
+
+
+def register(sub, add) -> None:
+    sp = add("list", cmd_list, "the catalog as a table, filtered and sorted")
+    sp.add_argument("search", nargs="*", help="free-text search over names, descriptions, corpus, labs")
+    for flag, text in (("--family", "e.g. BERT, GPT, T5"), ("--arch", "encoder, decoder or encoder-decoder"),
+                       ("--task", "pretraining task: LM, causal LM, prefix LM, MLM, PLM, DAE, RTD, NSP, SOP, "
+                                  "contrastive, other"),
+                       ("--lab", "e.g. Google, Meta, OpenAI"),
+                       ("--license", "open, open-restricted, non-commercial, api, closed, code-only, unknown"),
+                       ("--after", "from this year or month (2020, 2020-05)"), ("--before", "up to this year or month")):
+        sp.add_argument(flag, default=None, help=f"{text} (default: any)")
+    sp.add_argument("--min-params", type=params_text("--min-params"), default=None, metavar="SIZE",
+                    help="largest size at least this, e.g. 350M, 1.5B (default: any)")
+    sp.add_argument("--max-params", type=params_text("--max-params"), default=None, metavar="SIZE",
+                    help="smallest size at most this (default: any)")
+    sp.add_argument("--sort", default="date", choices=["date", "name", "params", "family"],
+                    help="sort order (default date; one of date, name, params, family)")
+    sp.add_argument("--reverse", action="store_true", help="reverse the order (default off)")
+    sp.add_argument("--names", action="store_true", help="print names only, one per line (default off)")
+
+    sp = add("show", cmd_show, "every fact of one model, its lineage and its sources")
+    sp.add_argument("name", help="a catalog entry (tcat list --names)")
+    sp.add_argument("--no-computed", action="store_true",
+                    help="skip the computed parameter breakdown and FLOPs (computing them needs torch once; "
+                         "default off)")
+
+    sp = add("tree", cmd_tree, "the family tree, from the pre-Transformer roots or from ROOT")
+    sp.add_argument("root", nargs="?", help="an entry to start from (default: the roots)")
+
+    sp = add("timeline", cmd_timeline, "models by month of first publication")
+    sp.add_argument("--after", default=None, help="from this year or month, e.g. 2020 or 2020-05 (default: any)")
+    sp.add_argument("--before", default=None, help="up to this year or month (default: any)")
+
+    add("taxonomy", cmd_taxonomy, "pretraining architecture × pretraining task")
+
+    sp = add("export", cmd_export, "the catalog as JSON, CSV, Markdown, BibTeX or LaTeX")
+    sp.add_argument("--format", default="json", choices=["json", "csv", "markdown", "bibtex", "latex"],
+                    help="output format (default json; one of json, csv, markdown, bibtex, latex)")
+    sp.add_argument("--schema", action="store_true", help="print the JSON Schema of the JSON export instead "
+                                                          "(default off)")
+    sp.add_argument("--out", default=None, metavar="FILE",
+                    help="write to this file (atomically; never over a link, folder or device) instead of "
+                         "standard output (default: standard output)")
+
+    site = add("site", None, "build or serve the static website")
+    sitesub = site.add_subparsers(dest="site_command", metavar="COMMAND", required=True)
+    sp = sitesub.add_parser("build", help="write the offline site into OUT",
+                            description="write the offline site into OUT")
+    sp.add_argument("out", help="a new or empty folder, or one tcat wrote before")
+    sp.add_argument("--force", action="store_true", help="write into a non-empty folder tcat did not create "
+                                                         "(nothing there is deleted; default off)")
+    sp.set_defaults(fn=cmd_site_build)
+    sp = sitesub.add_parser("serve", help="serve the site on 127.0.0.1 (building it first if needed)",
+                            description="serve the site on 127.0.0.1 (building it first if needed)")
+    sp.add_argument("folder", nargs="?", default="site", help="the site folder (default site)")
+    rng = port()
+    sp.add_argument("--port", type=rng, default=8000, metavar="N",
+                    help=f"TCP port; 0 = any free port (default 8000; range {rng.describe()})")
+    sp.add_argument("--force", action="store_true", help="build into a non-empty folder tcat did not create "
+                                                         "(default off)")
+    sp.set_defaults(fn=cmd_site_serve)
+
+    sp = add("pictures", cmd_pictures, "write the family tree, timeline and size chart as SVG files")
+    sp.add_argument("--out", default="pictures", metavar="DIR", help="output folder (default pictures)")
+    sp.add_argument("--force", action="store_true", help="write into a non-empty folder tcat did not create "
+                                                         "(default off)")
+
+    cat = add("catalog", None, "check the catalog data")
+    catsub = cat.add_subparsers(dest="catalog_command", metavar="COMMAND", required=True)
+    sp = catsub.add_parser("lint", help="validate every entry: schema and consistency, as file:line: field: message",
+                           description="validate every entry: schema and consistency, as file:line: field: message")
+    sp.add_argument("--models", default=None, metavar="DIR",
+                    help="folder of entry YAML files (default: the shipped catalog)")
+    sp.set_defaults(fn=cmd_catalog_lint)
