@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .disentangled import disentangled_bias
+from .init import initialised, normal
 from .layers import RotaryEmbedding
 from .sparse import block_sparse_mask
 from .xl import xl_bias
@@ -221,6 +222,7 @@ class StaticKVCache:
 
 
 # -- the module --------------------------------------------------------------------------------------
+@initialised(normal(0.02))  # its own parameters are position terms (Transformer-XL's u, v); projections are Linears
 class MultiHeadAttention(nn.Module):
     """MultiHead(Q, K, V) = Concat(head_1..head_h) W^O, head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V).
 

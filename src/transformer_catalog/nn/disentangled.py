@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import NormConfig, PositionConfig
+from .init import initialised, normal
 
 
 def log_bucket(rel: Tensor, buckets: int, max_distance: int) -> Tensor:
@@ -26,6 +27,7 @@ def log_bucket(rel: Tensor, buckets: int, max_distance: int) -> Tensor:
     return torch.where(size <= mid, rel, (log_pos * rel.sign()).long())
 
 
+@initialised(normal(0.02))  # the table; its LayerNorm starts as constructed
 class DisentangledPositions(nn.Module):
     """The stack's shared relative-position table (2 * span rows, LayerNorm-ed) and, per call, the
     row each (query, key) pair reads."""

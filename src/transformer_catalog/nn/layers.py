@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import FFNConfig, MoEConfig, NormConfig, PositionConfig
+from .init import initialised, keep, normal, xavier
 
 
 def _fixed_table(make, shape: tuple[int, ...]) -> Tensor:
@@ -59,6 +60,19 @@ class SinusoidalPositions(nn.Module):
         return table_rows(self.table, offset, length)
 
 
+@initialised(lambda module, p: nn.init.normal_(p, std=module.std))
+class EmbeddingTable(nn.Embedding):
+    """A lookup table whose rows start N(0, std): tokens use d_model^-1/2, so that embedding *
+    sqrt(d_model) has unit scale; segment (token type) tables 0.02, as BERT. The values are left
+    unset here for the model's init_weights (nn.Embedding's own initialiser is slow to set up on the
+    meta device, where parameters are only counted)."""
+
+    def __init__(self, n: int, d: int, std: float):
+        super().__init__(n, d, _weight=torch.empty(n, d))
+        self.std = std
+
+
+@initialised(normal(0.02))  # as BERT and GPT-2
 class LearnedPositions(nn.Module):
     """One learned vector per position (the paper's variant in Table 3 row E; BERT, GPT).
     `first` rows are skipped: OPT and BART reserve two, RoBERTa pad_id + 1."""
@@ -129,6 +143,7 @@ class RotaryEmbedding(nn.Module):
         return torch.cat([x_rot * cos + rotated * sin, x_pass], dim=-1)
 
 
+@initialised(keep)  # gains of 1
 class RMSNorm(nn.Module):
     """x / sqrt(mean(x^2) + eps) * g (Zhang & Sennrich, 2019): LayerNorm without centring or bias.
     Computed in fp32 whatever the input dtype, as LLaMA does."""
@@ -186,6 +201,7 @@ class FeedForward(nn.Module):
         return self.down(dropout(self.dropout, self.act(self.up(x))))
 
 
+@initialised(normal(0.02))
 class RelativePositionBias(nn.Module):
     """T5's relative position bias: one learned scalar per head and bucket of (key - query) offset,
     added to every layer's self-attention logits. Small offsets get a bucket each; larger ones share
@@ -216,6 +232,7 @@ class RelativePositionBias(nn.Module):
         return self.weight[self.bucket(k - q)].permute(2, 0, 1)[None]
 
 
+@initialised(xavier)  # expert by expert; the router is a Linear
 class MoEFeedForward(nn.Module):
     """Top-k mixture of experts (Shazeer et al., 2017; Switch; Mixtral). A linear router scores the
     experts per token; each token's output is the router-weighted sum of its top-k experts. Experts
