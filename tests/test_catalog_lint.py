@@ -91,7 +91,7 @@ def test_date_later_than_arxiv_id(fixture_dir):
 def test_cycle(fixture_dir):
     tr = fixture_dir / "transformer.yaml"
     edit(tr, "- LSTM", "- BERT")
-    assert messages(fixture_dir) == [f"{tr}:{line_of(tr, 'derived_from:')}: derived_from: cycle: bert -> transformer -> bert"]
+    assert messages(fixture_dir) == [f"{tr}:{line_of(tr, 'derived_from:')}: derived_from: cycle: BERT -> Transformer -> BERT"]
 
 
 def test_duplicate_alias(fixture_dir):
@@ -133,3 +133,120 @@ def test_lint_cli_exit_codes(fixture_dir):
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stdout.strip().endswith("date: '10/2018' is not a YYYY-MM date")
+
+
+# -- the loader applies lint's consistency checks (issue 11.6) ---------------------------------------
+
+def _load_error(folder, lineage=LINEAGE) -> str:
+    with pytest.raises(TcatError) as e:
+        load_catalog(folder, lineage)
+    msg = str(e.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_loader_refuses_a_duplicate_name(fixture_dir):
+    dup = fixture_dir / "bert2.yaml"  # sorts after bert.yaml: the later file is the one at fault
+    shutil.copy(fixture_dir / "bert.yaml", dup)
+    msg = _load_error(fixture_dir)
+    assert msg.startswith(f"{dup}: name: 'BERT' is already used by 'BERT'"), msg
+    assert f"{dup}:{line_of(dup, 'name: BERT')}: name: 'BERT' is already used by 'BERT'" in messages(fixture_dir)
+
+
+def test_loader_refuses_a_cycle_an_unknown_and_a_self_parent(fixture_dir):
+    tr, bert = fixture_dir / "transformer.yaml", fixture_dir / "bert.yaml"
+    edit(tr, "- LSTM", "- BERT")
+    assert "cycle: BERT -> Transformer -> BERT" in _load_error(fixture_dir)
+    edit(tr, "- BERT", "- LSTM")
+    edit(bert, "- Transformer", "- Transformr")
+    assert _load_error(fixture_dir).startswith(f"{bert}: derived_from.0: 'Transformr' is not a catalog entry")
+    edit(bert, "- Transformr", "- BERT")
+    assert _load_error(fixture_dir).startswith(f"{bert}: derived_from.0: 'BERT' is derived from itself")
+    assert f"{bert}:{line_of(bert, '- BERT')}: derived_from.0: 'BERT' is derived from itself" in messages(fixture_dir)
+
+
+def test_loader_and_lint_refuse_a_missing_lineage_file(fixture_dir, tmp_path):
+    missing = tmp_path / "no-lineage.yaml"
+    assert _load_error(fixture_dir, missing).startswith(f"{missing}: no such file")
+    assert f"{missing}:1: (file): missing: the lineage roots are part of the catalog" in \
+        [str(p) for p in lint(fixture_dir, missing)]
+
+
+def test_loader_still_accepts_the_shipped_catalog_and_fixture(fixture_dir):
+    assert sorted(e.name for e in load_catalog(fixture_dir, LINEAGE).entries) == ["BERT", "Transformer"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "empty"])
+def test_lint_and_loader_refuse_a_folder_without_entries(tmp_path, kind):
+    target = tmp_path / "models"
+    if kind == "file":
+        target.write_text("name: x\n")
+    elif kind == "empty":
+        target.mkdir()
+    for call in (lambda: lint(target, LINEAGE), lambda: load_catalog(target, LINEAGE)):
+        with pytest.raises(TcatError, match=str(target)) as e:
+            call()
+        assert {"missing": "no such folder", "file": "not a folder", "empty": "no catalog entry files"}[kind] in str(e.value)
+
+
+BOMB = "\n".join(["name: BERT"] + [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9 if i else ['"lol"'] * 9) + "]"
+                                    for i in range(7)]) + "\n"
+
+
+def test_yaml_alias_bomb_is_bounded(fixture_dir):
+    import time
+
+    bomb = fixture_dir / "bert.yaml"
+    bomb.write_text(BOMB)  # 9**7 strings once expanded (the bound is 1e5 nodes)
+    t = time.perf_counter()
+    msg = _load_error(fixture_dir)
+    assert msg.startswith(f"{bomb}:") and "aliases expand to more than" in msg
+    out = messages(fixture_dir)
+    assert time.perf_counter() - t < 5
+    assert any(m.startswith(f"{bomb}:") and "(file): YAML aliases expand to more than" in m for m in out), out
+
+
+def test_reasonable_aliases_are_still_accepted(fixture_dir):
+    shutil.copy(MODELS / "llama-3.1.yaml", fixture_dir)  # uses an anchor for a repeated rope_scaling block
+    assert "*id001" in (fixture_dir / "llama-3.1.yaml").read_text()
+    problems = [p for p in messages(fixture_dir) if "llama-3.1" in p and "derived_from" not in p]
+    assert problems == []
+
+
+def test_oversized_and_non_utf8_files_are_one_line(fixture_dir):
+    bert = fixture_dir / "bert.yaml"
+    bert.write_bytes(b"name: \xff\xfe\n")
+    assert _load_error(fixture_dir) == f"{bert}: not UTF-8 (byte 6)"
+    bert.write_text("# " + "x" * (1 << 20) + "\nname: BERT\n")
+    assert "larger than 1 MiB" in _load_error(fixture_dir)
+
+
+# -- the catalog cache: damaged or unwritable is never a traceback (issue 11.5) ------------------------
+
+@pytest.mark.parametrize("content", ['[1, 2, 3]', '{"entries": 5, "lineage": [], "files": {}}', '{"sha256": "x", "data": []}',
+                                     'not json', '\x00\x01'])
+def test_catalog_cache_of_the_wrong_shape_is_a_miss(tmp_path, monkeypatch, content):
+    from transformer_catalog.catalog import load
+
+    monkeypatch.setenv("TCAT_CACHE", str(tmp_path / "cache"))
+    first = load_catalog()
+    (cache,) = (tmp_path / "cache").glob("catalog-*.json")
+    cache.write_text(content)
+    again = load_catalog()
+    assert [e.name for e in again.entries] == [e.name for e in first.entries]
+    assert load._cached_shape_ok({"entries": [e.to_dict() for e in again.entries],
+                                  "lineage": [r.to_dict() for r in again.lineage], "files": {}})
+
+
+@pytest.mark.parametrize("where", ["file", "unwritable"])
+def test_catalog_commands_work_without_a_usable_cache(tmp_path, where):
+    if where == "file":
+        bad = tmp_path / "cache-is-a-file"
+        bad.write_text("x")
+        env = {"TCAT_CACHE": str(bad)}
+    else:
+        env = {"TCAT_CACHE": "/proc/tcat-cache"}  # not creatable, even as root
+    r = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "list", "--names"], capture_output=True,
+                       text=True, env={**os.environ, "OMP_NUM_THREADS": "1", **env})
+    assert r.returncode == 0, r.stderr
+    assert "BERT" in r.stdout.split("\n") and "Traceback" not in r.stderr

@@ -1,8 +1,10 @@
 """`tcat catalog lint`: every schema error and consistency problem, as `file:line: field: message`.
 
-Consistency checks beyond the schema: the file is named after the entry; names and aliases are
-unique; derived_from names exist and form no cycle; the date is no later than the arXiv id's
-month (a model is public once its paper is); a lab is spelled one way.
+Consistency checks beyond the schema (load.consistency, which the loader applies too): the file is
+named after the entry; names and aliases are unique; derived_from names exist, are not the entry
+itself and form no cycle; the date is no later than the arXiv id's month (a model is public once
+its paper is); lineage roots are unique. YAML is read bounded (size, alias expansion) as the
+loader reads it. A missing models folder, a file, or a folder without entries is an error.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from .load import LINEAGE, MODELS, slug
+from ..errors import TcatError
+from .load import LINEAGE, MODELS, check_expansion, consistency, model_files, yaml_text
 
 
 @dataclass(frozen=True, order=True)
@@ -45,23 +48,37 @@ def _line(lines: dict, loc: tuple) -> int:
     return lines.get(loc, 1)
 
 
+def _read(path: Path, problems: list) -> tuple:
+    """(data, node) of a YAML file, or (None, None) with the problem recorded."""
+    try:
+        text = yaml_text(path)
+        check_expansion(text, path)
+        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+    except TcatError as e:
+        msg = str(e).removeprefix(str(path))
+        line = int(msg[1:].split(":", 1)[0]) if msg[:2].startswith(":") and msg[1:2].isdigit() else 1
+        problems.append(Problem(str(path), line, "(file)", msg.split(": ", 1)[-1]))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        problems.append(Problem(str(path), mark.line + 1 if mark else 1, "(yaml)",
+                                f"malformed YAML: {getattr(e, 'problem', None) or e}"))
+    return None, None
+
+
 def lint(models: Path = MODELS, lineage: Path = LINEAGE) -> list[Problem]:
+    """Every problem, sorted. TcatError when `models` is not a folder of entry files."""
     from pydantic import ValidationError
 
     from .schema import Entry, Lineage
 
     problems: list[Problem] = []
-    entries: dict[str, tuple] = {}  # name -> (entry, path, lines)
-    for path in sorted(models.glob("*.yaml")):
+    located: list[tuple] = []  # (path, lines) of each valid entry
+    valid: list[dict] = []
+    stems: list[str] = []
+    for path in model_files(Path(models)):
         rel = str(path)
-        text = path.read_text(encoding="utf-8")
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            problems.append(Problem(rel, mark.line + 1 if mark else 1, "(yaml)",
-                                    f"malformed YAML: {getattr(e, 'problem', None) or e}"))
+        data, node = _read(path, problems)
+        if node is None:
             continue
         if not isinstance(data, dict):
             problems.append(Problem(rel, 1, "(entry)", "expected a mapping of fields"))
@@ -80,60 +97,29 @@ def lint(models: Path = MODELS, lineage: Path = LINEAGE) -> list[Problem]:
                     msg = f"{err['input']!r} is not allowed; use one of {err['ctx']['expected']}"
                 problems.append(Problem(rel, _line(lines, loc), field, msg))
             continue
-        if path.stem != slug(entry.name):
-            problems.append(Problem(rel, _line(lines, ("name",)), "name", f"file should be named {slug(entry.name)}.yaml"))
-        entries[entry.name] = (entry, rel, lines)
+        valid.append(entry.model_dump(mode="json"))
+        stems.append(path.stem)
+        located.append((rel, lines))
 
-    roots = {}
-    if lineage.exists():
-        for i, item in enumerate(yaml.safe_load(lineage.read_text(encoding="utf-8")) or []):
+    roots = []
+    lineage = Path(lineage)
+    if not lineage.is_file():
+        problems.append(Problem(str(lineage), 1, "(file)", "missing: the lineage roots are part of the catalog"))
+    else:
+        items, _ = _read(lineage, problems)
+        if items is not None and not isinstance(items, list):
+            problems.append(Problem(str(lineage), 1, "(file)", "expected a list of lineage roots"))
+            items = []
+        for i, item in enumerate(items or []):
             try:
-                roots[item["name"]] = Lineage.model_validate(item)
-            except (ValidationError, TypeError, KeyError) as e:
+                roots.append(Lineage.model_validate(item).model_dump(mode="json"))
+            except ValidationError as e:
                 problems.append(Problem(str(lineage), 1, f"[{i}]", str(e).splitlines()[0]))
 
-    # unique names and aliases (names first: an alias that shadows a name is the one at fault)
-    seen: dict[str, str] = {}
-    keyed = [(e.name, ("name",), name, rel, lines) for name, (e, rel, lines) in entries.items()]
-    keyed += [(a, ("aliases", i), name, rel, lines) for name, (e, rel, lines) in entries.items()
-              for i, a in enumerate(e.aliases)]
-    for key, where, name, rel, lines in keyed:
-        k = key.lower()
-        if k in seen and seen[k] != name:
-            problems.append(Problem(rel, _line(lines, where), ".".join(map(str, where)),
-                                    f"{key!r} is already used by {seen[k]!r}"))
-        seen.setdefault(k, name)
-
-    known = {n.lower() for n in seen} | {n.lower() for n in roots}
-    for name, (entry, rel, lines) in entries.items():
-        for i, parent in enumerate(entry.derived_from):
-            if parent.lower() not in known:
-                problems.append(Problem(rel, _line(lines, ("derived_from", i)), f"derived_from.{i}",
-                                        f"{parent!r} is not a catalog entry or lineage root"))
-        arxiv = entry.references.arxiv
-        if arxiv:
-            arxiv_month = f"20{arxiv[:2]}-{arxiv[2:4]}"
-            if entry.date > arxiv_month:
-                problems.append(Problem(rel, _line(lines, ("date",)), "date",
-                                        f"{entry.date} is later than its arXiv id {arxiv} ({arxiv_month}): "
-                                        "the model was public by then"))
-
-    # cycles in derived_from
-    graph = {name.lower(): [p.lower() for p in e.derived_from] for name, (e, _, _) in entries.items()}
-    state: dict[str, int] = {}
-
-    def visit(n, stack):
-        state[n] = 1
-        for p in graph.get(n, []):
-            if state.get(p) == 1:
-                entry, rel, lines = entries[next(k for k in entries if k.lower() == n)]
-                problems.append(Problem(rel, _line(lines, ("derived_from",)), "derived_from",
-                                        f"cycle: {' -> '.join(stack + [n, p])}"))
-            elif state.get(p) is None and p in graph:
-                visit(p, stack + [n])
-        state[n] = 2
-
-    for n in graph:
-        if n not in state:
-            visit(n, [])
+    for p in consistency(valid, roots, stems):
+        if p.index is None:
+            problems.append(Problem(str(lineage), 1, "lineage", p.message))
+        else:
+            rel, lines = located[p.index]
+            problems.append(Problem(rel, _line(lines, p.where), ".".join(map(str, p.where)), p.message))
     return sorted(problems)
