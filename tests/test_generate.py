@@ -1,5 +1,7 @@
 """Cached decoding must equal full recomputation: same token ids, logits within 1e-5."""
 
+import math
+
 import pytest
 import torch
 
@@ -138,3 +140,89 @@ def test_compiled_decoding_gives_the_eager_tokens():
     with pytest.warns(UserWarning, match="encoder-decoder"):  # what cannot compile decodes eagerly, and says why
         ed = _models()["encoder-decoder"]
         list(iter_tokens(ed, torch.full((1, 1), 1), 3, src=torch.randint(3, 40, (1, 5)), compile=True))
+
+
+def test_gnmt_length_penalty_is_the_papers_formula():
+    from transformer_catalog.generate import length_penalty
+
+    for alpha in (0.0, 0.6, 1.0, 2.0):
+        for n in (1, 2, 7, 30):
+            assert abs(length_penalty(n, alpha) - ((5 + n) / 6) ** alpha) < 1e-12  # Wu et al. 2016, eq. 14
+    assert length_penalty(1, 0.6) == 1.0 and length_penalty(7, 0.6) > length_penalty(3, 0.6)
+
+
+def _constant_logits_decoder(bias: torch.Tensor, eos_free: bool = True):
+    """A decoder whose logits are `bias` whatever the input: every weight is zero and the untied head
+    carries the bias. Sampling from it draws from softmax(bias / temperature) exactly."""
+    cfg = ModelConfig(arch="decoder", d_model=16, n_decoder_layers=1, dropout=0.0).replace(
+        **{"attention.n_heads": 2, "ffn.d_ff": 32, "embedding.vocab_size": bias.numel(), "embedding.tie_output": False,
+           "embedding.head_bias": True})
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.head.bias.copy_(bias)
+    return model
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0])
+def test_sampling_draws_from_softmax_of_logits_over_temperature(temperature):
+    logits = torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05]))
+    model = _constant_logits_decoder(logits)
+    n = 20000
+    draws = generate(model, torch.zeros(n, 1, dtype=torch.long), 1, sampling=SamplingConfig(temperature=temperature),
+                     generator=torch.Generator().manual_seed(0))[:, 0]
+    freq = torch.bincount(draws, minlength=4).double() / n
+    scaled = [math.exp(x / temperature) for x in logits.tolist()]  # p_i = exp(z_i / T) / sum_j exp(z_j / T)
+    expected = torch.tensor([s / sum(scaled) for s in scaled], dtype=torch.float64)
+    assert (freq - expected).abs().max().item() < 0.015  # 4+ standard errors at n = 20000
+
+
+def test_higher_temperature_flattens_the_distribution():
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0, -3.0])
+    model = _constant_logits_decoder(logits)
+
+    def entropy(t):
+        draws = generate(model, torch.zeros(20000, 1, dtype=torch.long), 1, sampling=SamplingConfig(temperature=t),
+                         generator=torch.Generator().manual_seed(1))[:, 0]
+        p = torch.bincount(draws, minlength=5).double() / draws.numel()
+        return -(p[p > 0] * p[p > 0].log()).sum().item()
+
+    low, mid, high = entropy(0.3), entropy(1.0), entropy(3.0)
+    assert low < mid < high and high > 1.4 and low < 0.3
+
+
+def test_beam_search_with_length_penalty_finds_the_best_normalised_hypothesis():
+    """A beam wide enough to keep every hypothesis (vocabulary 4, 3 steps, beam 64) must return the
+    sequence maximising log P(Y) / lp(Y) with lp = ((5 + |Y|) / 6)^alpha (|Y| counts the eos), found
+    here by enumeration. alpha changes the winner in some rows, so a penalty that ignores alpha fails."""
+    import itertools
+
+    cfg = ModelConfig(arch="decoder", d_model=16, n_decoder_layers=1, dropout=0.0).replace(
+        **{"attention.n_heads": 2, "ffn.d_ff": 32, "embedding.vocab_size": 4})
+    torch.manual_seed(3)
+    model = build_model(cfg).eval()
+    eos, steps = 2, 3
+    start = torch.randint(0, 4, (12, 2))
+
+    def best(row, alpha):
+        cands = []
+        for n in range(1, steps + 1):
+            for seq in itertools.product(range(4), repeat=n):
+                if eos in seq[:-1]:
+                    continue
+                ids = torch.cat([start[row], torch.tensor(seq)])[None]
+                with torch.no_grad():
+                    lp = torch.log_softmax(model(ids)[0, start.size(1) - 1:-1].float(), -1)
+                score = lp.gather(-1, torch.tensor(seq)[:, None]).sum().item()
+                if seq[-1] == eos:
+                    cands.append((score / ((5 + n) / 6) ** alpha, list(seq[:-1])))
+                elif n == steps:
+                    cands.append((score / ((5 + n) / 6) ** alpha, list(seq)))
+        return max(cands)[1]
+
+    winners = {}
+    for alpha in (0.0, 0.6, 1.5):
+        winners[alpha] = [best(r, alpha) for r in range(start.size(0))]
+        assert beam_search(model, start, steps, beam_size=64, alpha=alpha, eos_id=eos) == winners[alpha], alpha
+    assert sum(a != b for a, b in zip(winners[0.0], winners[1.5])) >= 2
