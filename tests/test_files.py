@@ -140,6 +140,7 @@ def test_output_dir_accepts_empty_refuses_user_folder_unless_forced(tmp_path):
     assert sorted(x.name for x in user.iterdir()) == ["thesis.tex"]
     assert files.output_dir(user, force=True) == user
     assert (user / "thesis.tex").read_text() == "mine"
+    assert files.is_marked(user) and files.output_dir(user) == user  # forced once, then tcat's
 
 
 def test_output_dir_marker_must_be_a_regular_file(tmp_path):

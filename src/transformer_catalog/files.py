@@ -123,7 +123,7 @@ def is_marked(folder) -> bool:
 
 def output_dir(path, *, force: bool = False) -> Path:
     """A folder tcat may write into. Created (with parents) and marked if missing; accepted when
-    empty (then marked), when it holds MARKER, or with `force`; otherwise refused. Never deletes."""
+    empty or with `force` (then marked), or when it holds MARKER; otherwise refused. Never deletes."""
     path = Path(path)
     try:
         path.mkdir(parents=True)
@@ -141,7 +141,10 @@ def output_dir(path, *, force: bool = False) -> Path:
         raise TcatError(f"{path}: cannot use as output folder ({_reason(e)})") from None
     if not stat.S_ISDIR(st.st_mode):
         raise TcatError(f"{path}: exists and is not a folder ({_kind(st.st_mode)}); choose a folder path")
-    if is_marked(path) or force:
+    if is_marked(path):
+        return path
+    if force:  # the user chose this folder for tcat's files: mark it, so later writes need no --force
+        write_text(path / MARKER, MARKER_TEXT)
         return path
     try:
         empty = not any(os.scandir(path))

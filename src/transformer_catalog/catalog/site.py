@@ -1,207 +1,216 @@
-"""`tcat site build OUT`: a self-contained offline website of the catalog (no CDN, no network).
+"""`tcat site build OUT` / `tcat site serve DIR`: a self-contained offline website of the catalog
+(no CDN, no network).
 
-Pages are rendered here with every catalog string escaped; the page script only filters and
-sorts rows that already exist (it reads data-* attributes and never writes HTML), so a catalog
-string such as "<script>" can only ever show up as text.
+Pages are jinja2 templates (catalog/templates/, package data) rendered with autoescape, so every
+catalog string is text, never markup. Links are checked at render time, whatever the data went
+through: only http(s) and relative URLs become live links; anything else (javascript:, data:,
+protocol-relative, control characters) is shown as inert text. The page script only filters and
+sorts rows that already exist (it reads data-* attributes and never writes HTML).
+
+Writing goes through files.py: OUT must be new, empty, tcat's own (marked) or forced; tcat
+rewrites the files it generates there and never deletes anything else. Serving answers only
+regular files inside the folder (no symlinks out of it, no directory listings).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-from html import escape
+import re
+import stat
+import urllib.parse
 from pathlib import Path
 
 from .. import __version__
+from ..errors import TcatError
+from ..files import output_dir, write_text
 from .load import slug
 from .pictures import family_tree_svg, sizes_svg, timeline_svg
 from .query import human, size_range
 from .vocab import ARCHITECTURES, TASKS
 
-CSS = """
-body { font-family: system-ui, sans-serif; margin: 0; color: #222; }
-header { background: #1f2937; color: #fff; padding: 10px 20px; display: flex; gap: 18px; align-items: center; flex-wrap: wrap; }
-header a { color: #fff; text-decoration: none; } header a.brand { font-weight: bold; }
-main { padding: 16px 20px; }
-table { border-collapse: collapse; font-size: 14px; }
-th, td { border-bottom: 1px solid #e5e7eb; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { cursor: pointer; background: #f3f4f6; position: sticky; top: 0; }
-th[data-dir="asc"]::after { content: " ▲"; } th[data-dir="desc"]::after { content: " ▼"; }
-td.num { text-align: right; white-space: nowrap; }
-.controls { display: flex; gap: 10px; margin-bottom: 10px; align-items: center; flex-wrap: wrap; }
-dl { display: grid; grid-template-columns: max-content auto; gap: 4px 16px; } dt { font-weight: bold; color: #374151; }
-.scroll { overflow-x: auto; border: 1px solid #e5e7eb; }
-footer { color: #6b7280; font-size: 12px; padding: 20px; }
-"""
-
-JS = """
-(function () {
-  var table = document.getElementById('models');
-  if (!table) return;
-  var body = table.tBodies[0];
-  var rows = Array.prototype.slice.call(body.rows);
-  var q = document.getElementById('search'), fam = document.getElementById('family');
-  var arch = document.getElementById('arch'), count = document.getElementById('count');
-  var given = new URLSearchParams(window.location.search).get('q');
-  if (given) q.value = given;
-  function apply() {
-    var words = q.value.toLowerCase().split(/\\s+/).filter(Boolean), shown = 0;
-    rows.forEach(function (r) {
-      var ok = (!fam.value || r.dataset.family === fam.value) && (!arch.value || r.dataset.arch === arch.value) &&
-        words.every(function (w) { return r.dataset.search.indexOf(w) >= 0; });
-      r.hidden = !ok;
-      if (ok) shown++;
-    });
-    count.textContent = shown + ' of ' + rows.length + ' models';
-  }
-  [q, fam, arch].forEach(function (el) { el.addEventListener('input', apply); el.addEventListener('change', apply); });
-  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
-    th.addEventListener('click', function () {
-      var asc = th.dataset.dir !== 'asc';
-      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (o) { delete o.dataset.dir; });
-      th.dataset.dir = asc ? 'asc' : 'desc';
-      var numeric = th.dataset.type === 'number';
-      rows.sort(function (a, b) {
-        var x = a.cells[i].dataset.sort || a.cells[i].textContent, y = b.cells[i].dataset.sort || b.cells[i].textContent;
-        if (numeric) { x = parseFloat(x) || 0; y = parseFloat(y) || 0; }
-        return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1);
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
-  apply();
-})();
-"""
-
+TEMPLATES = Path(__file__).parent / "templates"
+ASSETS = ("style.css", "app.js")
 NAV = [("index.html", "Models"), ("tree.html", "Family tree"), ("timeline.html", "Timeline"), ("sizes.html", "Sizes"),
        ("taxonomy.html", "Taxonomy")]
 
-
-def _page(title: str, body: str, root: str = "") -> str:
-    nav = " ".join(f'<a href="{root}{href}">{escape(label)}</a>' for href, label in NAV)
-    search = (f'<form action="{root}index.html" method="get" role="search"><input name="q" placeholder="search models" '
-              'aria-label="search models"></form>')
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
-            f'<title>{escape(title)} · transformer-catalog</title><link rel="stylesheet" href="{root}assets/style.css"></head>'
-            f'<body><header><a class="brand" href="{root}index.html">transformer-catalog</a>{nav}{search}</header>'
-            f'<main>{body}</main><footer>Generated by tcat {escape(__version__)} from the catalog data; every fact links '
-            f'to its source.</footer><script src="{root}assets/app.js"></script></body></html>\n')
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 
-def _index(catalog) -> str:
+def safe_url(url) -> str | None:
+    """`url` if a browser would open it as an http(s) or a relative link, else None.
+    Browsers drop tabs and newlines inside a scheme ("java\\tscript:") and read a backslash as a
+    slash, so any control character or backslash, and a protocol-relative "//host", are refused."""
+    if not isinstance(url, str) or not url.strip():
+        return None
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in url) or "\\" in url:
+        return None
+    text = url.strip()
+    m = _SCHEME.match(text)
+    if m:
+        if m.group(1).lower() not in ("http", "https"):
+            return None
+        parts = urllib.parse.urlsplit(text)
+        return text if parts.netloc else None
+    if text.startswith("//"):
+        return None
+    return text
+
+
+def _env():
+    import jinja2
+    from markupsafe import Markup
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+    def link(url, label):
+        ok = safe_url(url)
+        if ok is None:  # shown, not followed: the reader sees what the data says
+            return Markup('<span class="inert-url" title="not a web link">{} ({})</span>').format(label, url)
+        return Markup('<a href="{}">{}</a>').format(ok, label)
+
+    env.globals.update(link=link, slug=slug, human=human, size_range=size_range, version=__version__, nav=NAV,
+                       architectures=ARCHITECTURES)
+    return env
+
+
+def _search_text(e) -> str:
+    return " ".join([e.name, *e.aliases, e.family, e.extension, e.corpus, *e.applications, *e.lab, e.architecture,
+                     *e.pretraining_tasks, e.references.title]).lower()
+
+
+def render_pages(catalog) -> dict[str, str]:
+    """{relative path: text} of every file of the site."""
+    from markupsafe import Markup
+
+    env = _env()
+    pages = {f"assets/{name}": (TEMPLATES / "assets" / name).read_text(encoding="utf-8") for name in ASSETS}
     entries = sorted(catalog.entries, key=lambda e: (e.date, e.name))
-    families = sorted({e.family for e in entries})
-    opts = "".join(f'<option value="{escape(f)}">{escape(f)}</option>' for f in families)
-    arch_opts = "".join(f'<option value="{a}">{a}</option>' for a in ARCHITECTURES)
-    rows = []
-    for e in entries:
-        text = " ".join([e.name, *e.aliases, e.family, e.extension, e.corpus, *e.applications, *e.lab, e.architecture,
-                         *e.pretraining_tasks, e.references.title]).lower()
-        rows.append(
-            f'<tr data-family="{escape(e.family)}" data-arch="{e.architecture}" data-search="{escape(text)}">'
-            f'<td><a href="models/{escape(slug(e.name))}.html">{escape(e.name)}</a></td><td>{e.date}</td>'
-            f'<td>{escape(e.family)}</td><td>{e.architecture}</td><td>{escape(", ".join(e.pretraining_tasks))}</td>'
-            f'<td class="num" data-sort="{e.max_params or 0}">{escape(size_range(e))}</td>'
-            f'<td>{escape(e.license.spdx or e.license.category)}</td><td>{escape(", ".join(e.lab))}</td></tr>')
-    head = "".join(f"<th{t}>{h}</th>" for h, t in (("Model", ""), ("Date", ""), ("Family", ""), ("Architecture", ""),
-                                                   ("Pretraining", ""), ("Parameters", ' data-type="number"'),
-                                                   ("License", ""), ("Lab", "")))
-    body = (f'<h1>The Transformer catalog</h1><div class="controls"><input id="search" type="search" placeholder="search" '
-            f'aria-label="search"><select id="family" aria-label="family"><option value="">all families</option>{opts}'
-            f'</select><select id="arch" aria-label="architecture"><option value="">all architectures</option>{arch_opts}'
-            f'</select><span id="count">{len(entries)} models</span></div><div class="scroll"><table id="models">'
-            f'<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
-    return _page("Models", body)
-
-
-def _model(catalog, e) -> str:
-    def link(name):
-        return f'<a href="{escape(slug(name))}.html">{escape(name)}</a>' if catalog.find(name) else escape(name)
-
-    def row(k, v):
-        return f"<dt>{escape(k)}</dt><dd>{v}</dd>" if v else ""
-
-    r, lic = e.references, e.license
-    sizes = "<br>".join(f"{escape(s.variant)}: {human(s.params) if s.params else 'undisclosed'}"
-                        f"{' (' + escape(s.note) + ')' if s.note else ''} <a href=\"{escape(s.source)}\">source</a>" for s in e.sizes)
-    children = catalog.children(e.name)
-    facts = "".join([
-        row("Aliases", escape(", ".join(e.aliases))), row("Family", escape(e.family)),
-        row("Architecture", escape(e.architecture + (f" — {e.architecture_note}" if e.architecture_note else ""))),
-        row("Pretraining", escape(", ".join(e.pretraining_tasks) + (f" — {e.task_note}" if e.task_note else ""))),
-        row("Fine-tuning", escape(e.finetuning_task or "")), row("Date", e.date), row("Parameters", sizes),
-        row("Extension", escape(e.extension)), row("Applications", escape(", ".join(e.applications))),
-        row("Corpus", escape(e.corpus)),
-        row("License", escape(" ".join(x for x in (lic.category, lic.spdx or "", lic.name or "") if x)) +
-            (f' <a href="{escape(lic.source)}">source</a>' if lic.source else "")),
-        row("Lab", escape(", ".join(e.lab))),
-        row("Derived from", ", ".join(link(p) for p in e.derived_from) or "(root)"),
-        row("Descendants", ", ".join(link(c.name) for c in children) or "(none yet)"),
-        row("In the catalog paper", "yes" if e.in_paper else "no, added by transformer-catalog"),
-    ])
-    ref_links = [f'<a href="{escape(u)}">{escape(label)}</a>' for label, u in
-                 (("paper", r.paper), ("arXiv", r.arxiv and f"https://arxiv.org/abs/{r.arxiv}"), ("docs", r.docs)) if u]
-    refs = f"<p>{escape(r.authors)} ({r.year}). <cite>{escape(r.title)}</cite>. {' · '.join(ref_links)}</p>"
-    corr = ""
-    if e.corrections:
-        corr = ("<h2>Corrections to the catalog paper</h2><table><thead><tr><th>Field</th><th>The paper said</th><th>We say</th>"
-                "<th>Source</th></tr></thead><tbody>" +
-                "".join(f"<tr><td>{escape(c.field)}</td><td>{escape(c.paper_said)}</td><td>{escape(c.we_say)}</td>"
-                        f'<td><a href="{escape(c.source)}">source</a></td></tr>' for c in e.corrections) + "</tbody></table>")
-    body = f"<h1>{escape(e.name)}</h1><dl>{facts}</dl><h2>Reference</h2>{refs}{corr}"
-    return _page(e.name, body, root="../")
-
-
-def _taxonomy(catalog) -> str:
-    head = "".join(f"<th>{a}</th>" for a in ARCHITECTURES)
-    rows = []
-    for task in TASKS:
-        cells = []
-        for a in ARCHITECTURES:
-            names = sorted(e.name for e in catalog.entries if e.architecture == a and task in e.pretraining_tasks)
-            cells.append("<td>" + ", ".join(f'<a href="models/{escape(slug(n))}.html">{escape(n)}</a>' for n in names) + "</td>")
-        rows.append(f"<tr><th>{escape(task)}</th>{''.join(cells)}</tr>")
-    return _page("Taxonomy", f"<h1>Pretraining architecture × pretraining task</h1><table><thead><tr><th>task</th>{head}"
-                             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
-
-
-def build_site(catalog, out: str | Path) -> Path:
-    """Write the site into `out` (replaced whole: built beside it, then renamed into place)."""
-    out = Path(out)
-    tmp = out.with_name(out.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "models").mkdir(parents=True)
-    (tmp / "assets").mkdir()
-    (tmp / "assets" / "style.css").write_text(CSS, encoding="utf-8")
-    (tmp / "assets" / "app.js").write_text(JS, encoding="utf-8")
-    (tmp / "index.html").write_text(_index(catalog), encoding="utf-8")
+    pages["index.html"] = env.get_template("index.html").render(
+        title="Models", root="", entries=entries, families=sorted({e.family for e in entries}),
+        search_text=_search_text)
+    model = env.get_template("model.html")
     for e in catalog.entries:
-        (tmp / "models" / f"{slug(e.name)}.html").write_text(_model(catalog, e), encoding="utf-8")
-    pictures = {
-        "tree": ("Family tree", family_tree_svg(catalog, link_prefix="models/")),
-        "timeline": ("Timeline", timeline_svg(catalog.entries, link_prefix="models/")),
-        "sizes": ("Parameters over time", sizes_svg(catalog.entries, link_prefix="models/")),
-    }
-    for name, (title, svg) in pictures.items():
-        (tmp / f"{name}.svg").write_text(svg, encoding="utf-8")
-        body = f'<h1>{escape(title)}</h1><p><a href="{name}.svg">SVG file</a> · hover a mark for details, click to open its page</p>' \
-               f'<div class="scroll">{svg}</div>'
-        (tmp / f"{name}.html").write_text(_page(title, body), encoding="utf-8")
-    (tmp / "taxonomy.html").write_text(_taxonomy(catalog), encoding="utf-8")
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+        r = e.references
+        ref_links = [(label, u) for label, u in (("paper", r.paper), ("arXiv", r.arxiv and f"https://arxiv.org/abs/{r.arxiv}"),
+                                                 ("docs", r.docs)) if u]
+        pages[f"models/{slug(e.name)}.html"] = model.render(title=e.name, root="../", e=e, find=catalog.find,
+                                                            children=catalog.children(e.name), ref_links=ref_links)
+    picture = env.get_template("picture.html")
+    # pictures.py escapes every string it places in the SVG and links only to models/<slug>.html
+    for name, title, svg in (("tree", "Family tree", family_tree_svg(catalog, link_prefix="models/")),
+                             ("timeline", "Timeline", timeline_svg(catalog.entries, link_prefix="models/")),
+                             ("sizes", "Parameters over time", sizes_svg(catalog.entries, link_prefix="models/"))):
+        pages[f"{name}.svg"] = svg
+        pages[f"{name}.html"] = picture.render(title=title, root="", name=name, svg=Markup(svg))
+    rows = [(task, [sorted(e.name for e in catalog.entries if e.architecture == a and task in e.pretraining_tasks)
+                    for a in ARCHITECTURES]) for task in TASKS]
+    pages["taxonomy.html"] = env.get_template("taxonomy.html").render(title="Taxonomy", root="", rows=rows)
+    return pages
+
+
+def _subdir(out: Path, name: str) -> Path:
+    """A folder inside the site folder; a link, file or device under that name is refused."""
+    path = out / name
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        try:
+            path.mkdir()
+        except OSError as e:
+            raise TcatError(f"{path}: cannot create folder ({e.strerror})") from None
+        return path
+    if not stat.S_ISDIR(st.st_mode):
+        raise TcatError(f"{path}: exists and is not a folder; tcat will not write the site through it")
+    return path
+
+
+def build_site(catalog, out: str | Path, *, force: bool = False) -> Path:
+    """Write the site into `out`: a new or empty folder, one tcat wrote before, or any folder with
+    `force`. Each file is written atomically; files tcat did not generate are left alone."""
+    out = output_dir(out, force=force)
+    pages = render_pages(catalog)
+    for folder in sorted({p.split("/")[0] for p in pages if "/" in p}):
+        _subdir(out, folder)
+    for rel, text in pages.items():
+        write_text(out / rel, text)
     return out
 
 
-def serve(folder: str | Path, port: int = 8000) -> None:
-    import functools
+# -- serving --------------------------------------------------------------------------------------
+
+def _handler(root: str):
     import http.server
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
-        print(f"serving {folder} at http://127.0.0.1:{port}/ (Ctrl-C to stop)")
-        httpd.serve_forever()
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        """Regular files inside `root` only: no listings, no symlinks leading out, no fifos."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=root, **kwargs)
+
+        def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+            pass
+
+        def list_directory(self, path):
+            self.send_error(404, "Not found")
+            return None
+
+        def send_head(self):
+            path = self.translate_path(self.path)
+            if os.path.isdir(path):
+                if not urllib.parse.urlsplit(self.path).path.endswith("/"):
+                    return super().send_head()  # the redirect to "dir/"
+                path = os.path.join(path, "index.html")
+            real = os.path.realpath(path)
+            if real != root and not real.startswith(root + os.sep):
+                self.send_error(404, "Not found")
+                return None
+            try:
+                fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK)
+            except OSError:
+                self.send_error(404, "Not found")
+                return None
+            f = os.fdopen(fd, "rb")
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                f.close()
+                self.send_error(404, "Not found")
+                return None
+            os.set_blocking(fd, True)
+            self.send_response(200)
+            self.send_header("Content-type", self.guess_type(real))
+            self.send_header("Content-Length", str(st.st_size))
+            self.send_header("Last-Modified", self.date_time_string(st.st_mtime))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            return f
+
+    return Handler
+
+
+def make_server(folder: str | Path, port: int = 0, host: str = "127.0.0.1"):
+    """A bound (not yet serving) HTTP server for `folder`; `server.server_address[1]` is the port
+    actually bound (the one to report when 0 asked for any free port). OSError if it cannot bind."""
+    import http.server
+
+    root = os.path.realpath(folder)
+    if not os.path.isdir(root):
+        raise TcatError(f"{folder}: not a folder; build the site first (tcat site build {folder})")
+    return http.server.ThreadingHTTPServer((host, port), _handler(root))
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # at once, even into a pipe: whoever started us is waiting for the port
+
+
+def serve(folder: str | Path, port: int = 8000, *, announce=_say) -> int:
+    """Serve `folder` on 127.0.0.1 until interrupted. `announce` gets the line naming the URL with
+    the port actually bound, before serving starts. Returns that port once stopped (Ctrl-C)."""
+    with make_server(folder, port) as httpd:
+        bound = httpd.server_address[1]
+        announce(f"serving {folder} at http://127.0.0.1:{bound}/ (Ctrl-C to stop)")
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return bound
