@@ -14,7 +14,7 @@ import sys
 
 from ..errors import TcatError
 from . import apps, catalog, decode, models, train
-from .options import Help
+from .options import Help, Skipped
 
 GROUPS = (catalog, models, train, decode, apps)
 
@@ -26,7 +26,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see '{self.prog} --help')\n")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only that command's options are built (the others are listed
+    with their one-line help), which is all one invocation needs; "" builds none (tcat --help)."""
     p = _Parser(prog="tcat", description="transformer-catalog: the Transformer catalog, made executable.",
                 formatter_class=Help)
     p.add_argument("--version", action="version", version=f"tcat {__import__('transformer_catalog').__version__}")
@@ -34,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
 
     def add(name, fn, help, **kw):
         sp = sub.add_parser(name, help=help, description=help, formatter_class=Help, **kw)
+        if command is not None and name != command:
+            return Skipped()
         if fn is not None:
             sp.set_defaults(fn=fn)
         return sp
@@ -45,10 +49,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _add_experiments(add) -> None:
-    """`tcat experiments` exists where the experiments package does (it is found without importing it)."""
+    """`tcat experiments` exists where the experiments package does (found without importing it,
+    which would cost every other command its start-up time)."""
     import importlib.util
 
-    if importlib.util.find_spec(f"{__package__.rpartition('.')[0]}.experiments") is not None:
+    spec = importlib.util.find_spec(f"{__package__.rpartition('.')[0]}.experiments")
+    if spec is not None and spec.origin and spec.origin.endswith("__init__.py"):  # not a bare folder
         from . import experiments
 
         experiments.register(add)
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         print(f"tcat: error: {bad} is not valid UTF-8 text", file=sys.stderr)
         return 2
-    p = parser()
+    p = parser(next((a for a in argv if not a.startswith("-")), ""))
     try:
         args = p.parse_args(argv)
     except SystemExit as e:  # --help, --version and usage errors (argparse already printed them)

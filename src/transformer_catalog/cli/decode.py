@@ -5,26 +5,15 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
-
 from ..errors import TcatError
-from ..train.config import opt
 from .common import add_json, add_threads, check_output_file, read_inputs, set_threads, write_json
 from .options import add_fields, field_defaults, given, help_text, number
 
 
-@dataclass
-class Decoding:
-    beam: int = opt(1, "beam size (1 = greedy, or sampling with --temperature)", range=(1, 64))
-    alpha: float = opt(0.6, "beam search length penalty (paper: 0.6)", range=(0, 10))
-    temperature: float = opt(0.0, "> 0 samples at this temperature instead of searching", range=(0, 100))
-    top_k: int = opt(0, "sampling: keep the k most likely tokens (0 = all)", range=(0, 10**6))
-    top_p: float = opt(1.0, "sampling: keep the smallest set of tokens with this much probability", range=(0, 1, "(]"))
-    max_new_tokens: int = opt(200, "most tokens to generate", range=(1, 10**6))
-
-
 def decoding(args, defaults: dict) -> Decoding:
     """The decoding options given, over the command's defaults; sampling filters need sampling."""
+    from .sampling import Decoding
+
     values = given(args, Decoding)
     d = Decoding(**{**field_defaults(Decoding), **defaults, **values})
     if d.temperature == 0:
@@ -174,11 +163,18 @@ def cmd_evaluate(args) -> None:
     write_json(args.json, result)
 
 
+def _decoding_fields(sp, **kw) -> None:
+    if not getattr(sp, "skipped", False):
+        from .sampling import Decoding
+
+        add_fields(sp, Decoding, **kw)
+
+
 def register(sub, add) -> None:
     sp = add("translate", cmd_translate, "translate text (arguments or stdin lines) with an encoder-decoder checkpoint")
     sp.add_argument("checkpoint", help="a run folder (tcat train --out) or checkpoint folder")
     sp.add_argument("text", nargs="*", help="texts to translate (default: the lines of standard input)")
-    add_fields(sp, Decoding, defaults={"beam": 4})
+    _decoding_fields(sp, defaults={"beam": 4})
     add_threads(sp)
 
     sp = add("generate", cmd_generate, "generate text from a checkpoint, streaming tokens as they come")
@@ -192,7 +188,7 @@ def register(sub, add) -> None:
     sp.add_argument("--compile", action="store_true",
                     help="decode through a static KV cache with a compiled step (decoder-only; ~30 s to compile, "
                          "then ~1.3x faster per token at batch 1; default off)")
-    add_fields(sp, Decoding)
+    _decoding_fields(sp)
     add_threads(sp)
 
     sp = add("evaluate", cmd_evaluate, "translation: BLEU and chrF on held-out books; language model: held-out "
@@ -200,7 +196,7 @@ def register(sub, add) -> None:
     sp.add_argument("checkpoint", help="a run folder (tcat train --out) or checkpoint folder")
     sp.add_argument("--data", default=None, help="translation data (default: the dataset the run was trained on)")
     sp.add_argument("--split", default="test", choices=["valid", "test"], help="held-out split (default test)")
-    add_fields(sp, Decoding, include=("beam", "alpha"), defaults={"beam": 4})
+    _decoding_fields(sp, include=("beam", "alpha"), defaults={"beam": 4})
     limit = number(int, 0, 10**9)
     sp.add_argument("--limit", type=limit, default=0, metavar="N",
                     help=help_text("evaluate on the first N pairs only (0 = all)", 0, limit))

@@ -8,7 +8,6 @@ type, default, range and help, which always shows the default and the range."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import os
 
@@ -75,6 +74,16 @@ def port() -> number:
     return number(int, 0, 65535)
 
 
+class Skipped:
+    """Stands for the parser of a command that is not being run: its options are not built (that
+    keeps `tcat --help` and the catalog commands' start-up short). Every call is accepted and ignored."""
+
+    skipped = True
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self
+
+
 class Help(argparse.HelpFormatter):
     """Keeps the default and range that every option's help ends with on one line each."""
 
@@ -110,7 +119,7 @@ def help_text(text: str, default, rng: number | None = None, choices=None, extra
     return f"{text} ({'; '.join(tail)})".replace("%", "%%")
 
 
-def field_type(f: dataclasses.Field) -> number | None:
+def field_type(f) -> number | None:
     rng = f.metadata.get("range")
     if rng is None:
         return None
@@ -122,6 +131,10 @@ def field_type(f: dataclasses.Field) -> number | None:
 def add_fields(parser, cls, *, include=None, exclude=(), resume_note: bool = False, defaults=None) -> None:
     """Add one option per field of dataclass `cls` that has help metadata. Options are parsed with
     default SUPPRESS, so `given(args, cls)` tells what the user wrote from what is a default."""
+    if getattr(parser, "skipped", False):  # a command that is not being run: its options are not needed
+        return
+    import dataclasses
+
     defaults = defaults or {}
     for f in dataclasses.fields(cls):
         m = f.metadata
@@ -155,11 +168,15 @@ def add_fields(parser, cls, *, include=None, exclude=(), resume_note: bool = Fal
 
 def given(args: argparse.Namespace, cls) -> dict:
     """The fields of `cls` the user gave on the command line (with add_fields' SUPPRESS defaults)."""
+    import dataclasses
+
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
 
 
 def field_defaults(cls) -> dict:
     """Each option field's command-line default (cli_default where the flag's value differs in kind)."""
+    import dataclasses
+
     out = {}
     for f in dataclasses.fields(cls):
         if "help" not in f.metadata:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-from ..train.config import RunOptions, TrainConfig
 from .common import add_threads, set_threads
 from .options import add_fields, field_defaults, given
 
 
 def cmd_train(args) -> None:
     set_threads(args.threads)
+    from ..train.config import RunOptions, TrainConfig
     from ..train.distributed import init_from_env
     from ..train.setup import describe_result, setup
 
@@ -30,6 +30,10 @@ def register(sub, add) -> None:
     sp = add("train", cmd_train, "train a model on a task, with checkpoints and exact --resume",
              epilog="On --resume the run keeps its model, data and optimisation: a flag marked 'kept from the run' "
                     "must then equal the run's value or be left out; the others may change.")
+    if getattr(sp, "skipped", False):
+        return
+    from ..train.config import RunOptions, TrainConfig
+
     add_fields(sp, RunOptions, resume_note=True)
     group = sp.add_argument_group("optimisation")
     add_fields(group, TrainConfig, resume_note=True)
