@@ -15,23 +15,40 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .nn.attention import KVCache, StaticKVCache
-from .nn.model import DecoderModel, EncoderDecoderModel
+from .nn.model import DecoderModel, EncoderDecoderModel, real_token_positions
 from .runtime import has_cxx_compiler
 
 StepFn = Callable[[Tensor, Optional[KVCache]], Tensor]
 
 
-def _stepper(model, src: Optional[Tensor]) -> StepFn:
-    """A function (new token ids, cache) -> logits of those positions."""
+def _stepper(model, src: Optional[Tensor], keep: Optional[Tensor] = None) -> StepFn:
+    """A function (new token ids, cache) -> logits of those positions. `keep` (B, T0) marks the
+    prompt's real tokens (decoder-only models; Hugging Face's attention_mask): tokens generated
+    later are real, padding is never attended to, and positions count real tokens only, as
+    Hugging Face's generate numbers them, so a left-padded batch decodes like each prompt alone."""
     if isinstance(model, EncoderDecoderModel):
         if src is None:
             raise ValueError("an encoder-decoder model needs a source to decode from")
-        keep = model.src_keep(src)
-        memory = model.encode(src, keep)
-        return lambda ids, cache: model.logits(model.decode(ids, memory, keep, cache))
-    if isinstance(model, DecoderModel):
+        if keep is not None:
+            raise ValueError("a prompt padding mask is for decoder-only models (the source's padding is its pad_id)")
+        src_keep = model.src_keep(src)
+        memory = model.encode(src, src_keep)
+        return lambda ids, cache: model.logits(model.decode(ids, memory, src_keep, cache))
+    if not isinstance(model, DecoderModel):
+        raise TypeError(f"{type(model).__name__} does not generate text (it has no decoder)")
+    if keep is None:
         return lambda ids, cache: model(ids, cache)
-    raise TypeError(f"{type(model).__name__} does not generate text (it has no decoder)")
+    state = {"keep": keep.bool()}
+
+    def step(ids: Tensor, cache) -> Tensor:
+        total = ids.size(1) + (0 if cache is None else int(cache.length))
+        grow = total - state["keep"].size(1)
+        if grow > 0:  # the tokens generated since the last step are real
+            state["keep"] = torch.cat([state["keep"], state["keep"].new_ones(ids.size(0), grow)], dim=1)
+        full = state["keep"][:, :total]
+        positions = real_token_positions(full)[:, -ids.size(1):]
+        return model(ids, cache, keep=full, positions=positions)
+    return step
 
 
 def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
@@ -96,18 +113,24 @@ def iter_tokens(
     use_cache: bool = True,
     generator: Optional[torch.Generator] = None,
     compile: bool = False,
+    keep: Optional[Tensor] = None,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield (next token ids (B,), their logits (B, V)) one step at a time. `start` (B, T0) is the
     prompt (decoder-only) or the start-of-sequence token(s) (encoder-decoder). `compile`: decode
     through a static cache with a compiled step (decoder-only models; others decode eagerly, with
-    a warning saying why)."""
+    a warning saying why). `keep` (B, T0): the prompt's real tokens, for a left-padded batch of
+    prompts (Hugging Face's attention_mask)."""
+    if keep is not None and bool(keep.all()):
+        keep = None  # nothing is padded: the unmasked path is the same computation, and faster
     why = _compile_unsupported(model, src) if compile and use_cache else None
+    if why is None and compile and use_cache and keep is not None:
+        why = "a padded batch of prompts"
     if compile and use_cache and why is None:
         step, cache = compiled_stepper(model, start.size(0), start.size(1) + max_new_tokens)
     else:
         if compile and why:
             warnings.warn(f"compiled decoding is not available for {why}: decoding eagerly")
-        step = _stepper(model, src)
+        step = _stepper(model, src, keep)
         cache = model.new_cache() if use_cache else None
     seq, done = start, torch.zeros(start.size(0), dtype=torch.bool, device=start.device)
     for i in range(max_new_tokens):
@@ -154,12 +177,15 @@ def beam_search(
     src: Optional[Tensor] = None,
     eos_id: Optional[int] = None,
     use_cache: bool = True,
+    keep: Optional[Tensor] = None,
 ) -> list[list[int]]:
-    """Best hypothesis per batch row by log-probability / lp(length). Paper: beam 4, alpha 0.6."""
+    """Best hypothesis per batch row by log-probability / lp(length). Paper: beam 4, alpha 0.6.
+    `keep` (B, T0): the prompt's real tokens, for a left-padded batch (see iter_tokens)."""
     B, K = start.size(0), beam_size
     if src is not None:
         src = src.repeat_interleave(K, dim=0)
-    step = _stepper(model, src)
+    # every beam of a row shares that row's prompt, so reordering beams never changes the mask
+    step = _stepper(model, src, None if keep is None else keep.repeat_interleave(K, dim=0))
     cache = model.new_cache() if use_cache else None
     seq = start.repeat_interleave(K, dim=0)
     scores = torch.full((B, K), float("-inf"), device=start.device)

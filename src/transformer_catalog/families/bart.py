@@ -45,8 +45,10 @@ def config_from_hf(hf: dict) -> ModelConfig:
         position=position,
         norm=NormConfig(placement="pre" if pre else "post", final=pre),
         ffn=FFNConfig(d_ff=hf["encoder_ffn_dim"], activation=activation(hf, "activation_function")),
+        # tie_word_embeddings ties all three tables of transformers' model (encoder, decoder, lm head)
+        # to `shared`; without it each is its own table (`shared` is then unused)
         embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"],
-                                  scale=bool(hf["scale_embedding"]), share_src_tgt=True,
+                                  scale=bool(hf["scale_embedding"]), share_src_tgt=bool(hf["tie_word_embeddings"]),
                                   tie_output=bool(hf["tie_word_embeddings"]), norm=kind != "pegasus"),
     )
 
@@ -54,6 +56,10 @@ def config_from_hf(hf: dict) -> ModelConfig:
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     if (cfg.norm.placement == "pre") != (model_type in ("mbart", "pegasus")):
         raise TcatError(f"a {cfg.norm.placement}-norm model cannot be exported as {model_type}")
+    e = cfg.embedding
+    if e.tie_output and not e.share_src_tgt:
+        raise TcatError(f"export as {model_type}: transformers ties the output to one table shared by encoder and "
+                        "decoder; this model ties it to a decoder table of its own")
     return {
         "model_type": model_type,
         "architectures": [{"bart": "BartForConditionalGeneration", "mbart": "MBartForConditionalGeneration",
@@ -90,8 +96,26 @@ def _block(ours: str, theirs: str, cross: bool) -> list:
     return rules
 
 
+def rules(cfg: ModelConfig) -> list:
+    """Tied: one table (model.shared). Untied: the encoder's, the decoder's and the head's own."""
+    if cfg.embedding.tie_output:
+        return [rule("src_embed.tokens.weight", "model.shared.weight"), *RULES]
+    return [rule("src_embed.tokens.weight", "model.encoder.embed_tokens.weight"),
+            rule("tgt_embed.tokens.weight", "model.decoder.embed_tokens.weight"), *RULES]
+
+
+def unpack(tensors: dict, cfg: ModelConfig) -> dict:
+    """Untied export: transformers also keeps `shared` (used by neither stack then: a copy of the
+    encoder's table); a model whose stacks share one table but not the head writes it for both."""
+    if cfg.embedding.tie_output:
+        return tensors
+    enc = tensors["model.encoder.embed_tokens.weight"]
+    if "model.decoder.embed_tokens.weight" not in tensors:
+        tensors["model.decoder.embed_tokens.weight"] = enc.clone()  # safetensors refuses shared storage
+    return {**tensors, "model.shared.weight": enc.clone()}
+
+
 RULES = [
-    rule("src_embed.tokens.weight", "model.shared.weight"),
     rule("src_embed.positions.weight", "model.encoder.embed_positions.weight"),
     *linear("src_embed.norm", "model.encoder.layernorm_embedding"),
     rule("tgt_embed.positions.weight", "model.decoder.embed_positions.weight"),
@@ -102,6 +126,7 @@ RULES = [
     *linear("decoder.final_norm", "model.decoder.layer_norm"),
     rule("head.weight", "lm_head.weight"),
 ]
-# Copies of the shared table that checkpoints may also store under these names; Pegasus's fixed sinusoids.
-IGNORED = ("model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight",
+# Copies of the shared table that tied checkpoints may also store under these names (untied: `shared`,
+# which neither stack reads); Pegasus's fixed sinusoids.
+IGNORED = ("model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight",
            "final_logits_bias", "model.encoder.embed_positions.weight", "model.decoder.embed_positions.weight")

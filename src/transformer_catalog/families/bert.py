@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
+from ..errors import TcatError
 from ._hf import encoder_layers, ACTIVATIONS_BACK, activation, unsupported
 
 HF_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "electra")
@@ -31,14 +32,17 @@ def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf}
     unsupported(hf, "position_embedding_type", ("absolute",), "absolute")
     unsupported(hf, "is_decoder", (False,), False)
-    # RoBERTa numbers positions from pad_id + 1 (rows 0..pad_id of its table are never used);
-    # with right padding that is a fixed offset for every real token.
-    offset = hf["pad_token_id"] + 1 if hf["model_type"] in ("roberta", "xlm-roberta") else 0
+    # RoBERTa numbers positions from pad_id + 1 (rows 0..pad_id of its table are never used) and
+    # counts real tokens only (padding_idx + cumsum of the non-pad mask), so left padding does not
+    # shift them.
+    roberta = hf["model_type"] in ("roberta", "xlm-roberta")
+    offset = hf["pad_token_id"] + 1 if roberta else 0
     return ModelConfig(
         arch="encoder", d_model=hf["hidden_size"], n_encoder_layers=hf["num_hidden_layers"], n_decoder_layers=0,
         dropout=hf["hidden_dropout_prob"],
         attention=AttentionConfig(n_heads=hf["num_attention_heads"], dropout=hf["attention_probs_dropout_prob"]),
-        position=PositionConfig(kind="learned", max_len=hf["max_position_embeddings"] - offset, offset=offset),
+        position=PositionConfig(kind="learned", max_len=hf["max_position_embeddings"] - offset, offset=offset,
+                                numbering="real_tokens" if roberta else "index"),
         norm=NormConfig(placement="post", final=False, eps=hf["layer_norm_eps"]),
         ffn=FFNConfig(d_ff=hf["intermediate_size"], activation=activation(hf, "hidden_act")),
         embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"] or 0, scale=False,
@@ -48,6 +52,14 @@ def config_from_hf(hf: dict) -> ModelConfig:
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
+    # transformers numbers BERT/ELECTRA positions by index and RoBERTa/XLM-R positions by real tokens
+    # from pad_id + 1: a model numbered otherwise would give other outputs on padded batches there.
+    roberta = model_type in ("roberta", "xlm-roberta")
+    p = cfg.position
+    want = ("real_tokens", cfg.embedding.pad_id + 1) if roberta else ("index", 0)
+    if (p.numbering, p.offset) != want:
+        raise TcatError(f"export as {model_type}: positions numbered {p.numbering!r} from row {p.offset}; "
+                        f"{model_type} numbers them {want[0]!r} from row {want[1]}")
     return {
         "model_type": model_type,
         "architectures": [{"bert": "BertModel", "roberta": "RobertaModel", "xlm-roberta": "XLMRobertaModel",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..interop.mapping import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
+from ..errors import TcatError
 from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
 
 HF_MODEL_TYPES = ("opt",)
@@ -32,7 +33,9 @@ def config_from_hf(hf: dict) -> ModelConfig:
         arch="decoder", d_model=d, n_encoder_layers=0, n_decoder_layers=hf["num_hidden_layers"], dropout=hf["dropout"],
         attention=AttentionConfig(n_heads=hf["num_attention_heads"], qkv_bias=bias, out_bias=bias,
                                   dropout=hf["attention_dropout"]),
-        position=PositionConfig(kind="learned", max_len=hf["max_position_embeddings"], offset=OFFSET),
+        # OPT derives positions from the attention mask (cumsum - 1 + 2): left padding does not shift them
+        position=PositionConfig(kind="learned", max_len=hf["max_position_embeddings"], offset=OFFSET,
+                                numbering="real_tokens"),
         norm=NormConfig(placement="pre" if pre else "post", final=pre),
         ffn=FFNConfig(d_ff=hf["ffn_dim"], activation=activation(hf, "activation_function"), bias=bias),
         embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"], scale=False,
@@ -41,6 +44,10 @@ def config_from_hf(hf: dict) -> ModelConfig:
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
+    p = cfg.position
+    if (p.kind, p.offset, p.numbering) != ("learned", OFFSET, "real_tokens"):
+        raise TcatError(f"export as opt: OPT numbers learned positions by real tokens from row {OFFSET}; this model "
+                        f"has {p.kind} positions numbered {p.numbering!r} from row {p.offset}")
     return {
         "model_type": "opt", "architectures": ["OPTForCausalLM"], "vocab_size": cfg.embedding.vocab_size,
         "hidden_size": cfg.d_model, "word_embed_proj_dim": cfg.d_model, "ffn_dim": cfg.ffn.d_ff,

@@ -61,14 +61,12 @@ def _read_tensors(folder: Path) -> dict[str, torch.Tensor]:
 def from_hf(folder: str | Path):
     """A tcat model (eval mode, fp32) with the weights of a Hugging Face checkpoint folder."""
     folder = Path(folder)
-    try:
-        hf_cfg = json.loads((folder / "config.json").read_text())
-    except FileNotFoundError:
-        raise TcatError(f"{folder}: no config.json (not a Hugging Face model folder)") from None
-    except json.JSONDecodeError as e:
-        raise TcatError(f"{folder / 'config.json'}: unreadable JSON ({e})") from None
+    hf_cfg = read_config(folder)
     fam = family_for(hf_cfg.get("model_type", "?"))
-    cfg = fam.config_from_hf(hf_cfg)
+    cfg = _config_from_hf(fam, hf_cfg, folder / "config.json")
+    build = getattr(fam, "build", build_model)  # two-tower families (CLIP) have their own model class
+    model = build(cfg, device="meta")
+    check_fits_in_memory(model, str(folder / "config.json"))
     tensors = _read_tensors(folder)
     wrapper = next((w for w in fam.HF_WRAPPER_PREFIXES if any(k.startswith(w) for k in tensors)), "")
     if wrapper:  # e.g. BertForMaskedLM keeps the encoder under bert.
@@ -79,8 +77,6 @@ def from_hf(folder: str | Path):
         fam.check(tensors, str(folder))  # e.g. BART: a dropped tensor must carry no information
     if hasattr(fam, "pack"):
         tensors = fam.pack(tensors, cfg, str(folder))  # e.g. per-expert tensors -> stacked experts
-    build = getattr(fam, "build", build_model)  # two-tower families (CLIP) have their own model class
-    model = build(cfg, device="meta")
     tied = tied_names(model)
     expected = {k: v.shape for k, v in model.state_dict().items() if k not in tied}
     ours = hf_to_ours(tensors, _rules(fam, cfg), fam.layers(cfg), expected, fam.IGNORED, str(folder), _heads(cfg))
@@ -90,6 +86,73 @@ def from_hf(folder: str | Path):
         raise TcatError(f"{folder}: no Hugging Face tensor maps to {missing[0]}")
     model.load_state_dict(ours, strict=False)
     return model.eval()
+
+
+def read_config(folder: Path) -> dict:
+    """config.json of a Hugging Face folder as a dict; anything else is one line naming the file."""
+    path = folder / "config.json"
+    try:
+        hf_cfg = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise TcatError(f"{folder}: no config.json (not a Hugging Face model folder)") from None
+    except IsADirectoryError:
+        raise TcatError(f"{path}: is a folder, not a JSON file") from None
+    except UnicodeDecodeError:
+        raise TcatError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise TcatError(f"{path}: unreadable JSON ({e})") from None
+    except OSError as e:
+        raise TcatError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if not isinstance(hf_cfg, dict):
+        raise TcatError(f"{path}: expected a JSON object, got {type(hf_cfg).__name__}")
+    if not isinstance(hf_cfg.get("model_type", "?"), str):
+        raise TcatError(f"{path}: model_type must be a string, got {hf_cfg['model_type']!r}")
+    return hf_cfg
+
+
+def _config_from_hf(fam, hf_cfg: dict, where: Path):
+    """The family's translation; a missing or mistyped field is one line naming it (the converters
+    index the dict directly, so a config cut short fails on the first field it lacks)."""
+    try:
+        return fam.config_from_hf(hf_cfg)
+    except TcatError:
+        raise
+    except KeyError as e:
+        raise TcatError(f"{where}: required field {e.args[0]!r} is missing") from None
+    except (TypeError, ValueError, AttributeError, ZeroDivisionError, OverflowError) as e:
+        raise TcatError(f"{where}: a field has a value of the wrong type or range ({e})") from None
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel says can be allocated without swapping (MemAvailable); None if unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def model_bytes(meta_model) -> int:
+    """Bytes the model's parameters and buffers (position tables too) take once allocated."""
+    tensors = list(meta_model.parameters()) + list(meta_model.buffers())
+    seen, total = set(), 0
+    for t in tensors:
+        if id(t) not in seen:
+            seen.add(id(t))
+            total += t.numel() * t.element_size()
+    return total
+
+
+def check_fits_in_memory(meta_model, where: str, available: int | None = None) -> None:
+    """Refuse, before allocating anything, a model larger than the memory available: a config of a
+    few lines can ask for hundreds of gigabytes (its sizes or its max_position_embeddings)."""
+    need = model_bytes(meta_model)
+    available = available_memory() if available is None else available
+    if available is not None and need > available:
+        raise TcatError(f"{where}: the model needs {need / 2**30:.1f} GiB for its weights, more than the "
+                        f"{available / 2**30:.1f} GiB of memory available")
 
 
 def _heads(cfg) -> int:

@@ -64,6 +64,10 @@ class PositionConfig:
     # Sinusoid layout: interleaved sin/cos pairs (the paper) or all sines then all cosines (Pegasus).
     sinusoidal_layout: Literal["interleaved", "halves"] = "interleaved"
     offset: int = 0  # learned tables start at this row (OPT and BART keep 2 unused rows, RoBERTa pad_id + 1)
+    # How absolute positions (learned, sinusoidal) are numbered: "index" = place in the sequence;
+    # "real_tokens" = number of real tokens before it, so left padding does not shift them (RoBERTa
+    # and OPT count this way; Hugging Face's generate does for every decoder).
+    numbering: Literal["index", "real_tokens"] = "index"
     rope_theta: float = 10000.0
     rotary_fraction: float = 1.0  # share of each head's dimensions that rotate (GPT-NeoX: 0.25)
     # Context extension by rescaling rotary frequencies: linear divides all of them by rope_factor;

@@ -14,6 +14,7 @@ import math
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import TcatError
@@ -21,8 +22,39 @@ from .attention import KVCache, StaticKVCache, padding_mask
 from .xl import Memory
 from .blocks import Stack
 from .config import EmbeddingConfig, ModelConfig
-from .init import init_weights, initialised, normal
-from .layers import EmbeddingTable, dropout, make_norm, make_positions
+from .layers import LearnedPositions, SinusoidalPositions, dropout, make_norm, make_positions
+
+
+def real_token_positions(keep: Tensor) -> Tensor:
+    """(B, T) positions that count real tokens only: a token's position is the number of real
+    tokens before it (Hugging Face: cumsum(attention_mask) - 1). Padding gets 0; it is never
+    attended to, so its position does not matter."""
+    return (keep.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def _rows_at(table: nn.Module, positions: Tensor) -> Tensor:
+    """Rows of an additive position table at per-token positions (B, T) -> (B, T, d)."""
+    if isinstance(table, LearnedPositions):
+        return F.embedding(positions + table.first, table.weight)
+    if isinstance(table, SinusoidalPositions):
+        return F.embedding(positions, table.table)
+    raise TcatError(f"per-token positions are not supported for {type(table).__name__}")
+
+
+def pad_attention_mask(keep: Tensor, n_queries: int) -> Tensor:
+    """(B, 1, T_q, T_k) bool: no query attends to a padding key. A padding query keeps its own
+    key, so that its softmax row is never empty (an empty row gives NaN, which would reach real
+    tokens through the values at the next layer). `keep` (B, T_k) covers cached keys too."""
+    n_keys = keep.size(1)
+    own = torch.zeros(n_queries, n_keys, dtype=torch.bool, device=keep.device)
+    own[torch.arange(n_queries, device=keep.device), torch.arange(n_keys - n_queries, n_keys, device=keep.device)] = True
+    return padding_mask(keep) | own
+
+
+def _embedding(n: int, d: int) -> nn.Embedding:
+    """An embedding table left uninitialised here: init_weights fills it (nn.Embedding's own
+    initialiser is slow to set up on the meta device, where parameters are only counted)."""
+    return nn.Embedding(n, d, _weight=torch.empty(n, d))
 
 
 class Embeddings(nn.Module):
@@ -32,16 +64,19 @@ class Embeddings(nn.Module):
         super().__init__()
         e: EmbeddingConfig = cfg.embedding
         width = e.d_embed or cfg.d_model
-        self.tokens = tokens if tokens is not None else EmbeddingTable(e.vocab_size, width, cfg.d_model**-0.5)
+        self.tokens = tokens if tokens is not None else _embedding(e.vocab_size, width)
         self.positions = make_positions(width, cfg.position)
         self.max_len = cfg.position.max_len
         self.scale = math.sqrt(width) if e.scale else 1.0
-        self.token_types = EmbeddingTable(e.n_token_types, width, 0.02) if e.n_token_types else None
+        self.token_types = _embedding(e.n_token_types, width) if e.n_token_types else None
         self.norm = make_norm(width, cfg.norm) if e.norm else None
         self.dropout = nn.Dropout(cfg.dropout)
         self.project = nn.Linear(width, cfg.d_model) if width != cfg.d_model else None
 
-    def forward(self, ids: Tensor, offset: int = 0, token_types: Optional[Tensor] = None) -> Tensor:
+    def forward(self, ids: Tensor, offset: int = 0, token_types: Optional[Tensor] = None,
+                positions: Optional[Tensor] = None) -> Tensor:
+        """`positions` (B, T): each token's position (see PositionConfig.numbering); default
+        offset .. offset + T - 1 for every row."""
         length = ids.size(1)
         if isinstance(offset, int) and offset + length > self.max_len:  # a static cache checks its own size
             raise TcatError(
@@ -50,7 +85,7 @@ class Embeddings(nn.Module):
             )
         x = self.tokens(ids) * self.scale if self.scale != 1.0 else self.tokens(ids)
         if self.positions is not None:
-            x = x + self.positions(length, offset)
+            x = x + (self.positions(length, offset) if positions is None else _rows_at(self.positions, positions))
         if self.token_types is not None:
             x = x + self.token_types(torch.zeros_like(ids) if token_types is None else token_types)
         if self.norm is not None:
@@ -65,8 +100,25 @@ class _Base(nn.Module):
         self.config = cfg
 
     def init_weights(self) -> None:
-        """Every parameter by the rule of the module type that holds it (nn/init.py)."""
-        init_weights(self)
+        """Xavier-uniform for projections (as the Annotated Transformer), N(0, d^-1/2) for embeddings,
+        so that embedding * sqrt(d_model) has unit scale. The paper does not state its initialisation."""
+        if any(p.is_meta for p in self.parameters()):
+            return  # shapes only (parameter counting): there are no values to initialise
+        for name, p in self.named_parameters():
+            if (p.dim() < 2 and not name.endswith(("pos_u", "pos_v"))) or name.endswith("class_token"):
+                if name.endswith("class_token"):
+                    nn.init.normal_(p, std=0.02)
+                continue
+            if name.endswith(("up", "down")) and p.dim() == 3:  # stacked experts
+                for expert in p:
+                    nn.init.xavier_uniform_(expert)
+            elif "tokens" in name:
+                nn.init.normal_(p, std=self.config.d_model**-0.5)
+            elif any(k in name for k in ("positions", "token_types", "relative_bias", "class_token", "disentangled",
+                                         "pos_u", "pos_v")):
+                nn.init.normal_(p, std=0.02)  # as BERT and GPT-2
+            else:
+                nn.init.xavier_uniform_(p)
 
     def aux_loss(self) -> Tensor | None:
         """Mean load-balancing loss of the mixture-of-experts layers in the last forward, times its
@@ -100,11 +152,11 @@ class EncoderModel(_Base):
     def forward(self, ids: Tensor, keep: Optional[Tensor] = None, token_types: Optional[Tensor] = None) -> Tensor:
         """Hidden states (B, T, d_model). `keep` marks real tokens; default: ids != pad_id."""
         keep = ids != self.config.embedding.pad_id if keep is None else keep
-        return self.encoder(self.embed(ids, token_types=token_types), mask=padding_mask(keep),
+        positions = real_token_positions(keep) if self.config.position.numbering == "real_tokens" else None
+        return self.encoder(self.embed(ids, token_types=token_types, positions=positions), mask=padding_mask(keep),
                             causal=self.config.attention.causal)
 
 
-@initialised(normal(0.02))  # the class token and the position table, as ViT
 class PatchEmbeddings(nn.Module):
     """An image (B, C, H, W) as a sequence (B, 1 + N, d): patches by a strided convolution (one linear
     map per patch), a class token in front, a learned position for every place, then dropout."""
@@ -184,19 +236,35 @@ class DecoderModel(_Base):
         return Memory(self.config.n_decoder_layers, self.config.memory)
 
     def forward(self, ids: Tensor, cache: Optional[KVCache] = None, memory: Optional[Memory] = None,
-                attn_mask: Optional[Tensor] = None) -> Tensor:
+                attn_mask: Optional[Tensor] = None, keep: Optional[Tensor] = None,
+                positions: Optional[Tensor] = None) -> Tensor:
         """Next-token logits (B, T, vocab) for each position. With `memory` (new_memory()), the
         segment also attends to the previous segments' hidden states, and the memory moves on.
-        `attn_mask` (B, 1, T, T) bool replaces the causal mask (prefix LM, permutation LM)."""
+        `attn_mask` (B, 1, T, T) bool replaces the causal mask (prefix LM, permutation LM).
+        `keep` (B, cached + T) marks real tokens (Hugging Face's attention_mask): padding is never
+        attended to, and with position.numbering "real_tokens" positions count real tokens only.
+        `positions` (B, T) sets each token's position explicitly (learned or sinusoidal positions;
+        rotary and relative schemes depend only on distances, which a per-row shift keeps)."""
         if cache is not None and memory is not None:
             raise TcatError("use either a KV cache (generation) or a segment memory (recurrent training), not both")
         offset = 0 if cache is None else cache.length
-        x = self.embed(ids, offset)
+        mask = None
+        if keep is not None:
+            if attn_mask is not None or memory is not None:
+                raise TcatError("a padding mask (keep) does not combine with an explicit attention mask or a memory")
+            expected = ids.size(1) + (0 if cache is None else int(cache.length))
+            if keep.shape != (ids.size(0), expected):
+                raise TcatError(f"padding mask has shape {list(keep.shape)}; expected {[ids.size(0), expected]} "
+                                "(batch, cached + new tokens)")
+            mask = pad_attention_mask(keep.bool(), ids.size(1))
+            if positions is None and self.config.position.numbering == "real_tokens":
+                positions = real_token_positions(keep)[:, -ids.size(1):]
+        x = self.embed(ids, offset, positions=positions)
         if attn_mask is not None:
             if cache is not None or memory is not None:
                 raise TcatError("an explicit attention mask is for whole sequences: no cache or memory")
             return self.logits(self.decoder(x, mask=attn_mask, causal=False))
-        x = self.decoder(x, causal=True, caches=None if cache is None else cache.layers, memory=memory)
+        x = self.decoder(x, mask=mask, causal=True, caches=None if cache is None else cache.layers, memory=memory)
         return self.logits(x)
 
 
