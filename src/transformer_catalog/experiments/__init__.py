@@ -1,0 +1,53 @@
+"""Demonstrated claims: one module per experiment, each a claim, a control that should fail, numbers
+and a figure (base.py describes the shape; render.py turns results into BENCHMARKS.md sections and
+the site's entries). `tcat experiments list | run NAME [--tiny]` calls registry() and Experiment.run.
+
+To add one: write a module here with NAME, CLAIM, CONTROL, a Config dataclass (full defaults,
+Config.tiny() for the test) and run(cfg, out) ending in base.finish(...); add its module name to
+MODULES; tests/test_experiments.py then runs it at its tiny setting.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from ..errors import TcatError
+
+MODULES = ("copy_task", "lm_context")  # in the order `tcat experiments list` shows them
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    claim: str
+    control: str
+    module: ModuleType
+
+    def config(self, tiny: bool = False):
+        """The full setting, or the tiny one that runs in seconds."""
+        return self.module.Config.tiny() if tiny else self.module.Config()
+
+    def run(self, out, cfg=None, tiny: bool = False) -> dict:
+        """Run it into the folder `out` (results.json + figures); returns the results."""
+        return self.module.run(cfg if cfg is not None else self.config(tiny), out)
+
+
+def registry() -> dict[str, Experiment]:
+    """Every experiment by name. Importing one imports no torch: that waits for run()."""
+    out = {}
+    for module_name in MODULES:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        out[module.NAME] = Experiment(module.NAME, module.CLAIM, module.CONTROL, module)
+    return out
+
+
+def get(name: str) -> Experiment:
+    experiments = registry()
+    if name not in experiments:
+        raise TcatError(f"unknown experiment {name!r}; known: {', '.join(experiments)}")
+    return experiments[name]
+
+
+__all__ = ["MODULES", "Experiment", "get", "registry"]

@@ -1,0 +1,113 @@
+"""The shape every experiment shares: a claim, a control that should fail, numbers, a figure.
+
+An experiment module defines
+  NAME      its registry name (what `tcat experiments run NAME` takes)
+  CLAIM     one sentence: what the experiment demonstrates
+  CONTROL   one sentence: the run that should fail, and why it would not if the claim were hollow
+  Config    a dataclass whose defaults are the full setting; Config.tiny() runs in seconds (tests)
+  run(cfg, out) -> dict   runs claim and control, writes results.json and its figures into `out`
+                          through `finish`, and returns the results
+
+results.json holds: name, claim, control, criterion, metrics (numbers), claim_holds, control_fails,
+setting, config, command, cpu_seconds, wall_seconds, machine (CPU, ISA flags such as avx512_bf16 or
+amx_bf16, threads, versions), figures (file names in `out`) and the date. BENCHMARKS.md and the site
+render it (render.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import io
+import os
+import platform
+import time
+from pathlib import Path
+
+# ISA flags that decide CPU training speed (bf16 matmuls in particular): recorded with every result.
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8", "asimd",
+             "sve")
+
+
+def machine() -> dict:
+    """The CPU a result was measured on, from /proc/cpuinfo where there is one."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in ("model name", "Model") and value.strip():
+            model = value.strip()
+        elif key in ("flags", "Features"):
+            flags |= set(value.split())
+    import torch
+
+    return {"cpu": model, "arch": platform.machine(), "isa": [f for f in ISA_FLAGS if f in flags],
+            "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+class Clock:
+    """CPU seconds (this process, all threads) and wall seconds since creation."""
+
+    def __init__(self):
+        self.cpu, self.wall = time.process_time(), time.perf_counter()
+
+    def read(self) -> tuple[float, float]:
+        return round(time.process_time() - self.cpu, 2), round(time.perf_counter() - self.wall, 2)
+
+
+def command(name: str, cfg) -> str:
+    """The command that reproduces a result."""
+    return f"tcat experiments run {name}" + (" --tiny" if getattr(cfg, "setting", "full") == "tiny" else "")
+
+
+def save_figure(fig, out: Path, name: str) -> str:
+    """A matplotlib figure as out/name (PNG), written atomically; returns the file name."""
+    from ..files import write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    write_bytes(out / name, buf.getvalue())
+    return name
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def finish(out: Path, module, cfg, clock: Clock, *, criterion: str, metrics: dict, claim_holds: bool,
+           control_fails: bool, figures: list[str]) -> dict:
+    """Assemble results.json for an experiment module's run and write it into `out`."""
+    from ..files import write_json
+
+    cpu, wall = clock.read()
+    results = {
+        "name": module.NAME, "claim": module.CLAIM, "control": module.CONTROL, "criterion": criterion,
+        "metrics": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.items()},
+        "claim_holds": bool(claim_holds), "control_fails": bool(control_fails),
+        "setting": cfg.setting, "config": dataclasses.asdict(cfg), "command": command(module.NAME, cfg),
+        "cpu_seconds": cpu, "wall_seconds": wall, "machine": machine(), "figures": figures,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    write_json(out / "results.json", results)
+    return results
+
+
+def prepare(out) -> Path:
+    """The experiment's output folder (files.output_dir: created and marked, or refused)."""
+    from ..files import output_dir
+
+    return output_dir(out)
