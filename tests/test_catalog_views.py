@@ -57,10 +57,10 @@ def test_list_search_and_sort():
 @pytest.mark.parametrize("args,needle", [
     (["--arch", "transducer"], "--arch 'transducer': use one of encoder, decoder, encoder-decoder"),
     (["--after", "last year"], "--after 'last year': expected a year (2020) or a month (2020-05)"),
-    (["--min-params", "big"], "--min-params 'big': expected a number such as 350M, 1.5B or 2e9"),
+    (["--min-params", "big"], "--min-params: 'big': expected a number such as 350M, 1.5B or 2e9"),  # argparse's form
     (["--task", "MLMs"], "--task 'MLMs': use one of"),
     (["--lab", "Hogwarts"], "--lab 'Hogwarts': unknown lab"),
-    (["--sort", "size"], "--sort 'size': use one of date, name, params, family"),
+    (["--sort", "size"], "--sort: invalid choice: 'size' (choose from 'date', 'name', 'params', 'family')"),
 ])
 def test_bad_filter_values_get_one_line(args, needle):
     res = tcat("list", *args)
@@ -155,3 +155,88 @@ def test_site_serve_answers_on_localhost(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# -- catalog strings cannot drive the terminal or inject markup (issue 11.8) ---------------------------
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x1b[31mRED\x1b[0m\x9b1m\u202eevil\x08\x00[bold]x[/bold]"
+
+
+def _hostile_catalog():
+    import copy
+
+    from transformer_catalog.catalog.load import Catalog, Record
+
+    entries = [copy.deepcopy(e.to_dict()) for e in CAT.entries]
+    bert = next(e for e in entries if e["name"] == "BERT")
+    for key in ("corpus", "extension", "family"):
+        bert[key] = HOSTILE
+    bert["aliases"] = [HOSTILE]
+    bert["sizes"][0]["note"] = HOSTILE
+    bert["references"]["title"] = HOSTILE
+    bert["lab"] = ["<img src=x onerror=alert(1)>"]
+    bert["references"]["paper"] = "javascript:alert(1)"
+    bert["references"]["arxiv"] = None
+    return Catalog(entries=[Record(e) for e in entries], lineage=list(CAT.lineage), files={}), Record(bert)
+
+
+def _render(renderable) -> str:
+    from rich.console import Console
+
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None, force_terminal=False).print(renderable)
+    return out.getvalue()
+
+
+def test_terminal_views_strip_control_sequences():
+    from transformer_catalog.catalog.views import list_table, show, taxonomy, timeline, tree
+
+    cat, bert = _hostile_catalog()
+    for view in (list_table(cat.entries), show(cat, bert), tree(cat), timeline(cat.entries), taxonomy(cat.entries),
+                 tree(cat, "BERT")):
+        text = _render(view)
+        for bad in ("\x1b", "\x07", "\x9b", "\u202e", "\x08", "\x00"):
+            assert bad not in text
+    shown = _render(show(cat, bert))
+    assert "RED" in shown and "evil" in shown and "[bold]x[/bold]" in shown  # the text stays, as text
+
+
+def test_clean_keeps_text_newlines_and_tabs():
+    from transformer_catalog.catalog.text import clean
+
+    assert clean("a\tb\nc\x1b[1;31md\x1b]8;;http://x\x1b\\e\x85f") == "a\tb\ncdef"
+
+
+def test_markdown_export_escapes_html_and_unsafe_links():
+    from transformer_catalog.catalog.export import to_markdown
+
+    cat, _ = _hostile_catalog()
+    md = to_markdown(cat.entries)
+    row = next(line for line in md.splitlines() if line.startswith("| BERT |"))
+    assert "<img" not in md and "&lt;img src=x onerror=alert(1)&gt;" in row
+    assert "javascript:" not in md and row.endswith("| 2018 |")
+    assert "\x1b" not in md and row.count(" | ") == 8  # nothing breaks out of its cell
+    assert "[2019](https://arxiv.org/abs/1909.11942)" in md  # safe links stay live
+
+
+def test_tree_accepts_the_lineage_roots_it_prints():
+    from transformer_catalog.catalog.views import tree
+
+    for root in ("RNN", "lstm", "Perceptron"):
+        text = _render(tree(CAT, root))
+        assert text.splitlines()[0].split()[0].lower() == root.lower()
+        assert "Transformer" in text and "BERT" in text
+    cnn = _render(tree(CAT, "CNN"))
+    assert "BERT" not in cnn
+    with pytest.raises(Exception, match="lineage root") as e:
+        tree(CAT, "NoSuchRoot")
+    assert "\n" not in str(e.value)
+
+
+def test_huge_parameter_filter_is_one_line():
+    from transformer_catalog.catalog.query import parse_params
+    from transformer_catalog.errors import TcatError
+
+    with pytest.raises(TcatError, match="too large"):
+        parse_params("1e400", "--min-params")
+    assert parse_params("1.5B", "--min-params") == 1_500_000_000

@@ -8,6 +8,7 @@ import json
 
 from .. import __version__
 from .query import size_range
+from .text import md, md_link
 
 SCHEMA_ID = "catalog-v1.schema.json"  # published in the repository as schema/catalog-v1.schema.json
 
@@ -50,17 +51,18 @@ def to_csv(entries) -> str:
     return out.getvalue()
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def to_markdown(entries) -> str:
+    """A GitHub-style table. Every cell is escaped (HTML and Markdown syntax), and the paper link is
+    live only for an http(s) URL: the export may be rendered by a site that trusts it."""
     lines = ["| model | date | family | architecture | pretraining | parameters | license | lab | paper |",
              "|---|---|---|---|---|---:|---|---|---|"]
     for e in entries:
-        link = e.references.paper or f"https://arxiv.org/abs/{e.references.arxiv}"
-        lines.append(f"| {_md(e.name)} | {e.date} | {_md(e.family)} | {e.architecture} | {', '.join(e.pretraining_tasks)} | "
-                     f"{size_range(e)} | {e.license.spdx or e.license.category} | {_md(', '.join(e.lab))} | [{e.references.year}]({link}) |")
+        r = e.references
+        link = r.paper or (f"https://arxiv.org/abs/{r.arxiv}" if r.arxiv else None)
+        cells = [md(e.name), md(e.date), md(e.family), md(e.architecture), md(", ".join(e.pretraining_tasks)),
+                 md(size_range(e)), md(e.license.spdx or e.license.category), md(", ".join(e.lab)),
+                 md_link(str(r.year), link)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,10 @@ def parse_params(text: str, flag: str) -> int:
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmbt]?)\s*", text.lower())
     if not m:
         raise TcatError(f"{flag} {text!r}: expected a number such as 350M, 1.5B or 2e9")
-    return int(float(m.group(1)) * _SUFFIX[m.group(2)])
+    value = float(m.group(1)) * _SUFFIX[m.group(2)]
+    if not value < 1e18:  # also inf (1e400): int() of it would be a traceback
+        raise TcatError(f"{flag} {text!r}: too large a parameter count (at most 1e18)")
+    return int(value)
 
 
 def parse_month(text: str, flag: str, end: bool = False) -> str:

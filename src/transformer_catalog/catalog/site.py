@@ -15,7 +15,6 @@ regular files inside the folder (no symlinks out of it, no directory listings).
 from __future__ import annotations
 
 import os
-import re
 import stat
 import urllib.parse
 from pathlib import Path
@@ -26,35 +25,13 @@ from ..files import output_dir, write_text
 from .load import slug
 from .pictures import family_tree_svg, sizes_svg, timeline_svg
 from .query import human, size_range
+from .text import safe_url
 from .vocab import ARCHITECTURES, TASKS
 
 TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = ("style.css", "app.js")
 NAV = [("index.html", "Models"), ("tree.html", "Family tree"), ("timeline.html", "Timeline"), ("sizes.html", "Sizes"),
        ("taxonomy.html", "Taxonomy")]
-
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-
-
-def safe_url(url) -> str | None:
-    """`url` if a browser would open it as an http(s) or a relative link, else None.
-    Browsers drop tabs and newlines inside a scheme ("java\\tscript:") and read a backslash as a
-    slash, so any control character or backslash, and a protocol-relative "//host", are refused."""
-    if not isinstance(url, str) or not url.strip():
-        return None
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in url) or "\\" in url:
-        return None
-    text = url.strip()
-    m = _SCHEME.match(text)
-    if m:
-        if m.group(1).lower() not in ("http", "https"):
-            return None
-        parts = urllib.parse.urlsplit(text)
-        return text if parts.netloc else None
-    if text.startswith("//"):
-        return None
-    return text
-
 
 def _env():
     import jinja2

@@ -1,4 +1,9 @@
-"""Terminal views of the catalog (rich): list, show, tree, timeline, taxonomy."""
+"""Terminal views of the catalog (rich): list, show, tree, timeline, taxonomy.
+
+Every catalog string goes through `t()`: terminal control sequences (ESC, other C0 and C1 codes
+except newline and tab, bidirectional overrides) are removed, so data cannot move the cursor,
+retitle the window or hide text, and rich markup is escaped, so "[red]" is shown as written.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,18 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from ..errors import TcatError
 from .query import human, size_range
+from .text import clean
 from .vocab import ARCHITECTURES, TASKS
+
+def t(text) -> str:
+    """A catalog string for a rich view: control sequences removed, markup escaped."""
+    return escape(clean(text))
+
+
+def _join(items) -> str:
+    return t(", ".join(items))
 
 
 def list_table(entries) -> Table:
@@ -21,8 +36,8 @@ def list_table(entries) -> Table:
                     ("pretraining", {}), ("params", {"justify": "right"}), ("license", {}), ("lab", {})):
         table.add_column(col, **kw)
     for e in entries:
-        table.add_row(escape(e.name), e.date, escape(e.family), e.architecture, ", ".join(e.pretraining_tasks),
-                      size_range(e), e.license.category, escape(", ".join(e.lab)))
+        table.add_row(t(e.name), t(e.date), t(e.family), t(e.architecture), _join(e.pretraining_tasks),
+                      t(size_range(e)), t(e.license.category), _join(e.lab))
     return table
 
 
@@ -33,7 +48,7 @@ def show(catalog, e, breakdown=None) -> Group:
 
     def row(k, v):
         if v:
-            facts.add_row(k, escape(str(v)) if isinstance(v, str) else v)
+            facts.add_row(k, t(v) if isinstance(v, str) else v)
 
     row("aliases", ", ".join(e.aliases))
     row("family", e.family)
@@ -43,7 +58,7 @@ def show(catalog, e, breakdown=None) -> Group:
     row("date", e.date)
     sizes = Table.grid(padding=(0, 2))
     for s in e.sizes:
-        sizes.add_row(escape(s.variant), human(s.params) if s.params else "undisclosed", escape(s.note or ""))
+        sizes.add_row(t(s.variant), human(s.params) if s.params else "undisclosed", t(s.note or ""))
     row("sizes", sizes)
     row("extension", e.extension)
     row("applications", ", ".join(e.applications))
@@ -60,25 +75,25 @@ def show(catalog, e, breakdown=None) -> Group:
         computed = Table("variant", "params", "embeddings", "attention", "feed-forward", "norms", "head",
                          "GFLOP/token (fwd)", box=None, padding=(0, 1))
         for b in breakdown:
-            computed.add_row(escape(b["variant"]), *(human(b.get(k)) if b.get(k) else "-" for k in
+            computed.add_row(t(b["variant"]), *(human(b.get(k)) if b.get(k) else "-" for k in
                              ("params", "embeddings", "attention", "feed-forward", "norms", "head")),
                              f"{b['flops_per_token'] / 1e9:.3g} @ {b['context']}")
         row("computed (tcat verify)", computed)
 
     refs = Table.grid(padding=(0, 2))
     r = e.references
-    refs.add_row("paper", escape(f"{r.authors} ({r.year}). {r.title}."))
+    refs.add_row("paper", t(f"{r.authors} ({r.year}). {r.title}."))
     for label, url in (("link", r.paper), ("arXiv", r.arxiv and f"https://arxiv.org/abs/{r.arxiv}"), ("docs", r.docs),
                        ("license", lic.source)):
         if url:
-            refs.add_row(label, escape(url))
+            refs.add_row(label, t(url))
     for s in e.sizes:
-        refs.add_row(f"size {escape(s.variant)}", escape(s.source))
-    parts = [Panel(facts, title=f"[bold]{escape(e.name)}[/bold]", expand=False), Panel(refs, title="sources", expand=False)]
+        refs.add_row(f"size {t(s.variant)}", t(s.source))
+    parts = [Panel(facts, title=f"[bold]{t(e.name)}[/bold]", expand=False), Panel(refs, title="sources", expand=False)]
     if e.corrections:
         corr = Table("field", "the catalog paper said", "we say", "source", title="corrections", expand=False)
         for c in e.corrections:
-            corr.add_row(escape(c.field), escape(c.paper_said), escape(c.we_say), escape(c.source))
+            corr.add_row(t(c.field), t(c.paper_said), t(c.we_say), t(c.source))
         parts.append(corr)
     return Group(*parts)
 
@@ -93,8 +108,8 @@ def tree(catalog, root: str | None = None) -> Tree:
 
     def label(e):
         extra = e.derived_from[1:]
-        also = f" [dim](also from {escape(', '.join(extra))})[/dim]" if extra else ""
-        return f"[bold]{escape(e.name)}[/bold] [dim]{e.date} · {size_range(e)}[/dim]{also}"
+        also = f" [dim](also from {_join(extra)})[/dim]" if extra else ""
+        return f"[bold]{t(e.name)}[/bold] [dim]{t(e.date)} · {t(size_range(e))}[/dim]{also}"
 
     def grow(node, name, seen):
         for child in sorted(kids.get(name, []), key=lambda c: (c.date, c.name)):
@@ -102,26 +117,44 @@ def tree(catalog, root: str | None = None) -> Tree:
                 continue
             grow(node.add(label(child)), child.name, seen | {child.name})
 
-    if root:
-        entry = catalog.get(root)
-        top = Tree(label(entry))
-        grow(top, entry.name, {entry.name})
-        return top
     lineage = {r.name: r for r in catalog.lineage}
-    top = Tree("[bold]neural network lineage[/bold]")
 
     def grow_lineage(node, r, seen):
-        sub = node.add(f"[magenta]{escape(r.name)}[/magenta] [dim]{r.year}[/dim]")
+        sub = node.add(f"[magenta]{t(r.name)}[/magenta] [dim]{t(r.year)}[/dim]")
         for nxt in r.leads_to:
             if nxt in lineage and nxt not in seen:
                 grow_lineage(sub, lineage[nxt], seen | {nxt})
         grow(sub, r.name, seen)
+
+    if root:
+        # the roots `tcat tree` prints (RNN, LSTM, ...) are valid starting points too
+        found = next((r for r in catalog.lineage if r.name.lower() == root.lower()), None)
+        if found is not None and catalog.find(root) is None:
+            top = Tree("[bold]neural network lineage[/bold]")
+            grow_lineage(top, found, {found.name})
+            return top.children[0]
+        entry = _get(catalog, root)
+        top = Tree(label(entry))
+        grow(top, entry.name, {entry.name})
+        return top
+    top = Tree("[bold]neural network lineage[/bold]")
 
     leads = {n for r in catalog.lineage for n in r.leads_to}
     for r in catalog.lineage:
         if r.name not in leads:
             grow_lineage(top, r, {r.name})
     return top
+
+
+def _get(catalog, name: str):
+    """The entry called `name`; unknown names list the lineage roots too (they are valid roots)."""
+    try:
+        return catalog.get(name)
+    except TcatError as e:
+        msg, roots = str(e), ", ".join(r.name for r in catalog.lineage)
+        if roots and "did you mean" not in msg:
+            msg += f", or a lineage root ({roots})"
+        raise TcatError(msg) from None
 
 
 def timeline(entries) -> Table:
@@ -135,8 +168,8 @@ def timeline(entries) -> Table:
     last_year = None
     for month in sorted(by_month):
         year = month[:4]
-        names = ", ".join(f"{escape(e.name)} [dim]({size_range(e)})[/dim]" for e in sorted(by_month[month], key=lambda e: e.name))
-        table.add_row(year if year != last_year else "", month[5:], names)
+        names = ", ".join(f"{t(e.name)} [dim]({t(size_range(e))})[/dim]" for e in sorted(by_month[month], key=lambda e: e.name))
+        table.add_row(t(year) if year != last_year else "", t(month[5:]), names)
         last_year = year
     return table
 
@@ -151,7 +184,7 @@ def taxonomy(entries) -> Table:
         cells = []
         for a in ARCHITECTURES:
             names = sorted(e.name for e in entries if e.architecture == a and task in e.pretraining_tasks)
-            cells.append(Text(", ".join(names)) if names else Text("·", style="dim"))
+            cells.append(Text(clean(", ".join(names))) if names else Text("·", style="dim"))
         if any(c.plain != "·" for c in cells):
             table.add_row(task, *cells)
     return table
