@@ -4,9 +4,10 @@ pooler and the pretraining heads are not converted."""
 
 from __future__ import annotations
 
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, unsupported
+from ._family import Family
 
 HF_MODEL_TYPES = ("albert",)
 HF_WRAPPER_PREFIXES = ("albert.",)
@@ -63,3 +64,17 @@ RULES = [
     *linear(f"{B}.ffn_norm", f"{H}.full_layer_layer_norm"),
 ]
 IGNORED = ("pooler.*", "predictions.*", "sop_classifier.*", "embeddings.position_ids", "embeddings.token_type_ids")
+
+
+FAMILY = Family(
+    name="albert",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+    hf_wrapper_prefixes=HF_WRAPPER_PREFIXES,
+)

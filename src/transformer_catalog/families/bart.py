@@ -6,10 +6,11 @@ Checkpoint mapping below."""
 
 from __future__ import annotations
 
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ..errors import TcatError
 from ._hf import seq2seq_layers, ACTIVATIONS_BACK, activation, require_zero
+from ._family import Family
 
 HF_MODEL_TYPES = ("bart", "mbart", "pegasus")
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -130,3 +131,18 @@ RULES = [
 # which neither stack reads); Pegasus's fixed sinusoids.
 IGNORED = ("model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight",
            "final_logits_bias", "model.encoder.embed_positions.weight", "model.decoder.embed_positions.weight")
+
+
+FAMILY = Family(
+    name="bart",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=rules,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+    check=check,
+    unpack=unpack,
+)

@@ -6,10 +6,11 @@ embeddings are narrower than the hidden width, a projection between them."""
 
 from __future__ import annotations
 
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ..errors import TcatError
 from ._hf import encoder_layers, ACTIVATIONS_BACK, activation, unsupported
+from ._family import Family
 
 HF_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "electra")
 HF_WRAPPER_PREFIXES = ("bert.", "roberta.", "electra.")
@@ -92,3 +93,18 @@ RULES = [
     *linear(f"{B}.ffn_norm", f"{H}.output.LayerNorm"),
 ]
 IGNORED = ("pooler.*", "cls.*", "lm_head.*", "discriminator_predictions.*", "embeddings.position_ids", "embeddings.token_type_ids")
+
+
+FAMILY = Family(
+    name="bert",
+    configs=CONFIGS,
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+    hf_wrapper_prefixes=HF_WRAPPER_PREFIXES,
+)

@@ -4,9 +4,10 @@ an output projection tied to the embedding. Checkpoint mapping below."""
 
 from __future__ import annotations
 
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import decoder_layers, unsupported
+from ._family import Family
 
 HF_MODEL_TYPES = ("bloom",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -56,3 +57,16 @@ RULES = [
     *linear("decoder.final_norm", "transformer.ln_f"),
 ]
 IGNORED = ("lm_head.weight",)
+
+
+FAMILY = Family(
+    name="bloom",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+)

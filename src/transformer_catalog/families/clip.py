@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import (AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig,
                          VisionConfig)
 from ..nn.dual import DualEncoderConfig, build_dual
 from ._hf import ACTIVATIONS_BACK, activation
+from ._family import Family
 
 HF_MODEL_TYPES = ("clip",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -110,3 +111,20 @@ RULES = [
     rule("logit_scale", "logit_scale"),
 ]
 IGNORED = ("text_model.embeddings.position_ids", "vision_model.embeddings.position_ids")
+
+
+FAMILY = Family(
+    name="clip",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+    pack=pack,
+    unpack=unpack,
+    build=build,
+    heads=lambda cfg: 0,  # no per-head layouts here; each tower's config has its own heads
+)

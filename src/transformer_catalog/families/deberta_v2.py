@@ -7,9 +7,10 @@ pretraining heads are not converted."""
 from __future__ import annotations
 
 from ..errors import TcatError
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, encoder_layers, unsupported
+from ._family import Family
 
 HF_MODEL_TYPES = ("deberta-v2",)
 HF_WRAPPER_PREFIXES = ("deberta.",)
@@ -88,3 +89,17 @@ RULES = [
     *linear(f"{B}.ffn_norm", f"{H}.output.LayerNorm"),
 ]
 IGNORED = ("pooler.*", "cls.*", "lm_predictions.*", "mask_predictions.*", "embeddings.position_ids")
+
+
+FAMILY = Family(
+    name="deberta_v2",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+    hf_wrapper_prefixes=HF_WRAPPER_PREFIXES,
+)

@@ -4,9 +4,10 @@ heads (vocab_*) are not converted."""
 
 from __future__ import annotations
 
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, encoder_layers, unsupported
+from ._family import Family
 
 HF_MODEL_TYPES = ("distilbert",)
 HF_WRAPPER_PREFIXES = ("distilbert.",)
@@ -51,3 +52,17 @@ RULES = [
     *linear(f"{B}.ffn_norm", f"{H}.output_layer_norm"),
 ]
 IGNORED = ("vocab_transform.*", "vocab_layer_norm.*", "vocab_projector.*", "embeddings.position_ids")
+
+
+FAMILY = Family(
+    name="distilbert",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+    hf_wrapper_prefixes=HF_WRAPPER_PREFIXES,
+)

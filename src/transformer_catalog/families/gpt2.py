@@ -3,9 +3,10 @@ and the output projection tied to the token embedding. Checkpoint mapping below.
 
 from __future__ import annotations
 
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
+from ._family import Family
 
 HF_MODEL_TYPES = ("gpt2",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -75,3 +76,17 @@ RULES = [
 ]
 # Causal-mask buffers that old checkpoints saved as tensors; the tied lm_head copy.
 IGNORED = ("transformer.h.*.attn.bias", "transformer.h.*.attn.masked_bias", "lm_head.weight")
+
+
+FAMILY = Family(
+    name="gpt2",
+    configs=CONFIGS,
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+)

@@ -5,9 +5,10 @@ plain Linear (not Conv1D) weights. Checkpoint mapping below."""
 from __future__ import annotations
 
 from ..errors import TcatError
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, decoder_layers
+from ._family import Family
 
 HF_MODEL_TYPES = ("gpt_neo",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -70,3 +71,16 @@ RULES = [
     *linear("decoder.final_norm", "transformer.ln_f"),
 ]
 IGNORED = ("lm_head.weight", "transformer.h.*.attn.attention.bias", "transformer.h.*.attn.attention.masked_bias")
+
+
+FAMILY = Family(
+    name="gpt_neo",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+)

@@ -5,9 +5,10 @@ per-head QKV, untied output projection. Checkpoint mapping below."""
 from __future__ import annotations
 
 from ..errors import TcatError
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
+from ._family import Family
 
 HF_MODEL_TYPES = ("gpt_neox",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -82,3 +83,16 @@ RULES = [
 ]
 IGNORED = ("gpt_neox.layers.*.attention.bias", "gpt_neox.layers.*.attention.masked_bias",
            "gpt_neox.layers.*.attention.rotary_emb.inv_freq")
+
+
+FAMILY = Family(
+    name="gpt_neox",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+)

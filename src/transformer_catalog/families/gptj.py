@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, decoder_layers
+from ._family import Family
 
 HF_MODEL_TYPES = ("gptj",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -86,3 +87,18 @@ RULES = [
     *linear("head", "lm_head"),
 ]
 IGNORED = ("transformer.h.*.attn.bias", "transformer.h.*.attn.masked_bias")
+
+
+FAMILY = Family(
+    name="gptj",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+    pack=pack,
+    unpack=unpack,
+)

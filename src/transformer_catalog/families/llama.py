@@ -6,9 +6,10 @@ an untied output projection. Checkpoint mapping below."""
 from __future__ import annotations
 
 from ..errors import TcatError
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, MoEConfig, NormConfig, PositionConfig
 from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
+from ._family import Family
 
 HF_MODEL_TYPES = ("llama", "mistral", "mixtral")
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -166,3 +167,19 @@ def unpack(tensors: dict, cfg: ModelConfig) -> dict:
 
 
 IGNORED = ("model.layers.*.self_attn.rotary_emb.inv_freq",)
+
+
+FAMILY = Family(
+    name="llama",
+    configs=CONFIGS,
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+    pack=pack,
+    unpack=unpack,
+)

@@ -4,9 +4,10 @@ embedding, GPT-2's Conv1D weight layout. Checkpoint mapping below."""
 
 from __future__ import annotations
 
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import ACTIVATIONS_BACK, activation, decoder_layers
+from ._family import Family
 
 HF_MODEL_TYPES = ("openai-gpt",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -50,3 +51,16 @@ RULES = [
     *linear(f"{B}.ffn_norm", f"{H}.ln_2"),
 ]
 IGNORED = ("lm_head.weight", "transformer.h.*.attn.bias", "transformer.position_ids")
+
+
+FAMILY = Family(
+    name="openai-gpt",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+)

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ..errors import TcatError
 from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
+from ._family import Family
 
 HF_MODEL_TYPES = ("opt",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -75,3 +76,16 @@ RULES = [
     rule("head.weight", "lm_head.weight"),
 ]
 IGNORED = ("lm_head.weight",)
+
+
+FAMILY = Family(
+    name="opt",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+)

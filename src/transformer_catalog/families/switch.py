@@ -10,10 +10,11 @@ import dataclasses
 import torch
 
 from ..errors import TcatError
-from ..interop.mapping import rule
+from ._rules import rule
 from ..nn.config import MoEConfig, ModelConfig
 from . import t5
 from ._hf import seq2seq_layers, unsupported
+from ._family import Family
 
 HF_MODEL_TYPES = ("switch_transformers",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -115,3 +116,18 @@ def unpack(tensors: dict, cfg: ModelConfig) -> dict:
 
 
 IGNORED = t5.IGNORED
+
+
+FAMILY = Family(
+    name="switch",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=rules,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+    pack=pack,
+    unpack=unpack,
+)

@@ -7,9 +7,10 @@ Checkpoint mapping below."""
 from __future__ import annotations
 
 from ..errors import TcatError
-from ..interop.mapping import rule
+from ._rules import rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._hf import seq2seq_layers
+from ._family import Family
 
 HF_MODEL_TYPES = ("t5",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -99,3 +100,16 @@ def rules(cfg: ModelConfig, ffn: str = "DenseReluDense") -> list:
 
 
 IGNORED = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight")
+
+
+FAMILY = Family(
+    name="t5",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=rules,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+)

@@ -7,6 +7,7 @@ is the shared core (`transformer_catalog.nn`) set to the paper's choices, each n
 from __future__ import annotations
 
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
+from ._family import Family
 
 # Table 3 reports 65M (base) and 213M (big) parameters without saying how it counted. The
 # vocabulary is a shared byte-pair vocabulary of about 37,000 tokens (section 5.1, EN-DE).
@@ -57,3 +58,10 @@ CONFIGS = {
     "transformer-small": dict(N=3, d_model=256, d_ff=1024, h=4, dropout=0.1, vocab_size=8000),
     "transformer-tiny": dict(N=2, d_model=128, d_ff=512, h=4, dropout=0.1, vocab_size=8000),
 }
+
+
+FAMILY = Family(
+    name="transformer",
+    configs=CONFIGS,
+    make_config=make_config,
+)

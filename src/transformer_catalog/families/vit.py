@@ -4,10 +4,11 @@ pooler and classifier heads are not converted."""
 
 from __future__ import annotations
 
-from ..interop.mapping import linear, rule
+from ._rules import linear, rule
 from ..nn.config import (AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig,
                          VisionConfig)
 from ._hf import ACTIVATIONS_BACK, activation, encoder_layers
+from ._family import Family
 
 HF_MODEL_TYPES = ("vit",)
 HF_WRAPPER_PREFIXES = ("vit.",)
@@ -59,3 +60,17 @@ RULES = [
     *linear("encoder.final_norm", "layernorm"),
 ]
 IGNORED = ("pooler.*", "classifier.*")
+
+
+FAMILY = Family(
+    name="vit",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: RULES,
+    layers=layers,
+    ignored=IGNORED,
+    hf_prefix=HF_PREFIX,
+    hf_wrapper_prefixes=HF_WRAPPER_PREFIXES,
+)

@@ -12,27 +12,14 @@ from pathlib import Path
 import torch
 
 from ..errors import TcatError
+from ..families import family_for_hf
+from ..families._rules import hf_to_ours, ours_to_hf
 from ..nn.model import build_model
-from .mapping import hf_to_ours, ours_to_hf
-
-
-def _families() -> dict:
-    from ..families import (albert, bart, bert, bloom, clip, deberta_v2, distilbert, gpt2, gpt_neo, gpt_neox, gptj, llama, openai_gpt,
-                            opt, switch, t5, vit)
-
-    out = {}
-    for fam in (gpt2, llama, bert, opt, gpt_neox, bart, t5, bloom, albert, distilbert, openai_gpt, vit, gpt_neo, gptj, clip, switch,
-                deberta_v2):
-        for model_type in fam.HF_MODEL_TYPES:
-            out[model_type] = fam
-    return out
 
 
 def family_for(model_type: str):
-    fams = _families()
-    if model_type not in fams:
-        raise TcatError(f"unsupported Hugging Face architecture {model_type!r}; supported: {', '.join(sorted(fams))}")
-    return fams[model_type]
+    """The family for a Hugging Face model_type (kept for callers of the old name)."""
+    return family_for_hf(model_type)
 
 
 def _read_tensors(folder: Path) -> dict[str, torch.Tensor]:
@@ -62,24 +49,24 @@ def from_hf(folder: str | Path):
     """A tcat model (eval mode, fp32) with the weights of a Hugging Face checkpoint folder."""
     folder = Path(folder)
     hf_cfg = read_config(folder)
-    fam = family_for(hf_cfg.get("model_type", "?"))
+    fam = family_for_hf(hf_cfg.get("model_type", "?"))
     cfg = _config_from_hf(fam, hf_cfg, folder / "config.json")
-    build = getattr(fam, "build", build_model)  # two-tower families (CLIP) have their own model class
+    build = fam.build or build_model  # two-tower families (CLIP) have their own model class
     model = build(cfg, device="meta")
     check_fits_in_memory(model, str(folder / "config.json"))
     tensors = _read_tensors(folder)
-    wrapper = next((w for w in fam.HF_WRAPPER_PREFIXES if any(k.startswith(w) for k in tensors)), "")
+    wrapper = next((w for w in fam.hf_wrapper_prefixes if any(k.startswith(w) for k in tensors)), "")
     if wrapper:  # e.g. BertForMaskedLM keeps the encoder under bert.
         tensors = {k[len(wrapper):] if k.startswith(wrapper) else k: v for k, v in tensors.items()}
-    if fam.HF_PREFIX and not any(k.startswith(fam.HF_PREFIX) for k in tensors):
-        tensors = {fam.HF_PREFIX + k: v for k, v in tensors.items()}  # a base-model checkpoint
-    if hasattr(fam, "check"):
+    if fam.hf_prefix and not any(k.startswith(fam.hf_prefix) for k in tensors):
+        tensors = {fam.hf_prefix + k: v for k, v in tensors.items()}  # a base-model checkpoint
+    if fam.check is not None:
         fam.check(tensors, str(folder))  # e.g. BART: a dropped tensor must carry no information
-    if hasattr(fam, "pack"):
+    if fam.pack is not None:
         tensors = fam.pack(tensors, cfg, str(folder))  # e.g. per-expert tensors -> stacked experts
     tied = tied_names(model)
     expected = {k: v.shape for k, v in model.state_dict().items() if k not in tied}
-    ours = hf_to_ours(tensors, _rules(fam, cfg), fam.layers(cfg), expected, fam.IGNORED, str(folder), _heads(cfg))
+    ours = hf_to_ours(tensors, fam.rules(cfg), fam.layers(cfg), expected, fam.ignored, str(folder), fam.head_count(cfg))
     model = build(cfg)
     missing = [k for k in expected if k not in ours]
     if missing:
@@ -155,16 +142,6 @@ def check_fits_in_memory(meta_model, where: str, available: int | None = None) -
                         f"{available / 2**30:.1f} GiB of memory available")
 
 
-def _heads(cfg) -> int:
-    """Head count for per-head fused layouts (GPT-NeoX, BLOOM); 0 where the config has none."""
-    return cfg.attention.n_heads if cfg.attention is not None else 0
-
-
-def _rules(fam, cfg) -> list:
-    """A family's weight map: fixed (RULES), or chosen by the config (rules(cfg))."""
-    return fam.rules(cfg) if hasattr(fam, "rules") else fam.RULES
-
-
 def tied_names(model) -> set[str]:
     """State-dict names that alias a parameter listed under another name (tied embeddings)."""
     params = dict(model.named_parameters())
@@ -176,14 +153,14 @@ def to_hf(model, folder: str | Path, model_type: str) -> Path:
     """Write `model` as a Hugging Face folder of the given architecture (loadable by transformers)."""
     from safetensors.torch import save_file
 
-    fam = family_for(model_type)
+    fam = family_for_hf(model_type)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     hf_cfg = fam.config_to_hf(model.config, model_type)
     tied = tied_names(model)
     state = {k: v.detach() for k, v in model.state_dict().items() if k not in tied}
-    tensors = ours_to_hf(state, _rules(fam, model.config), fam.layers(model.config), _heads(model.config))
-    if hasattr(fam, "unpack"):
+    tensors = ours_to_hf(state, fam.rules(model.config), fam.layers(model.config), fam.head_count(model.config))
+    if fam.unpack is not None:
         tensors = fam.unpack(tensors, model.config)
     (folder / "config.json").write_text(json.dumps(hf_cfg, indent=2))
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})

@@ -27,10 +27,6 @@ class DualEncoderConfig:
     # id ("argmax": CLIP's original rule, where end-of-text was the last id of the vocabulary).
     text_pool: Literal["eos", "argmax"] = "eos"
 
-    @property
-    def attention(self):  # converters look for per-head layouts here; the towers have their own
-        return None
-
     @classmethod
     def from_dict(cls, data: dict) -> "DualEncoderConfig":
         from ..errors import TcatError
