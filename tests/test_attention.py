@@ -151,3 +151,88 @@ def test_kv_cache_grows_in_place_past_its_first_capacity():
     assert cache.length == 275
     cache.reorder(torch.tensor([1, 1]))
     assert torch.equal(cache.k[0], torch.cat(ks, dim=2)[1])
+
+
+# -- the position-scheme protocol (nn/positions.py) ----------------------------------------------------
+def _decoder(kind: str, layers: int = 3, **over) -> ModelConfig:
+    return ModelConfig(arch="decoder", d_model=32, n_decoder_layers=layers, dropout=0.0).replace(
+        **{"attention.n_heads": 4, "ffn.d_ff": 48, "embedding.vocab_size": 40, "position.kind": kind,
+           "norm.placement": "pre", "norm.final": True, **over})
+
+
+@pytest.mark.parametrize("kind", ["rope", "alibi", "relative", "xl"])
+def test_a_stack_runs_its_position_scheme_once_per_forward(kind, monkeypatch):
+    from transformer_catalog.nn.positions import scheme_for
+
+    cls = scheme_for(kind)
+    calls = []
+    original = cls.prepare
+    monkeypatch.setattr(cls, "prepare", lambda self, n, past=0: calls.append((n, past)) or original(self, n, past))
+    torch.manual_seed(0)
+    model = build_model(_decoder(kind)).eval()
+    ids = torch.randint(1, 40, (2, 5))
+    with torch.no_grad():
+        model(ids)
+        if kind != "xl":
+            cache = model.new_cache()
+            model(ids[:, :4], cache)
+            model(ids[:, 4:], cache)
+    assert calls == ([(5, 0)] if kind == "xl" else [(5, 0), (4, 0), (1, 4)])  # not once per layer
+
+
+def test_a_new_position_scheme_is_one_class(monkeypatch):
+    """A scheme written against the protocol alone — ALiBi's bias plus a per-query constant, which
+    softmax ignores — gives the built-in ALiBi model's logits, with and without a KV cache."""
+    from transformer_catalog.nn import positions
+    from transformer_catalog.nn.layers import ALiBi, alibi_slopes
+
+    class ShiftedALiBi(positions.PositionScheme):
+        attribute = "relative_bias"
+
+        def __init__(self, n_heads):
+            super().__init__()
+            self.register_buffer("slopes", alibi_slopes(n_heads), persistent=False)
+
+        @classmethod
+        def build(cls, cfg, causal):
+            return cls(cfg.attention.n_heads)
+
+        def prepare(self, n_queries, past=0):
+            keys = torch.arange(past + n_queries, dtype=torch.float32)
+            queries = torch.arange(past, past + n_queries, dtype=torch.float32)
+            return self.slopes[:, None, None] * (keys[None, None, :] - queries[None, :, None]) + 3.0
+
+        def bias(self, state, q, k, attention, scale):
+            return state[None]
+
+    cfg = _decoder("alibi")
+    torch.manual_seed(0)
+    builtin = build_model(cfg).eval()
+    monkeypatch.setitem(positions._SCHEMES, "alibi", ShiftedALiBi)
+    torch.manual_seed(0)
+    custom = build_model(cfg).eval()
+    assert isinstance(custom.decoder.relative_bias, ShiftedALiBi) and isinstance(builtin.decoder.relative_bias, ALiBi)
+    custom.load_state_dict(builtin.state_dict())
+    ids = torch.randint(1, 40, (2, 7))
+    with torch.no_grad():
+        want = builtin(ids)
+        assert (custom(ids) - want).abs().max() < 1e-5
+        cache = custom.new_cache()
+        steps = torch.cat([custom(ids[:, :4], cache), custom(ids[:, 4:6], cache), custom(ids[:, 6:], cache)], dim=1)
+    assert (steps - want).abs().max() < 1e-5
+
+
+def test_position_weights_keep_their_checkpoint_names():
+    """Schemes are held under the attribute their weights have always had in checkpoints (and in the
+    Hugging Face conversion rules): T5's encoder.relative_bias, DeBERTa's encoder.disentangled."""
+    t5 = build_model(ModelConfig(d_model=32, n_encoder_layers=1, n_decoder_layers=1).replace(
+        **{"attention.n_heads": 4, "embedding.vocab_size": 40, "position.kind": "relative"}), device="meta")
+    assert {"encoder.relative_bias.weight", "decoder.relative_bias.weight"} <= set(t5.state_dict())
+    deberta = build_model(ModelConfig(arch="encoder", d_model=32, n_encoder_layers=1, n_decoder_layers=0).replace(
+        **{"attention.n_heads": 4, "embedding.vocab_size": 40, "position.kind": "disentangled"}), device="meta")
+    assert {"encoder.disentangled.weight", "encoder.disentangled.norm.weight"} <= set(deberta.state_dict())
+    xl = build_model(_decoder("xl", layers=1), device="meta").state_dict()
+    assert {"decoder.blocks.0.self_attn.pos_proj.weight", "decoder.blocks.0.self_attn.pos_u"} <= set(xl)
+    rope = build_model(_decoder("rope", layers=2), device="meta")
+    assert rope.decoder.position_scheme is rope.decoder.rotary  # one rotary table per stack, not per layer
+    assert not any(k.endswith(("cos", "sin")) for k in rope.state_dict())

@@ -89,3 +89,44 @@ def test_expert_layers_follow_the_pattern_in_counts_and_breakdown():
     # 2 + 2 expert layers, each: 3 more experts and a router, minus the dense layer's biases (experts have none)
     assert full - count_parameters(dense) == (2 + 2) * (3 * ffn + 4 * cfg.d_model - cfg.ffn.d_ff - cfg.d_model)
     assert isinstance(build_model(cfg, device="meta").encoder.blocks[1].ffn.up, torch.nn.Parameter)
+
+
+def _deberta_like(**over):
+    data = {"arch": "encoder", "d_model": 16, "n_encoder_layers": 2, "n_decoder_layers": 0,
+            "attention": {"n_heads": 4}, "ffn": {"d_ff": 24},
+            "position": {"kind": "disentangled", "relative_buckets": 8, "relative_max_distance": 16},
+            "embedding": {"vocab_size": 40, "n_token_types": 2, "norm": True}}
+    return ModelConfig.from_dict(data | over)
+
+
+def test_breakdown_counts_by_module_type_as_by_hand():
+    """Tokens, segments and the disentangled position table (with its LayerNorm) are embeddings; the
+    embedding norm and the blocks' norms are norms; an untied output head with a bias is the head."""
+    d, ff, V, L = 16, 24, 40, 2
+    attn, ffn, norm = 4 * (d * d + d), d * ff + ff + ff * d + d, 2 * d
+    assert parameter_breakdown(_deberta_like()) == {
+        "embeddings": V * d + 2 * d + (2 * 8 * d + norm), "norms": norm + L * 2 * norm,
+        "attention": L * attn, "feed-forward": L * ffn}
+    decoder = ModelConfig.from_dict({
+        "arch": "decoder", "d_model": d, "n_encoder_layers": 0, "n_decoder_layers": L, "attention": {"n_heads": 4},
+        "ffn": {"d_ff": ff}, "position": {"kind": "learned", "max_len": 32},
+        "norm": {"placement": "pre", "final": True},
+        "embedding": {"vocab_size": V, "tie_output": False, "head_bias": True}})
+    assert parameter_breakdown(decoder) == {
+        "embeddings": V * d + 32 * d, "norms": L * 2 * norm + norm, "attention": L * attn, "feed-forward": L * ffn,
+        "head": V * d + V}
+
+
+def test_breakdown_does_not_depend_on_submodule_names():
+    from collections import OrderedDict
+
+    from transformer_catalog.nn import build_model
+    from transformer_catalog.nn.count import _by_kind
+
+    model = build_model(_deberta_like(), device="meta")
+    before = _by_kind(model)
+    for m in model.modules():  # the names the former substring rule keyed on
+        m._modules = OrderedDict(({"embed": "inputs", "disentangled": "table", "self_attn": "mix", "ffn": "mlp",
+                                   "self_attn_norm": "n1", "ffn_norm": "n2", "norm": "ln"}.get(k, k), v)
+                                 for k, v in m._modules.items())
+    assert _by_kind(model) == before and before["embeddings"] > 0 and before["attention"] > 0

@@ -18,11 +18,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .disentangled import disentangled_bias
 from .init import initialised, normal
-from .layers import RotaryEmbedding
+from .positions import Positions, scheme_for
 from .sparse import block_sparse_mask
-from .xl import xl_bias
 
 
 # -- masks ---------------------------------------------------------------------------------------
@@ -246,11 +244,9 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.out_proj = nn.Linear(a.n_heads * hd, d, bias=a.out_bias)
-        self.rotary = RotaryEmbedding(hd, cfg.position) if cfg.position.kind == "rope" and not cross else None
-        if cfg.position.kind == "xl" and not cross:  # W_R, u and v of Transformer-XL (nn/xl.py)
-            self.pos_proj = nn.Linear(d, a.n_heads * hd, bias=False)
-            self.pos_u = nn.Parameter(torch.empty(a.n_heads, hd))
-            self.pos_v = nn.Parameter(torch.empty(a.n_heads, hd))
+        scheme = scheme_for(cfg.position.kind)
+        if scheme is not None and not cross:  # per-layer weights of the position scheme (Transformer-XL's)
+            scheme.layer_parameters(self, cfg)
 
     def _heads(self, x: Tensor, n: int) -> Tensor:  # (B, T, n * hd) -> (B, n, T, hd)
         B, T, _ = x.shape
@@ -263,21 +259,19 @@ class MultiHeadAttention(nn.Module):
         mask: Optional[Tensor] = None,
         causal: bool = False,
         cache: Optional[LayerCache] = None,
-        bias: Optional[Tensor] = None,
-        rel: Optional[tuple[Tensor, Tensor]] = None,
-        xl: Optional[Tensor] = None,
+        positions: Optional[Positions] = None,
         memory: Optional[Tensor] = None,
     ) -> Tensor:
-        """Self-attention over x, or cross-attention from x to `context` when it is given. `rel`:
-        DeBERTa's relative-position table and row index (see nn/disentangled.py). `xl`: Transformer-XL's
-        relative sinusoids; `memory`: hidden states of the previous segment, attended to as extra keys."""
+        """Self-attention over x, or cross-attention from x to `context` when it is given.
+        `positions`: the stack's position scheme for this forward (nn/positions.py), which rotates
+        queries and keys and/or adds a bias to the logits. `memory`: hidden states of the previous
+        segment (Transformer-XL), attended to as extra keys."""
         q = self._heads(self.q_proj(x), self.n_heads)
         if context is None:
             kv_in = x if memory is None else torch.cat([memory, x], dim=1)
             k, v = self._heads(self.k_proj(kv_in), self.n_kv_heads), self._heads(self.v_proj(kv_in), self.n_kv_heads)
-            if self.rotary is not None:
-                offset = 0 if cache is None else cache.length
-                q, k = self.rotary(q, offset), self.rotary(k, offset)
+            if positions is not None:
+                q, k = positions.rotate(q, k)  # before the cache: cached keys keep their rotation
             if cache is not None:
                 k, v = cache.append(k, v)
                 if isinstance(cache, StaticLayerCache):  # fixed-size buffers: the mask says what is filled
@@ -295,10 +289,7 @@ class MultiHeadAttention(nn.Module):
         if self.block_sparse is not None:
             mask = combine_masks(mask, block_sparse_mask(x.size(1), self.block_sparse, self.n_heads, self.layer, x.device))
         scale = self.scale if self.scale is not None else self.head_dim**-0.5
-        if rel is not None:
-            bias = disentangled_bias(q, k, self.q_proj, self.k_proj, *rel, scale)
-        if xl is not None:
-            bias = xl_bias(q, k, self.pos_proj, self.pos_u, self.pos_v, xl, scale)
+        bias = None if positions is None else positions.bias(q, k, self, scale)
         dropout_p = self.dropout if self.training else 0.0
         window = self.window if context is None else None
         y = attend(q, k, v, mask, causal, dropout_p, self.backend, bias, self.scale, window)

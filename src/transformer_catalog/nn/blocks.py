@@ -13,9 +13,9 @@ from torch import Tensor, nn
 
 from .attention import LayerCache, MultiHeadAttention
 from .config import ModelConfig
-from .disentangled import DisentangledPositions
-from .xl import Memory, RelativeSinusoids
-from .layers import ALiBi, FeedForward, MoEFeedForward, RelativePositionBias, dropout, make_norm
+from .layers import FeedForward, MoEFeedForward, dropout, make_norm
+from .positions import Positions, PositionScheme, scheme_for
+from .xl import Memory
 
 
 class Block(nn.Module):
@@ -48,15 +48,13 @@ class Block(nn.Module):
         context: Optional[Tensor] = None,
         context_mask: Optional[Tensor] = None,
         cache: Optional[LayerCache] = None,
-        bias: Optional[Tensor] = None,
-        rel: Optional[tuple[Tensor, Tensor]] = None,
-        xl: Optional[Tensor] = None,
+        positions: Optional[Positions] = None,
         memory: Optional[Tensor] = None,
     ) -> Tensor:
         if memory is not None and self.pre_norm:  # the memory holds layer inputs: normalise them like x
             memory = self.self_attn_norm(memory)
         def self_attention(h):
-            return self.self_attn(h, mask=mask, causal=causal, cache=cache, bias=bias, rel=rel, xl=xl, memory=memory)
+            return self.self_attn(h, mask=mask, causal=causal, cache=cache, positions=positions, memory=memory)
 
         if self.parallel:
             h = self.self_attn_norm(x)
@@ -71,32 +69,29 @@ class Block(nn.Module):
 
 
 class Stack(nn.Module):
-    """N identical blocks, plus the final norm that pre-norm stacks need, and the position bias
-    that all of a stack's layers share (T5's relative bias, ALiBi, DeBERTa's position table)."""
+    """N identical blocks, plus the final norm that pre-norm stacks need, and the position scheme
+    that all of a stack's layers share (nn/positions.py), run once per forward."""
 
     def __init__(self, cfg: ModelConfig, n_layers: int, cross_attention: bool = False, causal: bool = False):
         super().__init__()
         self.n_layers = n_layers
         self.blocks = nn.ModuleList(Block(cfg, cross_attention, layer=i) for i in range(1 if cfg.share_layers else n_layers))
         self.final_norm = make_norm(cfg.d_model, cfg.norm) if cfg.norm.final else None
-        if cfg.position.kind == "relative":
-            self.relative_bias = RelativePositionBias(cfg.attention.n_heads, cfg.position, bidirectional=not causal)
-        elif cfg.position.kind == "alibi":
-            self.relative_bias = ALiBi(cfg.attention.n_heads)
-        else:
-            self.relative_bias = None
-        self.disentangled = DisentangledPositions(cfg.d_model, cfg.position, cfg.norm) if cfg.position.kind == "disentangled" else None
-        self.xl = RelativeSinusoids(cfg.d_model, cfg.position.max_len + cfg.memory) if cfg.position.kind == "xl" else None
+        scheme = scheme_for(cfg.position.kind)
+        # held under the scheme's own attribute: that is the name its weights have in checkpoints
+        self.position_attribute = None if scheme is None else scheme.attribute
+        if scheme is not None:
+            self.add_module(scheme.attribute, scheme.build(cfg, causal))
+
+    @property
+    def position_scheme(self) -> Optional[PositionScheme]:
+        return None if self.position_attribute is None else self._modules[self.position_attribute]
 
     def forward(self, x: Tensor, caches: Optional[list[LayerCache]] = None, memory: Optional[Memory] = None,
                 **kwargs) -> Tensor:
-        if self.relative_bias is not None:
-            past = 0 if caches is None else caches[0].length
-            kwargs["bias"] = self.relative_bias(x.size(1), past + x.size(1))
-        if self.disentangled is not None:
-            kwargs["rel"] = self.disentangled(x.size(1))
-        if self.xl is not None:
-            kwargs["xl"] = self.xl.table
+        scheme = self.position_scheme
+        if scheme is not None:
+            kwargs["positions"] = scheme(x.size(1), 0 if caches is None else caches[0].length)
         blocks = list(self.blocks._modules.values())
         for i in range(self.n_layers):  # with shared layers, one block is applied n_layers times
             block = blocks[i % len(blocks)]

@@ -59,22 +59,48 @@ def _count_cached(key: str) -> int:
     return total
 
 
-def _kind(name: str) -> str:
-    if ("embed" in name and "norm" not in name) or "relative_bias" in name or "disentangled" in name:
-        return "embeddings"
-    if "norm" in name:
-        return "norms"
-    if "attn" in name:
-        return "attention"
-    if "ffn" in name:
-        return "feed-forward"
-    return "head"
+def _kind_rules():
+    """Which part of the breakdown each module type's parameters belong to. A module with a kind
+    passes it to its children unless they have their own; a position scheme's subtree (its table's
+    LayerNorm included) counts as embeddings whole. Untyped parameters outside these are the head."""
+    from .attention import MultiHeadAttention
+    from .layers import FeedForward, MoEFeedForward, RMSNorm
+    from .model import Embeddings, PatchEmbeddings
+    from .positions import PositionScheme
+
+    own = ((Embeddings, "embeddings"), (PatchEmbeddings, "embeddings"), (torch.nn.LayerNorm, "norms"),
+           (RMSNorm, "norms"), (MultiHeadAttention, "attention"), (FeedForward, "feed-forward"),
+           (MoEFeedForward, "feed-forward"))
+    whole = ((PositionScheme, "embeddings"),)
+    return own, whole
 
 
-def _by_kind(module: torch.nn.Module) -> Counter:
+def _by_kind(root: torch.nn.Module, skip_blocks: bool = False) -> Counter:
+    """Parameters per kind under `root`, each counted once (tied ones at their first holder, as
+    named_parameters() does); with skip_blocks, the parameters inside Blocks are left out."""
+    own, whole = _kind_rules()
     out: Counter = Counter()
-    for name, p in module.named_parameters():  # named_parameters() already skips tied duplicates
-        out[_kind(name)] += p.numel()
+    seen: set[int] = set()
+
+    def visit(module: torch.nn.Module, kind: str, claimed: bool) -> None:
+        if id(module) in seen or (skip_blocks and isinstance(module, Block)):
+            return
+        seen.add(id(module))
+        if not claimed:
+            for cls, k in whole:
+                if isinstance(module, cls):
+                    kind, claimed = k, True
+            for cls, k in own if not claimed else ():
+                if isinstance(module, cls):
+                    kind = k
+        for p in module.parameters(recurse=False):
+            if id(p) not in seen:
+                seen.add(id(p))
+                out[kind] += p.numel()
+        for child in module.children():
+            visit(child, kind, claimed)
+
+    visit(root, "head", False)
     return out
 
 
@@ -85,10 +111,7 @@ def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
     uses_enc, uses_dec = cfg.arch != "decoder", cfg.arch != "encoder"
     model = build_model(cfg.replace(n_encoder_layers=min(cfg.n_encoder_layers, 1), n_decoder_layers=min(cfg.n_decoder_layers, 1)),
                         device="meta")
-    out: Counter = Counter()
-    for name, p in model.named_parameters():
-        if ".blocks." not in name or cfg.share_layers:
-            out[_kind(name)] += p.numel()
+    out = _by_kind(model, skip_blocks=not cfg.share_layers)
     if not cfg.share_layers:
         if uses_enc:
             out = _blocks(cfg, range(cfg.n_encoder_layers), False, _by_kind, out)

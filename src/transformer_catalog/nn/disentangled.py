@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from .config import NormConfig, PositionConfig
 from .init import initialised, normal
+from .positions import PositionScheme, scheme
 
 
 def log_bucket(rel: Tensor, buckets: int, max_distance: int) -> Tensor:
@@ -27,10 +28,13 @@ def log_bucket(rel: Tensor, buckets: int, max_distance: int) -> Tensor:
     return torch.where(size <= mid, rel, (log_pos * rel.sign()).long())
 
 
+@scheme("disentangled")
 @initialised(normal(0.02))  # the table; its LayerNorm starts as constructed
-class DisentangledPositions(nn.Module):
-    """The stack's shared relative-position table (2 * span rows, LayerNorm-ed) and, per call, the
-    row each (query, key) pair reads."""
+class DisentangledPositions(PositionScheme):
+    """The stack's shared relative-position table (2 * span rows, LayerNorm-ed) and, per forward, the
+    row each (query, key) pair reads; each layer passes the table through its own projections."""
+
+    attribute = "disentangled"
 
     def __init__(self, d_model: int, cfg: PositionConfig, norm: NormConfig):
         super().__init__()
@@ -39,7 +43,15 @@ class DisentangledPositions(nn.Module):
         self.weight = nn.Parameter(torch.empty(2 * self.span, d_model))
         self.norm = nn.LayerNorm(d_model, eps=norm.eps)
 
-    def forward(self, n: int) -> tuple[Tensor, Tensor]:
+    @classmethod
+    def build(cls, cfg, causal: bool) -> "DisentangledPositions":
+        return cls(cfg.d_model, cfg.position, cfg.norm)
+
+    def bias(self, state, q: Tensor, k: Tensor, attention: nn.Module, scale: float) -> Tensor:
+        return disentangled_bias(q, k, attention.q_proj, attention.k_proj, *state, scale)
+
+    def prepare(self, n: int, past: int | Tensor = 0) -> tuple[Tensor, Tensor]:
+        """The normalised table and the row index (n, n) of each (query, key) pair (no cache: an encoder)."""
         pos = torch.arange(n, device=self.weight.device)
         rel = pos[:, None] - pos[None, :]  # query minus key
         if self.buckets > 0:

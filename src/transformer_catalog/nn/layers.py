@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from .config import FFNConfig, MoEConfig, NormConfig, PositionConfig
 from .init import initialised, keep, normal, xavier
+from .positions import PositionScheme, scheme
 
 
 def _fixed_table(make, shape: tuple[int, ...]) -> Tensor:
@@ -114,11 +115,16 @@ def scaled_frequencies(inv_freq: Tensor, cfg: PositionConfig) -> Tensor:
     return inv_freq
 
 
-class RotaryEmbedding(nn.Module):
+@scheme("rope")
+class RotaryEmbedding(PositionScheme):
     """RoPE (Su et al., RoFormer): rotate pairs of query/key dimensions by position-dependent
     angles, so that q·k depends on the relative offset only. Pairs are (i, i + rot/2) — the
     "rotate half" layout of GPT-NeoX and LLaMA; GPT-J's interleaved layout converts into it by
-    permuting projection rows. With rotary_fraction < 1 only the first dimensions rotate."""
+    permuting projection rows. With rotary_fraction < 1 only the first dimensions rotate. One
+    table per stack; each forward reads the rows of its positions once for all layers."""
+
+    attribute = "rotary"
+    static_cache = True
 
     def __init__(self, head_dim: int, cfg: PositionConfig):
         super().__init__()
@@ -133,10 +139,20 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("cos", _fixed_table(lambda: angles().cos(), shape), persistent=False)
         self.register_buffer("sin", _fixed_table(lambda: angles().sin(), shape), persistent=False)
 
-    def forward(self, x: Tensor, offset: int = 0) -> Tensor:
-        """x: (B, H, T, head_dim), positions offset .. offset + T - 1."""
-        T = x.size(-2)
-        cos, sin = table_rows(self.cos, offset, T).to(x.dtype), table_rows(self.sin, offset, T).to(x.dtype)
+    @classmethod
+    def build(cls, cfg, causal: bool) -> "RotaryEmbedding":
+        return cls(cfg.head_dim, cfg.position)
+
+    def prepare(self, n_queries: int, past: int | Tensor = 0) -> tuple[Tensor, Tensor]:
+        """cos and sin rows of positions past .. past + n_queries - 1."""
+        return table_rows(self.cos, past, n_queries), table_rows(self.sin, past, n_queries)
+
+    def rotate(self, state, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
+        return self.apply(q, *state), self.apply(k, *state)
+
+    def apply(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        """x: (B, H, T, head_dim) at the positions cos and sin (T, rot) were read for."""
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
         x_rot, x_pass = x[..., : self.rot], x[..., self.rot :]
         half = self.rot // 2
         rotated = torch.cat([-x_rot[..., half:], x_rot[..., :half]], dim=-1)
@@ -201,16 +217,23 @@ class FeedForward(nn.Module):
         return self.down(dropout(self.dropout, self.act(self.up(x))))
 
 
+@scheme("relative")
 @initialised(normal(0.02))
-class RelativePositionBias(nn.Module):
+class RelativePositionBias(PositionScheme):
     """T5's relative position bias: one learned scalar per head and bucket of (key - query) offset,
     added to every layer's self-attention logits. Small offsets get a bucket each; larger ones share
     log-spaced buckets up to max_distance. Encoders distinguish left from right (bidirectional)."""
+
+    attribute = "relative_bias"
 
     def __init__(self, n_heads: int, cfg: PositionConfig, bidirectional: bool):
         super().__init__()
         self.buckets, self.max_distance, self.bidirectional = cfg.relative_buckets, cfg.relative_max_distance, bidirectional
         self.weight = nn.Parameter(torch.empty(cfg.relative_buckets, n_heads))
+
+    @classmethod
+    def build(cls, cfg, causal: bool) -> "RelativePositionBias":
+        return cls(cfg.attention.n_heads, cfg.position, bidirectional=not causal)
 
     def bucket(self, rel: Tensor) -> Tensor:
         n, out = self.buckets, torch.zeros_like(rel)
@@ -225,7 +248,13 @@ class RelativePositionBias(nn.Module):
                               * (n - exact)).long()
         return out + torch.where(rel < exact, rel, log_bucket.clamp(max=n - 1))
 
-    def forward(self, n_queries: int, n_keys: int) -> Tensor:
+    def prepare(self, n_queries: int, past: int | Tensor = 0) -> Tensor:
+        return self.table(n_queries, past + n_queries)
+
+    def bias(self, state, q, k, attention, scale) -> Tensor:
+        return state
+
+    def table(self, n_queries: int, n_keys: int) -> Tensor:
         """(1, heads, queries, keys); queries are the last n_queries of n_keys positions."""
         q = torch.arange(n_keys - n_queries, n_keys, device=self.weight.device)[:, None]
         k = torch.arange(n_keys, device=self.weight.device)[None, :]
@@ -301,14 +330,27 @@ def alibi_slopes(n_heads: int) -> Tensor:
     return torch.tensor(slopes)
 
 
-class ALiBi(nn.Module):
+@scheme("alibi")
+class ALiBi(PositionScheme):
     """Attention with Linear Biases: logits get slope_h * (key position), which within each
     query's (causal) row equals -slope_h * distance up to a constant the softmax ignores."""
+
+    attribute = "relative_bias"
 
     def __init__(self, n_heads: int):
         super().__init__()
         self.register_buffer("slopes", _fixed_table(lambda: alibi_slopes(n_heads), (n_heads,)), persistent=False)
 
-    def forward(self, n_queries: int, n_keys: int) -> Tensor:
+    @classmethod
+    def build(cls, cfg, causal: bool) -> "ALiBi":
+        return cls(cfg.attention.n_heads)
+
+    def prepare(self, n_queries: int, past: int | Tensor = 0) -> Tensor:
+        return self.table(n_queries, past + n_queries)
+
+    def bias(self, state, q, k, attention, scale) -> Tensor:
+        return state
+
+    def table(self, n_queries: int, n_keys: int) -> Tensor:
         keys = torch.arange(n_keys, device=self.slopes.device, dtype=torch.float32)
         return (self.slopes[:, None] * keys[None, :])[None, :, None, :]  # (1, heads, 1, keys)

@@ -22,7 +22,9 @@ from .attention import KVCache, StaticKVCache, padding_mask
 from .xl import Memory
 from .blocks import Stack
 from .config import EmbeddingConfig, ModelConfig
-from .layers import LearnedPositions, SinusoidalPositions, dropout, make_norm, make_positions
+from .init import init_weights, initialised, normal
+from .positions import scheme_for
+from .layers import EmbeddingTable, LearnedPositions, SinusoidalPositions, dropout, make_norm, make_positions
 
 
 def real_token_positions(keep: Tensor) -> Tensor:
@@ -51,12 +53,6 @@ def pad_attention_mask(keep: Tensor, n_queries: int) -> Tensor:
     return padding_mask(keep) | own
 
 
-def _embedding(n: int, d: int) -> nn.Embedding:
-    """An embedding table left uninitialised here: init_weights fills it (nn.Embedding's own
-    initialiser is slow to set up on the meta device, where parameters are only counted)."""
-    return nn.Embedding(n, d, _weight=torch.empty(n, d))
-
-
 class Embeddings(nn.Module):
     """Token embedding * sqrt(d_model) (section 3.4) + positional encoding, then dropout."""
 
@@ -64,11 +60,11 @@ class Embeddings(nn.Module):
         super().__init__()
         e: EmbeddingConfig = cfg.embedding
         width = e.d_embed or cfg.d_model
-        self.tokens = tokens if tokens is not None else _embedding(e.vocab_size, width)
+        self.tokens = tokens if tokens is not None else EmbeddingTable(e.vocab_size, width, cfg.d_model**-0.5)
         self.positions = make_positions(width, cfg.position)
         self.max_len = cfg.position.max_len
         self.scale = math.sqrt(width) if e.scale else 1.0
-        self.token_types = _embedding(e.n_token_types, width) if e.n_token_types else None
+        self.token_types = EmbeddingTable(e.n_token_types, width, 0.02) if e.n_token_types else None
         self.norm = make_norm(width, cfg.norm) if e.norm else None
         self.dropout = nn.Dropout(cfg.dropout)
         self.project = nn.Linear(width, cfg.d_model) if width != cfg.d_model else None
@@ -100,25 +96,8 @@ class _Base(nn.Module):
         self.config = cfg
 
     def init_weights(self) -> None:
-        """Xavier-uniform for projections (as the Annotated Transformer), N(0, d^-1/2) for embeddings,
-        so that embedding * sqrt(d_model) has unit scale. The paper does not state its initialisation."""
-        if any(p.is_meta for p in self.parameters()):
-            return  # shapes only (parameter counting): there are no values to initialise
-        for name, p in self.named_parameters():
-            if (p.dim() < 2 and not name.endswith(("pos_u", "pos_v"))) or name.endswith("class_token"):
-                if name.endswith("class_token"):
-                    nn.init.normal_(p, std=0.02)
-                continue
-            if name.endswith(("up", "down")) and p.dim() == 3:  # stacked experts
-                for expert in p:
-                    nn.init.xavier_uniform_(expert)
-            elif "tokens" in name:
-                nn.init.normal_(p, std=self.config.d_model**-0.5)
-            elif any(k in name for k in ("positions", "token_types", "relative_bias", "class_token", "disentangled",
-                                         "pos_u", "pos_v")):
-                nn.init.normal_(p, std=0.02)  # as BERT and GPT-2
-            else:
-                nn.init.xavier_uniform_(p)
+        """Every parameter by the rule of the module type that holds it (nn/init.py)."""
+        init_weights(self)
 
     def aux_loss(self) -> Tensor | None:
         """Mean load-balancing loss of the mixture-of-experts layers in the last forward, times its
@@ -157,6 +136,7 @@ class EncoderModel(_Base):
                             causal=self.config.attention.causal)
 
 
+@initialised(normal(0.02))  # the class token and the position table, as ViT
 class PatchEmbeddings(nn.Module):
     """An image (B, C, H, W) as a sequence (B, 1 + N, d): patches by a strided convolution (one linear
     map per patch), a class token in front, a learned position for every place, then dropout."""
@@ -210,7 +190,8 @@ class DecoderModel(_Base):
         """Why this model cannot decode with fixed-size cache buffers (None when it can): position
         schemes and masks that are computed from the number of cached keys need a growing cache."""
         c, a = self.config, self.config.attention
-        if c.position.kind not in ("learned", "sinusoidal", "rope", "none"):
+        scheme = scheme_for(c.position.kind)
+        if scheme is not None and not scheme.static_cache:
             return f"position.kind {c.position.kind}"
         if a.window is not None and "L" in a.window_pattern:
             return "sliding-window attention"

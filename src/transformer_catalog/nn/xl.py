@@ -15,10 +15,15 @@ import torch
 from torch import Tensor, nn
 
 from .layers import _fixed_table
+from .positions import PositionScheme, scheme
 
 
-class RelativeSinusoids(nn.Module):
-    """R_d for distances d = 0 .. max_len - 1: sines in the first half, cosines in the second."""
+@scheme("xl")
+class RelativeSinusoids(PositionScheme):
+    """R_d for distances d = 0 .. max_len - 1: sines in the first half, cosines in the second. One
+    table per stack; every self-attention layer projects it with its own W_R and adds u and v."""
+
+    attribute = "xl"
 
     def __init__(self, d_model: int, max_len: int):
         super().__init__()
@@ -30,8 +35,23 @@ class RelativeSinusoids(nn.Module):
 
         self.register_buffer("table", _fixed_table(make, (max_len, d_model)), persistent=False)
 
-    def forward(self, n_keys: int) -> Tensor:
-        return self.table[:n_keys]
+    @classmethod
+    def build(cls, cfg, causal: bool) -> "RelativeSinusoids":
+        return cls(cfg.d_model, cfg.position.max_len + cfg.memory)
+
+    @staticmethod
+    def layer_parameters(attention: nn.Module, cfg) -> None:
+        """W_R, u and v of one layer (initialised by MultiHeadAttention's rule, N(0, 0.02))."""
+        d, h, hd = cfg.d_model, cfg.attention.n_heads, cfg.head_dim
+        attention.pos_proj = nn.Linear(d, h * hd, bias=False)
+        attention.pos_u = nn.Parameter(torch.empty(h, hd))
+        attention.pos_v = nn.Parameter(torch.empty(h, hd))
+
+    def prepare(self, n_queries: int, past: int | Tensor = 0) -> Tensor:
+        return self.table
+
+    def bias(self, state: Tensor, q: Tensor, k: Tensor, attention: nn.Module, scale: float) -> Tensor:
+        return xl_bias(q, k, attention.pos_proj, attention.pos_u, attention.pos_v, state, scale)
 
 
 def xl_bias(q: Tensor, k: Tensor, pos_proj: nn.Linear, u: Tensor, v: Tensor, table: Tensor, scale: float) -> Tensor:
