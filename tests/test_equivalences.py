@@ -1,6 +1,7 @@
 """Equivalences, for every catalog entry with an architecture spec (at tiny scale, random weights):
-SDPA equals the eager reference; an encoder gives a padded sequence the same hidden states as the
-same sequence alone; a decoder's cached generation equals recomputation (same tokens, logits)."""
+SDPA equals the eager reference; padding never changes real tokens (an encoder's padded sequence,
+an encoder-decoder's padded source, a decoder's left-padded prompt, each against the same sequence
+alone); a decoder's cached generation equals recomputation (same tokens, logits)."""
 
 import pytest
 import torch
@@ -58,3 +59,34 @@ def test_every_family_is_consistent(name, variant):
         full = list(iter_tokens(sdpa, start, 6, use_cache=False, **kw))
         for (t1, l1), (t2, l2) in zip(cached, full):
             assert torch.equal(t1, t2) and (l1 - l2).abs().max().item() <= 1e-4, "cached decoding differs"
+
+
+@pytest.mark.parametrize("name,variant", ENTRIES)
+def test_padding_never_changes_real_tokens(name, variant):
+    torch.manual_seed(0)
+    cfg = _tiny(name, variant)
+    if cfg.vision is not None:
+        pytest.skip("images have no padding")  # (ViT entries: SDPA = eager above)
+    model = build_model(cfg).eval()
+    x = _ids(cfg, (2, 9))
+    pad = cfg.embedding.pad_id
+    with torch.no_grad():
+        if cfg.arch == "encoder":
+            padded = x.clone()
+            padded[1, 5:] = pad
+            got, alone = model(padded)[1, :5], model(padded[1:, :5])[0]
+        elif cfg.arch == "encoder-decoder":
+            src = x.clone()
+            src[1, 5:] = pad  # a padded source: the decoder must read only its 5 real tokens
+            tgt = _ids(cfg, (2, 6))
+            got, alone = model(src, tgt)[1], model(src[1:, :5], tgt[1:])[0]
+        else:
+            prompt = x[:, :7].clone()
+            prompt[1, :3] = pad  # left padding, marked by keep (Hugging Face's attention_mask)
+            keep = torch.ones_like(prompt, dtype=torch.bool)
+            keep[1, :3] = False
+            steps = list(iter_tokens(model, prompt, 5, keep=keep))
+            ref = list(iter_tokens(model, prompt[1:, 3:], 5))
+            assert all(torch.equal(a[0][1:], b[0]) for a, b in zip(steps, ref)), "padding changed the tokens"
+            got, alone = torch.stack([a[1][1] for a in steps]), torch.stack([b[1][0] for b in ref])
+    assert (got - alone).abs().max().item() <= 1e-4, "padding changed real tokens"
