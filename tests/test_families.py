@@ -52,3 +52,19 @@ def _imports(path: Path) -> set[str]:
 def test_families_never_import_interop():
     for path in PKG.glob("*.py"):
         assert "interop" not in _imports(path), path.name
+
+
+def test_catalog_specs_name_a_layout_from_the_registry_and_the_old_name_still_reads():
+    from pydantic import ValidationError
+
+    from transformer_catalog.catalog.load import load_catalog
+    from transformer_catalog.catalog.schema import Spec
+
+    specs = [e.spec.to_dict() for e in load_catalog().entries if e.spec]
+    names = {f.name for f in FAMILIES} | {"config"}
+    assert specs and all(s["layout"] in names for s in specs)
+    data = Path(families.__file__).parent.parent / "catalog" / "data" / "models"
+    assert not any(line.startswith("  family:") for f in data.glob("*.yaml") for line in f.read_text().splitlines())
+    assert Spec(family="llama", counting="x").layout == "llama"  # specs written before the rename
+    with pytest.raises(ValidationError, match="give `layout` only"):
+        Spec(layout="llama", family="gpt2", counting="x")

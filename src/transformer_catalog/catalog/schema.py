@@ -102,16 +102,34 @@ class Correction(Strict):
 class Spec(Strict):
     """How the core builds this entry, at every published size: plain data, checked by `tcat verify`.
 
-    `family` names a tcat family whose make_config takes `args` (shared) merged with the
-    variant's own arguments; family `config` takes ModelConfig fields directly (dotted keys).
+    `layout` names a tcat family (a checkpoint layout and config builder, families/; not the
+    entry's genealogy, which is Entry.family) whose make_config takes `args` (shared) merged with
+    the variant's own arguments; layout `config` takes ModelConfig fields directly (dotted keys).
     Variant names match the entry's sizes. `counting` states what the published number counts;
     `explained` says, per variant, why the computed count may differ by more than 2%."""
 
-    family: str
+    layout: str
     args: dict = {}
     variants: dict[str, dict] = {}
     counting: str
     explained: dict[str, str] = {}
+
+    # The old name of `layout`, filled from it so that readers of the dumped dict that still say
+    # spec["family"] keep working; written in no YAML file. Drop it once every reader says layout.
+    family: Optional[str] = Field(None, description="old name of `layout` (same value); read `layout`")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_name(cls, data):
+        """The one place where the old name is converted: `family:` alone reads as `layout`."""
+        if isinstance(data, dict):
+            layout, family = data.get("layout"), data.get("family")
+            if layout is not None and family is not None and layout != family:
+                raise ValueError("spec: give `layout` only (`family` is its old name)")
+            if layout is not None or family is not None:
+                data = {**data, "layout": layout if layout is not None else family,
+                        "family": layout if layout is not None else family}
+        return data
 
 
 class Entry(Strict):
