@@ -132,3 +132,19 @@ def test_a_module_type_without_a_rule_is_refused():
 
     with pytest.raises(TypeError, match="Odd"):
         init_weights(Odd())
+
+
+def test_the_core_does_not_dispatch_on_attribute_presence():
+    """Behaviour in nn/ comes from config fields, module types and explicit hooks: no hasattr, and
+    no getattr with a default standing in for one (issue 12)."""
+    import re
+    from pathlib import Path
+
+    import transformer_catalog.nn as core
+
+    found = []
+    for path in sorted(Path(core.__file__).parent.glob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"\bhasattr\(|\bgetattr\([^()]*,[^()]*,", line):
+                found.append(f"{path.name}:{n}: {line.strip()}")
+    assert not found, found

@@ -151,6 +151,11 @@ class LayerCache:
         self.length = end
         return self._k[:, :, :end], self._v[:, :, :end]
 
+    def visible(self, n_queries: int) -> None:
+        """No mask of filled places: the keys returned are exactly the filled ones (the causal
+        constraint, aligned bottom-right, does the rest)."""
+        return None
+
     def reorder(self, index: Tensor) -> None:
         """Keep batch rows `index` (beam search reorders hypotheses every step)."""
         for name in ("_k", "_v", "cross_k", "cross_v"):
@@ -274,8 +279,9 @@ class MultiHeadAttention(nn.Module):
                 q, k = positions.rotate(q, k)  # before the cache: cached keys keep their rotation
             if cache is not None:
                 k, v = cache.append(k, v)
-                if isinstance(cache, StaticLayerCache):  # fixed-size buffers: the mask says what is filled
-                    mask, causal = combine_masks(mask, cache.visible(q.size(2))), False
+                filled = cache.visible(q.size(2))
+                if filled is not None:  # fixed-size buffers: the mask says what is filled
+                    mask, causal = combine_masks(mask, filled), False
         elif cache is not None and cache.cross_k is not None:
             k, v = cache.cross_k, cache.cross_v
         else:

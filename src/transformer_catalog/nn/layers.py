@@ -60,6 +60,10 @@ class SinusoidalPositions(nn.Module):
     def forward(self, length: int, offset: int | Tensor = 0) -> Tensor:
         return table_rows(self.table, offset, length)
 
+    def at(self, positions: Tensor) -> Tensor:
+        """Rows at per-token positions (B, T) -> (B, T, d_model)."""
+        return F.embedding(positions, self.table)
+
 
 @initialised(lambda module, p: nn.init.normal_(p, std=module.std))
 class EmbeddingTable(nn.Embedding):
@@ -86,9 +90,14 @@ class LearnedPositions(nn.Module):
     def forward(self, length: int, offset: int | Tensor = 0) -> Tensor:
         return table_rows(self.weight, self.first + offset, length)
 
+    def at(self, positions: Tensor) -> Tensor:
+        """Rows at per-token positions (B, T) -> (B, T, d_model)."""
+        return F.embedding(positions + self.first, self.weight)
+
 
 def make_positions(d_model: int, cfg: PositionConfig) -> nn.Module | None:
-    """The additive position table, if the model adds one to its embeddings (rope does not)."""
+    """The additive position table, if the model adds one to its embeddings (rope does not). Each
+    kind answers forward(length, offset) for consecutive positions and at(positions) for per-token ones."""
     if cfg.kind == "sinusoidal":
         return SinusoidalPositions(d_model, cfg.max_len, cfg.sinusoidal_layout)
     if cfg.kind == "learned":

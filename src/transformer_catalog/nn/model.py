@@ -14,7 +14,6 @@ import math
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import TcatError
@@ -24,7 +23,7 @@ from .blocks import Stack
 from .config import EmbeddingConfig, ModelConfig
 from .init import init_weights, initialised, normal
 from .positions import scheme_for
-from .layers import EmbeddingTable, LearnedPositions, SinusoidalPositions, dropout, make_norm, make_positions
+from .layers import EmbeddingTable, dropout, make_norm, make_positions
 
 
 def real_token_positions(keep: Tensor) -> Tensor:
@@ -32,15 +31,6 @@ def real_token_positions(keep: Tensor) -> Tensor:
     tokens before it (Hugging Face: cumsum(attention_mask) - 1). Padding gets 0; it is never
     attended to, so its position does not matter."""
     return (keep.long().cumsum(-1) - 1).clamp(min=0)
-
-
-def _rows_at(table: nn.Module, positions: Tensor) -> Tensor:
-    """Rows of an additive position table at per-token positions (B, T) -> (B, T, d)."""
-    if isinstance(table, LearnedPositions):
-        return F.embedding(positions + table.first, table.weight)
-    if isinstance(table, SinusoidalPositions):
-        return F.embedding(positions, table.table)
-    raise TcatError(f"per-token positions are not supported for {type(table).__name__}")
 
 
 def pad_attention_mask(keep: Tensor, n_queries: int) -> Tensor:
@@ -81,7 +71,7 @@ class Embeddings(nn.Module):
             )
         x = self.tokens(ids) * self.scale if self.scale != 1.0 else self.tokens(ids)
         if self.positions is not None:
-            x = x + (self.positions(length, offset) if positions is None else _rows_at(self.positions, positions))
+            x = x + (self.positions(length, offset) if positions is None else self.positions.at(positions))
         if self.token_types is not None:
             x = x + self.token_types(torch.zeros_like(ids) if token_types is None else token_types)
         if self.norm is not None:
