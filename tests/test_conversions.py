@@ -3,6 +3,7 @@ untied embeddings, RoBERTa/XLM-R on left-padded batches, and batched left-padded
 decoders; and Hugging Face folders whose config.json is damaged or asks for too much memory (item 5)."""
 
 import json
+import time
 
 import pytest
 import torch
@@ -12,7 +13,8 @@ transformers = pytest.importorskip("transformers")
 from transformer_catalog.errors import TcatError  # noqa: E402
 from transformer_catalog.generate import beam_search, generate, iter_tokens  # noqa: E402
 from transformer_catalog.interop import from_hf, to_hf  # noqa: E402
-from transformer_catalog.interop.hf import check_fits_in_memory, model_bytes  # noqa: E402
+from transformer_catalog.families import family_for_hf  # noqa: E402
+from transformer_catalog.interop.hf import check_fits_in_memory, estimate_bytes, model_bytes  # noqa: E402
 from transformer_catalog.nn.config import AttentionConfig, ModelConfig, PositionConfig  # noqa: E402
 from transformer_catalog.nn.model import build_model  # noqa: E402
 
@@ -238,8 +240,65 @@ def test_config_that_needs_more_memory_than_available_is_refused_before_allocati
     # position tables count too: rotary tables of a long max_position_embeddings are buffers
     cfg = ModelConfig(arch="decoder", d_model=64, n_encoder_layers=0, n_decoder_layers=1,
                       attention=AttentionConfig(n_heads=4), position=PositionConfig(kind="rope", max_len=10**6))
-    meta = build_model(cfg, device="meta")
-    assert model_bytes(meta) >= 2 * 10**6 * 16 * 4  # cos and sin, (max_len, head_dim) fp32
-    check_fits_in_memory(meta, "x", available=10**9)
+    need = estimate_bytes(cfg)
+    assert need >= 2 * 10**6 * 16 * 4  # cos and sin, (max_len, head_dim) fp32
+    check_fits_in_memory(need, "x", available=10**9)
     with pytest.raises(TcatError, match="x: the model needs 0.1 GiB"):
-        check_fits_in_memory(meta, "x", available=1000)
+        check_fits_in_memory(need, "x", available=1000)
+
+
+def test_a_million_layers_are_estimated_without_building_them(tmp_path):
+    deep = {"model_type": "gpt2", "n_layer": 1_000_000, "n_embd": 256, "n_head": 4, "vocab_size": 100, "n_positions": 64}
+    folder = _folder_with_config(tmp_path, json.dumps(deep).encode())
+    start = time.perf_counter()
+    # 1M layers x 789,760 parameters x 4 bytes (+ the embeddings) = 2942.1 GiB
+    with pytest.raises(TcatError, match=r"needs 2942\.1 GiB"):
+        from_hf(folder)
+    assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(model_type="gpt2", n_layer=7, n_embd=32, n_head=4, vocab_size=100, n_positions=64),
+    dict(model_type="mixtral", hidden_size=32, intermediate_size=48, num_hidden_layers=5, num_attention_heads=4,
+         num_key_value_heads=2, vocab_size=100, num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=64),
+    dict(model_type="t5", d_model=32, d_kv=8, d_ff=64, num_layers=6, num_decoder_layers=4, num_heads=4, vocab_size=100),
+    dict(model_type="switch_transformers", d_model=32, d_kv=8, d_ff=64, num_layers=6, num_decoder_layers=5, num_heads=4,
+         vocab_size=100, num_experts=4, num_sparse_encoder_layers=3, num_sparse_decoder_layers=2),
+])
+def test_extrapolated_memory_estimate_equals_the_full_build(cfg):
+    config = family_for_hf(cfg["model_type"]).config_from_hf(cfg)
+    assert estimate_bytes(config) == model_bytes(build_model(config, device="meta"))
+
+
+def test_to_hf_never_writes_into_a_foreign_folder_or_through_a_link(tmp_path):
+    ours = from_hf(_save(_gpt2(), tmp_path / "hf"))
+    foreign = tmp_path / "thesis"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("mine")
+    with pytest.raises(TcatError, match="non-empty folder tcat did not create"):
+        to_hf(ours, foreign, "gpt2")
+    assert sorted(p.name for p in foreign.iterdir()) == ["thesis.tex"]
+    out = to_hf(ours, tmp_path / "out", "gpt2")
+    to_hf(ours, out, "gpt2")  # a folder tcat wrote may be rewritten
+    target = tmp_path / "target.json"
+    target.write_text("{}")
+    (out / "config.json").unlink()
+    (out / "config.json").symlink_to(target)
+    with pytest.raises(TcatError, match="config.json"):
+        to_hf(ours, out, "gpt2")
+    assert target.read_text() == "{}"
+    to_hf(ours, foreign, "gpt2", force=True)  # asked for: written beside the user's file, which stays
+    assert (foreign / "thesis.tex").read_text() == "mine" and (foreign / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("index,message", [
+    (b'{"weight_map": ', "not a safetensors index"),
+    (b'{"metadata": {}}', "not a safetensors index"),
+    (b'{"weight_map": {"a": "../../etc/passwd"}}', "is not a file name in this folder"),
+])
+def test_damaged_shard_index_is_one_line(tmp_path, index, message):
+    folder = _folder_with_config(tmp_path, json.dumps(GPT2_CONFIG).encode())
+    (folder / "model.safetensors.index.json").write_bytes(index)
+    with pytest.raises(TcatError, match=message) as err:
+        from_hf(folder)
+    assert "\n" not in str(err.value)

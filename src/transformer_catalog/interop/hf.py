@@ -14,12 +14,25 @@ import torch
 from ..errors import TcatError
 from ..families import family_for_hf
 from ..families._rules import hf_to_ours, ours_to_hf
+from ..nn.config import ModelConfig
 from ..nn.model import build_model
 
 
 def family_for(model_type: str):
     """The family for a Hugging Face model_type (kept for callers of the old name)."""
     return family_for_hf(model_type)
+
+
+def _shards(index: Path) -> list[Path]:
+    """The shard files a model.safetensors.index.json names (plain file names inside its folder)."""
+    try:
+        names = set(json.loads(index.read_bytes().decode("utf-8"))["weight_map"].values())
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError, OSError) as e:
+        raise TcatError(f"{index}: not a safetensors index ({type(e).__name__}: {str(e)[:80]})") from None
+    bad = next((n for n in names if not isinstance(n, str) or Path(n).name != n or n in (".", "..")), None)
+    if bad is not None:
+        raise TcatError(f"{index}: shard {bad!r} is not a file name in this folder")
+    return sorted(index.parent / n for n in names)
 
 
 def _read_tensors(folder: Path) -> dict[str, torch.Tensor]:
@@ -30,7 +43,7 @@ def _read_tensors(folder: Path) -> dict[str, torch.Tensor]:
     if single.is_file():
         files = [single]
     elif index.is_file():
-        files = sorted({folder / f for f in json.loads(index.read_text())["weight_map"].values()})
+        files = _shards(index)
     elif any((folder / n).exists() for n in ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")):
         raise TcatError(f"{folder}: only safetensors weights are loaded (pickle files can run code); "
                         "re-save the model with save_pretrained(..., safe_serialization=True)")
@@ -52,8 +65,8 @@ def from_hf(folder: str | Path):
     fam = family_for_hf(hf_cfg.get("model_type", "?"))
     cfg = _config_from_hf(fam, hf_cfg, folder / "config.json")
     build = fam.build or build_model  # two-tower families (CLIP) have their own model class
+    check_fits_in_memory(estimate_bytes(cfg, build), str(folder / "config.json"))
     model = build(cfg, device="meta")
-    check_fits_in_memory(model, str(folder / "config.json"))
     tensors = _read_tensors(folder)
     wrapper = next((w for w in fam.hf_wrapper_prefixes if any(k.startswith(w) for k in tensors)), "")
     if wrapper:  # e.g. BertForMaskedLM keeps the encoder under bert.
@@ -123,19 +136,44 @@ def available_memory() -> int | None:
 
 def model_bytes(meta_model) -> int:
     """Bytes the model's parameters and buffers (position tables too) take once allocated."""
-    tensors = list(meta_model.parameters()) + list(meta_model.buffers())
     seen, total = set(), 0
-    for t in tensors:
+    for t in [*meta_model.parameters(), *meta_model.buffers()]:
         if id(t) not in seen:
             seen.add(id(t))
             total += t.numel() * t.element_size()
     return total
 
 
-def check_fits_in_memory(meta_model, where: str, available: int | None = None) -> None:
+def estimate_bytes(cfg, build=build_model) -> int:
+    """model_bytes of the model `cfg` describes, without building all of it: a deep stack is one
+    layer plus what each further layer adds, measured once per kind of layer (dense or experts),
+    as nn/count.py counts parameters (a config.json can ask for a million layers, whose meta build
+    alone would take an hour)."""
+    if not isinstance(cfg, ModelConfig) or cfg.share_layers:
+        return model_bytes(build(cfg, device="meta"))
+    layers = {"n_encoder_layers": cfg.n_encoder_layers if cfg.arch != "decoder" else 0,
+              "n_decoder_layers": cfg.n_decoder_layers if cfg.arch != "encoder" else 0}
+    period = len(cfg.moe.pattern) if cfg.moe is not None else 1
+    deep = {k: n for k, n in layers.items() if n > 1 + period}
+    if not deep:
+        return model_bytes(build(cfg, device="meta"))
+    few = {k: 1 for k in deep}
+
+    def measure(key: str, n: int) -> int:
+        return model_bytes(build(cfg.replace(**{**few, key: n}), device="meta"))
+
+    total = measure(next(iter(deep)), 1)
+    for key, n in deep.items():
+        kinds = [cfg.experts_at(i) for i in range(1, n)]
+        for kind in set(kinds):
+            first = 1 + kinds.index(kind)  # the first layer after layer 0 of this kind
+            total += kinds.count(kind) * (measure(key, first + 1) - measure(key, first))
+    return total
+
+
+def check_fits_in_memory(need: int, where: str, available: int | None = None) -> None:
     """Refuse, before allocating anything, a model larger than the memory available: a config of a
     few lines can ask for hundreds of gigabytes (its sizes or its max_position_embeddings)."""
-    need = model_bytes(meta_model)
     available = available_memory() if available is None else available
     if available is not None and need > available:
         raise TcatError(f"{where}: the model needs {need / 2**30:.1f} GiB for its weights, more than the "
@@ -149,19 +187,23 @@ def tied_names(model) -> set[str]:
     return {k for k in model.state_dict() if k not in params and k not in buffers}
 
 
-def to_hf(model, folder: str | Path, model_type: str) -> Path:
-    """Write `model` as a Hugging Face folder of the given architecture (loadable by transformers)."""
-    from safetensors.torch import save_file
+def to_hf(model, folder: str | Path, model_type: str, *, force: bool = False) -> Path:
+    """Write `model` as a Hugging Face folder of the given architecture (loadable by transformers).
+    Everything is converted before anything is written; the folder is new, empty, one tcat wrote,
+    or `force`d (files.output_dir), and each file is written atomically, never through a link."""
+    from safetensors.torch import save
+
+    from ..files import output_dir, write_bytes, write_json
 
     fam = family_for_hf(model_type)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     hf_cfg = fam.config_to_hf(model.config, model_type)
     tied = tied_names(model)
     state = {k: v.detach() for k, v in model.state_dict().items() if k not in tied}
     tensors = ours_to_hf(state, fam.rules(model.config), fam.layers(model.config), fam.head_count(model.config))
     if fam.unpack is not None:
         tensors = fam.unpack(tensors, model.config)
-    (folder / "config.json").write_text(json.dumps(hf_cfg, indent=2))
-    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    data = save({k: v.contiguous() for k, v in tensors.items()}, metadata={"format": "pt"})
+    folder = output_dir(folder, force=force)
+    write_json(folder / "config.json", hf_cfg)
+    write_bytes(folder / "model.safetensors", data)
     return folder
