@@ -6,11 +6,13 @@ human ratings on -4..+4. Positive: mean > +0.5; negative: mean < -0.5; the rest 
 
 The file ships only in the vaderSentiment source distribution on PyPI (MIT). The setup step
 (`python -m transformer_catalog.data.sentiment`, run by scripts/install_data.sh) downloads that sdist
-with pip and extracts the one file into the cache; nothing is downloaded at run time.
+with pip, checks it against the sha256 pinned here (the hash of the file PyPI serves), and extracts
+the one file into the cache; nothing is downloaded at run time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 import subprocess
@@ -20,9 +22,12 @@ import tempfile
 from pathlib import Path
 
 from ..errors import TcatError
-from .cache import cache_dir
+from ..files import write_bytes
+from .cache import cache_dir, writable_cache_dir
 
 FILE = "movieReviewSnippets_GroundTruth.txt"
+SDIST = "vaderSentiment-3.3.2.tar.gz"
+SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
 INSTALL = "python -m transformer_catalog.data.sentiment"
 SENTIMENT_SOURCES = ("vader-movies",)
 
@@ -32,21 +37,33 @@ def _path() -> Path:
 
 
 def install() -> Path:
-    """Download vaderSentiment 3.3.2's sdist with pip and keep the movie-review ground truth."""
+    """Download vaderSentiment 3.3.2's sdist with pip, check its sha256, keep the movie-review ground truth."""
     target = _path()
     if target.is_file():
         return target
+    folder = writable_cache_dir("vader")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                        "vaderSentiment==3.3.2", "-d", tmp], check=True)
-        with tarfile.open(next(Path(tmp).glob("vaderSentiment-*.tar.gz"))) as sdist:
-            inner = sdist.extractfile("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz").read()
-        with tarfile.open(fileobj=io.BytesIO(inner)) as data:
-            member = next(m for m in data.getmembers() if m.name.endswith(FILE))
-            text = data.extractfile(member).read()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(text)
-    return target
+        try:
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                            "vaderSentiment==3.3.2", "-d", tmp], check=True)
+        except subprocess.CalledProcessError as e:
+            raise TcatError(f"pip could not download {SDIST} (exit {e.returncode}); check the network and retry") from None
+        sdist_path = Path(tmp) / SDIST
+        if not sdist_path.is_file():
+            raise TcatError(f"pip did not produce {SDIST} in {tmp}")
+        data = sdist_path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != SDIST_SHA256:
+            raise TcatError(f"{SDIST}: sha256 {digest} is not the pinned {SDIST_SHA256}; refusing to use it")
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data)) as sdist:
+                inner = sdist.extractfile("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz").read()
+            with tarfile.open(fileobj=io.BytesIO(inner)) as archive:
+                member = next(m for m in archive.getmembers() if m.name.endswith(FILE))
+                text = archive.extractfile(member).read()
+        except (tarfile.TarError, KeyError, StopIteration, AttributeError) as e:
+            raise TcatError(f"{SDIST}: unexpected layout ({type(e).__name__})") from None
+    return write_bytes(folder / FILE, text)
 
 
 def load_sentiment(name: str = "vader-movies") -> dict[str, list[tuple[str, int]]]:
