@@ -236,3 +236,29 @@ def test_seeded_kills_during_saves_leave_a_complete_checkpoint(tmp_path, seed):
     assert os.waitstatus_to_exitcode(status) == -signal.SIGKILL, "the saving child died on its own"
     assert _check_complete(ck) >= 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
+
+
+def test_save_never_replaces_a_folder_with_user_files(tmp_path):
+    """A save replaces its folder whole: it refuses one holding anything but checkpoint files."""
+    model = _tiny()
+    user = tmp_path / "thesis"
+    user.mkdir()
+    (user / "thesis.tex").write_text("my thesis")
+    with pytest.raises(TcatError, match=r"not part of a checkpoint \(thesis.tex\)"):
+        save_checkpoint(user, model, {})
+    assert sorted(p.name for p in user.iterdir()) == ["thesis.tex"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis"]  # no temporary folder left either
+    # a file, or a link to a folder, is refused; the link's target is untouched
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TcatError, match="not a checkpoint folder"):
+        save_checkpoint(tmp_path / "file", model, {})
+    (tmp_path / "link").symlink_to(user)
+    with pytest.raises(TcatError):
+        save_checkpoint(tmp_path / "link", model, {})
+    assert (tmp_path / "file").read_text() == "x" and (user / "thesis.tex").read_text() == "my thesis"
+    # an empty folder and an earlier checkpoint are fine
+    (tmp_path / "empty").mkdir()
+    save_checkpoint(tmp_path / "empty", model, {"task": {"name": "none"}})
+    save_checkpoint(tmp_path / "empty", model, {"task": {"name": "none"}}, optimizer=torch.optim.Adam(model.parameters()),
+                    trainer_state={"step": 1})
+    assert load_model(tmp_path / "empty")[1]["task"] == {"name": "none"}

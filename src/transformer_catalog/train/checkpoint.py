@@ -16,6 +16,7 @@ are only ever read with safetensors: a pickle (.pt/.bin/.ckpt/.pkl) is refused, 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -27,6 +28,28 @@ from ..nn.config import ModelConfig
 from ..nn.dual import build_any, config_from_dict
 
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
+# What a checkpoint folder holds. A save replaces the folder whole, so it refuses one holding
+# anything else: `tcat build --out ~/thesis` must not delete the thesis.
+CHECKPOINT_FILES = {"config.json", "model.safetensors", "tokenizer.json", "trainer_state.json",
+                    "optimizer.safetensors", "rng.safetensors", files.MARKER}
+
+
+def check_replaceable(folder: str | Path) -> None:
+    """TcatError unless `folder` is absent, empty, or a checkpoint folder (only checkpoint files)."""
+    folder = Path(folder)
+    recover(folder)
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if folder.is_symlink() or not folder.is_dir():
+        raise TcatError(f"{folder}: exists and is not a checkpoint folder; choose another output folder")
+    try:
+        others = sorted(n for n in os.listdir(folder) if n not in CHECKPOINT_FILES)
+    except OSError as e:
+        raise TcatError(f"{folder}: cannot read ({e.strerror})") from None
+    if others:
+        raise TcatError(f"{folder} holds files that are not part of a checkpoint ({', '.join(others[:3])}"
+                        f"{', ...' if len(others) > 3 else ''}); a save replaces the folder whole: choose another "
+                        "output folder")
 
 
 def recover(folder: str | Path) -> bool:
@@ -173,6 +196,7 @@ def save_checkpoint(
     from safetensors.torch import save_file, save_model
 
     folder = Path(folder)
+    check_replaceable(folder)  # before anything is written
     tmp = files.staging_dir(folder)
     files.write_json(tmp / "config.json", {"model": model.config.to_dict(), **meta})
     if weights is None:
