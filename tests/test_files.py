@@ -5,6 +5,7 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -254,3 +255,39 @@ def test_recover_leaves_a_live_writers_folders_alone(tmp_path):
     (tmp_path / f"ckpt.old-{parent_pid}").mkdir()
     assert not files.recover_dir(f)
     assert (tmp_path / f"ckpt.tmp-{parent_pid}").is_dir() and (tmp_path / f"ckpt.old-{parent_pid}").is_dir()
+
+
+# -- the cache (data/cache.py) is best effort and never a traceback ---------------------------------
+
+def test_cache_round_trip_and_damage_is_a_miss(tmp_path):
+    from transformer_catalog.data.cache import read_cached, write_cached
+
+    p = tmp_path / "c.json"
+    assert write_cached(p, {"a": [1, 2]}) and read_cached(p) == {"a": [1, 2]}
+    envelope = json.loads(p.read_text())
+    envelope["data"]["a"].append(3)  # edited by hand (or bit rot): the digest no longer matches
+    p.write_text(json.dumps(envelope))
+    assert read_cached(p) is None
+    for junk in ("[1]", "{}", "nope", '{"sha256": 1, "data": 2, "x": 3}'):
+        p.write_text(junk)
+        assert read_cached(p) is None
+    assert read_cached(tmp_path / "missing.json") is None
+
+
+def test_unwritable_cache_is_skipped_or_one_line(tmp_path, monkeypatch):
+    from transformer_catalog.data import cache
+
+    monkeypatch.setenv("TCAT_CACHE", "/proc/tcat-cache")
+    assert cache.cache_dir() == Path("/proc/tcat-cache")
+    assert cache.write_cached(cache.cache_dir() / "x.json", {"a": 1}) is False
+    with pytest.raises(TcatError, match="/proc/tcat-cache.*TCAT_CACHE"):
+        cache.writable_cache_dir("vader")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("TCAT_CACHE", str(blocker))
+    assert cache.write_cached(blocker / "x.json", {"a": 1}) is False and blocker.read_text() == "x"
+    with pytest.raises(TcatError, match="TCAT_CACHE"):
+        cache.writable_cache_dir()
+    monkeypatch.delenv("TCAT_CACHE")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.cache_dir() == tmp_path / "home" / ".cache" / "transformer-catalog"
