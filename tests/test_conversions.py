@@ -11,9 +11,9 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from transformer_catalog.errors import TcatError  # noqa: E402
+from transformer_catalog.families import family_for_hf  # noqa: E402
 from transformer_catalog.generate import beam_search, generate, iter_tokens  # noqa: E402
 from transformer_catalog.interop import from_hf, to_hf  # noqa: E402
-from transformer_catalog.families import family_for_hf  # noqa: E402
 from transformer_catalog.interop.hf import check_fits_in_memory, estimate_bytes, model_bytes  # noqa: E402
 from transformer_catalog.nn.config import AttentionConfig, ModelConfig, PositionConfig  # noqa: E402
 from transformer_catalog.nn.model import build_model  # noqa: E402
@@ -28,12 +28,27 @@ def _save(hf_model, path):
 
 # -- BART / mBART with tie_word_embeddings=False ------------------------------------------------------
 def _seq2seq(kind, tied):
-    cls = {"bart": (transformers.BartConfig, transformers.BartForConditionalGeneration),
-           "mbart": (transformers.MBartConfig, transformers.MBartForConditionalGeneration)}[kind]
-    cfg = cls[0](d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
-                 encoder_ffn_dim=64, decoder_ffn_dim=64, vocab_size=100, max_position_embeddings=64, pad_token_id=1,
-                 bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=None,
-                 tie_word_embeddings=tied)
+    cls = {
+        "bart": (transformers.BartConfig, transformers.BartForConditionalGeneration),
+        "mbart": (transformers.MBartConfig, transformers.MBartForConditionalGeneration),
+    }[kind]
+    cfg = cls[0](
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        vocab_size=100,
+        max_position_embeddings=64,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_eos_token_id=None,
+        tie_word_embeddings=tied,
+    )
     return cls[1](cfg).eval()
 
 
@@ -58,8 +73,9 @@ def test_untied_bart_keeps_its_three_tables_both_ways(kind, tmp_path):
         assert err <= TOL, err
 
         hf.generation_config.eos_token_id = None
-        theirs = hf.generate(input_ids=src, attention_mask=mask, max_new_tokens=8, do_sample=False, num_beams=1,
-                             min_length=0)[:, 1:]
+        theirs = hf.generate(
+            input_ids=src, attention_mask=mask, max_new_tokens=8, do_sample=False, num_beams=1, min_length=0
+        )[:, 1:]
         mine = generate(ours, torch.full((2, 1), 2), 8, src=src)
         assert torch.equal(mine, theirs)
 
@@ -93,11 +109,23 @@ def test_bart_head_tied_to_a_decoder_only_table_is_refused(tmp_path):
 @pytest.mark.parametrize("kind", ["roberta", "xlm-roberta"])
 def test_roberta_left_padding_counts_positions_from_the_first_real_token(kind, tmp_path):
     torch.manual_seed(0)
-    cls = {"roberta": (transformers.RobertaConfig, transformers.RobertaModel),
-           "xlm-roberta": (transformers.XLMRobertaConfig, transformers.XLMRobertaModel)}[kind]
-    hf = cls[1](cls[0](vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                       intermediate_size=64, max_position_embeddings=66, type_vocab_size=1, pad_token_id=1),
-                add_pooling_layer=False).eval()
+    cls = {
+        "roberta": (transformers.RobertaConfig, transformers.RobertaModel),
+        "xlm-roberta": (transformers.XLMRobertaConfig, transformers.XLMRobertaModel),
+    }[kind]
+    hf = cls[1](
+        cls[0](
+            vocab_size=100,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=66,
+            type_vocab_size=1,
+            pad_token_id=1,
+        ),
+        add_pooling_layer=False,
+    ).eval()
     ids = torch.randint(3, 100, (3, 10))
     ids[1, :4] = 1  # left padded
     ids[2, :2] = 1
@@ -120,9 +148,17 @@ def test_roberta_left_padding_counts_positions_from_the_first_real_token(kind, t
 
 
 def test_position_numbering_that_the_target_architecture_lacks_is_refused(tmp_path):
-    hf = transformers.BertModel(transformers.BertConfig(
-        vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64,
-        max_position_embeddings=64), add_pooling_layer=False)
+    hf = transformers.BertModel(
+        transformers.BertConfig(
+            vocab_size=100,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=64,
+        ),
+        add_pooling_layer=False,
+    )
     bert = from_hf(_save(hf, tmp_path / "hf"))
     with pytest.raises(TcatError, match="export as roberta: positions numbered 'index'"):
         to_hf(bert, tmp_path / "r", "roberta")
@@ -133,20 +169,45 @@ def test_position_numbering_that_the_target_architecture_lacks_is_refused(tmp_pa
 
 # -- decoders: batched, left-padded greedy generation -----------------------------------------------
 def _gpt2():
-    return transformers.GPT2LMHeadModel(transformers.GPT2Config(
-        n_layer=2, n_embd=32, n_head=4, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0))
+    return transformers.GPT2LMHeadModel(
+        transformers.GPT2Config(
+            n_layer=2, n_embd=32, n_head=4, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0
+        )
+    )
 
 
 def _opt():
-    return transformers.OPTForCausalLM(transformers.OPTConfig(
-        hidden_size=32, num_hidden_layers=2, ffn_dim=64, num_attention_heads=4, vocab_size=100,
-        max_position_embeddings=64, word_embed_proj_dim=32, bos_token_id=2, eos_token_id=2, pad_token_id=1))
+    return transformers.OPTForCausalLM(
+        transformers.OPTConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            ffn_dim=64,
+            num_attention_heads=4,
+            vocab_size=100,
+            max_position_embeddings=64,
+            word_embed_proj_dim=32,
+            bos_token_id=2,
+            eos_token_id=2,
+            pad_token_id=1,
+        )
+    )
 
 
 def _llama():
-    return transformers.LlamaForCausalLM(transformers.LlamaConfig(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-        vocab_size=100, max_position_embeddings=64, bos_token_id=0, eos_token_id=0, pad_token_id=0))
+    return transformers.LlamaForCausalLM(
+        transformers.LlamaConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=100,
+            max_position_embeddings=64,
+            bos_token_id=0,
+            eos_token_id=0,
+            pad_token_id=0,
+        )
+    )
 
 
 DECODERS = {"gpt2": _gpt2, "opt": _opt, "llama": _llama}
@@ -157,8 +218,8 @@ def _left_padded(pad):
     ids = torch.full((3, 7), pad)
     keep = torch.zeros(3, 7, dtype=torch.long)
     for row, n in enumerate(lengths):
-        ids[row, 7 - n:] = torch.randint(3, 100, (n,))
-        keep[row, 7 - n:] = 1
+        ids[row, 7 - n :] = torch.randint(3, 100, (n,))
+        keep[row, 7 - n :] = 1
     return ids, keep
 
 
@@ -170,7 +231,7 @@ def test_batched_left_padded_greedy_generation_matches_transformers(name, tmp_pa
     ids, keep = _left_padded(pad)
     hf.generation_config.eos_token_id = None  # all 10 steps for every row
     theirs = hf.generate(input_ids=ids, attention_mask=keep, max_new_tokens=10, do_sample=False, pad_token_id=pad)
-    theirs = theirs[:, ids.size(1):]
+    theirs = theirs[:, ids.size(1) :]
     ours = from_hf(_save(hf, tmp_path / "hf"))
     steps = list(iter_tokens(ours, ids, 10, keep=keep))
     mine = torch.stack([t for t, _ in steps], dim=1)
@@ -214,14 +275,17 @@ def _folder_with_config(tmp_path, text: bytes):
 GPT2_CONFIG = {"model_type": "gpt2", "n_layer": 2, "n_embd": 32, "n_head": 4, "vocab_size": 100, "n_positions": 64}
 
 
-@pytest.mark.parametrize("text,message", [
-    (json.dumps(GPT2_CONFIG)[:40].encode(), "unreadable JSON"),
-    (b"[1, 2]", "expected a JSON object"),
-    (b"\xff\xfe{}", "not UTF-8"),
-    (json.dumps({"model_type": "gpt2", "n_layer": 2}).encode(), "required field 'n_embd' is missing"),
-    (json.dumps({**GPT2_CONFIG, "n_embd": "wide"}).encode(), "wrong type"),
-    (json.dumps({**GPT2_CONFIG, "model_type": 7}).encode(), "model_type must be a string"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (json.dumps(GPT2_CONFIG)[:40].encode(), "unreadable JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (json.dumps({"model_type": "gpt2", "n_layer": 2}).encode(), "required field 'n_embd' is missing"),
+        (json.dumps({**GPT2_CONFIG, "n_embd": "wide"}).encode(), "wrong type"),
+        (json.dumps({**GPT2_CONFIG, "model_type": 7}).encode(), "model_type must be a string"),
+    ],
+)
 def test_damaged_config_json_is_one_line(tmp_path, text, message):
     folder = _folder_with_config(tmp_path, text)
     with pytest.raises(TcatError, match=message) as err:
@@ -231,15 +295,28 @@ def test_damaged_config_json_is_one_line(tmp_path, text, message):
 
 def test_config_that_needs_more_memory_than_available_is_refused_before_allocating(tmp_path):
     # 2 layers, but a vocabulary and width whose tables alone need ~4 TB
-    big = {"model_type": "llama", "hidden_size": 65536, "intermediate_size": 65536, "num_hidden_layers": 2,
-           "num_attention_heads": 64, "vocab_size": 8_000_000, "max_position_embeddings": 64}
+    big = {
+        "model_type": "llama",
+        "hidden_size": 65536,
+        "intermediate_size": 65536,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 64,
+        "vocab_size": 8_000_000,
+        "max_position_embeddings": 64,
+    }
     folder = _folder_with_config(tmp_path, json.dumps(big).encode())  # no weights: refused before reading them
     with pytest.raises(TcatError, match=r"needs \d+\.\d GiB for its weights, more than the") as err:
         from_hf(folder)
     assert "\n" not in str(err.value)
     # position tables count too: rotary tables of a long max_position_embeddings are buffers
-    cfg = ModelConfig(arch="decoder", d_model=64, n_encoder_layers=0, n_decoder_layers=1,
-                      attention=AttentionConfig(n_heads=4), position=PositionConfig(kind="rope", max_len=10**6))
+    cfg = ModelConfig(
+        arch="decoder",
+        d_model=64,
+        n_encoder_layers=0,
+        n_decoder_layers=1,
+        attention=AttentionConfig(n_heads=4),
+        position=PositionConfig(kind="rope", max_len=10**6),
+    )
     need = estimate_bytes(cfg)
     assert need >= 2 * 10**6 * 16 * 4  # cos and sin, (max_len, head_dim) fp32
     check_fits_in_memory(need, "x", available=10**9)
@@ -248,7 +325,14 @@ def test_config_that_needs_more_memory_than_available_is_refused_before_allocati
 
 
 def test_a_million_layers_are_estimated_without_building_them(tmp_path):
-    deep = {"model_type": "gpt2", "n_layer": 1_000_000, "n_embd": 256, "n_head": 4, "vocab_size": 100, "n_positions": 64}
+    deep = {
+        "model_type": "gpt2",
+        "n_layer": 1_000_000,
+        "n_embd": 256,
+        "n_head": 4,
+        "vocab_size": 100,
+        "n_positions": 64,
+    }
     folder = _folder_with_config(tmp_path, json.dumps(deep).encode())
     start = time.perf_counter()
     # 1M layers x 789,760 parameters x 4 bytes (+ the embeddings) = 2942.1 GiB
@@ -257,14 +341,47 @@ def test_a_million_layers_are_estimated_without_building_them(tmp_path):
     assert time.perf_counter() - start < 20
 
 
-@pytest.mark.parametrize("cfg", [
-    dict(model_type="gpt2", n_layer=7, n_embd=32, n_head=4, vocab_size=100, n_positions=64),
-    dict(model_type="mixtral", hidden_size=32, intermediate_size=48, num_hidden_layers=5, num_attention_heads=4,
-         num_key_value_heads=2, vocab_size=100, num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=64),
-    dict(model_type="t5", d_model=32, d_kv=8, d_ff=64, num_layers=6, num_decoder_layers=4, num_heads=4, vocab_size=100),
-    dict(model_type="switch_transformers", d_model=32, d_kv=8, d_ff=64, num_layers=6, num_decoder_layers=5, num_heads=4,
-         vocab_size=100, num_experts=4, num_sparse_encoder_layers=3, num_sparse_decoder_layers=2),
-])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(model_type="gpt2", n_layer=7, n_embd=32, n_head=4, vocab_size=100, n_positions=64),
+        dict(
+            model_type="mixtral",
+            hidden_size=32,
+            intermediate_size=48,
+            num_hidden_layers=5,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=100,
+            num_local_experts=4,
+            num_experts_per_tok=2,
+            max_position_embeddings=64,
+        ),
+        dict(
+            model_type="t5",
+            d_model=32,
+            d_kv=8,
+            d_ff=64,
+            num_layers=6,
+            num_decoder_layers=4,
+            num_heads=4,
+            vocab_size=100,
+        ),
+        dict(
+            model_type="switch_transformers",
+            d_model=32,
+            d_kv=8,
+            d_ff=64,
+            num_layers=6,
+            num_decoder_layers=5,
+            num_heads=4,
+            vocab_size=100,
+            num_experts=4,
+            num_sparse_encoder_layers=3,
+            num_sparse_decoder_layers=2,
+        ),
+    ],
+)
 def test_extrapolated_memory_estimate_equals_the_full_build(cfg):
     config = family_for_hf(cfg["model_type"]).config_from_hf(cfg)
     assert estimate_bytes(config) == model_bytes(build_model(config, device="meta"))
@@ -291,11 +408,14 @@ def test_to_hf_never_writes_into_a_foreign_folder_or_through_a_link(tmp_path):
     assert (foreign / "thesis.tex").read_text() == "mine" and (foreign / "model.safetensors").is_file()
 
 
-@pytest.mark.parametrize("index,message", [
-    (b'{"weight_map": ', "not a safetensors index"),
-    (b'{"metadata": {}}', "not a safetensors index"),
-    (b'{"weight_map": {"a": "../../etc/passwd"}}', "is not a file name in this folder"),
-])
+@pytest.mark.parametrize(
+    "index,message",
+    [
+        (b'{"weight_map": ', "not a safetensors index"),
+        (b'{"metadata": {}}', "not a safetensors index"),
+        (b'{"weight_map": {"a": "../../etc/passwd"}}', "is not a file name in this folder"),
+    ],
+)
 def test_damaged_shard_index_is_one_line(tmp_path, index, message):
     folder = _folder_with_config(tmp_path, json.dumps(GPT2_CONFIG).encode())
     (folder / "model.safetensors.index.json").write_bytes(index)

@@ -7,8 +7,8 @@ Works for decoder-only models (continue a prompt) and encoder-decoder models (tr
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -18,10 +18,10 @@ from .nn.attention import KVCache, StaticKVCache
 from .nn.model import DecoderModel, EncoderDecoderModel, real_token_positions
 from .runtime import has_cxx_compiler
 
-StepFn = Callable[[Tensor, Optional[KVCache]], Tensor]
+StepFn = Callable[[Tensor, KVCache | None], Tensor]
 
 
-def _stepper(model, src: Optional[Tensor], keep: Optional[Tensor] = None) -> StepFn:
+def _stepper(model, src: Tensor | None, keep: Tensor | None = None) -> StepFn:
     """A function (new token ids, cache) -> logits of those positions. `keep` (B, T0) marks the
     prompt's real tokens (decoder-only models; Hugging Face's attention_mask): tokens generated
     later are real, padding is never attended to, and positions count real tokens only, as
@@ -46,8 +46,9 @@ def _stepper(model, src: Optional[Tensor], keep: Optional[Tensor] = None) -> Ste
         if grow > 0:  # the tokens generated since the last step are real
             state["keep"] = torch.cat([state["keep"], state["keep"].new_ones(ids.size(0), grow)], dim=1)
         full = state["keep"][:, :total]
-        positions = real_token_positions(full)[:, -ids.size(1):]
+        positions = real_token_positions(full)[:, -ids.size(1) :]
         return model(ids, cache, keep=full, positions=positions)
+
     return step
 
 
@@ -82,19 +83,23 @@ def compiled_stepper(model: DecoderModel, batch: int, max_len: int) -> tuple[Ste
             _COMPILED.pop(next(iter(_COMPILED)))
         # cpp_wrapper: the compiled step calls its kernels from C++, not Python (~15% faster per token
         # on the 6.9M GPT, for ~15 s more compiling)
-        compiled = _COMPILED[id(model)] = (model, torch.compile(model.forward, dynamic=False, options={"cpp_wrapper": True}))
+        compiled = _COMPILED[id(model)] = (
+            model,
+            torch.compile(model.forward, dynamic=False, options={"cpp_wrapper": True}),
+        )
 
     def step(ids: Tensor, _cache) -> Tensor:
         logits = (compiled[1] if ids.size(1) == 1 else model)(ids, cache)
         cache.advance(ids.size(1))
         return logits
+
     return step, cache
 
 
 _COMPILED: dict[int, tuple] = {}
 
 
-def _compile_unsupported(model, src) -> Optional[str]:
+def _compile_unsupported(model, src) -> str | None:
     if not isinstance(model, DecoderModel) or src is not None:
         return "an encoder-decoder model"
     if not has_cxx_compiler():
@@ -107,13 +112,13 @@ def iter_tokens(
     model,
     start: Tensor,
     max_new_tokens: int,
-    src: Optional[Tensor] = None,
-    eos_id: Optional[int] = None,
+    src: Tensor | None = None,
+    eos_id: int | None = None,
     sampling: SamplingConfig = SamplingConfig(),
     use_cache: bool = True,
-    generator: Optional[torch.Generator] = None,
+    generator: torch.Generator | None = None,
     compile: bool = False,
-    keep: Optional[Tensor] = None,
+    keep: Tensor | None = None,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield (next token ids (B,), their logits (B, V)) one step at a time. `start` (B, T0) is the
     prompt (decoder-only) or the start-of-sequence token(s) (encoder-decoder). `compile`: decode
@@ -129,10 +134,11 @@ def iter_tokens(
         step, cache = compiled_stepper(model, start.size(0), start.size(1) + max_new_tokens)
     else:
         if compile and why:
-            warnings.warn(f"compiled decoding is not available for {why}: decoding eagerly")
+            warnings.warn(f"compiled decoding is not available for {why}: decoding eagerly", stacklevel=2)
         step = _stepper(model, src, keep)
         cache = model.new_cache() if use_cache else None
     seq, done = start, torch.zeros(start.size(0), dtype=torch.bool, device=start.device)
+    nxt = start[:, -1]  # the last token so far; each step feeds the one it chose
     for i in range(max_new_tokens):
         inp = seq if cache is None or i == 0 else nxt[:, None]  # a fresh (B, 1) tensor: same strides every step
         logits = step(inp, cache)[:, -1].float()
@@ -158,7 +164,7 @@ def generate(model, start: Tensor, max_new_tokens: int, **kwargs) -> Tensor:
     return torch.stack(steps, dim=1)
 
 
-def strip_after_eos(ids: list[int], eos_id: Optional[int]) -> list[int]:
+def strip_after_eos(ids: list[int], eos_id: int | None) -> list[int]:
     return ids[: ids.index(eos_id)] if eos_id is not None and eos_id in ids else ids
 
 
@@ -174,10 +180,10 @@ def beam_search(
     max_new_tokens: int,
     beam_size: int = 4,
     alpha: float = 0.6,
-    src: Optional[Tensor] = None,
-    eos_id: Optional[int] = None,
+    src: Tensor | None = None,
+    eos_id: int | None = None,
     use_cache: bool = True,
-    keep: Optional[Tensor] = None,
+    keep: Tensor | None = None,
 ) -> list[list[int]]:
     """Best hypothesis per batch row by log-probability / lp(length). Paper: beam 4, alpha 0.6.
     `keep` (B, T0): the prompt's real tokens, for a left-padded batch (see iter_tokens)."""

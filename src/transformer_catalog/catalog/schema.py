@@ -7,7 +7,7 @@ post) stands behind the descriptive fields; sizes, the licence and corrections n
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,7 +23,7 @@ def _pattern(regex: str):
     return Field(json_schema_extra={"pattern": regex})
 
 
-def _url(v: Optional[str]) -> Optional[str]:
+def _url(v: str | None) -> str | None:
     if v is not None and not URL.match(v):
         raise ValueError(f"{v!r} is not an http(s) URL")
     return v
@@ -35,9 +35,9 @@ class Strict(BaseModel):
 
 class Size(Strict):
     variant: str
-    params: Optional[int] = Field(None, description="parameter count; null = undisclosed (say so in note)")
+    params: int | None = Field(None, description="parameter count; null = undisclosed (say so in note)")
     source: str
-    note: Optional[str] = None
+    note: str | None = None
 
     _check_source = field_validator("source")(lambda cls, v: _url(v))
 
@@ -52,9 +52,9 @@ class Size(Strict):
 
 class License(Strict):
     category: Literal[tuple(LICENSE_CATEGORIES)]  # type: ignore[valid-type]
-    spdx: Optional[str] = None  # SPDX identifier where one exists
-    name: Optional[str] = None  # for bespoke licences without an SPDX id
-    source: Optional[str] = None
+    spdx: str | None = None  # SPDX identifier where one exists
+    name: str | None = None  # for bespoke licences without an SPDX id
+    source: str | None = None
 
     _check_source = field_validator("source")(lambda cls, v: _url(v))
 
@@ -69,9 +69,9 @@ class References(Strict):
     title: str
     authors: str  # "Surname et al." or the organisation
     year: int
-    paper: Optional[str] = None  # the primary source: paper, technical report or release post
-    arxiv: Optional[str] = Field(None, json_schema_extra={"pattern": ARXIV})
-    docs: Optional[str] = None  # Hugging Face model doc, model card or repository
+    paper: str | None = None  # the primary source: paper, technical report or release post
+    arxiv: str | None = Field(None, json_schema_extra={"pattern": ARXIV})
+    docs: str | None = None  # Hugging Face model doc, model card or repository
     bibtex_key: str
 
     _check_urls = field_validator("paper", "docs")(lambda cls, v: _url(v))
@@ -116,7 +116,7 @@ class Spec(Strict):
 
     # The old name of `layout`, filled from it so that readers of the dumped dict that still say
     # spec["family"] keep working; written in no YAML file. Drop it once every reader says layout.
-    family: Optional[str] = Field(None, description="old name of `layout` (same value); read `layout`")
+    family: str | None = Field(None, description="old name of `layout` (same value); read `layout`")
 
     @model_validator(mode="before")
     @classmethod
@@ -127,8 +127,11 @@ class Spec(Strict):
             if layout is not None and family is not None and layout != family:
                 raise ValueError("spec: give `layout` only (`family` is its old name)")
             if layout is not None or family is not None:
-                data = {**data, "layout": layout if layout is not None else family,
-                        "family": layout if layout is not None else family}
+                data = {
+                    **data,
+                    "layout": layout if layout is not None else family,
+                    "family": layout if layout is not None else family,
+                }
         return data
 
 
@@ -138,10 +141,10 @@ class Entry(Strict):
     family: str
     derived_from: list[str] = []
     architecture: Literal[ARCHITECTURES]  # type: ignore[valid-type]
-    architecture_note: Optional[str] = None
+    architecture_note: str | None = None
     pretraining_tasks: list[Literal[tuple(TASKS)]]  # type: ignore[valid-type]
-    task_note: Optional[str] = None
-    finetuning_task: Optional[str] = None
+    task_note: str | None = None
+    finetuning_task: str | None = None
     extension: str
     applications: list[str]
     date: str = _pattern(DATE)
@@ -151,8 +154,8 @@ class Entry(Strict):
     lab: list[Literal[tuple(LAB_NAMES)]]  # type: ignore[valid-type]
     references: References
     corrections: list[Correction] = []
-    spec: Optional[Spec] = None  # the architecture, buildable by the core (tcat verify)
-    not_buildable: Optional[str] = None  # why there is no spec (undisclosed, or a feature the core lacks)
+    spec: Spec | None = None  # the architecture, buildable by the core (tcat verify)
+    not_buildable: str | None = None  # why there is no spec (undisclosed, or a feature the core lacks)
     in_paper: bool  # listed in the catalog paper (Amatriain et al., 2023), or added by us
 
     @field_validator("date")

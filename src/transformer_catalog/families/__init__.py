@@ -6,13 +6,51 @@ from __future__ import annotations
 import difflib
 
 from ..errors import TcatError
-from . import (albert, bart, bert, bloom, clip, deberta_v2, distilbert, gpt2, gpt_neo, gpt_neox, gptj, llama, openai_gpt,
-               opt, switch, t5, transformer, vit)
+from . import (
+    albert,
+    bart,
+    bert,
+    bloom,
+    clip,
+    deberta_v2,
+    distilbert,
+    gpt2,
+    gpt_neo,
+    gpt_neox,
+    gptj,
+    llama,
+    openai_gpt,
+    opt,
+    switch,
+    t5,
+    transformer,
+    vit,
+)
 from ._family import Family
 
-FAMILIES: tuple[Family, ...] = tuple(m.FAMILY for m in (
-    transformer, gpt2, llama, bert, opt, gpt_neox, bart, t5, bloom, albert, distilbert, openai_gpt, vit, gpt_neo, gptj,
-    deberta_v2, clip, switch))
+FAMILIES: tuple[Family, ...] = tuple(
+    m.FAMILY
+    for m in (
+        transformer,
+        gpt2,
+        llama,
+        bert,
+        opt,
+        gpt_neox,
+        bart,
+        t5,
+        bloom,
+        albert,
+        distilbert,
+        openai_gpt,
+        vit,
+        gpt_neo,
+        gptj,
+        deberta_v2,
+        clip,
+        switch,
+    )
+)
 _BY_NAME = {f.name: f for f in FAMILIES}
 _BY_HF = {t: f for f in FAMILIES for t in f.hf_model_types}
 if len(_BY_NAME) != len(FAMILIES) or len(_BY_HF) != sum(len(f.hf_model_types) for f in FAMILIES):
@@ -53,8 +91,19 @@ def get_config(name: str, **overrides):
             return fam.config(**{**fam.configs[name], **overrides})
     close = difflib.get_close_matches(name, config_names(), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise TcatError(f"unknown model config {name!r}; {hint}known: {', '.join(config_names())} "
-                    "(catalog entries with a spec work too, e.g. tcat build 'LLaMA')")
+    raise TcatError(
+        f"unknown model config {name!r}; {hint}known: {', '.join(config_names())} "
+        "(catalog entries with a spec work too, e.g. tcat build 'LLaMA')"
+    )
 
 
-__all__ = ["FAMILIES", "Family", "config_names", "family", "family_for_hf", "get_config", "hf_model_types", "make_config"]
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "config_names",
+    "family",
+    "family_for_hf",
+    "get_config",
+    "hf_model_types",
+    "make_config",
+]

@@ -7,8 +7,9 @@ None when a family has none, so that callers test a field, never the presence of
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from ._rules import Rule
 
@@ -26,21 +27,21 @@ class Family:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # Hugging Face config values assumed when absent
     # -- Hugging Face translation (absent for families that exist only as configurations) --------
     hf_model_types: tuple[str, ...] = ()  # config.json model_type values this family reads and writes
-    config_from_hf: Optional[Callable[[dict], Any]] = None
-    config_to_hf: Optional[Callable[[Any, str], dict]] = None  # (config, model_type) -> config.json dict
+    config_from_hf: Callable[[dict], Any] | None = None
+    config_to_hf: Callable[[Any, str], dict] | None = None  # (config, model_type) -> config.json dict
     rules: Callable[[Any], list[Rule]] = lambda cfg: []  # weight-name rules for a config
     layers: Callable[[Any], dict[str, int]] = _no_layers  # layer placeholders ({i}, {e}, {d}) -> counts
     ignored: tuple[str, ...] = ()  # checkpoint tensors (glob patterns) that carry nothing tcat needs
     hf_prefix: str = ""  # the base model's prefix in a task checkpoint (e.g. "model.")
     hf_wrapper_prefixes: tuple[str, ...] = ()  # prefixes a task wrapper adds (BertForMaskedLM: "bert.")
     # -- optional hooks (None: the family has no such step) --------------------------------------
-    make_config: Optional[Callable[..., Any]] = None  # own arguments -> config (the paper's Transformer)
-    check: Optional[Callable[[dict, str], None]] = None  # refuse tensors the conversion would drop
-    pack: Optional[Callable[[dict, Any, str], dict]] = None  # checkpoint tensors -> the rules' layout
-    unpack: Optional[Callable[[dict, Any], dict]] = None  # the rules' layout -> checkpoint tensors
-    build: Optional[Callable[..., Any]] = None  # model builder other than nn.model.build_model (two towers)
+    make_config: Callable[..., Any] | None = None  # own arguments -> config (the paper's Transformer)
+    check: Callable[[dict, str], None] | None = None  # refuse tensors the conversion would drop
+    pack: Callable[[dict, Any, str], dict] | None = None  # checkpoint tensors -> the rules' layout
+    unpack: Callable[[dict, Any], dict] | None = None  # the rules' layout -> checkpoint tensors
+    build: Callable[..., Any] | None = None  # model builder other than nn.model.build_model (two towers)
     # Head count for rules with per_head layouts; None: cfg.attention.n_heads.
-    heads: Optional[Callable[[Any], int]] = None
+    heads: Callable[[Any], int] | None = None
 
     def config(self, **args):
         """A configuration from the family's own arguments: make_config where the family has one,

@@ -9,21 +9,39 @@ from ..errors import TcatError
 def unsupported(hf: dict, key: str, allowed: tuple, default=None) -> None:
     value = hf.get(key, default)
     if value not in allowed:
-        raise TcatError(f"Hugging Face config {hf.get('model_type')}: {key}={value!r} is not supported "
-                        f"(supported: {', '.join(map(repr, allowed))})")
+        raise TcatError(
+            f"Hugging Face config {hf.get('model_type')}: {key}={value!r} is not supported "
+            f"(supported: {', '.join(map(repr, allowed))})"
+        )
 
 
-ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "relu": "relu",
-               "silu": "silu", "swish": "silu", "quick_gelu": "quick_gelu", "relu2": "relu2"}
-ACTIVATIONS_BACK = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu", "silu": "silu", "quick_gelu": "quick_gelu",
-                    "relu2": "relu2"}
+ACTIVATIONS = {
+    "gelu_new": "gelu_tanh",
+    "gelu_pytorch_tanh": "gelu_tanh",
+    "gelu": "gelu",
+    "relu": "relu",
+    "silu": "silu",
+    "swish": "silu",
+    "quick_gelu": "quick_gelu",
+    "relu2": "relu2",
+}
+ACTIVATIONS_BACK = {
+    "gelu_tanh": "gelu_new",
+    "gelu": "gelu",
+    "relu": "relu",
+    "silu": "silu",
+    "quick_gelu": "quick_gelu",
+    "relu2": "relu2",
+}
 
 
 def activation(hf: dict, key: str) -> str:
     name = hf.get(key)
     if name not in ACTIVATIONS:
-        raise TcatError(f"Hugging Face config {hf.get('model_type')}: {key}={name!r} is not supported "
-                        f"(supported: {', '.join(ACTIVATIONS)})")
+        raise TcatError(
+            f"Hugging Face config {hf.get('model_type')}: {key}={name!r} is not supported "
+            f"(supported: {', '.join(ACTIVATIONS)})"
+        )
     return ACTIVATIONS[name]
 
 

@@ -62,8 +62,15 @@ def _to_per_head(t: torch.Tensor, parts: int, heads: int) -> torch.Tensor:
     return t.reshape(parts, heads, -1, *rest).transpose(0, 1).reshape(t.shape)
 
 
-def hf_to_ours(tensors: dict[str, torch.Tensor], rules: list[Rule], layers: dict[str, int],
-               expected: dict[str, torch.Size], ignore: tuple[str, ...], where: str, heads: int = 0) -> dict[str, torch.Tensor]:
+def hf_to_ours(
+    tensors: dict[str, torch.Tensor],
+    rules: list[Rule],
+    layers: dict[str, int],
+    expected: dict[str, torch.Size],
+    ignore: tuple[str, ...],
+    where: str,
+    heads: int = 0,
+) -> dict[str, torch.Tensor]:
     """Our state dict from theirs. `expected` gives our shapes (to split fused tensors)."""
     out: dict[str, torch.Tensor] = {}
     used = set()
@@ -82,23 +89,30 @@ def hf_to_ours(tensors: dict[str, torch.Tensor], rules: list[Rule], layers: dict
         else:
             sizes = [expected[o][0] for o in r.ours]
             if t.dim() == 0 or sum(sizes) != t.shape[0]:
-                raise TcatError(f"{where}: tensor {r.theirs} has shape {list(tensors[r.theirs].shape)}, "
-                                f"the config needs {sum(sizes)} rows for {', '.join(r.ours)}")
+                raise TcatError(
+                    f"{where}: tensor {r.theirs} has shape {list(tensors[r.theirs].shape)}, "
+                    f"the config needs {sum(sizes)} rows for {', '.join(r.ours)}"
+                )
             parts = torch.split(t, sizes, dim=0)
         for name, part in zip(r.ours, parts):
             if part.shape != expected[name]:
-                raise TcatError(f"{where}: tensor {r.theirs} has shape {list(tensors[r.theirs].shape)}, "
-                                f"the config needs {list(expected[name])}")
+                raise TcatError(
+                    f"{where}: tensor {r.theirs} has shape {list(tensors[r.theirs].shape)}, "
+                    f"the config needs {list(expected[name])}"
+                )
             out[name] = part.contiguous()
     extra = sorted(k for k in tensors if k not in used and not any(fnmatch.fnmatch(k, p) for p in ignore))
     if extra:
-        raise TcatError(f"{where}: unexpected tensor {extra[0]} ({len(extra)} unexpected in all); "
-                        "the checkpoint has a feature this converter does not map")
+        raise TcatError(
+            f"{where}: unexpected tensor {extra[0]} ({len(extra)} unexpected in all); "
+            "the checkpoint has a feature this converter does not map"
+        )
     return out
 
 
-def ours_to_hf(state: dict[str, torch.Tensor], rules: list[Rule], layers: dict[str, int],
-               heads: int = 0) -> dict[str, torch.Tensor]:
+def ours_to_hf(
+    state: dict[str, torch.Tensor], rules: list[Rule], layers: dict[str, int], heads: int = 0
+) -> dict[str, torch.Tensor]:
     out = {}
     for r in _expand(rules, layers):
         if not all(o in state for o in r.ours):

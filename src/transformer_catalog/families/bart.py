@@ -6,19 +6,27 @@ Checkpoint mapping below."""
 
 from __future__ import annotations
 
-from ._rules import linear, rule
-from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ..errors import TcatError
-from ._hf import seq2seq_layers, ACTIVATIONS_BACK, activation, require_zero
+from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._family import Family
+from ._hf import ACTIVATIONS_BACK, activation, require_zero, seq2seq_layers
+from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("bart", "mbart", "pegasus")
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
 HF_PREFIX = "model."
 OFFSET = 2
-DEFAULTS = dict(model_type="bart", vocab_size=50265, max_position_embeddings=1024, activation_function="gelu", dropout=0.1,
-                attention_dropout=0.0, pad_token_id=1, scale_embedding=False, tie_word_embeddings=True)
-
+DEFAULTS = dict(
+    model_type="bart",
+    vocab_size=50265,
+    max_position_embeddings=1024,
+    activation_function="gelu",
+    dropout=0.1,
+    attention_dropout=0.0,
+    pad_token_id=1,
+    scale_embedding=False,
+    tie_word_embeddings=True,
+)
 
 
 layers = seq2seq_layers
@@ -40,17 +48,25 @@ def config_from_hf(hf: dict) -> ModelConfig:
     else:
         position = PositionConfig(kind="learned", max_len=hf["max_position_embeddings"], offset=OFFSET)
     return ModelConfig(
-        arch="encoder-decoder", d_model=hf["d_model"], n_encoder_layers=hf["encoder_layers"],
-        n_decoder_layers=hf["decoder_layers"], dropout=hf["dropout"],
+        arch="encoder-decoder",
+        d_model=hf["d_model"],
+        n_encoder_layers=hf["encoder_layers"],
+        n_decoder_layers=hf["decoder_layers"],
+        dropout=hf["dropout"],
         attention=AttentionConfig(n_heads=hf["encoder_attention_heads"], dropout=hf["attention_dropout"]),
         position=position,
         norm=NormConfig(placement="pre" if pre else "post", final=pre),
         ffn=FFNConfig(d_ff=hf["encoder_ffn_dim"], activation=activation(hf, "activation_function")),
         # tie_word_embeddings ties all three tables of transformers' model (encoder, decoder, lm head)
         # to `shared`; without it each is its own table (`shared` is then unused)
-        embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"],
-                                  scale=bool(hf["scale_embedding"]), share_src_tgt=bool(hf["tie_word_embeddings"]),
-                                  tie_output=bool(hf["tie_word_embeddings"]), norm=kind != "pegasus"),
+        embedding=EmbeddingConfig(
+            vocab_size=hf["vocab_size"],
+            pad_id=hf["pad_token_id"],
+            scale=bool(hf["scale_embedding"]),
+            share_src_tgt=bool(hf["tie_word_embeddings"]),
+            tie_output=bool(hf["tie_word_embeddings"]),
+            norm=kind != "pegasus",
+        ),
     )
 
 
@@ -59,19 +75,34 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
         raise TcatError(f"a {cfg.norm.placement}-norm model cannot be exported as {model_type}")
     e = cfg.embedding
     if e.tie_output and not e.share_src_tgt:
-        raise TcatError(f"export as {model_type}: transformers ties the output to one table shared by encoder and "
-                        "decoder; this model ties it to a decoder table of its own")
+        raise TcatError(
+            f"export as {model_type}: transformers ties the output to one table shared by encoder and "
+            "decoder; this model ties it to a decoder table of its own"
+        )
     return {
         "model_type": model_type,
-        "architectures": [{"bart": "BartForConditionalGeneration", "mbart": "MBartForConditionalGeneration",
-                           "pegasus": "PegasusForConditionalGeneration"}[model_type]],
-        "vocab_size": cfg.embedding.vocab_size, "d_model": cfg.d_model,
-        "encoder_layers": cfg.n_encoder_layers, "decoder_layers": cfg.n_decoder_layers,
-        "encoder_attention_heads": cfg.attention.n_heads, "decoder_attention_heads": cfg.attention.n_heads,
-        "encoder_ffn_dim": cfg.ffn.d_ff, "decoder_ffn_dim": cfg.ffn.d_ff,
-        "activation_function": ACTIVATIONS_BACK[cfg.ffn.activation], "max_position_embeddings": cfg.position.max_len,
-        "dropout": cfg.dropout, "attention_dropout": cfg.attention.dropout, "pad_token_id": cfg.embedding.pad_id,
-        "scale_embedding": cfg.embedding.scale, "tie_word_embeddings": cfg.embedding.tie_output,
+        "architectures": [
+            {
+                "bart": "BartForConditionalGeneration",
+                "mbart": "MBartForConditionalGeneration",
+                "pegasus": "PegasusForConditionalGeneration",
+            }[model_type]
+        ],
+        "vocab_size": cfg.embedding.vocab_size,
+        "d_model": cfg.d_model,
+        "encoder_layers": cfg.n_encoder_layers,
+        "decoder_layers": cfg.n_decoder_layers,
+        "encoder_attention_heads": cfg.attention.n_heads,
+        "decoder_attention_heads": cfg.attention.n_heads,
+        "encoder_ffn_dim": cfg.ffn.d_ff,
+        "decoder_ffn_dim": cfg.ffn.d_ff,
+        "activation_function": ACTIVATIONS_BACK[cfg.ffn.activation],
+        "max_position_embeddings": cfg.position.max_len,
+        "dropout": cfg.dropout,
+        "attention_dropout": cfg.attention.dropout,
+        "pad_token_id": cfg.embedding.pad_id,
+        "scale_embedding": cfg.embedding.scale,
+        "tie_word_embeddings": cfg.embedding.tie_output,
     }
 
 
@@ -101,8 +132,11 @@ def rules(cfg: ModelConfig) -> list:
     """Tied: one table (model.shared). Untied: the encoder's, the decoder's and the head's own."""
     if cfg.embedding.tie_output:
         return [rule("src_embed.tokens.weight", "model.shared.weight"), *RULES]
-    return [rule("src_embed.tokens.weight", "model.encoder.embed_tokens.weight"),
-            rule("tgt_embed.tokens.weight", "model.decoder.embed_tokens.weight"), *RULES]
+    return [
+        rule("src_embed.tokens.weight", "model.encoder.embed_tokens.weight"),
+        rule("tgt_embed.tokens.weight", "model.decoder.embed_tokens.weight"),
+        *RULES,
+    ]
 
 
 def unpack(tensors: dict, cfg: ModelConfig) -> dict:
@@ -129,8 +163,15 @@ RULES = [
 ]
 # Copies of the shared table that tied checkpoints may also store under these names (untied: `shared`,
 # which neither stack reads); Pegasus's fixed sinusoids.
-IGNORED = ("model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight",
-           "final_logits_bias", "model.encoder.embed_positions.weight", "model.decoder.embed_positions.weight")
+IGNORED = (
+    "model.shared.weight",
+    "model.encoder.embed_tokens.weight",
+    "model.decoder.embed_tokens.weight",
+    "lm_head.weight",
+    "final_logits_bias",
+    "model.encoder.embed_positions.weight",
+    "model.decoder.embed_positions.weight",
+)
 
 
 FAMILY = Family(

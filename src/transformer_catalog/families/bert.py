@@ -6,11 +6,11 @@ embeddings are narrower than the hidden width, a projection between them."""
 
 from __future__ import annotations
 
-from ._rules import linear, rule
-from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ..errors import TcatError
-from ._hf import encoder_layers, ACTIVATIONS_BACK, activation, unsupported
+from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._family import Family
+from ._hf import ACTIVATIONS_BACK, activation, encoder_layers, unsupported
+from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "electra")
 HF_WRAPPER_PREFIXES = ("bert.", "roberta.", "electra.")
@@ -20,10 +20,18 @@ CONFIGS = {  # BERT paper, section 3: BASE (L=12, H=768, A=12) and LARGE (L=24, 
     "bert-base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
     "bert-large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096),
 }
-DEFAULTS = dict(model_type="bert", vocab_size=30522, max_position_embeddings=512, type_vocab_size=2,
-                hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                layer_norm_eps=1e-12, pad_token_id=0, position_embedding_type="absolute")
-
+DEFAULTS = dict(
+    model_type="bert",
+    vocab_size=30522,
+    max_position_embeddings=512,
+    type_vocab_size=2,
+    hidden_act="gelu",
+    hidden_dropout_prob=0.1,
+    attention_probs_dropout_prob=0.1,
+    layer_norm_eps=1e-12,
+    pad_token_id=0,
+    position_embedding_type="absolute",
+)
 
 
 layers = encoder_layers
@@ -39,16 +47,29 @@ def config_from_hf(hf: dict) -> ModelConfig:
     roberta = hf["model_type"] in ("roberta", "xlm-roberta")
     offset = hf["pad_token_id"] + 1 if roberta else 0
     return ModelConfig(
-        arch="encoder", d_model=hf["hidden_size"], n_encoder_layers=hf["num_hidden_layers"], n_decoder_layers=0,
+        arch="encoder",
+        d_model=hf["hidden_size"],
+        n_encoder_layers=hf["num_hidden_layers"],
+        n_decoder_layers=0,
         dropout=hf["hidden_dropout_prob"],
         attention=AttentionConfig(n_heads=hf["num_attention_heads"], dropout=hf["attention_probs_dropout_prob"]),
-        position=PositionConfig(kind="learned", max_len=hf["max_position_embeddings"] - offset, offset=offset,
-                                numbering="real_tokens" if roberta else "index"),
+        position=PositionConfig(
+            kind="learned",
+            max_len=hf["max_position_embeddings"] - offset,
+            offset=offset,
+            numbering="real_tokens" if roberta else "index",
+        ),
         norm=NormConfig(placement="post", final=False, eps=hf["layer_norm_eps"]),
         ffn=FFNConfig(d_ff=hf["intermediate_size"], activation=activation(hf, "hidden_act")),
-        embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"] or 0, scale=False,
-                                  tie_output=False, n_token_types=hf["type_vocab_size"], norm=True,
-                                  d_embed=hf.get("embedding_size") if hf["model_type"] == "electra" else None),
+        embedding=EmbeddingConfig(
+            vocab_size=hf["vocab_size"],
+            pad_id=hf["pad_token_id"] or 0,
+            scale=False,
+            tie_output=False,
+            n_token_types=hf["type_vocab_size"],
+            norm=True,
+            d_embed=hf.get("embedding_size") if hf["model_type"] == "electra" else None,
+        ),
     )
 
 
@@ -59,20 +80,34 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     p = cfg.position
     want = ("real_tokens", cfg.embedding.pad_id + 1) if roberta else ("index", 0)
     if (p.numbering, p.offset) != want:
-        raise TcatError(f"export as {model_type}: positions numbered {p.numbering!r} from row {p.offset}; "
-                        f"{model_type} numbers them {want[0]!r} from row {want[1]}")
+        raise TcatError(
+            f"export as {model_type}: positions numbered {p.numbering!r} from row {p.offset}; "
+            f"{model_type} numbers them {want[0]!r} from row {want[1]}"
+        )
     return {
         "model_type": model_type,
-        "architectures": [{"bert": "BertModel", "roberta": "RobertaModel", "xlm-roberta": "XLMRobertaModel",
-                           "electra": "ElectraModel"}[model_type]],
+        "architectures": [
+            {
+                "bert": "BertModel",
+                "roberta": "RobertaModel",
+                "xlm-roberta": "XLMRobertaModel",
+                "electra": "ElectraModel",
+            }[model_type]
+        ],
         **({"embedding_size": cfg.embedding.d_embed or cfg.d_model} if model_type == "electra" else {}),
         "vocab_size": cfg.embedding.vocab_size,
-        "hidden_size": cfg.d_model, "num_hidden_layers": cfg.n_encoder_layers,
-        "num_attention_heads": cfg.attention.n_heads, "intermediate_size": cfg.ffn.d_ff,
-        "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation], "hidden_dropout_prob": cfg.dropout,
-        "attention_probs_dropout_prob": cfg.attention.dropout, "max_position_embeddings": cfg.position.max_len + cfg.position.offset,
-        "type_vocab_size": cfg.embedding.n_token_types, "layer_norm_eps": cfg.norm.eps,
-        "pad_token_id": cfg.embedding.pad_id, "add_pooling_layer": False,
+        "hidden_size": cfg.d_model,
+        "num_hidden_layers": cfg.n_encoder_layers,
+        "num_attention_heads": cfg.attention.n_heads,
+        "intermediate_size": cfg.ffn.d_ff,
+        "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation],
+        "hidden_dropout_prob": cfg.dropout,
+        "attention_probs_dropout_prob": cfg.attention.dropout,
+        "max_position_embeddings": cfg.position.max_len + cfg.position.offset,
+        "type_vocab_size": cfg.embedding.n_token_types,
+        "layer_norm_eps": cfg.norm.eps,
+        "pad_token_id": cfg.embedding.pad_id,
+        "add_pooling_layer": False,
     }
 
 
@@ -92,7 +127,14 @@ RULES = [
     *linear(f"{B}.ffn.down", f"{H}.output.dense"),
     *linear(f"{B}.ffn_norm", f"{H}.output.LayerNorm"),
 ]
-IGNORED = ("pooler.*", "cls.*", "lm_head.*", "discriminator_predictions.*", "embeddings.position_ids", "embeddings.token_type_ids")
+IGNORED = (
+    "pooler.*",
+    "cls.*",
+    "lm_head.*",
+    "discriminator_predictions.*",
+    "embeddings.position_ids",
+    "embeddings.token_type_ids",
+)
 
 
 FAMILY = Family(

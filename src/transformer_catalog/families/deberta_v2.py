@@ -7,50 +7,90 @@ pretraining heads are not converted."""
 from __future__ import annotations
 
 from ..errors import TcatError
-from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import ACTIVATIONS_BACK, activation, encoder_layers, unsupported
 from ._family import Family
+from ._hf import ACTIVATIONS_BACK, activation, encoder_layers, unsupported
+from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("deberta-v2",)
 HF_WRAPPER_PREFIXES = ("deberta.",)
 HF_PREFIX = ""
 # The released v2/v3 checkpoints' settings (DeBERTa-v3-base shown); the config class's own defaults
 # describe a model without relative attention, which is not what any DeBERTa checkpoint uses.
-DEFAULTS = dict(model_type="deberta-v2", vocab_size=128100, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                intermediate_size=3072, hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                max_position_embeddings=512, type_vocab_size=0, layer_norm_eps=1e-7, relative_attention=True,
-                position_biased_input=False, pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm",
-                position_buckets=256, max_relative_positions=-1, pad_token_id=0, conv_kernel_size=0)
+DEFAULTS = dict(
+    model_type="deberta-v2",
+    vocab_size=128100,
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    hidden_act="gelu",
+    hidden_dropout_prob=0.1,
+    attention_probs_dropout_prob=0.1,
+    max_position_embeddings=512,
+    type_vocab_size=0,
+    layer_norm_eps=1e-7,
+    relative_attention=True,
+    position_biased_input=False,
+    pos_att_type=["p2c", "c2p"],
+    share_att_key=True,
+    norm_rel_ebd="layer_norm",
+    position_buckets=256,
+    max_relative_positions=-1,
+    pad_token_id=0,
+    conv_kernel_size=0,
+)
 
 layers = encoder_layers
 
 
 def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf}
-    for key, allowed in (("relative_attention", (True,)), ("position_biased_input", (False,)), ("share_att_key", (True,)),
-                         ("norm_rel_ebd", ("layer_norm",)), ("conv_kernel_size", (0,))):
+    for key, allowed in (
+        ("relative_attention", (True,)),
+        ("position_biased_input", (False,)),
+        ("share_att_key", (True,)),
+        ("norm_rel_ebd", ("layer_norm",)),
+        ("conv_kernel_size", (0,)),
+    ):
         unsupported(hf, key, allowed)
     types = hf["pos_att_type"]
     types = types.split("|") if isinstance(types, str) else list(types or [])
     if sorted(t.strip() for t in types) != ["c2p", "p2c"]:
-        raise TcatError(f"Hugging Face config deberta-v2: pos_att_type={hf['pos_att_type']!r} is not supported "
-                        "(supported: ['p2c', 'c2p'])")
+        raise TcatError(
+            f"Hugging Face config deberta-v2: pos_att_type={hf['pos_att_type']!r} is not supported "
+            "(supported: ['p2c', 'c2p'])"
+        )
     if hf.get("embedding_size", hf["hidden_size"]) != hf["hidden_size"]:
         raise TcatError("Hugging Face config deberta-v2: embedding_size != hidden_size is not supported yet")
     d, heads = hf["hidden_size"], hf["num_attention_heads"]
     max_rel = hf["max_relative_positions"] if hf["max_relative_positions"] > 0 else hf["max_position_embeddings"]
     return ModelConfig(
-        arch="encoder", d_model=d, n_encoder_layers=hf["num_hidden_layers"], n_decoder_layers=0,
+        arch="encoder",
+        d_model=d,
+        n_encoder_layers=hf["num_hidden_layers"],
+        n_decoder_layers=0,
         dropout=hf["hidden_dropout_prob"],
         # three logit terms (content, c2p, p2c), so 1/sqrt(3 d_head) instead of 1/sqrt(d_head)
-        attention=AttentionConfig(n_heads=heads, dropout=hf["attention_probs_dropout_prob"], scale=(3 * d // heads) ** -0.5),
-        position=PositionConfig(kind="disentangled", max_len=hf["max_position_embeddings"],
-                                relative_buckets=max(hf["position_buckets"], 0), relative_max_distance=max_rel),
+        attention=AttentionConfig(
+            n_heads=heads, dropout=hf["attention_probs_dropout_prob"], scale=(3 * d // heads) ** -0.5
+        ),
+        position=PositionConfig(
+            kind="disentangled",
+            max_len=hf["max_position_embeddings"],
+            relative_buckets=max(hf["position_buckets"], 0),
+            relative_max_distance=max_rel,
+        ),
         norm=NormConfig(placement="post", final=False, eps=hf["layer_norm_eps"]),
         ffn=FFNConfig(d_ff=hf["intermediate_size"], activation=activation(hf, "hidden_act")),
-        embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"] or 0, scale=False,
-                                  tie_output=False, n_token_types=hf["type_vocab_size"], norm=True),
+        embedding=EmbeddingConfig(
+            vocab_size=hf["vocab_size"],
+            pad_id=hf["pad_token_id"] or 0,
+            scale=False,
+            tie_output=False,
+            n_token_types=hf["type_vocab_size"],
+            norm=True,
+        ),
     )
 
 
@@ -60,14 +100,26 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     if abs((cfg.attention.scale or 0) - (3 * cfg.head_dim) ** -0.5) > 1e-12:
         raise TcatError("export as deberta-v2: attention.scale must be 1/sqrt(3 * head_dim)")
     return {
-        "model_type": "deberta-v2", "architectures": ["DebertaV2Model"], "vocab_size": cfg.embedding.vocab_size,
-        "hidden_size": cfg.d_model, "num_hidden_layers": cfg.n_encoder_layers, "num_attention_heads": cfg.attention.n_heads,
-        "intermediate_size": cfg.ffn.d_ff, "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation],
-        "hidden_dropout_prob": cfg.dropout, "attention_probs_dropout_prob": cfg.attention.dropout,
-        "max_position_embeddings": cfg.position.max_len, "type_vocab_size": cfg.embedding.n_token_types,
-        "layer_norm_eps": cfg.norm.eps, "relative_attention": True, "position_biased_input": False,
-        "pos_att_type": ["p2c", "c2p"], "share_att_key": True, "norm_rel_ebd": "layer_norm",
-        "position_buckets": cfg.position.relative_buckets or -1, "max_relative_positions": cfg.position.relative_max_distance,
+        "model_type": "deberta-v2",
+        "architectures": ["DebertaV2Model"],
+        "vocab_size": cfg.embedding.vocab_size,
+        "hidden_size": cfg.d_model,
+        "num_hidden_layers": cfg.n_encoder_layers,
+        "num_attention_heads": cfg.attention.n_heads,
+        "intermediate_size": cfg.ffn.d_ff,
+        "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation],
+        "hidden_dropout_prob": cfg.dropout,
+        "attention_probs_dropout_prob": cfg.attention.dropout,
+        "max_position_embeddings": cfg.position.max_len,
+        "type_vocab_size": cfg.embedding.n_token_types,
+        "layer_norm_eps": cfg.norm.eps,
+        "relative_attention": True,
+        "position_biased_input": False,
+        "pos_att_type": ["p2c", "c2p"],
+        "share_att_key": True,
+        "norm_rel_ebd": "layer_norm",
+        "position_buckets": cfg.position.relative_buckets or -1,
+        "max_relative_positions": cfg.position.relative_max_distance,
         "pad_token_id": cfg.embedding.pad_id,
     }
 

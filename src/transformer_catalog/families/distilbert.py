@@ -4,16 +4,24 @@ heads (vocab_*) are not converted."""
 
 from __future__ import annotations
 
-from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import ACTIVATIONS_BACK, activation, encoder_layers, unsupported
 from ._family import Family
+from ._hf import ACTIVATIONS_BACK, activation, encoder_layers, unsupported
+from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("distilbert",)
 HF_WRAPPER_PREFIXES = ("distilbert.",)
 HF_PREFIX = ""
-DEFAULTS = dict(model_type="distilbert", vocab_size=30522, max_position_embeddings=512, activation="gelu", dropout=0.1,
-                attention_dropout=0.1, pad_token_id=0, sinusoidal_pos_embds=False)
+DEFAULTS = dict(
+    model_type="distilbert",
+    vocab_size=30522,
+    max_position_embeddings=512,
+    activation="gelu",
+    dropout=0.1,
+    attention_dropout=0.1,
+    pad_token_id=0,
+    sinusoidal_pos_embds=False,
+)
 layers = encoder_layers
 
 
@@ -21,20 +29,36 @@ def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf}
     unsupported(hf, "sinusoidal_pos_embds", (False,), False)
     return ModelConfig(
-        arch="encoder", d_model=hf["dim"], n_encoder_layers=hf["n_layers"], n_decoder_layers=0, dropout=hf["dropout"],
+        arch="encoder",
+        d_model=hf["dim"],
+        n_encoder_layers=hf["n_layers"],
+        n_decoder_layers=0,
+        dropout=hf["dropout"],
         attention=AttentionConfig(n_heads=hf["n_heads"], dropout=hf["attention_dropout"]),
         position=PositionConfig(kind="learned", max_len=hf["max_position_embeddings"]),
         norm=NormConfig(placement="post", eps=1e-12),
         ffn=FFNConfig(d_ff=hf["hidden_dim"], activation=activation(hf, "activation")),
-        embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"], scale=False, tie_output=False, norm=True),
+        embedding=EmbeddingConfig(
+            vocab_size=hf["vocab_size"], pad_id=hf["pad_token_id"], scale=False, tie_output=False, norm=True
+        ),
     )
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
-    return {"model_type": "distilbert", "architectures": ["DistilBertModel"], "vocab_size": cfg.embedding.vocab_size,
-            "dim": cfg.d_model, "n_layers": cfg.n_encoder_layers, "n_heads": cfg.attention.n_heads, "hidden_dim": cfg.ffn.d_ff,
-            "activation": ACTIVATIONS_BACK[cfg.ffn.activation], "max_position_embeddings": cfg.position.max_len,
-            "dropout": cfg.dropout, "attention_dropout": cfg.attention.dropout, "pad_token_id": cfg.embedding.pad_id}
+    return {
+        "model_type": "distilbert",
+        "architectures": ["DistilBertModel"],
+        "vocab_size": cfg.embedding.vocab_size,
+        "dim": cfg.d_model,
+        "n_layers": cfg.n_encoder_layers,
+        "n_heads": cfg.attention.n_heads,
+        "hidden_dim": cfg.ffn.d_ff,
+        "activation": ACTIVATIONS_BACK[cfg.ffn.activation],
+        "max_position_embeddings": cfg.position.max_len,
+        "dropout": cfg.dropout,
+        "attention_dropout": cfg.attention.dropout,
+        "pad_token_id": cfg.embedding.pad_id,
+    }
 
 
 B, H = "encoder.blocks.{i}", "transformer.layer.{i}"

@@ -3,10 +3,10 @@ and the output projection tied to the token embedding. Checkpoint mapping below.
 
 from __future__ import annotations
 
-from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
 from ._family import Family
+from ._hf import ACTIVATIONS_BACK, activation, decoder_layers, unsupported
+from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("gpt2",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -21,9 +21,15 @@ CONFIGS = {
     "gpt2-large": dict(n_layer=36, n_embd=1280, n_head=20),
     "gpt2-xl": dict(n_layer=48, n_embd=1600, n_head=25),
 }
-DEFAULTS = dict(vocab_size=50257, n_positions=1024, activation_function="gelu_new", resid_pdrop=0.1,
-                layer_norm_epsilon=1e-5, n_inner=None, model_type="gpt2")
-
+DEFAULTS = dict(
+    vocab_size=50257,
+    n_positions=1024,
+    activation_function="gelu_new",
+    resid_pdrop=0.1,
+    layer_norm_epsilon=1e-5,
+    n_inner=None,
+    model_type="gpt2",
+)
 
 
 layers = decoder_layers
@@ -36,23 +42,36 @@ def config_from_hf(hf: dict) -> ModelConfig:
     unsupported(hf, "reorder_and_upcast_attn", (False,), False)
     d = hf["n_embd"]
     return ModelConfig(
-        arch="decoder", d_model=d, n_encoder_layers=0, n_decoder_layers=hf["n_layer"], dropout=hf["resid_pdrop"],
+        arch="decoder",
+        d_model=d,
+        n_encoder_layers=0,
+        n_decoder_layers=hf["n_layer"],
+        dropout=hf["resid_pdrop"],
         attention=AttentionConfig(n_heads=hf["n_head"], dropout=hf.get("attn_pdrop", 0.1)),
         position=PositionConfig(kind="learned", max_len=hf["n_positions"]),
         norm=NormConfig(placement="pre", final=True, eps=hf["layer_norm_epsilon"]),
         ffn=FFNConfig(d_ff=hf["n_inner"] or 4 * d, activation=activation(hf, "activation_function")),
-        embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=0, scale=False,
-                                  tie_output=hf.get("tie_word_embeddings", True)),
+        embedding=EmbeddingConfig(
+            vocab_size=hf["vocab_size"], pad_id=0, scale=False, tie_output=hf.get("tie_word_embeddings", True)
+        ),
     )
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     return {
-        "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
-        "vocab_size": cfg.embedding.vocab_size, "n_positions": cfg.position.max_len, "n_embd": cfg.d_model,
-        "n_layer": cfg.n_decoder_layers, "n_head": cfg.attention.n_heads, "n_inner": cfg.ffn.d_ff,
-        "activation_function": ACTIVATIONS_BACK[cfg.ffn.activation], "resid_pdrop": cfg.dropout,
-        "embd_pdrop": cfg.dropout, "attn_pdrop": cfg.attention.dropout, "layer_norm_epsilon": cfg.norm.eps,
+        "model_type": "gpt2",
+        "architectures": ["GPT2LMHeadModel"],
+        "vocab_size": cfg.embedding.vocab_size,
+        "n_positions": cfg.position.max_len,
+        "n_embd": cfg.d_model,
+        "n_layer": cfg.n_decoder_layers,
+        "n_head": cfg.attention.n_heads,
+        "n_inner": cfg.ffn.d_ff,
+        "activation_function": ACTIVATIONS_BACK[cfg.ffn.activation],
+        "resid_pdrop": cfg.dropout,
+        "embd_pdrop": cfg.dropout,
+        "attn_pdrop": cfg.attention.dropout,
+        "layer_norm_epsilon": cfg.norm.eps,
         "tie_word_embeddings": cfg.embedding.tie_output,
     }
 
@@ -63,10 +82,15 @@ RULES = [
     rule("embed.positions.weight", "transformer.wpe.weight"),
     *linear(f"{B}.self_attn_norm", "transformer.h.{i}.ln_1"),
     # Conv1D stores (in, out); c_attn holds q, k and v side by side.
-    rule((f"{B}.self_attn.q_proj.weight", f"{B}.self_attn.k_proj.weight", f"{B}.self_attn.v_proj.weight"),
-         "transformer.h.{i}.attn.c_attn.weight", transpose=True),
-    rule((f"{B}.self_attn.q_proj.bias", f"{B}.self_attn.k_proj.bias", f"{B}.self_attn.v_proj.bias"),
-         "transformer.h.{i}.attn.c_attn.bias"),
+    rule(
+        (f"{B}.self_attn.q_proj.weight", f"{B}.self_attn.k_proj.weight", f"{B}.self_attn.v_proj.weight"),
+        "transformer.h.{i}.attn.c_attn.weight",
+        transpose=True,
+    ),
+    rule(
+        (f"{B}.self_attn.q_proj.bias", f"{B}.self_attn.k_proj.bias", f"{B}.self_attn.v_proj.bias"),
+        "transformer.h.{i}.attn.c_attn.bias",
+    ),
     *linear(f"{B}.self_attn.out_proj", "transformer.h.{i}.attn.c_proj", transpose=True),
     *linear(f"{B}.ffn_norm", "transformer.h.{i}.ln_2"),
     *linear(f"{B}.ffn.up", "transformer.h.{i}.mlp.c_fc", transpose=True),

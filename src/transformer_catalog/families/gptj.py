@@ -10,17 +10,29 @@ from __future__ import annotations
 
 import torch
 
-from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import ACTIVATIONS_BACK, activation, decoder_layers
 from ._family import Family
+from ._hf import ACTIVATIONS_BACK, activation, decoder_layers
+from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("gptj",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
 HF_PREFIX = "transformer."
-DEFAULTS = dict(model_type="gptj", vocab_size=50400, n_positions=2048, n_embd=4096, n_layer=28, n_head=16, rotary_dim=64,
-                n_inner=None, activation_function="gelu_new", resid_pdrop=0.0, attn_pdrop=0.0, layer_norm_epsilon=1e-5,
-                tie_word_embeddings=False)
+DEFAULTS = dict(
+    model_type="gptj",
+    vocab_size=50400,
+    n_positions=2048,
+    n_embd=4096,
+    n_layer=28,
+    n_head=16,
+    rotary_dim=64,
+    n_inner=None,
+    activation_function="gelu_new",
+    resid_pdrop=0.0,
+    attn_pdrop=0.0,
+    layer_norm_epsilon=1e-5,
+    tie_word_embeddings=False,
+)
 layers = decoder_layers
 
 
@@ -28,7 +40,11 @@ def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf}
     d, h = hf["n_embd"], hf["n_head"]
     return ModelConfig(
-        arch="decoder", d_model=d, n_encoder_layers=0, n_decoder_layers=hf["n_layer"], dropout=hf["resid_pdrop"],
+        arch="decoder",
+        d_model=d,
+        n_encoder_layers=0,
+        n_decoder_layers=hf["n_layer"],
+        dropout=hf["resid_pdrop"],
         parallel_residual=True,
         attention=AttentionConfig(n_heads=h, qkv_bias=False, out_bias=False, dropout=hf["attn_pdrop"]),
         position=PositionConfig(kind="rope", max_len=hf["n_positions"], rotary_fraction=hf["rotary_dim"] / (d // h)),
@@ -39,12 +55,22 @@ def config_from_hf(hf: dict) -> ModelConfig:
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
-    return {"model_type": "gptj", "architectures": ["GPTJForCausalLM"], "vocab_size": cfg.embedding.vocab_size,
-            "n_positions": cfg.position.max_len, "n_embd": cfg.d_model, "n_layer": cfg.n_decoder_layers,
-            "n_head": cfg.attention.n_heads, "rotary_dim": int(cfg.head_dim * cfg.position.rotary_fraction),
-            "n_inner": cfg.ffn.d_ff, "activation_function": ACTIVATIONS_BACK[cfg.ffn.activation],
-            "resid_pdrop": cfg.dropout, "attn_pdrop": cfg.attention.dropout, "layer_norm_epsilon": cfg.norm.eps,
-            "tie_word_embeddings": False}
+    return {
+        "model_type": "gptj",
+        "architectures": ["GPTJForCausalLM"],
+        "vocab_size": cfg.embedding.vocab_size,
+        "n_positions": cfg.position.max_len,
+        "n_embd": cfg.d_model,
+        "n_layer": cfg.n_decoder_layers,
+        "n_head": cfg.attention.n_heads,
+        "rotary_dim": int(cfg.head_dim * cfg.position.rotary_fraction),
+        "n_inner": cfg.ffn.d_ff,
+        "activation_function": ACTIVATIONS_BACK[cfg.ffn.activation],
+        "resid_pdrop": cfg.dropout,
+        "attn_pdrop": cfg.attention.dropout,
+        "layer_norm_epsilon": cfg.norm.eps,
+        "tie_word_embeddings": False,
+    }
 
 
 def _order(cfg: ModelConfig) -> torch.Tensor:

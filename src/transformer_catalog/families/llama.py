@@ -6,10 +6,10 @@ an untied output projection. Checkpoint mapping below."""
 from __future__ import annotations
 
 from ..errors import TcatError
-from ._rules import linear, rule
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, MoEConfig, NormConfig, PositionConfig
-from ._hf import decoder_layers, ACTIVATIONS_BACK, activation, unsupported
 from ._family import Family
+from ._hf import ACTIVATIONS_BACK, activation, decoder_layers, unsupported
+from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("llama", "mistral", "mixtral")
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
@@ -22,9 +22,16 @@ CONFIGS = {
     "llama-33b": dict(hidden_size=6656, intermediate_size=17920, num_hidden_layers=60, num_attention_heads=52),
     "llama-65b": dict(hidden_size=8192, intermediate_size=22016, num_hidden_layers=80, num_attention_heads=64),
 }
-DEFAULTS = dict(model_type="llama", vocab_size=32000, max_position_embeddings=2048, rms_norm_eps=1e-6,
-                hidden_act="silu", tie_word_embeddings=False, attention_bias=False, mlp_bias=False)
-
+DEFAULTS = dict(
+    model_type="llama",
+    vocab_size=32000,
+    max_position_embeddings=2048,
+    rms_norm_eps=1e-6,
+    hidden_act="silu",
+    tie_word_embeddings=False,
+    attention_bias=False,
+    mlp_bias=False,
+)
 
 
 layers = decoder_layers
@@ -39,13 +46,20 @@ def _rope(hf: dict, max_len: int) -> PositionConfig:
     if kind == "default":
         return PositionConfig(kind="rope", max_len=max_len, rope_theta=theta)
     if kind == "linear":
-        return PositionConfig(kind="rope", max_len=max_len, rope_theta=theta, rope_scaling="linear",
-                              rope_factor=float(params["factor"]))
+        return PositionConfig(
+            kind="rope", max_len=max_len, rope_theta=theta, rope_scaling="linear", rope_factor=float(params["factor"])
+        )
     if kind == "llama3":
-        return PositionConfig(kind="rope", max_len=max_len, rope_theta=theta, rope_scaling="llama3",
-                              rope_factor=float(params["factor"]), rope_low_freq=float(params["low_freq_factor"]),
-                              rope_high_freq=float(params["high_freq_factor"]),
-                              rope_original_len=int(params["original_max_position_embeddings"]))
+        return PositionConfig(
+            kind="rope",
+            max_len=max_len,
+            rope_theta=theta,
+            rope_scaling="llama3",
+            rope_factor=float(params["factor"]),
+            rope_low_freq=float(params["low_freq_factor"]),
+            rope_high_freq=float(params["high_freq_factor"]),
+            rope_original_len=int(params["original_max_position_embeddings"]),
+        )
     raise TcatError(f"Hugging Face config {hf.get('model_type')}: rope_type={kind!r} is not supported yet")
 
 
@@ -55,23 +69,45 @@ def config_from_hf(hf: dict) -> ModelConfig:
     unsupported(hf, "pretraining_tp", (1,), 1)
     d, heads = hf["hidden_size"], hf["num_attention_heads"]
     if hf.get("head_dim") not in (None, d // heads):
-        raise TcatError(f"Hugging Face config {hf['model_type']}: head_dim={hf['head_dim']} != hidden_size / "
-                        "num_attention_heads is not supported yet")
+        raise TcatError(
+            f"Hugging Face config {hf['model_type']}: head_dim={hf['head_dim']} != hidden_size / "
+            "num_attention_heads is not supported yet"
+        )
     bias = bool(hf["attention_bias"])
     moe = None
     if hf["model_type"] == "mixtral":
-        moe = MoEConfig(n_experts=hf["num_local_experts"], top_k=hf["num_experts_per_tok"], d_ff=hf["intermediate_size"],
-                        renormalize=True, aux_loss_weight=hf.get("router_aux_loss_coef", 0.001))
+        moe = MoEConfig(
+            n_experts=hf["num_local_experts"],
+            top_k=hf["num_experts_per_tok"],
+            d_ff=hf["intermediate_size"],
+            renormalize=True,
+            aux_loss_weight=hf.get("router_aux_loss_coef", 0.001),
+        )
     return ModelConfig(
-        arch="decoder", d_model=d, n_encoder_layers=0, n_decoder_layers=hf["num_hidden_layers"], dropout=0.0,
-        attention=AttentionConfig(n_heads=heads, n_kv_heads=hf.get("num_key_value_heads") or heads,
-                                  qkv_bias=bias, out_bias=bias, dropout=hf.get("attention_dropout", 0.0), window=window),
+        arch="decoder",
+        d_model=d,
+        n_encoder_layers=0,
+        n_decoder_layers=hf["num_hidden_layers"],
+        dropout=0.0,
+        attention=AttentionConfig(
+            n_heads=heads,
+            n_kv_heads=hf.get("num_key_value_heads") or heads,
+            qkv_bias=bias,
+            out_bias=bias,
+            dropout=hf.get("attention_dropout", 0.0),
+            window=window,
+        ),
         position=_rope(hf, hf["max_position_embeddings"]),
         norm=NormConfig(kind="rmsnorm", bias=False, placement="pre", final=True, eps=hf["rms_norm_eps"]),
-        ffn=FFNConfig(d_ff=hf["intermediate_size"], activation=activation(hf, "hidden_act"), gated=True,
-                      bias=bool(hf["mlp_bias"])),
-        embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=hf.get("pad_token_id") or 0, scale=False,
-                                  tie_output=bool(hf["tie_word_embeddings"])),
+        ffn=FFNConfig(
+            d_ff=hf["intermediate_size"], activation=activation(hf, "hidden_act"), gated=True, bias=bool(hf["mlp_bias"])
+        ),
+        embedding=EmbeddingConfig(
+            vocab_size=hf["vocab_size"],
+            pad_id=hf.get("pad_token_id") or 0,
+            scale=False,
+            tie_output=bool(hf["tie_word_embeddings"]),
+        ),
         moe=moe,
     )
 
@@ -86,18 +122,35 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
         raise TcatError("LLaMA's Hugging Face config has one attention_bias for q, k, v and o; this model differs")
     return {
         "model_type": model_type,
-        "architectures": [{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
-                           "mixtral": "MixtralForCausalLM"}[model_type]],
+        "architectures": [
+            {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "mixtral": "MixtralForCausalLM"}[model_type]
+        ],
         "vocab_size": cfg.embedding.vocab_size,
-        "hidden_size": cfg.d_model, "intermediate_size": cfg.ffn.d_ff, "num_hidden_layers": cfg.n_decoder_layers,
-        "num_attention_heads": a.n_heads, "num_key_value_heads": cfg.n_kv_heads,
-        "max_position_embeddings": cfg.position.max_len, "rms_norm_eps": cfg.norm.eps,
-        "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation], "tie_word_embeddings": cfg.embedding.tie_output,
-        "attention_bias": a.qkv_bias, "mlp_bias": cfg.ffn.bias, "rope_theta": cfg.position.rope_theta,
+        "hidden_size": cfg.d_model,
+        "intermediate_size": cfg.ffn.d_ff,
+        "num_hidden_layers": cfg.n_decoder_layers,
+        "num_attention_heads": a.n_heads,
+        "num_key_value_heads": cfg.n_kv_heads,
+        "max_position_embeddings": cfg.position.max_len,
+        "rms_norm_eps": cfg.norm.eps,
+        "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation],
+        "tie_word_embeddings": cfg.embedding.tie_output,
+        "attention_bias": a.qkv_bias,
+        "mlp_bias": cfg.ffn.bias,
+        "rope_theta": cfg.position.rope_theta,
         **_rope_to_hf(cfg.position),
-        "pad_token_id": cfg.embedding.pad_id, **({"sliding_window": a.window} if model_type != "llama" else {}),
-        **({"num_local_experts": cfg.moe.n_experts, "num_experts_per_tok": cfg.moe.top_k, "intermediate_size": cfg.moe.d_ff,
-            "router_aux_loss_coef": cfg.moe.aux_loss_weight} if cfg.moe else {}),
+        "pad_token_id": cfg.embedding.pad_id,
+        **({"sliding_window": a.window} if model_type != "llama" else {}),
+        **(
+            {
+                "num_local_experts": cfg.moe.n_experts,
+                "num_experts_per_tok": cfg.moe.top_k,
+                "intermediate_size": cfg.moe.d_ff,
+                "router_aux_loss_coef": cfg.moe.aux_loss_weight,
+            }
+            if cfg.moe
+            else {}
+        ),
     }
 
 
@@ -106,8 +159,11 @@ def _rope_to_hf(p: PositionConfig) -> dict:
         return {}
     scaling = {"rope_type": p.rope_scaling, "factor": p.rope_factor}
     if p.rope_scaling == "llama3":
-        scaling |= {"low_freq_factor": p.rope_low_freq, "high_freq_factor": p.rope_high_freq,
-                    "original_max_position_embeddings": p.rope_original_len}
+        scaling |= {
+            "low_freq_factor": p.rope_low_freq,
+            "high_freq_factor": p.rope_high_freq,
+            "original_max_position_embeddings": p.rope_original_len,
+        }
     return {"rope_scaling": scaling, "rope_parameters": {"rope_theta": p.rope_theta, **scaling}}
 
 
@@ -129,6 +185,8 @@ RULES = [
     rule("decoder.final_norm.weight", "model.norm.weight"),
     rule("head.weight", "lm_head.weight"),
 ]
+
+
 def pack(tensors: dict, cfg: ModelConfig, where: str) -> dict:
     """Mixtral checkpoints store each expert as w1 (gate), w3 (up) and w2 (down); tcat stacks them:
     gate_up = [w1; w3] per expert, (E, 2 d_ff, d), and down, (E, d, d_ff)."""

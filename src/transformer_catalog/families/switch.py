@@ -10,18 +10,27 @@ import dataclasses
 import torch
 
 from ..errors import TcatError
-from ._rules import rule
-from ..nn.config import MoEConfig, ModelConfig
+from ..nn.config import ModelConfig, MoEConfig
 from . import t5
-from ._hf import seq2seq_layers, unsupported
 from ._family import Family
+from ._hf import seq2seq_layers, unsupported
+from ._rules import rule
 
 HF_MODEL_TYPES = ("switch_transformers",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
 HF_PREFIX = ""
-DEFAULTS = dict(t5.DEFAULTS, model_type="switch_transformers", expert_capacity=64, num_experts=8,
-                num_sparse_encoder_layers=3, num_sparse_decoder_layers=3, num_layers=12, router_bias=False,
-                router_aux_loss_coef=0.001, dense_act_fn="relu")
+DEFAULTS = dict(
+    t5.DEFAULTS,
+    model_type="switch_transformers",
+    expert_capacity=64,
+    num_experts=8,
+    num_sparse_encoder_layers=3,
+    num_sparse_decoder_layers=3,
+    num_layers=12,
+    router_bias=False,
+    router_aux_loss_coef=0.001,
+    dense_act_fn="relu",
+)
 
 layers = seq2seq_layers
 
@@ -41,38 +50,61 @@ def config_from_hf(hf: dict) -> ModelConfig:
     enc = _pattern(hf["num_layers"], hf["num_sparse_encoder_layers"])
     dec = _pattern(n_dec, hf["num_sparse_decoder_layers"])
     if enc != dec:
-        raise TcatError(f"Hugging Face config switch_transformers: encoder experts every {len(enc)} layers, decoder every "
-                        f"{len(dec)}; tcat has one moe.pattern for both stacks")
+        raise TcatError(
+            f"Hugging Face config switch_transformers: encoder experts every {len(enc)} layers, decoder every "
+            f"{len(dec)}; tcat has one moe.pattern for both stacks"
+        )
     if "E" not in enc:
         raise TcatError("Hugging Face config switch_transformers: no sparse layers; convert it as t5")
-    cfg = t5.config_from_hf({**hf, "model_type": "t5", "feed_forward_proj": "relu", "scale_decoder_outputs": hf["tie_word_embeddings"]})
-    return cfg.replace(moe=dataclasses.asdict(MoEConfig(n_experts=hf["num_experts"], top_k=1, d_ff=hf["d_ff"], renormalize=False,
-                                     aux_loss_weight=hf["router_aux_loss_coef"], pattern=enc,
-                                     capacity=hf["expert_capacity"])))
+    cfg = t5.config_from_hf(
+        {**hf, "model_type": "t5", "feed_forward_proj": "relu", "scale_decoder_outputs": hf["tie_word_embeddings"]}
+    )
+    return cfg.replace(
+        moe=dataclasses.asdict(
+            MoEConfig(
+                n_experts=hf["num_experts"],
+                top_k=1,
+                d_ff=hf["d_ff"],
+                renormalize=False,
+                aux_loss_weight=hf["router_aux_loss_coef"],
+                pattern=enc,
+                capacity=hf["expert_capacity"],
+            )
+        )
+    )
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     moe = cfg.moe
     if moe is None or moe.top_k != 1 or moe.renormalize or cfg.ffn.gated or moe.d_ff not in (0, cfg.ffn.d_ff):
-        raise TcatError("export as switch_transformers: needs top-1 experts (moe.top_k: 1, renormalize: false) "
-                        "with the dense feed-forward's width and no gate")
+        raise TcatError(
+            "export as switch_transformers: needs top-1 experts (moe.top_k: 1, renormalize: false) "
+            "with the dense feed-forward's width and no gate"
+        )
     sparse = {}
     for stack, n in (("encoder", cfg.n_encoder_layers), ("decoder", cfg.n_decoder_layers)):
         ours = ["E" if cfg.experts_at(i) else "D" for i in range(n)]
         count = ours.count("E")
         theirs = (_pattern(n, count) * n)[:n] if count else ""
         if list(theirs) != ours:
-            raise TcatError(f"export as switch_transformers: moe.pattern {moe.pattern!r} over {n} {stack} layers "
-                            "is not expressible as Hugging Face's sparse step")
+            raise TcatError(
+                f"export as switch_transformers: moe.pattern {moe.pattern!r} over {n} {stack} layers "
+                "is not expressible as Hugging Face's sparse step"
+            )
         sparse[stack] = count
     out = t5.config_to_hf(cfg, "t5")
     out.pop("feed_forward_proj")
     out.pop("scale_decoder_outputs")
     return out | {
-        "model_type": "switch_transformers", "architectures": ["SwitchTransformersForConditionalGeneration"],
-        "num_experts": moe.n_experts, "expert_capacity": moe.capacity if moe.capacity is not None else 2**31 - 1,
-        "num_sparse_encoder_layers": sparse["encoder"], "num_sparse_decoder_layers": sparse["decoder"],
-        "router_aux_loss_coef": moe.aux_loss_weight, "router_bias": False, "dense_act_fn": "relu",
+        "model_type": "switch_transformers",
+        "architectures": ["SwitchTransformersForConditionalGeneration"],
+        "num_experts": moe.n_experts,
+        "expert_capacity": moe.capacity if moe.capacity is not None else 2**31 - 1,
+        "num_sparse_encoder_layers": sparse["encoder"],
+        "num_sparse_decoder_layers": sparse["decoder"],
+        "router_aux_loss_coef": moe.aux_loss_weight,
+        "router_bias": False,
+        "dense_act_fn": "relu",
         "router_jitter_noise": 0.0,
     }
 
@@ -80,9 +112,14 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
 def rules(cfg: ModelConfig) -> list:
     E, D = "encoder.blocks.{e}.ffn", "decoder.blocks.{d}.ffn"
     HE, HD = "encoder.block.{e}.layer.1.mlp", "decoder.block.{d}.layer.2.mlp"
-    experts = [rule(f"{ours}.{name}", f"{theirs}.experts.{name}") for ours, theirs in ((E, HE), (D, HD))
-               for name in ("up", "down")]  # stacked by pack() below
-    routers = [rule(f"{ours}.router.weight", f"{theirs}.router.classifier.weight") for ours, theirs in ((E, HE), (D, HD))]
+    experts = [
+        rule(f"{ours}.{name}", f"{theirs}.experts.{name}")
+        for ours, theirs in ((E, HE), (D, HD))
+        for name in ("up", "down")
+    ]  # stacked by pack() below
+    routers = [
+        rule(f"{ours}.router.weight", f"{theirs}.router.classifier.weight") for ours, theirs in ((E, HE), (D, HD))
+    ]
     return t5.rules(cfg, ffn="mlp") + routers + experts
 
 

@@ -42,8 +42,14 @@ def make_config(
     )
 
 
-def make_model(src_vocab: int = PAPER_VOCAB_SIZE, N: int = 6, d_model: int = 512, d_ff: int = 2048,
-               h: int = 8, dropout: float = 0.1):
+def make_model(
+    src_vocab: int = PAPER_VOCAB_SIZE,
+    N: int = 6,
+    d_model: int = 512,
+    d_ff: int = 2048,
+    h: int = 8,
+    dropout: float = 0.1,
+):
     """The Annotated Transformer's entry point: a randomly initialised paper model."""
     from ..nn.model import build_model
 

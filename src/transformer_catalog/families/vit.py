@@ -4,17 +4,33 @@ pooler and classifier heads are not converted."""
 
 from __future__ import annotations
 
-from ._rules import linear, rule
-from ..nn.config import (AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig,
-                         VisionConfig)
-from ._hf import ACTIVATIONS_BACK, activation, encoder_layers
+from ..nn.config import (
+    AttentionConfig,
+    EmbeddingConfig,
+    FFNConfig,
+    ModelConfig,
+    NormConfig,
+    PositionConfig,
+    VisionConfig,
+)
 from ._family import Family
+from ._hf import ACTIVATIONS_BACK, activation, encoder_layers
+from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("vit",)
 HF_WRAPPER_PREFIXES = ("vit.",)
 HF_PREFIX = ""
-DEFAULTS = dict(model_type="vit", image_size=224, patch_size=16, num_channels=3, hidden_act="gelu", layer_norm_eps=1e-12,
-                hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, qkv_bias=True)
+DEFAULTS = dict(
+    model_type="vit",
+    image_size=224,
+    patch_size=16,
+    num_channels=3,
+    hidden_act="gelu",
+    layer_norm_eps=1e-12,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+    qkv_bias=True,
+)
 layers = encoder_layers
 
 
@@ -22,10 +38,14 @@ def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf}
     vision = VisionConfig(image_size=hf["image_size"], patch_size=hf["patch_size"], channels=hf["num_channels"])
     return ModelConfig(
-        arch="encoder", d_model=hf["hidden_size"], n_encoder_layers=hf["num_hidden_layers"], n_decoder_layers=0,
+        arch="encoder",
+        d_model=hf["hidden_size"],
+        n_encoder_layers=hf["num_hidden_layers"],
+        n_decoder_layers=0,
         dropout=hf["hidden_dropout_prob"],
-        attention=AttentionConfig(n_heads=hf["num_attention_heads"], dropout=hf["attention_probs_dropout_prob"],
-                                  qkv_bias=bool(hf["qkv_bias"])),
+        attention=AttentionConfig(
+            n_heads=hf["num_attention_heads"], dropout=hf["attention_probs_dropout_prob"], qkv_bias=bool(hf["qkv_bias"])
+        ),
         position=PositionConfig(kind="none", max_len=vision.n_patches + 1),
         norm=NormConfig(placement="pre", final=True, eps=hf["layer_norm_eps"]),
         ffn=FFNConfig(d_ff=hf["intermediate_size"], activation=activation(hf, "hidden_act")),
@@ -36,12 +56,22 @@ def config_from_hf(hf: dict) -> ModelConfig:
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     v = cfg.vision
-    return {"model_type": "vit", "architectures": ["ViTModel"], "hidden_size": cfg.d_model,
-            "num_hidden_layers": cfg.n_encoder_layers, "num_attention_heads": cfg.attention.n_heads,
-            "intermediate_size": cfg.ffn.d_ff, "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation],
-            "image_size": v.image_size, "patch_size": v.patch_size, "num_channels": v.channels,
-            "layer_norm_eps": cfg.norm.eps, "qkv_bias": cfg.attention.qkv_bias, "hidden_dropout_prob": cfg.dropout,
-            "attention_probs_dropout_prob": cfg.attention.dropout}
+    return {
+        "model_type": "vit",
+        "architectures": ["ViTModel"],
+        "hidden_size": cfg.d_model,
+        "num_hidden_layers": cfg.n_encoder_layers,
+        "num_attention_heads": cfg.attention.n_heads,
+        "intermediate_size": cfg.ffn.d_ff,
+        "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation],
+        "image_size": v.image_size,
+        "patch_size": v.patch_size,
+        "num_channels": v.channels,
+        "layer_norm_eps": cfg.norm.eps,
+        "qkv_bias": cfg.attention.qkv_bias,
+        "hidden_dropout_prob": cfg.dropout,
+        "attention_probs_dropout_prob": cfg.attention.dropout,
+    }
 
 
 B, H = "encoder.blocks.{i}", "encoder.layer.{i}"

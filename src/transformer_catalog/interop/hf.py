@@ -45,8 +45,10 @@ def _read_tensors(folder: Path) -> dict[str, torch.Tensor]:
     elif index.is_file():
         files = _shards(index)
     elif any((folder / n).exists() for n in ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")):
-        raise TcatError(f"{folder}: only safetensors weights are loaded (pickle files can run code); "
-                        "re-save the model with save_pretrained(..., safe_serialization=True)")
+        raise TcatError(
+            f"{folder}: only safetensors weights are loaded (pickle files can run code); "
+            "re-save the model with save_pretrained(..., safe_serialization=True)"
+        )
     else:
         raise TcatError(f"{folder}: no model.safetensors")
     tensors = {}
@@ -70,7 +72,7 @@ def from_hf(folder: str | Path):
     tensors = _read_tensors(folder)
     wrapper = next((w for w in fam.hf_wrapper_prefixes if any(k.startswith(w) for k in tensors)), "")
     if wrapper:  # e.g. BertForMaskedLM keeps the encoder under bert.
-        tensors = {k[len(wrapper):] if k.startswith(wrapper) else k: v for k, v in tensors.items()}
+        tensors = {k[len(wrapper) :] if k.startswith(wrapper) else k: v for k, v in tensors.items()}
     if fam.hf_prefix and not any(k.startswith(fam.hf_prefix) for k in tensors):
         tensors = {fam.hf_prefix + k: v for k, v in tensors.items()}  # a base-model checkpoint
     if fam.check is not None:
@@ -151,8 +153,10 @@ def estimate_bytes(cfg, build=build_model) -> int:
     alone would take an hour)."""
     if not isinstance(cfg, ModelConfig) or cfg.share_layers:
         return model_bytes(build(cfg, device="meta"))
-    layers = {"n_encoder_layers": cfg.n_encoder_layers if cfg.arch != "decoder" else 0,
-              "n_decoder_layers": cfg.n_decoder_layers if cfg.arch != "encoder" else 0}
+    layers = {
+        "n_encoder_layers": cfg.n_encoder_layers if cfg.arch != "decoder" else 0,
+        "n_decoder_layers": cfg.n_decoder_layers if cfg.arch != "encoder" else 0,
+    }
     period = len(cfg.moe.pattern) if cfg.moe is not None else 1
     deep = {k: n for k, n in layers.items() if n > 1 + period}
     if not deep:
@@ -176,8 +180,10 @@ def check_fits_in_memory(need: int, where: str, available: int | None = None) ->
     few lines can ask for hundreds of gigabytes (its sizes or its max_position_embeddings)."""
     available = available_memory() if available is None else available
     if available is not None and need > available:
-        raise TcatError(f"{where}: the model needs {need / 2**30:.1f} GiB for its weights, more than the "
-                        f"{available / 2**30:.1f} GiB of memory available")
+        raise TcatError(
+            f"{where}: the model needs {need / 2**30:.1f} GiB for its weights, more than the "
+            f"{available / 2**30:.1f} GiB of memory available"
+        )
 
 
 def tied_names(model) -> set[str]:

@@ -28,21 +28,29 @@ class DualEncoderConfig:
     text_pool: Literal["eos", "argmax"] = "eos"
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DualEncoderConfig":
+    def from_dict(cls, data: dict) -> DualEncoderConfig:
         from ..errors import TcatError
 
         known = {"text", "vision", "projection_dim", "logit_scale_init", "eos_id", "text_pool"}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise TcatError(f"model config: {unknown[0]}: unknown field of a two-tower model (known: {', '.join(sorted(known))})")
+            raise TcatError(
+                f"model config: {unknown[0]}: unknown field of a two-tower model (known: {', '.join(sorted(known))})"
+            )
         if data.get("text_pool", "eos") not in ("eos", "argmax"):
             raise TcatError(f"model config: text_pool: {data['text_pool']!r} is not one of ['eos', 'argmax']")
         rest = {k: v for k, v in data.items() if k not in ("text", "vision")}
         return cls(text=ModelConfig.from_dict(data["text"]), vision=ModelConfig.from_dict(data["vision"]), **rest)
 
     def to_dict(self) -> dict:
-        return {"text": self.text.to_dict(), "vision": self.vision.to_dict(), "projection_dim": self.projection_dim,
-                "logit_scale_init": self.logit_scale_init, "eos_id": self.eos_id, "text_pool": self.text_pool}
+        return {
+            "text": self.text.to_dict(),
+            "vision": self.vision.to_dict(),
+            "projection_dim": self.projection_dim,
+            "logit_scale_init": self.logit_scale_init,
+            "eos_id": self.eos_id,
+            "text_pool": self.text_pool,
+        }
 
 
 class DualEncoder(nn.Module):
