@@ -55,8 +55,14 @@ def test_padding_mask_blocks_padded_keys():
 
 @pytest.mark.parametrize("arch", ["encoder", "decoder", "encoder-decoder"])
 def test_model_sdpa_equals_eager(arch):
-    cfg = ModelConfig(arch=arch, d_model=32, n_encoder_layers=2, n_decoder_layers=2, dropout=0.0,
-                      attention=AttentionConfig(n_heads=4, backend="sdpa"))
+    cfg = ModelConfig(
+        arch=arch,
+        d_model=32,
+        n_encoder_layers=2,
+        n_decoder_layers=2,
+        dropout=0.0,
+        attention=AttentionConfig(n_heads=4, backend="sdpa"),
+    )
     cfg.embedding.vocab_size = 50
     sdpa = build_model(cfg).eval()
     eager = build_model(cfg.replace(**{"attention.backend": "eager"})).eval()
@@ -72,8 +78,11 @@ def test_model_sdpa_equals_eager(arch):
 def test_sliding_window_limits_what_a_query_sees():
     from transformer_catalog.nn.attention import window_mask
 
-    assert window_mask(3, 5, 2).tolist() == [[False, True, True, False, False], [False, False, True, True, False],
-                                             [False, False, False, True, True]]
+    assert window_mask(3, 5, 2).tolist() == [
+        [False, True, True, False, False],
+        [False, False, True, True, False],
+        [False, False, False, True, True],
+    ]
     q, k, v = torch.randn(1, 2, 8, 4), torch.randn(1, 2, 8, 4), torch.randn(1, 2, 8, 4)
     full = attend(q, k, v, causal=True)
     assert torch.allclose(attend(q, k, v, causal=True, window=8), full, atol=1e-6)  # window >= length: no change
@@ -105,10 +114,19 @@ def test_block_sparse_pattern_is_bigbirds():
 
 
 def test_block_sparse_encoder_ignores_keys_outside_the_pattern():
-    cfg = ModelConfig.from_dict({"arch": "encoder", "d_model": 16, "n_encoder_layers": 1, "dropout": 0.0,
-                                 "embedding": {"vocab_size": 50},
-                                 "attention": {"n_heads": 1, "block_sparse": {"block_size": 2, "window_blocks": 1,
-                                                                              "global_blocks": 0, "random_blocks": 0}}})
+    cfg = ModelConfig.from_dict(
+        {
+            "arch": "encoder",
+            "d_model": 16,
+            "n_encoder_layers": 1,
+            "dropout": 0.0,
+            "embedding": {"vocab_size": 50},
+            "attention": {
+                "n_heads": 1,
+                "block_sparse": {"block_size": 2, "window_blocks": 1, "global_blocks": 0, "random_blocks": 0},
+            },
+        }
+    )
     model = build_model(cfg).eval()
     ids = torch.randint(1, 50, (1, 8))
     changed = ids.clone()
@@ -122,8 +140,13 @@ def test_block_sparse_encoder_ignores_keys_outside_the_pattern():
 def test_encoder_window_is_symmetric():
     from transformer_catalog.nn.attention import local_mask
 
-    assert local_mask(5, 2).int().tolist() == [[1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1],
-                                               [0, 0, 0, 1, 1]]
+    assert local_mask(5, 2).int().tolist() == [
+        [1, 1, 0, 0, 0],
+        [1, 1, 1, 0, 0],
+        [0, 1, 1, 1, 0],
+        [0, 0, 1, 1, 1],
+        [0, 0, 0, 1, 1],
+    ]
 
 
 def test_ntk_rope_scaling_keeps_the_highest_frequency_and_divides_the_lowest():
@@ -156,8 +179,16 @@ def test_kv_cache_grows_in_place_past_its_first_capacity():
 # -- the position-scheme protocol (nn/positions.py) ----------------------------------------------------
 def _decoder(kind: str, layers: int = 3, **over) -> ModelConfig:
     return ModelConfig(arch="decoder", d_model=32, n_decoder_layers=layers, dropout=0.0).replace(
-        **{"attention.n_heads": 4, "ffn.d_ff": 48, "embedding.vocab_size": 40, "position.kind": kind,
-           "norm.placement": "pre", "norm.final": True, **over})
+        **{
+            "attention.n_heads": 4,
+            "ffn.d_ff": 48,
+            "embedding.vocab_size": 40,
+            "position.kind": kind,
+            "norm.placement": "pre",
+            "norm.final": True,
+            **over,
+        }
+    )
 
 
 @pytest.mark.parametrize("kind", ["rope", "alibi", "relative", "xl"])
@@ -225,11 +256,19 @@ def test_a_new_position_scheme_is_one_class(monkeypatch):
 def test_position_weights_keep_their_checkpoint_names():
     """Schemes are held under the attribute their weights have always had in checkpoints (and in the
     Hugging Face conversion rules): T5's encoder.relative_bias, DeBERTa's encoder.disentangled."""
-    t5 = build_model(ModelConfig(d_model=32, n_encoder_layers=1, n_decoder_layers=1).replace(
-        **{"attention.n_heads": 4, "embedding.vocab_size": 40, "position.kind": "relative"}), device="meta")
+    t5 = build_model(
+        ModelConfig(d_model=32, n_encoder_layers=1, n_decoder_layers=1).replace(
+            **{"attention.n_heads": 4, "embedding.vocab_size": 40, "position.kind": "relative"}
+        ),
+        device="meta",
+    )
     assert {"encoder.relative_bias.weight", "decoder.relative_bias.weight"} <= set(t5.state_dict())
-    deberta = build_model(ModelConfig(arch="encoder", d_model=32, n_encoder_layers=1, n_decoder_layers=0).replace(
-        **{"attention.n_heads": 4, "embedding.vocab_size": 40, "position.kind": "disentangled"}), device="meta")
+    deberta = build_model(
+        ModelConfig(arch="encoder", d_model=32, n_encoder_layers=1, n_decoder_layers=0).replace(
+            **{"attention.n_heads": 4, "embedding.vocab_size": 40, "position.kind": "disentangled"}
+        ),
+        device="meta",
+    )
     assert {"encoder.disentangled.weight", "encoder.disentangled.norm.weight"} <= set(deberta.state_dict())
     xl = build_model(_decoder("xl", layers=1), device="meta").state_dict()
     assert {"decoder.blocks.0.self_attn.pos_proj.weight", "decoder.blocks.0.self_attn.pos_u"} <= set(xl)

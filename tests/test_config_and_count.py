@@ -27,8 +27,20 @@ def test_parameter_count_matches_the_formula_and_the_paper(name, N, d, ff):
 
 def test_paper_configs_read_like_table_3():
     base, big = get_config("transformer-base"), get_config("transformer-big")
-    assert (base.n_encoder_layers, base.d_model, base.ffn.d_ff, base.attention.n_heads, base.dropout) == (6, 512, 2048, 8, 0.1)
-    assert (big.n_encoder_layers, big.d_model, big.ffn.d_ff, big.attention.n_heads, big.dropout) == (6, 1024, 4096, 16, 0.3)
+    assert (base.n_encoder_layers, base.d_model, base.ffn.d_ff, base.attention.n_heads, base.dropout) == (
+        6,
+        512,
+        2048,
+        8,
+        0.1,
+    )
+    assert (big.n_encoder_layers, big.d_model, big.ffn.d_ff, big.attention.n_heads, big.dropout) == (
+        6,
+        1024,
+        4096,
+        16,
+        0.3,
+    )
     assert base.norm.placement == "post" and not base.norm.final
     assert base.position.kind == "sinusoidal" and base.embedding.tie_output and base.embedding.share_src_tgt
 
@@ -44,17 +56,20 @@ def test_config_round_trips_through_a_dict():
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"d_model": 100, "attention": {"n_heads": 3}}, "attention.n_heads: d_model=100 is not divisible by n_heads=3"),
-    ({"attention": {"n_head": 8}}, "attention.n_head: unknown field"),
-    ({"arch": "transducer"}, "arch: 'transducer' is not one of"),
-    ({"dropout": 1.5}, "dropout: must be in [0, 1)"),
-    ({"d_model": "512"}, "d_model: expected an integer"),
-    ({"norm": {"placement": "pre"}}, "norm.final: a pre-norm stack needs a final norm"),
-    ({"embedding": {"vocab_size": 10, "pad_id": 10}}, "embedding.pad_id: 10 is outside the vocabulary"),
-    ({"moe": {"pattern": "DX"}}, "moe.pattern: 'DX' must be a string of E (experts) and D (dense)"),
-    ({"moe": {"capacity": 0}}, "moe.capacity: must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"d_model": 100, "attention": {"n_heads": 3}}, "attention.n_heads: d_model=100 is not divisible by n_heads=3"),
+        ({"attention": {"n_head": 8}}, "attention.n_head: unknown field"),
+        ({"arch": "transducer"}, "arch: 'transducer' is not one of"),
+        ({"dropout": 1.5}, "dropout: must be in [0, 1)"),
+        ({"d_model": "512"}, "d_model: expected an integer"),
+        ({"norm": {"placement": "pre"}}, "norm.final: a pre-norm stack needs a final norm"),
+        ({"embedding": {"vocab_size": 10, "pad_id": 10}}, "embedding.pad_id: 10 is outside the vocabulary"),
+        ({"moe": {"pattern": "DX"}}, "moe.pattern: 'DX' must be a string of E (experts) and D (dense)"),
+        ({"moe": {"capacity": 0}}, "moe.capacity: must be at least 1"),
+    ],
+)
 def test_impossible_configs_fail_with_the_field_path(data, message):
     with pytest.raises(TcatError) as e:
         ModelConfig.from_dict(data)
@@ -68,7 +83,9 @@ def test_unknown_named_config_suggests():
 
 def test_configs_from_earlier_versions_still_load():
     old = get_config("transformer-small").to_dict()
-    old["attention"] = {k: v for k, v in old["attention"].items() if k not in ("qkv_bias", "out_bias")} | {"bias": False}
+    old["attention"] = {k: v for k, v in old["attention"].items() if k not in ("qkv_bias", "out_bias")} | {
+        "bias": False
+    }
     cfg = ModelConfig.from_dict(old)
     assert cfg.attention.qkv_bias is False and cfg.attention.out_bias is False
 
@@ -81,7 +98,8 @@ def test_expert_layers_follow_the_pattern_in_counts_and_breakdown():
     from transformer_catalog.nn import build_model
 
     cfg = get_config("transformer-small").replace(
-        n_encoder_layers=5, n_decoder_layers=4, moe={"n_experts": 4, "top_k": 1, "pattern": "DE"})
+        n_encoder_layers=5, n_decoder_layers=4, moe={"n_experts": 4, "top_k": 1, "pattern": "DE"}
+    )
     full = sum(p.numel() for p in build_model(cfg, device="meta").parameters())
     dense = get_config("transformer-small").replace(n_encoder_layers=5, n_decoder_layers=4)
     assert count_parameters(cfg) == full == sum(parameter_breakdown(cfg).values())
@@ -92,10 +110,16 @@ def test_expert_layers_follow_the_pattern_in_counts_and_breakdown():
 
 
 def _deberta_like(**over):
-    data = {"arch": "encoder", "d_model": 16, "n_encoder_layers": 2, "n_decoder_layers": 0,
-            "attention": {"n_heads": 4}, "ffn": {"d_ff": 24},
-            "position": {"kind": "disentangled", "relative_buckets": 8, "relative_max_distance": 16},
-            "embedding": {"vocab_size": 40, "n_token_types": 2, "norm": True}}
+    data = {
+        "arch": "encoder",
+        "d_model": 16,
+        "n_encoder_layers": 2,
+        "n_decoder_layers": 0,
+        "attention": {"n_heads": 4},
+        "ffn": {"d_ff": 24},
+        "position": {"kind": "disentangled", "relative_buckets": 8, "relative_max_distance": 16},
+        "embedding": {"vocab_size": 40, "n_token_types": 2, "norm": True},
+    }
     return ModelConfig.from_dict(data | over)
 
 
@@ -105,16 +129,31 @@ def test_breakdown_counts_by_module_type_as_by_hand():
     d, ff, V, L = 16, 24, 40, 2
     attn, ffn, norm = 4 * (d * d + d), d * ff + ff + ff * d + d, 2 * d
     assert parameter_breakdown(_deberta_like()) == {
-        "embeddings": V * d + 2 * d + (2 * 8 * d + norm), "norms": norm + L * 2 * norm,
-        "attention": L * attn, "feed-forward": L * ffn}
-    decoder = ModelConfig.from_dict({
-        "arch": "decoder", "d_model": d, "n_encoder_layers": 0, "n_decoder_layers": L, "attention": {"n_heads": 4},
-        "ffn": {"d_ff": ff}, "position": {"kind": "learned", "max_len": 32},
-        "norm": {"placement": "pre", "final": True},
-        "embedding": {"vocab_size": V, "tie_output": False, "head_bias": True}})
+        "embeddings": V * d + 2 * d + (2 * 8 * d + norm),
+        "norms": norm + L * 2 * norm,
+        "attention": L * attn,
+        "feed-forward": L * ffn,
+    }
+    decoder = ModelConfig.from_dict(
+        {
+            "arch": "decoder",
+            "d_model": d,
+            "n_encoder_layers": 0,
+            "n_decoder_layers": L,
+            "attention": {"n_heads": 4},
+            "ffn": {"d_ff": ff},
+            "position": {"kind": "learned", "max_len": 32},
+            "norm": {"placement": "pre", "final": True},
+            "embedding": {"vocab_size": V, "tie_output": False, "head_bias": True},
+        }
+    )
     assert parameter_breakdown(decoder) == {
-        "embeddings": V * d + 32 * d, "norms": L * 2 * norm + norm, "attention": L * attn, "feed-forward": L * ffn,
-        "head": V * d + V}
+        "embeddings": V * d + 32 * d,
+        "norms": L * 2 * norm + norm,
+        "attention": L * attn,
+        "feed-forward": L * ffn,
+        "head": V * d + V,
+    }
 
 
 def test_breakdown_does_not_depend_on_submodule_names():
@@ -126,7 +165,19 @@ def test_breakdown_does_not_depend_on_submodule_names():
     model = build_model(_deberta_like(), device="meta")
     before = _by_kind(model)
     for m in model.modules():  # the names the former substring rule keyed on
-        m._modules = OrderedDict(({"embed": "inputs", "disentangled": "table", "self_attn": "mix", "ffn": "mlp",
-                                   "self_attn_norm": "n1", "ffn_norm": "n2", "norm": "ln"}.get(k, k), v)
-                                 for k, v in m._modules.items())
+        m._modules = OrderedDict(
+            (
+                {
+                    "embed": "inputs",
+                    "disentangled": "table",
+                    "self_attn": "mix",
+                    "ffn": "mlp",
+                    "self_attn_norm": "n1",
+                    "ffn_norm": "n2",
+                    "norm": "ln",
+                }.get(k, k),
+                v,
+            )
+            for k, v in m._modules.items()
+        )
     assert _by_kind(model) == before and before["embeddings"] > 0 and before["attention"] > 0

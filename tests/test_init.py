@@ -12,8 +12,14 @@ from transformer_catalog.nn import ModelConfig, build_model
 from transformer_catalog.nn import model as model_module
 from transformer_catalog.nn.init import init_weights
 
-_SMALL = {"d_model": 16, "dropout": 0.0, "attention": {"n_heads": 4}, "ffn": {"d_ff": 24},
-          "embedding": {"vocab_size": 40}, "position": {"max_len": 32}}
+_SMALL = {
+    "d_model": 16,
+    "dropout": 0.0,
+    "attention": {"n_heads": 4},
+    "ffn": {"d_ff": 24},
+    "embedding": {"vocab_size": 40},
+    "position": {"max_len": 32},
+}
 _PRE = {"placement": "pre", "final": True}
 
 
@@ -29,26 +35,63 @@ def _cfg(**over) -> ModelConfig:
 
 CONFIGS = {
     "seq2seq-learned-factorised-untied": _cfg(
-        arch="encoder-decoder", n_encoder_layers=2, n_decoder_layers=2,
+        arch="encoder-decoder",
+        n_encoder_layers=2,
+        n_decoder_layers=2,
         position={"kind": "learned", "offset": 2},
-        embedding={"share_src_tgt": False, "tie_output": False, "head_bias": True, "n_token_types": 2,
-                   "d_embed": 8, "norm": True}),
-    "t5-relative-tied": _cfg(arch="encoder-decoder", n_encoder_layers=2, n_decoder_layers=2,
-                             position={"kind": "relative"}, norm={"kind": "rmsnorm", "bias": False, **_PRE},
-                             attention={"qkv_bias": False, "out_bias": False, "scale": 1.0}),
-    "decoder-rope-moe-gated-gqa": _cfg(arch="decoder", n_encoder_layers=0, n_decoder_layers=3, norm=_PRE,
-                                       position={"kind": "rope"}, attention={"n_kv_heads": 2},
-                                       ffn={"gated": True, "activation": "silu"},
-                                       moe={"n_experts": 3, "top_k": 2, "pattern": "DE"}),
-    "decoder-xl-moe": _cfg(arch="decoder", n_encoder_layers=0, n_decoder_layers=2, memory=4,
-                           position={"kind": "xl"}, moe={"n_experts": 2, "top_k": 1}),
-    "decoder-alibi-shared": _cfg(arch="decoder", n_encoder_layers=0, n_decoder_layers=3, share_layers=True,
-                                 position={"kind": "alibi"}, norm=_PRE),
-    "deberta-disentangled": _cfg(arch="encoder", n_encoder_layers=2, n_decoder_layers=0,
-                                 position={"kind": "disentangled", "relative_buckets": 8, "relative_max_distance": 16},
-                                 embedding={"n_token_types": 2, "norm": True}),
-    "vit": _cfg(arch="encoder", n_encoder_layers=2, n_decoder_layers=0, norm=_PRE, position={"kind": "none"},
-                vision={"image_size": 16, "patch_size": 4, "channels": 3}),
+        embedding={
+            "share_src_tgt": False,
+            "tie_output": False,
+            "head_bias": True,
+            "n_token_types": 2,
+            "d_embed": 8,
+            "norm": True,
+        },
+    ),
+    "t5-relative-tied": _cfg(
+        arch="encoder-decoder",
+        n_encoder_layers=2,
+        n_decoder_layers=2,
+        position={"kind": "relative"},
+        norm={"kind": "rmsnorm", "bias": False, **_PRE},
+        attention={"qkv_bias": False, "out_bias": False, "scale": 1.0},
+    ),
+    "decoder-rope-moe-gated-gqa": _cfg(
+        arch="decoder",
+        n_encoder_layers=0,
+        n_decoder_layers=3,
+        norm=_PRE,
+        position={"kind": "rope"},
+        attention={"n_kv_heads": 2},
+        ffn={"gated": True, "activation": "silu"},
+        moe={"n_experts": 3, "top_k": 2, "pattern": "DE"},
+    ),
+    "decoder-xl-moe": _cfg(
+        arch="decoder",
+        n_encoder_layers=0,
+        n_decoder_layers=2,
+        memory=4,
+        position={"kind": "xl"},
+        moe={"n_experts": 2, "top_k": 1},
+    ),
+    "decoder-alibi-shared": _cfg(
+        arch="decoder", n_encoder_layers=0, n_decoder_layers=3, share_layers=True, position={"kind": "alibi"}, norm=_PRE
+    ),
+    "deberta-disentangled": _cfg(
+        arch="encoder",
+        n_encoder_layers=2,
+        n_decoder_layers=0,
+        position={"kind": "disentangled", "relative_buckets": 8, "relative_max_distance": 16},
+        embedding={"n_token_types": 2, "norm": True},
+    ),
+    "vit": _cfg(
+        arch="encoder",
+        n_encoder_layers=2,
+        n_decoder_layers=0,
+        norm=_PRE,
+        position={"kind": "none"},
+        vision={"image_size": 16, "patch_size": 4, "channels": 3},
+    ),
 }
 
 
@@ -65,8 +108,10 @@ def _former_rule(model: nn.Module) -> None:
                 nn.init.xavier_uniform_(expert)
         elif "tokens" in name:
             nn.init.normal_(p, std=model.config.d_model**-0.5)
-        elif any(k in name for k in ("positions", "token_types", "relative_bias", "class_token", "disentangled",
-                                     "pos_u", "pos_v")):
+        elif any(
+            k in name
+            for k in ("positions", "token_types", "relative_bias", "class_token", "disentangled", "pos_u", "pos_v")
+        ):
             nn.init.normal_(p, std=0.02)
         else:
             nn.init.xavier_uniform_(p)
@@ -105,16 +150,28 @@ def _rename_children(module: nn.Module, renames: dict[str, str]) -> None:
         child._modules = OrderedDict((renames.get(k, k), v) for k, v in child._modules.items())
 
 
-@pytest.mark.parametrize("name", ["seq2seq-learned-factorised-untied", "t5-relative-tied", "deberta-disentangled",
-                                  "decoder-rope-moe-gated-gqa"])
+@pytest.mark.parametrize(
+    "name",
+    ["seq2seq-learned-factorised-untied", "t5-relative-tied", "deberta-disentangled", "decoder-rope-moe-gated-gqa"],
+)
 def test_renaming_submodules_does_not_change_the_initialisation(name):
     cfg = CONFIGS[name]
     torch.manual_seed(0)
     model = build_model(cfg)
     renamed = copy.deepcopy(model)  # what the initialisation leaves alone (biases, gains) is equal too
     # names the former substring rule keyed on; under it, these renames changed the initialisation
-    _rename_children(renamed, {"tokens": "vocab", "positions": "where", "token_types": "segments",
-                               "relative_bias": "rb", "disentangled": "dis", "ffn": "mlp", "embed": "inputs"})
+    _rename_children(
+        renamed,
+        {
+            "tokens": "vocab",
+            "positions": "where",
+            "token_types": "segments",
+            "relative_bias": "rb",
+            "disentangled": "dis",
+            "ffn": "mlp",
+            "embed": "inputs",
+        },
+    )
     assert [n for n, _ in model.named_parameters()] != [n for n, _ in renamed.named_parameters()]
     torch.manual_seed(3)
     init_weights(model)

@@ -11,11 +11,22 @@ from transformer_catalog.nn.xl import RelativeSinusoids, xl_bias
 
 
 def _xl(placement="post", memory=6, layers=2):
-    return build_model(ModelConfig.from_dict({
-        "arch": "decoder", "d_model": 32, "n_encoder_layers": 0, "n_decoder_layers": layers, "dropout": 0.0,
-        "memory": memory, "attention": {"n_heads": 4, "qkv_bias": False, "out_bias": False},
-        "position": {"kind": "xl", "max_len": 64}, "norm": {"placement": placement, "final": placement == "pre"},
-        "embedding": {"vocab_size": 50, "head_bias": True}})).eval()
+    return build_model(
+        ModelConfig.from_dict(
+            {
+                "arch": "decoder",
+                "d_model": 32,
+                "n_encoder_layers": 0,
+                "n_decoder_layers": layers,
+                "dropout": 0.0,
+                "memory": memory,
+                "attention": {"n_heads": 4, "qkv_bias": False, "out_bias": False},
+                "position": {"kind": "xl", "max_len": 64},
+                "norm": {"placement": placement, "final": placement == "pre"},
+                "embedding": {"vocab_size": 50, "head_bias": True},
+            }
+        )
+    ).eval()
 
 
 def test_relative_logits_follow_the_paper_term_by_term():
@@ -44,7 +55,7 @@ def test_segments_with_memory_equal_one_long_pass(placement):
     with torch.no_grad():
         full = model(ids)
         memory = model.new_memory()
-        parts = [model(ids[:, s:s + 6], memory=memory) for s in (0, 6, 12)]
+        parts = [model(ids[:, s : s + 6], memory=memory) for s in (0, 6, 12)]
     assert (torch.cat(parts, 1) - full).abs().max() < 1e-5
 
 
@@ -54,7 +65,7 @@ def test_memory_has_no_gradient_and_context_reaches_past_the_segment():
     ids = torch.randint(1, 50, (1, 12))
     memory = model.new_memory()
     for s in (0, 4, 8):
-        out = model(ids[:, s:s + 4], memory=memory)
+        out = model(ids[:, s : s + 4], memory=memory)
     assert all(not m.requires_grad for m in memory.layers)
     out.sum().backward()  # backpropagates through the last segment only
     with torch.no_grad():
@@ -62,15 +73,22 @@ def test_memory_has_no_gradient_and_context_reaches_past_the_segment():
         changed[0, 1] = (ids[0, 1] % 49) + 1  # a token of the first segment
         memory = model.new_memory()
         for s in (0, 4, 8):
-            again = model(changed[:, s:s + 4], memory=memory)
+            again = model(changed[:, s : s + 4], memory=memory)
         # two layers carry it two segments forward: the third segment's logits change
         assert (again - out).abs().max() > 1e-4
 
 
 def test_memory_needs_relative_positions_and_not_a_cache():
     with pytest.raises(TcatError, match="memory: segment recurrence needs position.kind: xl"):
-        ModelConfig.from_dict({"arch": "decoder", "n_encoder_layers": 0, "memory": 4, "position": {"kind": "learned"},
-                               "norm": {"placement": "pre", "final": True}})
+        ModelConfig.from_dict(
+            {
+                "arch": "decoder",
+                "n_encoder_layers": 0,
+                "memory": 4,
+                "position": {"kind": "learned"},
+                "norm": {"placement": "pre", "final": True},
+            }
+        )
     model = _xl()
     with pytest.raises(TcatError, match="either a KV cache"):
         model(torch.ones(1, 2, dtype=torch.long), cache=model.new_cache(), memory=model.new_memory())

@@ -11,7 +11,6 @@ Masks are boolean and say where attention is *allowed* (True = attend), broadcas
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +50,7 @@ def local_mask(n: int, window: int, device=None) -> Tensor:
     return (pos[:, None] - pos[None, :]).abs() <= window // 2
 
 
-def combine_masks(*masks: Optional[Tensor]) -> Optional[Tensor]:
+def combine_masks(*masks: Tensor | None) -> Tensor | None:
     """Logical AND of the masks that are present; None when there are none."""
     present = [m for m in masks if m is not None]
     if not present:
@@ -63,8 +62,15 @@ def combine_masks(*masks: Optional[Tensor]) -> Optional[Tensor]:
 
 
 # -- the two backends ----------------------------------------------------------------------------
-def eager_attention(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], dropout_p: float = 0.0,
-                    bias: Optional[Tensor] = None, scale: Optional[float] = None) -> Tensor:
+def eager_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None,
+    dropout_p: float = 0.0,
+    bias: Tensor | None = None,
+    scale: float | None = None,
+) -> Tensor:
     """The paper's formula, step by step. q: (B, H, Tq, d), k and v: (B, H, Tk, d)."""
     scores = q @ k.transpose(-2, -1) * (1 / math.sqrt(q.size(-1)) if scale is None else scale)
     if bias is not None:
@@ -81,13 +87,13 @@ def attend(
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    mask: Optional[Tensor] = None,
+    mask: Tensor | None = None,
     causal: bool = False,
     dropout_p: float = 0.0,
     backend: str = "sdpa",
-    bias: Optional[Tensor] = None,
-    scale: Optional[float] = None,
-    window: Optional[int] = None,
+    bias: Tensor | None = None,
+    scale: float | None = None,
+    window: int | None = None,
 ) -> Tensor:
     """Scaled dot-product attention with an optional causal constraint (and sliding window), a
     boolean mask and an additive bias on the logits (T5's relative positions)."""
@@ -121,19 +127,19 @@ class LayerCache:
     """
 
     def __init__(self):
-        self._k: Optional[Tensor] = None
-        self._v: Optional[Tensor] = None
+        self._k: Tensor | None = None
+        self._v: Tensor | None = None
         self.length = 0
-        self.cross_k: Optional[Tensor] = None
-        self.cross_v: Optional[Tensor] = None
+        self.cross_k: Tensor | None = None
+        self.cross_v: Tensor | None = None
 
     @property
-    def k(self) -> Optional[Tensor]:
-        return None if self._k is None else self._k[:, :, :self.length]
+    def k(self) -> Tensor | None:
+        return None if self._k is None else self._k[:, :, : self.length]
 
     @property
-    def v(self) -> Optional[Tensor]:
-        return None if self._v is None else self._v[:, :, :self.length]
+    def v(self) -> Tensor | None:
+        return None if self._v is None else self._v[:, :, : self.length]
 
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Add (B, H, T, d) keys and values; return all of them so far (views of the buffers)."""
@@ -143,11 +149,11 @@ class LayerCache:
             grown_k = k.new_empty(*k.shape[:2], capacity, k.size(-1))
             grown_v = v.new_empty(*v.shape[:2], capacity, v.size(-1))
             if self.length:
-                grown_k[:, :, :self.length] = self._k[:, :, :self.length]
-                grown_v[:, :, :self.length] = self._v[:, :, :self.length]
+                grown_k[:, :, : self.length] = self._k[:, :, : self.length]
+                grown_v[:, :, : self.length] = self._v[:, :, : self.length]
             self._k, self._v = grown_k, grown_v
-        self._k[:, :, self.length:end] = k
-        self._v[:, :, self.length:end] = v
+        self._k[:, :, self.length : end] = k
+        self._v[:, :, self.length : end] = v
         self.length = end
         return self._k[:, :, :end], self._v[:, :, :end]
 
@@ -185,7 +191,7 @@ class StaticLayerCache:
     is a 0-d tensor shared with the other layers (StaticKVCache), and attention is masked to the
     filled part."""
 
-    def __init__(self, owner: "StaticKVCache", k: Tensor, v: Tensor):
+    def __init__(self, owner: StaticKVCache, k: Tensor, v: Tensor):
         self.owner, self.k, self.v = owner, k, v
         self.cross_k = self.cross_v = None
 
@@ -209,12 +215,17 @@ class StaticKVCache:
     """A decoder's cache for compiled decoding: fixed-size buffers and a position tensor that the
     generator advances after each step (`advance`)."""
 
-    def __init__(self, n_layers: int, batch: int, n_kv_heads: int, max_len: int, head_dim: int,
-                 dtype=torch.float32, device=None):
+    def __init__(
+        self, n_layers: int, batch: int, n_kv_heads: int, max_len: int, head_dim: int, dtype=torch.float32, device=None
+    ):
         self.position = torch.zeros((), dtype=torch.long, device=device)
         shape = (batch, n_kv_heads, max_len, head_dim)
-        self.layers = [StaticLayerCache(self, torch.zeros(shape, dtype=dtype, device=device),
-                                        torch.zeros(shape, dtype=dtype, device=device)) for _ in range(n_layers)]
+        self.layers = [
+            StaticLayerCache(
+                self, torch.zeros(shape, dtype=dtype, device=device), torch.zeros(shape, dtype=dtype, device=device)
+            )
+            for _ in range(n_layers)
+        ]
 
     @property
     def length(self) -> Tensor:
@@ -260,12 +271,12 @@ class MultiHeadAttention(nn.Module):
     def forward(
         self,
         x: Tensor,
-        context: Optional[Tensor] = None,
-        mask: Optional[Tensor] = None,
+        context: Tensor | None = None,
+        mask: Tensor | None = None,
         causal: bool = False,
-        cache: Optional[LayerCache] = None,
-        positions: Optional[Positions] = None,
-        memory: Optional[Tensor] = None,
+        cache: LayerCache | None = None,
+        positions: Positions | None = None,
+        memory: Tensor | None = None,
     ) -> Tensor:
         """Self-attention over x, or cross-attention from x to `context` when it is given.
         `positions`: the stack's position scheme for this forward (nn/positions.py), which rotates
@@ -293,7 +304,9 @@ class MultiHeadAttention(nn.Module):
             group = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         if self.block_sparse is not None:
-            mask = combine_masks(mask, block_sparse_mask(x.size(1), self.block_sparse, self.n_heads, self.layer, x.device))
+            mask = combine_masks(
+                mask, block_sparse_mask(x.size(1), self.block_sparse, self.n_heads, self.layer, x.device)
+            )
         scale = self.scale if self.scale is not None else self.head_dim**-0.5
         bias = None if positions is None else positions.bias(q, k, self, scale)
         dropout_p = self.dropout if self.training else 0.0

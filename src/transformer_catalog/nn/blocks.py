@@ -7,7 +7,7 @@ later models place it before the sub-layer ("pre-norm"): x = x + Dropout(Sublaye
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from torch import Tensor, nn
 
@@ -30,7 +30,9 @@ class Block(nn.Module):
             self.cross_attn_norm = make_norm(d, cfg.norm)
         else:
             self.cross_attn = None
-        self.ffn = MoEFeedForward(d, cfg.ffn, cfg.moe) if cfg.experts_at(layer) else FeedForward(d, cfg.ffn, cfg.dropout)
+        self.ffn = (
+            MoEFeedForward(d, cfg.ffn, cfg.moe) if cfg.experts_at(layer) else FeedForward(d, cfg.ffn, cfg.dropout)
+        )
         self.parallel = cfg.parallel_residual
         self.ffn_norm = None if cfg.norm.shared_parallel else make_norm(d, cfg.norm)
         self.dropout = nn.Dropout(cfg.dropout)
@@ -43,16 +45,17 @@ class Block(nn.Module):
     def forward(
         self,
         x: Tensor,
-        mask: Optional[Tensor] = None,
+        mask: Tensor | None = None,
         causal: bool = False,
-        context: Optional[Tensor] = None,
-        context_mask: Optional[Tensor] = None,
-        cache: Optional[LayerCache] = None,
-        positions: Optional[Positions] = None,
-        memory: Optional[Tensor] = None,
+        context: Tensor | None = None,
+        context_mask: Tensor | None = None,
+        cache: LayerCache | None = None,
+        positions: Positions | None = None,
+        memory: Tensor | None = None,
     ) -> Tensor:
         if memory is not None and self.pre_norm:  # the memory holds layer inputs: normalise them like x
             memory = self.self_attn_norm(memory)
+
         def self_attention(h):
             return self.self_attn(h, mask=mask, causal=causal, cache=cache, positions=positions, memory=memory)
 
@@ -75,7 +78,9 @@ class Stack(nn.Module):
     def __init__(self, cfg: ModelConfig, n_layers: int, cross_attention: bool = False, causal: bool = False):
         super().__init__()
         self.n_layers = n_layers
-        self.blocks = nn.ModuleList(Block(cfg, cross_attention, layer=i) for i in range(1 if cfg.share_layers else n_layers))
+        self.blocks = nn.ModuleList(
+            Block(cfg, cross_attention, layer=i) for i in range(1 if cfg.share_layers else n_layers)
+        )
         self.final_norm = make_norm(cfg.d_model, cfg.norm) if cfg.norm.final else None
         scheme = scheme_for(cfg.position.kind)
         # held under the scheme's own attribute: that is the name its weights have in checkpoints
@@ -84,11 +89,12 @@ class Stack(nn.Module):
             self.add_module(scheme.attribute, scheme.build(cfg, causal))
 
     @property
-    def position_scheme(self) -> Optional[PositionScheme]:
+    def position_scheme(self) -> PositionScheme | None:
         return None if self.position_attribute is None else self._modules[self.position_attribute]
 
-    def forward(self, x: Tensor, caches: Optional[list[LayerCache]] = None, memory: Optional[Memory] = None,
-                **kwargs) -> Tensor:
+    def forward(
+        self, x: Tensor, caches: list[LayerCache] | None = None, memory: Memory | None = None, **kwargs
+    ) -> Tensor:
         scheme = self.position_scheme
         if scheme is not None:
             kwargs["positions"] = scheme(x.size(1), 0 if caches is None else caches[0].length)
@@ -96,8 +102,12 @@ class Stack(nn.Module):
         for i in range(self.n_layers):  # with shared layers, one block is applied n_layers times
             block = blocks[i % len(blocks)]
             layer_in = x
-            x = block(x, cache=None if caches is None else caches[i], memory=None if memory is None else memory.layers[i],
-                      **kwargs)
+            x = block(
+                x,
+                cache=None if caches is None else caches[i],
+                memory=None if memory is None else memory.layers[i],
+                **kwargs,
+            )
             if memory is not None:
                 memory.update(i, layer_in)
         return x if self.final_norm is None else self.final_norm(x)

@@ -9,9 +9,10 @@ dotted path of the offending field.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal
 
 from ..errors import TcatError
 
@@ -33,22 +34,22 @@ class BlockSparseConfig:
 class AttentionConfig:
     n_heads: int = 8
     # Key/value heads: None = n_heads (multi-head), 1 = multi-query, in between = grouped-query.
-    n_kv_heads: Optional[int] = None
+    n_kv_heads: int | None = None
     # Size of each head; None = d_model / n_heads. PaLM-540B and Gemma-7B use 256 regardless of width.
-    head_dim: Optional[int] = None
+    head_dim: int | None = None
     causal: bool = False  # an encoder that masks future positions (CLIP's text tower); decoders always do
     # Sliding-window attention: a causal query sees only the last `window` keys (Mistral); an encoder
     # query sees the keys within window // 2 on either side (Longformer).
-    window: Optional[int] = None
+    window: int | None = None
     # Which layers use the window, as a repeating pattern of L (local) and G (global): "L" = every
     # layer (Mistral), "GL" = odd layers (GPT-Neo, GPT-3's banded layers), "LG" (Gemma 2), "LLLLLG" (Gemma 3).
     window_pattern: str = "L"
-    scale: Optional[float] = None  # logit scale; None = 1/sqrt(head_dim). T5 uses 1 (folded into its init)
+    scale: float | None = None  # logit scale; None = 1/sqrt(head_dim). T5 uses 1 (folded into its init)
     qkv_bias: bool = True  # the paper's projections have biases; LLaMA's have none, Qwen2's only here
     out_bias: bool = True
     dropout: float = 0.0  # dropout on the attention weights (the paper has none here)
     backend: Literal["sdpa", "eager"] = "sdpa"  # eager is the readable reference and test oracle
-    block_sparse: Optional[BlockSparseConfig] = None  # BigBird's pattern in the encoder's self-attention
+    block_sparse: BlockSparseConfig | None = None  # BigBird's pattern in the encoder's self-attention
 
 
 @dataclass
@@ -125,7 +126,7 @@ class MoEConfig:
     # served; the rest skip the experts (output 0, the residual carries them). None = unlimited.
     # Switch: capacity = capacity_factor * tokens / n_experts. Counted per forward call, so with a
     # binding capacity cached decoding (one token per call) routes differently from a full pass.
-    capacity: Optional[int] = None
+    capacity: int | None = None
 
 
 @dataclass
@@ -153,7 +154,7 @@ class EmbeddingConfig:
     tie_output: bool = True  # pre-softmax projection = target embedding matrix (paper, section 3.4)
     n_token_types: int = 0  # segment embeddings (BERT's sentence A/B); 0 = none
     # Factorised embeddings (ALBERT, ELECTRA-small): tables of width d_embed, projected to d_model.
-    d_embed: Optional[int] = None
+    d_embed: int | None = None
     scale_output: bool = False  # multiply the last hidden state by d_model^-0.5 before a tied head (T5 v1.0)
     head_bias: bool = False  # a bias on the output projection (GPT-J, Phi)
     norm: bool = False  # a norm right after the embedding sum (BERT)
@@ -178,8 +179,8 @@ class ModelConfig:
     norm: NormConfig = field(default_factory=NormConfig)
     ffn: FFNConfig = field(default_factory=FFNConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
-    moe: Optional[MoEConfig] = None  # replaces the feed-forward of the layers moe.pattern selects
-    vision: Optional[VisionConfig] = None  # the encoder reads image patches instead of tokens
+    moe: MoEConfig | None = None  # replaces the feed-forward of the layers moe.pattern selects
+    vision: VisionConfig | None = None  # the encoder reads image patches instead of tokens
 
     def __post_init__(self) -> None:
         self.validate()
@@ -218,8 +219,10 @@ class ModelConfig:
         if self.position.kind == "rope":
             rot = self.head_dim * self.position.rotary_fraction
             if not 0.0 < self.position.rotary_fraction <= 1.0 or rot != int(rot) or int(rot) % 2:
-                fail("position.rotary_fraction", f"{self.position.rotary_fraction} of head_dim={self.head_dim} "
-                     "must be an even number of dimensions")
+                fail(
+                    "position.rotary_fraction",
+                    f"{self.position.rotary_fraction} of head_dim={self.head_dim} must be an even number of dimensions",
+                )
         if self.position.kind == "disentangled":
             if self.arch != "encoder" or self.vision is not None:
                 fail("position.kind", "disentangled attention is built for text encoders (DeBERTa)")
@@ -228,7 +231,9 @@ class ModelConfig:
         if self.position.kind == "xl" and self.arch != "decoder":
             fail("position.kind", "xl relative positions are built for decoders (Transformer-XL)")
         if self.memory < 0 or (self.memory and self.position.kind != "xl"):
-            fail("memory", "segment recurrence needs position.kind: xl (absolute positions would repeat) and memory >= 0")
+            fail(
+                "memory", "segment recurrence needs position.kind: xl (absolute positions would repeat) and memory >= 0"
+            )
         if self.attention.block_sparse is not None:
             bs = self.attention.block_sparse
             if self.arch != "encoder" or self.attention.causal:
@@ -247,7 +252,10 @@ class ModelConfig:
         if self.attention.window is not None and self.attention.window < 1:
             fail("attention.window", f"must be at least 1, got {self.attention.window}")
         if not self.attention.window_pattern or set(self.attention.window_pattern) - {"L", "G"}:
-            fail("attention.window_pattern", f"{self.attention.window_pattern!r} must be a string of L (local) and G (global)")
+            fail(
+                "attention.window_pattern",
+                f"{self.attention.window_pattern!r} must be a string of L (local) and G (global)",
+            )
         if self.embedding.d_embed is not None and self.embedding.d_embed <= 0:
             fail("embedding.d_embed", f"must be positive, got {self.embedding.d_embed}")
         if self.embedding.d_embed not in (None, self.d_model) and self.embedding.tie_output and self.arch != "encoder":
@@ -256,12 +264,17 @@ class ModelConfig:
             if self.arch != "encoder":
                 fail("vision", "image inputs need arch: encoder")
             if self.vision.image_size % self.vision.patch_size:
-                fail("vision.patch_size", f"{self.vision.patch_size} does not divide image_size={self.vision.image_size}")
+                fail(
+                    "vision.patch_size", f"{self.vision.patch_size} does not divide image_size={self.vision.image_size}"
+                )
         if self.moe is not None:
             if not 1 <= self.moe.top_k <= self.moe.n_experts:
                 fail("moe.top_k", f"must be between 1 and n_experts={self.moe.n_experts}, got {self.moe.top_k}")
             if not self.moe.pattern or set(self.moe.pattern) - {"D", "E"} or "E" not in self.moe.pattern:
-                fail("moe.pattern", f"{self.moe.pattern!r} must be a string of E (experts) and D (dense) with at least one E")
+                fail(
+                    "moe.pattern",
+                    f"{self.moe.pattern!r} must be a string of E (experts) and D (dense) with at least one E",
+                )
             if self.moe.capacity is not None and self.moe.capacity < 1:
                 fail("moe.capacity", f"must be at least 1, got {self.moe.capacity}")
         if self.norm.kind == "rmsnorm" and self.norm.bias:
@@ -289,10 +302,10 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
+    def from_dict(cls, data: dict) -> ModelConfig:
         return _build(cls, _migrate(data), "")
 
-    def replace(self, **changes) -> "ModelConfig":
+    def replace(self, **changes) -> ModelConfig:
         """A copy with top-level fields or dotted sub-fields changed: replace(**{"ffn.d_ff": 64})."""
         data = self.to_dict()
         for key, value in changes.items():
@@ -321,6 +334,11 @@ def _migrate(data: dict) -> dict:
     return data
 
 
+def _is_optional(hint) -> bool:
+    """X | None, however it is spelled (typing.Optional[X] or the X | None of PEP 604)."""
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+
+
 def _build(cls, data, prefix: str):
     if not isinstance(data, dict):
         raise TcatError(f"model config: {prefix.rstrip('.') or '(top)'}: expected a mapping")
@@ -328,14 +346,12 @@ def _build(cls, data, prefix: str):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise TcatError(
-            f"model config: {prefix}{unknown[0]}: unknown field (known: {', '.join(sorted(names))})"
-        )
+        raise TcatError(f"model config: {prefix}{unknown[0]}: unknown field (known: {', '.join(sorted(names))})")
     kwargs = {}
     for key, value in data.items():
         hint = hints[key]
         path = prefix + key
-        optional = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) is typing.Union else []
+        optional = [a for a in typing.get_args(hint) if a is not type(None)] if _is_optional(hint) else []
         if optional and dataclasses.is_dataclass(optional[0]):  # Optional[SubConfig]
             kwargs[key] = None if value is None else _build(optional[0], value, path + ".")
         elif dataclasses.is_dataclass(hint):
@@ -352,7 +368,7 @@ def _check(hint, value, path: str):
         if value not in allowed:
             raise TcatError(f"model config: {path}: {value!r} is not one of {list(allowed)}")
         return value
-    if origin is typing.Union:  # Optional[...]
+    if _is_optional(hint):  # Optional[...]
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         return None if value is None else _check(args[0], value, path)
     if hint is bool:

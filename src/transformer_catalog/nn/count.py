@@ -68,9 +68,15 @@ def _kind_rules():
     from .model import Embeddings, PatchEmbeddings
     from .positions import PositionScheme
 
-    own = ((Embeddings, "embeddings"), (PatchEmbeddings, "embeddings"), (torch.nn.LayerNorm, "norms"),
-           (RMSNorm, "norms"), (MultiHeadAttention, "attention"), (FeedForward, "feed-forward"),
-           (MoEFeedForward, "feed-forward"))
+    own = (
+        (Embeddings, "embeddings"),
+        (PatchEmbeddings, "embeddings"),
+        (torch.nn.LayerNorm, "norms"),
+        (RMSNorm, "norms"),
+        (MultiHeadAttention, "attention"),
+        (FeedForward, "feed-forward"),
+        (MoEFeedForward, "feed-forward"),
+    )
     whole = ((PositionScheme, "embeddings"),)
     return own, whole
 
@@ -109,8 +115,10 @@ def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
     The parts outside the blocks come from a one-layer build; each stack's blocks are added layer
     by layer (one meta build per distinct kind of layer)."""
     uses_enc, uses_dec = cfg.arch != "decoder", cfg.arch != "encoder"
-    model = build_model(cfg.replace(n_encoder_layers=min(cfg.n_encoder_layers, 1), n_decoder_layers=min(cfg.n_decoder_layers, 1)),
-                        device="meta")
+    model = build_model(
+        cfg.replace(n_encoder_layers=min(cfg.n_encoder_layers, 1), n_decoder_layers=min(cfg.n_decoder_layers, 1)),
+        device="meta",
+    )
     out = _by_kind(model, skip_blocks=not cfg.share_layers)
     if not cfg.share_layers:
         if uses_enc:
@@ -140,8 +148,10 @@ def forward_flops_per_token(cfg: ModelConfig, context: int) -> float:
     layer as applied (shared layers count each time they run), plus the attention products
     (Q K^T and weights x V: 2 x 2 x context x attention width per layer). Training is about 3x this."""
     uses_enc, uses_dec = cfg.arch != "decoder", cfg.arch != "encoder"
-    one = cfg.replace(n_encoder_layers=1 if uses_enc else cfg.n_encoder_layers,
-                      n_decoder_layers=1 if uses_dec else cfg.n_decoder_layers)
+    one = cfg.replace(
+        n_encoder_layers=1 if uses_enc else cfg.n_encoder_layers,
+        n_decoder_layers=1 if uses_dec else cfg.n_decoder_layers,
+    )
     macs = _macs(build_model(one, device="meta"))
     if uses_enc:
         macs += _blocks(cfg, range(1, cfg.n_encoder_layers), False, _macs)

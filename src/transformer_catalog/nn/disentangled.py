@@ -24,7 +24,9 @@ def log_bucket(rel: Tensor, buckets: int, max_distance: int) -> Tensor:
     values up to buckets - 1 at max_distance."""
     mid = buckets // 2
     size = rel.abs()
-    log_pos = torch.ceil(torch.log(size.clamp(min=mid).float() / mid) / math.log((max_distance - 1) / mid) * (mid - 1)) + mid
+    log_pos = (
+        torch.ceil(torch.log(size.clamp(min=mid).float() / mid) / math.log((max_distance - 1) / mid) * (mid - 1)) + mid
+    )
     return torch.where(size <= mid, rel, (log_pos * rel.sign()).long())
 
 
@@ -44,7 +46,7 @@ class DisentangledPositions(PositionScheme):
         self.norm = nn.LayerNorm(d_model, eps=norm.eps)
 
     @classmethod
-    def build(cls, cfg, causal: bool) -> "DisentangledPositions":
+    def build(cls, cfg, causal: bool) -> DisentangledPositions:
         return cls(cfg.d_model, cfg.position, cfg.norm)
 
     def bias(self, state, q: Tensor, k: Tensor, attention: nn.Module, scale: float) -> Tensor:
@@ -59,13 +61,16 @@ class DisentangledPositions(PositionScheme):
         return self.norm(self.weight), (rel + self.span).clamp(0, 2 * self.span - 1)
 
 
-def disentangled_bias(q: Tensor, k: Tensor, q_proj: nn.Linear, k_proj: nn.Linear, table: Tensor, index: Tensor,
-                      scale: float) -> Tensor:
+def disentangled_bias(
+    q: Tensor, k: Tensor, q_proj: nn.Linear, k_proj: nn.Linear, table: Tensor, index: Tensor, scale: float
+) -> Tensor:
     """The content-to-position + position-to-content logits, (B, H, T, T), for q and k (B, H, T, d)."""
     H, d = q.size(1), q.size(-1)
     pos_k = k_proj(table).view(-1, H, d).transpose(0, 1)  # (H, 2 span, d)
     pos_q = q_proj(table).view(-1, H, d).transpose(0, 1)
     B, T = q.size(0), q.size(2)
     c2p = (q @ pos_k.transpose(-1, -2)).gather(-1, index.expand(B, H, T, T))  # q_i . K_r[row(i, j)]
-    p2c = (k @ pos_q.transpose(-1, -2)).gather(-1, index.t().expand(B, H, T, T)).transpose(-1, -2)  # k_j . Q_r[row(i, j)]
+    p2c = (
+        (k @ pos_q.transpose(-1, -2)).gather(-1, index.t().expand(B, H, T, T)).transpose(-1, -2)
+    )  # k_j . Q_r[row(i, j)]
     return (c2p + p2c) * scale

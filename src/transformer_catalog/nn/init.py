@@ -13,7 +13,7 @@ gains keep what their constructors gave them.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import Tensor, nn
 
@@ -64,8 +64,10 @@ def rule_for(module: nn.Module) -> Rule:
     for cls in type(module).__mro__:
         if cls in _RULES:
             return _RULES[cls]
-    raise TypeError(f"{type(module).__name__} holds parameters but has no initialisation rule "
-                    "(declare one with @initialised in transformer_catalog.nn.init)")
+    raise TypeError(
+        f"{type(module).__name__} holds parameters but has no initialisation rule "
+        "(declare one with @initialised in transformer_catalog.nn.init)"
+    )
 
 
 def init_weights(root: nn.Module) -> None:

@@ -117,7 +117,7 @@ def scaled_frequencies(inv_freq: Tensor, cfg: PositionConfig) -> Tensor:
         wavelength = 2 * math.pi / inv_freq
         long_limit = cfg.rope_original_len / cfg.rope_low_freq  # longer wavelengths: fully rescaled
         short_limit = cfg.rope_original_len / cfg.rope_high_freq  # shorter wavelengths: untouched
-        blend = ((cfg.rope_original_len / wavelength - cfg.rope_low_freq) / (cfg.rope_high_freq - cfg.rope_low_freq))
+        blend = (cfg.rope_original_len / wavelength - cfg.rope_low_freq) / (cfg.rope_high_freq - cfg.rope_low_freq)
         mixed = (1 - blend) * inv_freq / cfg.rope_factor + blend * inv_freq
         out = torch.where(wavelength > long_limit, inv_freq / cfg.rope_factor, inv_freq)
         return torch.where((wavelength >= short_limit) & (wavelength <= long_limit), mixed, out)
@@ -140,7 +140,9 @@ class RotaryEmbedding(PositionScheme):
         self.rot = rot = int(head_dim * cfg.rotary_fraction)
 
         def angles():
-            inv_freq = scaled_frequencies(1.0 / cfg.rope_theta ** (torch.arange(0, rot, 2, dtype=torch.float32) / rot), cfg)
+            inv_freq = scaled_frequencies(
+                1.0 / cfg.rope_theta ** (torch.arange(0, rot, 2, dtype=torch.float32) / rot), cfg
+            )
             a = torch.outer(torch.arange(cfg.max_len, dtype=torch.float32), inv_freq)
             return torch.cat([a, a], dim=-1)  # (max_len, rot)
 
@@ -149,7 +151,7 @@ class RotaryEmbedding(PositionScheme):
         self.register_buffer("sin", _fixed_table(lambda: angles().sin(), shape), persistent=False)
 
     @classmethod
-    def build(cls, cfg, causal: bool) -> "RotaryEmbedding":
+    def build(cls, cfg, causal: bool) -> RotaryEmbedding:
         return cls(cfg.head_dim, cfg.position)
 
     def prepare(self, n_queries: int, past: int | Tensor = 0) -> tuple[Tensor, Tensor]:
@@ -237,11 +239,15 @@ class RelativePositionBias(PositionScheme):
 
     def __init__(self, n_heads: int, cfg: PositionConfig, bidirectional: bool):
         super().__init__()
-        self.buckets, self.max_distance, self.bidirectional = cfg.relative_buckets, cfg.relative_max_distance, bidirectional
+        self.buckets, self.max_distance, self.bidirectional = (
+            cfg.relative_buckets,
+            cfg.relative_max_distance,
+            bidirectional,
+        )
         self.weight = nn.Parameter(torch.empty(cfg.relative_buckets, n_heads))
 
     @classmethod
-    def build(cls, cfg, causal: bool) -> "RelativePositionBias":
+    def build(cls, cfg, causal: bool) -> RelativePositionBias:
         return cls(cfg.attention.n_heads, cfg.position, bidirectional=not causal)
 
     def bucket(self, rel: Tensor) -> Tensor:
@@ -253,8 +259,10 @@ class RelativePositionBias(PositionScheme):
         else:
             rel = (-rel).clamp(min=0)  # only the past is visible to a causal query
         exact = n // 2
-        log_bucket = exact + (torch.log(rel.float().clamp(min=1) / exact) / math.log(self.max_distance / exact)
-                              * (n - exact)).long()
+        log_bucket = (
+            exact
+            + (torch.log(rel.float().clamp(min=1) / exact) / math.log(self.max_distance / exact) * (n - exact)).long()
+        )
         return out + torch.where(rel < exact, rel, log_bucket.clamp(max=n - 1))
 
     def prepare(self, n_queries: int, past: int | Tensor = 0) -> Tensor:
@@ -312,7 +320,11 @@ class MoEFeedForward(nn.Module):
             weights = weights / weights.sum(dim=-1, keepdim=True)
         counts = torch.bincount(experts.reshape(-1), minlength=self.n_experts).float()
         self.aux_loss = self.n_experts * (counts / x.size(0) * probs.mean(0)).sum()
-        keep = torch.ones_like(experts, dtype=torch.bool) if self.capacity is None else self._within_capacity(experts, shape)
+        keep = (
+            torch.ones_like(experts, dtype=torch.bool)
+            if self.capacity is None
+            else self._within_capacity(experts, shape)
+        )
         out = torch.zeros_like(x)
         for e in torch.unique(experts[keep]).tolist():  # only the experts some token reached
             token, slot = torch.where((experts == e) & keep)
@@ -351,7 +363,7 @@ class ALiBi(PositionScheme):
         self.register_buffer("slopes", _fixed_table(lambda: alibi_slopes(n_heads), (n_heads,)), persistent=False)
 
     @classmethod
-    def build(cls, cfg, causal: bool) -> "ALiBi":
+    def build(cls, cfg, causal: bool) -> ALiBi:
         return cls(cfg.attention.n_heads)
 
     def prepare(self, n_queries: int, past: int | Tensor = 0) -> Tensor:

@@ -14,27 +14,27 @@ they live in the embeddings (nn/layers.py make_positions).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar
 
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
     from .config import ModelConfig
 
-_SCHEMES: dict[str, type["PositionScheme"]] = {}
+_SCHEMES: dict[str, type[PositionScheme]] = {}
 
 
 def scheme(kind: str):
     """Class decorator: the scheme serving position.kind == `kind`."""
 
-    def register(cls: type["PositionScheme"]) -> type["PositionScheme"]:
+    def register(cls: type[PositionScheme]) -> type[PositionScheme]:
         _SCHEMES[kind] = cls
         return cls
 
     return register
 
 
-def scheme_for(kind: str) -> Optional[type["PositionScheme"]]:
+def scheme_for(kind: str) -> type[PositionScheme] | None:
     """The scheme class for a position.kind; None for kinds that need nothing inside attention."""
     from . import disentangled, layers, xl  # noqa: F401  (the modules whose classes register schemes)
 
@@ -49,11 +49,11 @@ class PositionScheme(nn.Module):
     static_cache: ClassVar[bool] = False  # works when the cache position is a 0-d tensor (compiled decoding)
 
     @classmethod
-    def build(cls, cfg: "ModelConfig", causal: bool) -> "PositionScheme":
+    def build(cls, cfg: ModelConfig, causal: bool) -> PositionScheme:
         raise NotImplementedError
 
     @staticmethod
-    def layer_parameters(attention: nn.Module, cfg: "ModelConfig") -> None:
+    def layer_parameters(attention: nn.Module, cfg: ModelConfig) -> None:
         """Add the weights this scheme needs in every self-attention layer (default: none)."""
 
     def prepare(self, n_queries: int, past: int | Tensor):
@@ -63,11 +63,11 @@ class PositionScheme(nn.Module):
     def rotate(self, state, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
         return q, k
 
-    def bias(self, state, q: Tensor, k: Tensor, attention: nn.Module, scale: float) -> Optional[Tensor]:
+    def bias(self, state, q: Tensor, k: Tensor, attention: nn.Module, scale: float) -> Tensor | None:
         """Additive logits, broadcastable to (B, H, Tq, Tk), for q (B, H, Tq, d) and k (B, H, Tk, d)."""
         return None
 
-    def forward(self, n_queries: int, past: int | Tensor = 0) -> "Positions":
+    def forward(self, n_queries: int, past: int | Tensor = 0) -> Positions:
         return Positions(self, self.prepare(n_queries, past))
 
 
@@ -82,5 +82,5 @@ class Positions:
     def rotate(self, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
         return self.scheme.rotate(self.state, q, k)
 
-    def bias(self, q: Tensor, k: Tensor, attention: nn.Module, scale: float) -> Optional[Tensor]:
+    def bias(self, q: Tensor, k: Tensor, attention: nn.Module, scale: float) -> Tensor | None:
         return self.scheme.bias(self.state, q, k, attention, scale)

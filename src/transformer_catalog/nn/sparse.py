@@ -24,7 +24,7 @@ def _pattern(n_blocks: int, window: int, n_global: int, n_random: int, heads: in
     see = ((b[:, None] - b[None, :]).abs() <= window // 2).expand(heads, -1, -1).clone()
     glob = torch.zeros(n_blocks, dtype=torch.bool)
     glob[: (n_global + 1) // 2] = True  # the first block(s) ...
-    glob[n_blocks - n_global // 2:] = True  # ... and the last
+    glob[n_blocks - n_global // 2 :] = True  # ... and the last
     see[:, :, glob] = True
     see[:, glob, :] = True
     g = torch.Generator().manual_seed(seed)

@@ -36,7 +36,7 @@ class RelativeSinusoids(PositionScheme):
         self.register_buffer("table", _fixed_table(make, (max_len, d_model)), persistent=False)
 
     @classmethod
-    def build(cls, cfg, causal: bool) -> "RelativeSinusoids":
+    def build(cls, cfg, causal: bool) -> RelativeSinusoids:
         return cls(cfg.d_model, cfg.position.max_len + cfg.memory)
 
     @staticmethod
@@ -59,7 +59,7 @@ def xl_bias(q: Tensor, k: Tensor, pos_proj: nn.Linear, u: Tensor, v: Tensor, tab
     of the Tk key positions; future keys (masked anyway) read distance 0."""
     H, d, n_q, n_k = q.size(1), q.size(-1), q.size(-2), k.size(-2)
     r = pos_proj(table[:n_k]).view(n_k, H, d).transpose(0, 1)  # (H, Tk distances, d)
-    content = (u[None, :, None, :] @ k.transpose(-1, -2))  # (B, H, 1, Tk): u . k_j
+    content = u[None, :, None, :] @ k.transpose(-1, -2)  # (B, H, 1, Tk): u . k_j
     by_distance = (q + v[None, :, None, :]) @ r.transpose(-1, -2)  # (B, H, Tq, distance)
     i = torch.arange(n_k - n_q, n_k, device=q.device)[:, None]
     j = torch.arange(n_k, device=q.device)[None, :]
@@ -78,5 +78,4 @@ class Memory:
     def update(self, i: int, hidden: Tensor) -> None:
         old = self.layers[i]
         both = hidden if old is None else torch.cat([old, hidden], dim=1)
-        self.layers[i] = both[:, -self.length:].detach()  # no gradient into the previous segment
-
+        self.layers[i] = both[:, -self.length :].detach()  # no gradient into the previous segment
