@@ -31,6 +31,7 @@ def _seq2seq(kind, tied):
     cls = {
         "bart": (transformers.BartConfig, transformers.BartForConditionalGeneration),
         "mbart": (transformers.MBartConfig, transformers.MBartForConditionalGeneration),
+        "pegasus": (transformers.PegasusConfig, transformers.PegasusForConditionalGeneration),
     }[kind]
     cfg = cls[0](
         d_model=32,
@@ -52,7 +53,7 @@ def _seq2seq(kind, tied):
     return cls[1](cfg).eval()
 
 
-@pytest.mark.parametrize("kind", ["bart", "mbart"])
+@pytest.mark.parametrize("kind", ["bart", "mbart", "pegasus"])
 def test_untied_bart_keeps_its_three_tables_both_ways(kind, tmp_path):
     torch.manual_seed(0)
     hf = _seq2seq(kind, tied=False)
