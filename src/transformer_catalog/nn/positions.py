@@ -10,6 +10,11 @@ layer (Transformer-XL's W_R, u, v) adds them to each self-attention in `layer_pa
 
 Schemes that add a vector to the token embeddings (learned, sinusoidal) are not attention schemes:
 they live in the embeddings (nn/layers.py make_positions).
+
+Adding a scheme: write the class (here, or in a module named in scheme_for's import line) with
+`@scheme("name")`, `attribute`, `build(cfg, causal)`, `prepare(n_queries, past)` and `rotate` and/or
+`bias`; parameters it holds need `@initialised(rule)` (nn/init.py); add "name" to PositionConfig.kind
+(with any validation it needs). Stack, Block, attention and the parameter breakdown need no change.
 """
 
 from __future__ import annotations
