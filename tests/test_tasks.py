@@ -15,7 +15,7 @@ from transformer_catalog.data.corpora import load_documents
 from transformer_catalog.data.corpora import load_pairs as corpora_pairs
 from transformer_catalog.data.parallel import load_parallel, sentence_pairs, split_parallel
 from transformer_catalog.errors import TcatError
-from transformer_catalog.objectives import SEQ2SEQ, Seq2Seq, describe
+from transformer_catalog.objectives import OBJECTIVES, SEQ2SEQ, Seq2Seq, describe
 from transformer_catalog.train import tasks
 from transformer_catalog.train.tasks import Task, make_copy_task, make_task
 
@@ -244,3 +244,16 @@ def test_a_damaged_bible_cache_is_rebuilt_not_trusted(tmp_path, monkeypatch):
         (tmp_path / "bible-m.json").write_text(damaged, encoding="latin-1")
         assert bible.load_bible("m") == {"Ruth 1:1": "In the days"}
         assert json.loads((tmp_path / "bible-m.json").read_text(encoding="utf-8")) == {"Ruth 1:1": "In the days"}
+
+
+@pytest.mark.parametrize("name", sorted({*SEQ2SEQ, *OBJECTIVES}))
+def test_every_objective_speaks_the_whole_protocol(name):
+    """The trainer reaches objectives only through Task, which uses exactly these: none may be missing."""
+    obj = describe(name)
+    assert obj.name == name and obj.arch in ("encoder", "decoder", "encoder-decoder")
+    assert isinstance(obj.takes_pairs, bool) and isinstance(obj.smooths, bool) and obj.max_len >= 0
+    for method in ("wrap", "batches", "batch", "loss"):
+        assert callable(getattr(obj, method)), method
+    examples = [([5, 6, 7], [6, 7])] * 5 if obj.takes_pairs else [[[5, 6, 7], [6, 7]]] * 5
+    batches = obj.batches(examples, 4 * max(obj.max_len, 8), seed=0, epoch=0)
+    assert sorted(i for b in batches for i in b) == list(range(5))

@@ -62,7 +62,7 @@ class Clock:
 
 def command(name: str, cfg) -> str:
     """The command that reproduces a result."""
-    return f"tcat experiments run {name}" + (" --tiny" if getattr(cfg, "setting", "full") == "tiny" else "")
+    return f"tcat experiments run {name}" + (" --tiny" if cfg.setting == "tiny" else "")
 
 
 def save_figure(fig, out: Path, name: str) -> str:

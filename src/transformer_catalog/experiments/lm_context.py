@@ -28,10 +28,10 @@ class Config:
     data: str = "bible-sample"
     vocab: int = 1000
     max_len: int = 128
-    layers: int = 4
+    layers: int = 2
     d_model: int = 128
     heads: int = 4
-    steps: int = 1500
+    steps: int = 600
     max_tokens: int = 2048
     lr: float = 2e-3
     seed: int = 0
