@@ -1,0 +1,47 @@
+"""scripts/demo_check.py: the demo's pass/fail bar (beats copying on BLEU and chrF, no word
+repeated more than four times in a row)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[1] / "scripts" / "demo_check.py"
+_spec = importlib.util.spec_from_file_location("demo_check", _PATH)
+demo_check = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(demo_check)
+
+
+@pytest.mark.parametrize("text, run", [
+    ("Y la la la la la", (5, "la")),
+    ("Y la, la La la. la tierra", (5, "la")),          # case and punctuation do not hide a run
+    ("Y los hijos de los hijos de Israel", (1, "y")),  # a repeated phrase is not a repeated word
+    ("y y y y", (4, "y")),
+    ("", (0, "")),
+])
+def test_longest_run(text, run):
+    assert demo_check.longest_run(text) == run
+
+
+def _result(bleu=1.0, chrf=20.0, copy_bleu=0.2, copy_chrf=17.0):
+    return {"bleu": bleu, "chrf": chrf, "copy_source_bleu": copy_bleu, "copy_source_chrf": copy_chrf}
+
+
+def test_verdict_passes_a_model_that_beats_copying():
+    assert demo_check.verdict(_result(), ["Y dijo Dios: Sea la luz.", "y y y y fué"]) == []
+
+
+@pytest.mark.parametrize("result, hyps, says", [
+    (_result(bleu=0.22, copy_bleu=0.24), ["Y dijo Dios"], "BLEU 0.22 is not above"),
+    (_result(bleu=0.24, copy_bleu=0.24), ["Y dijo Dios"], "BLEU 0.24 is not above"),  # equal is not above
+    (_result(chrf=6.2, copy_chrf=17.3), ["Y dijo Dios"], "chrF 6.2 is not above"),
+    (_result(), ["Y dijo Dios", "Y la la la la la la"], "translation 2 repeats 'la' 6 times"),
+])
+def test_verdict_fails(result, hyps, says):
+    problems = demo_check.verdict(result, hyps)
+    assert len(problems) == 1 and says in problems[0], problems
+
+
+def test_hypotheses_come_from_the_json_when_it_lists_them_all():
+    result = {"hypotheses": ["uno", "dos"], "data": "unused", "split": "test", "pairs": 2}
+    assert demo_check.hypotheses_of("no-run", result, 1, "1") == ["uno", "dos"]
