@@ -57,7 +57,9 @@ def test_non_numeric_size(fixture_dir):
     bert = fixture_dir / "bert.yaml"
     edit(bert, "params: 110000000", "params: 110M")
     assert messages(fixture_dir) == [
-        f"{bert}:{line_of(bert, 'params: 110M')}: sizes.0.params: Input should be a valid integer, unable to parse string as an integer"]
+        f"{bert}:{line_of(bert, 'params: 110M')}: sizes.0.params: "
+        "Input should be a valid integer, unable to parse string as an integer"
+    ]
 
 
 def test_bad_date_format(fixture_dir):
@@ -71,40 +73,50 @@ def test_closed_vocabulary(fixture_dir):
     edit(bert, "architecture: encoder", "architecture: Encoder/Decoder")
     assert messages(fixture_dir) == [
         f"{bert}:{line_of(bert, 'architecture:')}: architecture: 'Encoder/Decoder' is not allowed; "
-        "use one of 'encoder', 'decoder' or 'encoder-decoder'"]
+        "use one of 'encoder', 'decoder' or 'encoder-decoder'"
+    ]
 
 
 def test_unknown_parent(fixture_dir):
     bert = fixture_dir / "bert.yaml"
     edit(bert, "- Transformer", "- Transformr")
     assert messages(fixture_dir) == [
-        f"{bert}:{line_of(bert, '- Transformr')}: derived_from.0: 'Transformr' is not a catalog entry or lineage root"]
+        f"{bert}:{line_of(bert, '- Transformr')}: derived_from.0: 'Transformr' is not a catalog entry or lineage root"
+    ]
 
 
 def test_date_later_than_arxiv_id(fixture_dir):
     bert = fixture_dir / "bert.yaml"
     edit(bert, "date: 2018-10", "date: 2019-02")
     assert messages(fixture_dir) == [
-        f"{bert}:{line_of(bert, 'date:')}: date: 2019-02 is later than its arXiv id 1810.04805 (2018-10): the model was public by then"]
+        f"{bert}:{line_of(bert, 'date:')}: date: "
+        "2019-02 is later than its arXiv id 1810.04805 (2018-10): the model was public by then"
+    ]
 
 
 def test_cycle(fixture_dir):
     tr = fixture_dir / "transformer.yaml"
     edit(tr, "- LSTM", "- BERT")
-    assert messages(fixture_dir) == [f"{tr}:{line_of(tr, 'derived_from:')}: derived_from: cycle: BERT -> Transformer -> BERT"]
+    assert messages(fixture_dir) == [
+        f"{tr}:{line_of(tr, 'derived_from:')}: derived_from: cycle: BERT -> Transformer -> BERT"
+    ]
 
 
 def test_duplicate_alias(fixture_dir):
     bert = fixture_dir / "bert.yaml"
     edit(bert, "family: BERT", "aliases:\n- Transformer\nfamily: BERT")
-    assert messages(fixture_dir) == [f"{bert}:{line_of(bert, '- Transformer')}: aliases.0: 'Transformer' is already used by 'Transformer'"]
+    assert messages(fixture_dir) == [
+        f"{bert}:{line_of(bert, '- Transformer')}: aliases.0: 'Transformer' is already used by 'Transformer'"
+    ]
 
 
 def test_undisclosed_size_needs_a_note(fixture_dir):
     bert = fixture_dir / "bert.yaml"
     edit(bert, "params: 110000000", "params: null")
     assert messages(fixture_dir) == [
-        f"{bert}:{line_of(bert, '- variant: base')}: sizes.0: params is null: say in `note` that the size is undisclosed, never guess"]
+        f"{bert}:{line_of(bert, '- variant: base')}: sizes.0: "
+        "params is null: say in `note` that the size is undisclosed, never guess"
+    ]
 
 
 def test_malformed_yaml_and_file_name(fixture_dir):
@@ -121,21 +133,31 @@ def test_load_catalog_fails_with_one_line(fixture_dir):
     edit(bert, "date: 2018-10", "date: 10/2018")
     with pytest.raises(TcatError) as e:
         load_catalog(fixture_dir, LINEAGE)
-    assert str(e.value) == f"{bert}: date: Value error, '10/2018' is not a YYYY-MM date (run 'tcat catalog lint' for all problems)"
+    assert (
+        str(e.value)
+        == f"{bert}: date: Value error, '10/2018' is not a YYYY-MM date (run 'tcat catalog lint' for all problems)"
+    )
 
 
 def test_lint_cli_exit_codes(fixture_dir):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    ok = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "catalog", "lint"], capture_output=True, text=True, env=env)
+    ok = subprocess.run(
+        [sys.executable, "-m", "transformer_catalog.cli", "catalog", "lint"], capture_output=True, text=True, env=env
+    )
     assert ok.returncode == 0 and "no problems" in ok.stdout
     edit(fixture_dir / "bert.yaml", "date: 2018-10", "date: 10/2018")
-    bad = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "catalog", "lint", "--models", str(fixture_dir)],
-                         capture_output=True, text=True, env=env)
+    bad = subprocess.run(
+        [sys.executable, "-m", "transformer_catalog.cli", "catalog", "lint", "--models", str(fixture_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stdout.strip().endswith("date: '10/2018' is not a YYYY-MM date")
 
 
 # -- the loader applies lint's consistency checks (issue 11.6) ---------------------------------------
+
 
 def _load_error(folder, lineage=LINEAGE) -> str:
     with pytest.raises(TcatError) as e:
@@ -168,8 +190,9 @@ def test_loader_refuses_a_cycle_an_unknown_and_a_self_parent(fixture_dir):
 def test_loader_and_lint_refuse_a_missing_lineage_file(fixture_dir, tmp_path):
     missing = tmp_path / "no-lineage.yaml"
     assert _load_error(fixture_dir, missing).startswith(f"{missing}: no such file")
-    assert f"{missing}:1: (file): missing: the lineage roots are part of the catalog" in \
-        [str(p) for p in lint(fixture_dir, missing)]
+    assert f"{missing}:1: (file): missing: the lineage roots are part of the catalog" in [
+        str(p) for p in lint(fixture_dir, missing)
+    ]
 
 
 def test_loader_still_accepts_the_shipped_catalog_and_fixture(fixture_dir):
@@ -186,11 +209,18 @@ def test_lint_and_loader_refuse_a_folder_without_entries(tmp_path, kind):
     for call in (lambda: lint(target, LINEAGE), lambda: load_catalog(target, LINEAGE)):
         with pytest.raises(TcatError, match=str(target)) as e:
             call()
-        assert {"missing": "no such folder", "file": "not a folder", "empty": "no catalog entry files"}[kind] in str(e.value)
+        assert {"missing": "no such folder", "file": "not a folder", "empty": "no catalog entry files"}[kind] in str(
+            e.value
+        )
 
 
-BOMB = "\n".join(["name: BERT"] + [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9 if i else ['"lol"'] * 9) + "]"
-                                    for i in range(7)]) + "\n"
+BOMB = (
+    "\n".join(
+        ["name: BERT"]
+        + [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9 if i else ['"lol"'] * 9) + "]" for i in range(7)]
+    )
+    + "\n"
+)
 
 
 def test_yaml_alias_bomb_is_bounded(fixture_dir):
@@ -223,8 +253,11 @@ def test_oversized_and_non_utf8_files_are_one_line(fixture_dir):
 
 # -- the catalog cache: damaged or unwritable is never a traceback (issue 11.5) ------------------------
 
-@pytest.mark.parametrize("content", ['[1, 2, 3]', '{"entries": 5, "lineage": [], "files": {}}', '{"sha256": "x", "data": []}',
-                                     'not json', '\x00\x01'])
+
+@pytest.mark.parametrize(
+    "content",
+    ["[1, 2, 3]", '{"entries": 5, "lineage": [], "files": {}}', '{"sha256": "x", "data": []}', "not json", "\x00\x01"],
+)
 def test_catalog_cache_of_the_wrong_shape_is_a_miss(tmp_path, monkeypatch, content):
     from transformer_catalog.catalog import load
 
@@ -234,8 +267,9 @@ def test_catalog_cache_of_the_wrong_shape_is_a_miss(tmp_path, monkeypatch, conte
     cache.write_text(content)
     again = load_catalog()
     assert [e.name for e in again.entries] == [e.name for e in first.entries]
-    assert load._cached_shape_ok({"entries": [e.to_dict() for e in again.entries],
-                                  "lineage": [r.to_dict() for r in again.lineage], "files": {}})
+    assert load._cached_shape_ok(
+        {"entries": [e.to_dict() for e in again.entries], "lineage": [r.to_dict() for r in again.lineage], "files": {}}
+    )
 
 
 @pytest.mark.parametrize("where", ["file", "unwritable"])
@@ -246,7 +280,11 @@ def test_catalog_commands_work_without_a_usable_cache(tmp_path, where):
         env = {"TCAT_CACHE": str(bad)}
     else:
         env = {"TCAT_CACHE": "/proc/tcat-cache"}  # not creatable, even as root
-    r = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "list", "--names"], capture_output=True,
-                       text=True, env={**os.environ, "OMP_NUM_THREADS": "1", **env})
+    r = subprocess.run(
+        [sys.executable, "-m", "transformer_catalog.cli", "list", "--names"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **env},
+    )
     assert r.returncode == 0, r.stderr
     assert "BERT" in r.stdout.split("\n") and "Traceback" not in r.stderr

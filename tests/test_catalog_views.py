@@ -18,7 +18,9 @@ CAT = load_catalog()
 
 def tcat(*args):
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "transformer_catalog.cli", *args], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "transformer_catalog.cli", *args], capture_output=True, text=True, env=env
+    )
 
 
 def names(*args):
@@ -27,17 +29,20 @@ def names(*args):
     return res.stdout.split("\n")[:-1]
 
 
-@pytest.mark.parametrize("flag,value,predicate", [
-    ("--family", "bert", lambda e: e.family == "BERT"),
-    ("--arch", "encoder-decoder", lambda e: e.architecture == "encoder-decoder"),
-    ("--task", "MLM", lambda e: "MLM" in e.pretraining_tasks),
-    ("--lab", "facebook", lambda e: "Meta" in e.lab),  # normalised lab names
-    ("--license", "open", lambda e: e.license.category == "open"),
-    ("--after", "2022-06", lambda e: e.date >= "2022-06"),
-    ("--before", "2019", lambda e: e.date <= "2019-12"),
-    ("--min-params", "100B", lambda e: (e.max_params or 0) >= 100e9),
-    ("--max-params", "150M", lambda e: e.min_params is not None and e.min_params <= 150e6),
-])
+@pytest.mark.parametrize(
+    "flag,value,predicate",
+    [
+        ("--family", "bert", lambda e: e.family == "BERT"),
+        ("--arch", "encoder-decoder", lambda e: e.architecture == "encoder-decoder"),
+        ("--task", "MLM", lambda e: "MLM" in e.pretraining_tasks),
+        ("--lab", "facebook", lambda e: "Meta" in e.lab),  # normalised lab names
+        ("--license", "open", lambda e: e.license.category == "open"),
+        ("--after", "2022-06", lambda e: e.date >= "2022-06"),
+        ("--before", "2019", lambda e: e.date <= "2019-12"),
+        ("--min-params", "100B", lambda e: (e.max_params or 0) >= 100e9),
+        ("--max-params", "150M", lambda e: e.min_params is not None and e.min_params <= 150e6),
+    ],
+)
 def test_list_filters_match_the_data(flag, value, predicate):
     expected = sorted(e.name for e in CAT.entries if predicate(e))
     assert expected and sorted(names(flag, value)) == expected
@@ -54,14 +59,20 @@ def test_list_search_and_sort():
     assert [CAT.find(n).date for n in by_date] == sorted(CAT.find(n).date for n in by_date)
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--arch", "transducer"], "--arch 'transducer': use one of encoder, decoder, encoder-decoder"),
-    (["--after", "last year"], "--after 'last year': expected a year (2020) or a month (2020-05)"),
-    (["--min-params", "big"], "--min-params: 'big': expected a number such as 350M, 1.5B or 2e9"),  # argparse's form
-    (["--task", "MLMs"], "--task 'MLMs': use one of"),
-    (["--lab", "Hogwarts"], "--lab 'Hogwarts': unknown lab"),
-    (["--sort", "size"], "--sort: invalid choice: 'size' (choose from 'date', 'name', 'params', 'family')"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--arch", "transducer"], "--arch 'transducer': use one of encoder, decoder, encoder-decoder"),
+        (["--after", "last year"], "--after 'last year': expected a year (2020) or a month (2020-05)"),
+        (
+            ["--min-params", "big"],
+            "--min-params: 'big': expected a number such as 350M, 1.5B or 2e9",
+        ),  # argparse's form
+        (["--task", "MLMs"], "--task 'MLMs': use one of"),
+        (["--lab", "Hogwarts"], "--lab 'Hogwarts': unknown lab"),
+        (["--sort", "size"], "--sort: invalid choice: 'size' (choose from 'date', 'name', 'params', 'family')"),
+    ],
+)
 def test_bad_filter_values_get_one_line(args, needle):
     res = tcat("list", *args)
     assert res.returncode == 2 and "Traceback" not in res.stderr
@@ -72,8 +83,16 @@ def test_show_has_facts_lineage_sources_and_corrections():
     res = tcat("show", "albert")
     assert res.returncode == 0
     out = res.stdout
-    for needle in ("ALBERT", "MLM, SOP", "235M", "derived from", "BERT", "https://arxiv.org/abs/1909.11942", "corrections",
-                   "Apache-2.0"):
+    for needle in (
+        "ALBERT",
+        "MLM, SOP",
+        "235M",
+        "derived from",
+        "BERT",
+        "https://arxiv.org/abs/1909.11942",
+        "corrections",
+        "Apache-2.0",
+    ):
         assert needle in out, needle
     bert = tcat("show", "BERT").stdout
     assert "ALBERT" in bert and "descendants" in bert  # lineage downwards
@@ -123,14 +142,19 @@ def test_csv_markdown_bibtex_latex_exports():
 
 
 def test_latex_escapes_special_characters():
-    assert _tex("A&B 50% $x_1$ #1 {a} ~^\\") == r"A\&B 50\% \$x\_1\$ \#1 \{a\} \textasciitilde{}\textasciicircum{}\textbackslash{}"
+    assert (
+        _tex("A&B 50% $x_1$ #1 {a} ~^\\")
+        == r"A\&B 50\% \$x\_1\$ \#1 \{a\} \textasciitilde{}\textasciicircum{}\textbackslash{}"
+    )
 
 
 def test_published_schema_file_matches_the_code():
     from pathlib import Path
 
     published = Path(__file__).parent.parent / "schema" / "catalog-v1.schema.json"
-    assert json.loads(published.read_text()) == json_schema(), "regenerate: tcat export --schema --out schema/catalog-v1.schema.json"
+    assert json.loads(published.read_text()) == json_schema(), (
+        "regenerate: tcat export --schema --out schema/catalog-v1.schema.json"
+    )
 
 
 def test_site_serve_answers_on_localhost(tmp_path):
@@ -142,8 +166,13 @@ def test_site_serve_answers_on_localhost(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "transformer_catalog.cli", "site", "serve", str(tmp_path / "site"),
-                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "transformer_catalog.cli", "site", "serve", str(tmp_path / "site"), "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for _ in range(100):
             try:
@@ -151,7 +180,7 @@ def test_site_serve_answers_on_localhost(tmp_path):
                 break
             except OSError:
                 time.sleep(0.1)
-        assert "<table id=\"models\">" in html and "ALBERT" in html
+        assert '<table id="models">' in html and "ALBERT" in html
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -192,8 +221,14 @@ def test_terminal_views_strip_control_sequences():
     from transformer_catalog.catalog.views import list_table, show, taxonomy, timeline, tree
 
     cat, bert = _hostile_catalog()
-    for view in (list_table(cat.entries), show(cat, bert), tree(cat), timeline(cat.entries), taxonomy(cat.entries),
-                 tree(cat, "BERT")):
+    for view in (
+        list_table(cat.entries),
+        show(cat, bert),
+        tree(cat),
+        timeline(cat.entries),
+        taxonomy(cat.entries),
+        tree(cat, "BERT"),
+    ):
         text = _render(view)
         for bad in ("\x1b", "\x07", "\x9b", "\u202e", "\x08", "\x00"):
             assert bad not in text

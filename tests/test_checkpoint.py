@@ -16,8 +16,7 @@ from safetensors.torch import load_file
 from transformer_catalog.errors import TcatError
 from transformer_catalog.families import get_config
 from transformer_catalog.nn import build_model
-from transformer_catalog.train.checkpoint import (load_model, load_training_state, recover, resolve,
-                                                  save_checkpoint)
+from transformer_catalog.train.checkpoint import load_model, load_training_state, recover, resolve, save_checkpoint
 
 
 def _tiny():
@@ -67,17 +66,57 @@ def test_missing_and_mismatched_tensors_are_named(tmp_path):
 
 def _tcat(*args, **kw):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    return subprocess.Popen([sys.executable, "-m", "transformer_catalog.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "transformer_catalog.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 COMMON = ["--steps", "40", "--eval-every", "0", "--save-every", "5", "--quiet", "--threads", "1"]
 RUNS = {
-    "copy": ["train", "--task", "copy", "--model", "transformer-tiny", "--max-tokens", "300", "--warmup", "20", *COMMON],
+    "copy": [
+        "train",
+        "--task",
+        "copy",
+        "--model",
+        "transformer-tiny",
+        "--max-tokens",
+        "300",
+        "--warmup",
+        "20",
+        *COMMON,
+    ],
     # a pretraining objective (random masks per batch) with AdamW, cosine decay, gradient accumulation
-    "mlm": ["train", "--task", "mlm", "--data", "bible-sample", "--model", "BERT", "--scale", "tiny", "--vocab", "600",
-            "--max-tokens", "1024", "--optimizer", "adamw", "--schedule", "cosine", "--lr", "1e-3", "--warmup", "5",
-            "--grad-accum", "2", *COMMON],
+    "mlm": [
+        "train",
+        "--task",
+        "mlm",
+        "--data",
+        "bible-sample",
+        "--model",
+        "BERT",
+        "--scale",
+        "tiny",
+        "--vocab",
+        "600",
+        "--max-tokens",
+        "1024",
+        "--optimizer",
+        "adamw",
+        "--schedule",
+        "cosine",
+        "--lr",
+        "1e-3",
+        "--warmup",
+        "5",
+        "--grad-accum",
+        "2",
+        *COMMON,
+    ],
 }
 
 
@@ -116,11 +155,12 @@ def test_resume_after_sigkill_is_bit_identical(run, tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), f"{k} differs after resume from step {step_at_kill}"
-    steps = [json.loads(l)["step"] for l in (killed / "metrics.jsonl").read_text().splitlines()]
+    steps = [json.loads(line)["step"] for line in (killed / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 40, "metrics must not repeat or skip steps"
 
 
 # -- a save stopped at any instant leaves a complete checkpoint (issue 11.2, issue 22) ----------------
+
 
 def _training_save(folder, model, step):
     """A training checkpoint whose every file says `step`: weights filled with it, trainer state, meta."""
@@ -128,8 +168,9 @@ def _training_save(folder, model, step):
         for p in model.parameters():
             p.fill_(float(step))
     opt = torch.optim.Adam(model.parameters())
-    save_checkpoint(folder, model, {"task": {"name": "none"}, "step": step}, optimizer=opt,
-                    trainer_state={"step": step})
+    save_checkpoint(
+        folder, model, {"task": {"name": "none"}, "step": step}, optimizer=opt, trainer_state={"step": step}
+    )
 
 
 def _check_complete(folder) -> int:
@@ -163,7 +204,9 @@ def _save_stopped_at(folder, model, k) -> int:
                     if calls[0] == k:
                         os._exit(7)
                     return fn(*a, **kw)
+
                 return wrapped
+
             for name in _PATCHED:
                 setattr(os, name, stop(getattr(os, name)))
             shutil.rmtree = stop(shutil.rmtree)
@@ -200,7 +243,7 @@ def test_save_stopped_at_every_step_leaves_a_complete_checkpoint(tmp_path):
     assert 1 in seen and 2 in seen, seen
     # the window that lost the run before: both renamed copies exist, the checkpoint name does not
     _training_save(ck, model, 1)
-    pid = 2 ** 22 + 17  # above pid_max's default: a writer that is certainly dead
+    pid = 2**22 + 17  # above pid_max's default: a writer that is certainly dead
     os.rename(ck, run / f"checkpoint.old-{pid}")
     _training_save(run / f"checkpoint.tmp-{pid}", model, 2)
     assert _check_complete(run) == 1
@@ -259,6 +302,11 @@ def test_save_never_replaces_a_folder_with_user_files(tmp_path):
     # an empty folder and an earlier checkpoint are fine
     (tmp_path / "empty").mkdir()
     save_checkpoint(tmp_path / "empty", model, {"task": {"name": "none"}})
-    save_checkpoint(tmp_path / "empty", model, {"task": {"name": "none"}}, optimizer=torch.optim.Adam(model.parameters()),
-                    trainer_state={"step": 1})
+    save_checkpoint(
+        tmp_path / "empty",
+        model,
+        {"task": {"name": "none"}},
+        optimizer=torch.optim.Adam(model.parameters()),
+        trainer_state={"step": 1},
+    )
     assert load_model(tmp_path / "empty")[1]["task"] == {"name": "none"}

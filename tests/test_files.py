@@ -113,9 +113,11 @@ def test_temp_file_is_never_a_planted_symlink(tmp_path, monkeypatch):
 def test_a_crash_mid_write_leaves_the_old_file_whole(tmp_path):
     p = tmp_path / "state.json"
     files.write_json(p, {"v": 1})
-    code = ("import os; from transformer_catalog import files\n"
-            "os.replace = lambda *a, **k: os._exit(9)\n"
-            f"files.write_json({str(p)!r}, {{'v': 2}})\n")
+    code = (
+        "import os; from transformer_catalog import files\n"
+        "os.replace = lambda *a, **k: os._exit(9)\n"
+        f"files.write_json({str(p)!r}, {{'v': 2}})\n"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 9
     assert json.loads(p.read_text()) == {"v": 1}
 
@@ -167,6 +169,7 @@ def test_output_dir_on_a_file_or_device_is_refused(tmp_path):
 
 
 # -- folder swaps ---------------------------------------------------------------------------------
+
 
 def _version(folder, n):
     files.write_text(folder / "a.txt", f"a{n}")
@@ -258,6 +261,7 @@ def test_recover_leaves_a_live_writers_folders_alone(tmp_path):
 
 
 # -- the cache (data/cache.py) is best effort and never a traceback ---------------------------------
+
 
 def test_cache_round_trip_and_damage_is_a_miss(tmp_path):
     from transformer_catalog.data.cache import read_cached, write_cached

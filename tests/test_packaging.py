@@ -10,9 +10,14 @@ PACKAGE = ROOT / "src" / "transformer_catalog"
 
 
 def test_all_package_data_is_declared():
-    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["transformer_catalog"]
-    data = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*")
-            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "transformer_catalog"
+    ]
+    data = [
+        p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
     assert data, "no data files found"
     missing = [f for f in data if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
     assert not missing, f"not declared in [tool.setuptools.package-data]: {missing[:5]}"
@@ -20,8 +25,17 @@ def test_all_package_data_is_declared():
 
 # Imported only inside a function that turns their absence into one line naming what to install
 # (the optional extras: apps, bench, data formats). Everything else must be a declared dependency.
-OPTIONAL = {"sklearn", "pymilvus", "milvus_lite", "datasets", "pyarrow", "transformers", "x_transformers", "PIL",
-            "sentence_transformers"}
+OPTIONAL = {
+    "sklearn",
+    "pymilvus",
+    "milvus_lite",
+    "datasets",
+    "pyarrow",
+    "transformers",
+    "x_transformers",
+    "PIL",
+    "sentence_transformers",
+}
 DISTRIBUTION = {"yaml": "pyyaml", "sklearn": "scikit-learn", "PIL": "pillow"}
 
 
@@ -55,8 +69,11 @@ def _declared() -> set[str]:
 
 def test_every_imported_package_is_declared():
     declared = _declared()
-    undeclared = {m: f for m, f in _imports().items()
-                  if m not in OPTIONAL and DISTRIBUTION.get(m, m).lower().replace("_", "-") not in declared}
+    undeclared = {
+        m: f
+        for m, f in _imports().items()
+        if m not in OPTIONAL and DISTRIBUTION.get(m, m).lower().replace("_", "-") not in declared
+    }
     assert not undeclared, f"imported but not in [project].dependencies: {undeclared}"
 
 
@@ -68,15 +85,24 @@ def test_the_check_sees_pydantic_and_jinja2():
 
 
 def test_site_templates_are_package_data():
-    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["transformer_catalog"]
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "transformer_catalog"
+    ]
     for rel in ("catalog/templates/base.html", "catalog/templates/assets/app.js", "catalog/templates/assets/style.css"):
         assert (PACKAGE / rel).is_file() and any(fnmatch.fnmatch(rel, pat) for pat in patterns), rel
 
 
 def test_ci_installs_the_wheel_into_a_fresh_venv_and_smoke_tests_it():
     ci = (ROOT / ".ci" / "run").read_text()
-    for needle in ("pip wheel", "-m venv", "torch==2.13.0", "dist/transformer_catalog-*.whl", "site-packages",
-                   "tcat\" --version", "site build"):
+    for needle in (
+        "pip wheel",
+        "-m venv",
+        "torch==2.13.0",
+        "dist/transformer_catalog-*.whl",
+        "site-packages",
+        'tcat" --version',
+        "site build",
+    ):
         assert needle in ci, needle
     assert ci.index("torch==2.13.0") < ci.index("dist/transformer_catalog-*.whl")  # torch first, pinned
 

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from transformer_catalog.catalog.load import Catalog, Record, load_catalog, slug
-from transformer_catalog.catalog.site import build_site, make_server, render_pages, safe_url, serve
+from transformer_catalog.catalog.site import build_site, make_server, render_pages, safe_url
 from transformer_catalog.errors import TcatError
 from transformer_catalog.files import MARKER
 
@@ -22,6 +22,7 @@ def catalog():
 
 
 # -- never delete, never write through (issue 11.1) ---------------------------------------------------
+
 
 def test_user_folder_is_refused_and_forced_build_keeps_user_files(tmp_path, catalog):
     out = tmp_path / "out"
@@ -36,7 +37,7 @@ def test_user_folder_is_refused_and_forced_build_keeps_user_files(tmp_path, cata
     (out / "index.html").write_text("stale")
     (out / "models" / "notes.txt").write_text("mine too")
     build_site(catalog, out)
-    assert "<table id=\"models\">" in (out / "index.html").read_text()
+    assert '<table id="models">' in (out / "index.html").read_text()
     assert (out / "thesis.tex").read_text() == "my thesis" and (out / "models" / "notes.txt").read_text() == "mine too"
 
 
@@ -77,15 +78,33 @@ def test_symlinks_inside_the_site_are_never_written_through(tmp_path, catalog):
 
 # -- only http(s) and relative links are live (issue 11.8) ---------------------------------------------
 
-@pytest.mark.parametrize("url,ok", [
-    ("https://arxiv.org/abs/1706.03762", True), ("http://example.com/a?b=c", True), ("models/bert.html", True),
-    ("../index.html", True), ("#top", True),
-    ("javascript:alert(1)", False), ("JaVaScRiPt:alert(1)", False), (" javascript:alert(1)", False),
-    ("java\tscript:alert(1)", False), ("java\nscript:alert(1)", False), ("\x01javascript:alert(1)", False),
-    ("data:text/html,<script>alert(1)</script>", False), ("vbscript:msgbox", False), ("file:///etc/passwd", False),
-    ("//evil.example/x", False), ("\\\\evil.example\\x", False), ("/\\evil.example", False), ("https:evil", False),
-    ("", False), (None, False), ("\u0085javascript:x", False),
-])
+
+@pytest.mark.parametrize(
+    "url,ok",
+    [
+        ("https://arxiv.org/abs/1706.03762", True),
+        ("http://example.com/a?b=c", True),
+        ("models/bert.html", True),
+        ("../index.html", True),
+        ("#top", True),
+        ("javascript:alert(1)", False),
+        ("JaVaScRiPt:alert(1)", False),
+        (" javascript:alert(1)", False),
+        ("java\tscript:alert(1)", False),
+        ("java\nscript:alert(1)", False),
+        ("\x01javascript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("vbscript:msgbox", False),
+        ("file:///etc/passwd", False),
+        ("//evil.example/x", False),
+        ("\\\\evil.example\\x", False),
+        ("/\\evil.example", False),
+        ("https:evil", False),
+        ("", False),
+        (None, False),
+        ("\u0085javascript:x", False),
+    ],
+)
 def test_safe_url(url, ok):
     assert (safe_url(url) is not None) == ok
 
@@ -131,6 +150,7 @@ def test_templates_and_assets_are_package_files(catalog):
 
 # -- serving (issue 11.8) ----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def served(tmp_path, catalog):
     out = build_site(catalog, tmp_path / "site")
@@ -160,8 +180,16 @@ def test_serve_answers_files_inside_and_nothing_else(served):
     assert _get(served + "/")[1] == _get(served + "/index.html")[1]
     assert _get(served + "/inside-link.html")[0] == 200  # a link that stays inside is fine
     assert _get(served + "/models/bert.html")[0] == 200
-    for path in ("/leak.txt", "/passwd", "/pipe", "/empty-folder/", "/models/", "/../secret.txt",
-                 "/%2e%2e/secret.txt", "/no-such.html"):
+    for path in (
+        "/leak.txt",
+        "/passwd",
+        "/pipe",
+        "/empty-folder/",
+        "/models/",
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/no-such.html",
+    ):
         status, body = _get(served + path)
         assert status == 404, path
         assert "outside the site" not in body and "root:" not in body and "Directory listing" not in body
@@ -174,8 +202,13 @@ def test_site_serve_port_zero_prints_the_bound_port(tmp_path):
     import sys
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "transformer_catalog.cli", "site", "serve", str(tmp_path / "site"),
-                             "--port", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "transformer_catalog.cli", "site", "serve", str(tmp_path / "site"), "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = []
         while not any("serving" in x for x in lines):

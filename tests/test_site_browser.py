@@ -15,7 +15,9 @@ from transformer_catalog.catalog.site import build_site
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
 if not (CHROMIUM.exists() and DRIVER.exists()):
-    pytest.skip("Debian chromium and chromium-driver are not installed (make test installs them)", allow_module_level=True)
+    pytest.skip(
+        "Debian chromium and chromium-driver are not installed (make test installs them)", allow_module_level=True
+    )
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
@@ -24,9 +26,18 @@ from selenium.webdriver.support.ui import Select  # noqa: E402
 def browser():
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,1000"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=str(DRIVER)), options=opts)
     yield driver
@@ -103,7 +114,7 @@ def test_catalog_strings_are_escaped(browser, tmp_path):
     models.mkdir()
     for name in ("transformer", "bert"):
         shutil.copy(MODELS / f"{name}.yaml", models)
-    payload = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
+    payload = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
     bert = models / "bert.yaml"
     bert.write_text(bert.read_text().replace("corpus: ", f"corpus: '{payload} ", 1).replace("words)\n", "words)'\n", 1))
     out = build_site(load_catalog(models, LINEAGE), tmp_path / "site")

@@ -26,8 +26,14 @@ from .errors import TcatError
 MARKER = ".tcat"
 MARKER_TEXT = "This folder was written by tcat (transformer-catalog); tcat may rewrite the files it made here.\n"
 
-_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFLNK: "a symbolic link", stat.S_IFCHR: "a device",
-          stat.S_IFBLK: "a device", stat.S_IFIFO: "a fifo", stat.S_IFSOCK: "a socket"}
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFIFO: "a fifo",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 def _reason(e: OSError) -> str:
@@ -51,8 +57,9 @@ def _check_replaceable(path: Path):
     """The lstat of `path` if it is a regular file, None if absent; anything else is refused."""
     st = _lstat(path)
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise TcatError(f"{path}: exists and is {_kind(st.st_mode)}; tcat only replaces regular files "
-                        "(choose another path)")
+        raise TcatError(
+            f"{path}: exists and is {_kind(st.st_mode)}; tcat only replaces regular files (choose another path)"
+        )
     return st
 
 
@@ -151,8 +158,10 @@ def output_dir(path, *, force: bool = False) -> Path:
     except OSError as e:
         raise TcatError(f"{path}: cannot read folder ({_reason(e)})") from None
     if not empty:
-        raise TcatError(f"{path} is a non-empty folder tcat did not create; choose an empty or new folder, "
-                        "or pass --force to write into it (tcat never deletes files there)")
+        raise TcatError(
+            f"{path} is a non-empty folder tcat did not create; choose an empty or new folder, "
+            "or pass --force to write into it (tcat never deletes files there)"
+        )
     write_text(path / MARKER, MARKER_TEXT)
     return path
 
@@ -165,6 +174,7 @@ def output_dir(path, *, force: bool = False) -> Path:
 #   3. F.tmp-PID -> F, then F.old-PID is removed
 # `recover_dir` repairs a swap stopped at any instant: without F, the aside copy F.old-* (complete by
 # construction) is renamed back; leftover F.tmp-* and F.old-* of writers no longer alive are removed.
+
 
 def _pid_alive(pid: int) -> bool:
     """Whether another process `pid` may still be mid-swap. Our own pid counts as dead: a process never
@@ -191,8 +201,8 @@ def _leftovers(folder: Path, kind: str) -> list[tuple[int, Path]]:
     except OSError:
         return []
     for entry in entries:
-        if entry.name.startswith(prefix) and entry.name[len(prefix):].isdigit():
-            out.append((int(entry.name[len(prefix):]), Path(entry.path)))
+        if entry.name.startswith(prefix) and entry.name[len(prefix) :].isdigit():
+            out.append((int(entry.name[len(prefix) :]), Path(entry.path)))
     return sorted(out, key=lambda x: _mtime(x[1]))
 
 
@@ -280,4 +290,3 @@ def swap_dir(tmp, folder) -> Path:
     _fsync_dir(folder.parent)
     _remove_tree(old)
     return folder
-

@@ -29,13 +29,34 @@ def json_schema() -> dict:
 
 
 def to_json(entries) -> str:
-    return json.dumps({"$schema": SCHEMA_ID, "version": __version__,
-                       "entries": [e.to_dict() for e in entries]}, indent=2, ensure_ascii=False)
+    return json.dumps(
+        {"$schema": SCHEMA_ID, "version": __version__, "entries": [e.to_dict() for e in entries]},
+        indent=2,
+        ensure_ascii=False,
+    )
 
 
-CSV_COLUMNS = ["name", "aliases", "family", "derived_from", "architecture", "pretraining_tasks", "finetuning_task", "date",
-               "params_min", "params_max", "sizes", "corpus", "license_category", "license_spdx", "lab", "paper", "arxiv",
-               "in_paper", "corrections"]
+CSV_COLUMNS = [
+    "name",
+    "aliases",
+    "family",
+    "derived_from",
+    "architecture",
+    "pretraining_tasks",
+    "finetuning_task",
+    "date",
+    "params_min",
+    "params_max",
+    "sizes",
+    "corpus",
+    "license_category",
+    "license_spdx",
+    "lab",
+    "paper",
+    "arxiv",
+    "in_paper",
+    "corrections",
+]
 
 
 def to_csv(entries) -> str:
@@ -43,32 +64,67 @@ def to_csv(entries) -> str:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for e in entries:
-        w.writerow([e.name, "; ".join(e.aliases), e.family, "; ".join(e.derived_from), e.architecture,
-                    "; ".join(e.pretraining_tasks), e.finetuning_task or "", e.date, e.min_params or "", e.max_params or "",
-                    "; ".join(f"{s.variant}={s.params if s.params else 'undisclosed'}" for s in e.sizes), e.corpus,
-                    e.license.category, e.license.spdx or "", "; ".join(e.lab), e.references.paper or "",
-                    e.references.arxiv or "", e.in_paper, len(e.corrections)])
+        w.writerow(
+            [
+                e.name,
+                "; ".join(e.aliases),
+                e.family,
+                "; ".join(e.derived_from),
+                e.architecture,
+                "; ".join(e.pretraining_tasks),
+                e.finetuning_task or "",
+                e.date,
+                e.min_params or "",
+                e.max_params or "",
+                "; ".join(f"{s.variant}={s.params if s.params else 'undisclosed'}" for s in e.sizes),
+                e.corpus,
+                e.license.category,
+                e.license.spdx or "",
+                "; ".join(e.lab),
+                e.references.paper or "",
+                e.references.arxiv or "",
+                e.in_paper,
+                len(e.corrections),
+            ]
+        )
     return out.getvalue()
 
 
 def to_markdown(entries) -> str:
     """A GitHub-style table. Every cell is escaped (HTML and Markdown syntax), and the paper link is
     live only for an http(s) URL: the export may be rendered by a site that trusts it."""
-    lines = ["| model | date | family | architecture | pretraining | parameters | license | lab | paper |",
-             "|---|---|---|---|---|---:|---|---|---|"]
+    lines = [
+        "| model | date | family | architecture | pretraining | parameters | license | lab | paper |",
+        "|---|---|---|---|---|---:|---|---|---|",
+    ]
     for e in entries:
         r = e.references
         link = r.paper or (f"https://arxiv.org/abs/{r.arxiv}" if r.arxiv else None)
-        cells = [md(e.name), md(e.date), md(e.family), md(e.architecture), md(", ".join(e.pretraining_tasks)),
-                 md(size_range(e)), md(e.license.spdx or e.license.category), md(", ".join(e.lab)),
-                 md_link(str(r.year), link)]
+        cells = [
+            md(e.name),
+            md(e.date),
+            md(e.family),
+            md(e.architecture),
+            md(", ".join(e.pretraining_tasks)),
+            md(size_range(e)),
+            md(e.license.spdx or e.license.category),
+            md(", ".join(e.lab)),
+            md_link(str(r.year), link),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def _bib(text: str) -> str:
-    return text.replace("\\", "\\textbackslash{}").replace("{", "\\{").replace("}", "\\}").replace("&", "\\&") \
-        .replace("%", "\\%").replace("#", "\\#").replace("_", "\\_")
+    return (
+        text.replace("\\", "\\textbackslash{}")
+        .replace("{", "\\{")
+        .replace("}", "\\}")
+        .replace("&", "\\&")
+        .replace("%", "\\%")
+        .replace("#", "\\#")
+        .replace("_", "\\_")
+    )
 
 
 def to_bibtex(entries) -> str:
@@ -81,7 +137,11 @@ def to_bibtex(entries) -> str:
         author = _bib(r.authors).replace(" et al.", " and others")
         fields = [f"  title = {{{{{_bib(r.title)}}}}}", f"  author = {{{author}}}", f"  year = {{{r.year}}}"]
         if r.arxiv:
-            fields += [f"  eprint = {{{r.arxiv}}}", "  archivePrefix = {arXiv}", f"  journal = {{arXiv preprint arXiv:{r.arxiv}}}"]
+            fields += [
+                f"  eprint = {{{r.arxiv}}}",
+                "  archivePrefix = {arXiv}",
+                f"  journal = {{arXiv preprint arXiv:{r.arxiv}}}",
+            ]
         if r.paper:
             fields.append(f"  url = {{{r.paper}}}")
         fields.append(f"  note = {{Catalog entry: {_bib(e.name)}}}")
@@ -90,8 +150,18 @@ def to_bibtex(entries) -> str:
     return "\n".join(out)
 
 
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-        "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_TEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def _tex(text: str) -> str:
@@ -99,19 +169,26 @@ def _tex(text: str) -> str:
 
 
 def to_latex(entries) -> str:
-    rows = [f"{_tex(e.name)} & {e.date} & {_tex(e.family)} & {e.architecture} & {_tex(', '.join(e.pretraining_tasks))} & "
-            f"{_tex(size_range(e))} & {_tex(', '.join(e.lab))} & \\cite{{{e.references.bibtex_key}}} \\\\"
-            for e in entries]
-    return "\n".join([
-        "% Generated by tcat export --format latex; needs \\usepackage{longtable}",
-        "\\begin{longtable}{llllllll}",
-        "\\hline",
-        "Model & Date & Family & Architecture & Pretraining & Parameters & Lab & Ref. \\\\",
-        "\\hline\\endhead",
-        *rows,
-        "\\hline",
-        "\\end{longtable}",
-    ]) + "\n"
+    rows = [
+        f"{_tex(e.name)} & {e.date} & {_tex(e.family)} & {e.architecture} & {_tex(', '.join(e.pretraining_tasks))} & "
+        f"{_tex(size_range(e))} & {_tex(', '.join(e.lab))} & \\cite{{{e.references.bibtex_key}}} \\\\"
+        for e in entries
+    ]
+    return (
+        "\n".join(
+            [
+                "% Generated by tcat export --format latex; needs \\usepackage{longtable}",
+                "\\begin{longtable}{llllllll}",
+                "\\hline",
+                "Model & Date & Family & Architecture & Pretraining & Parameters & Lab & Ref. \\\\",
+                "\\hline\\endhead",
+                *rows,
+                "\\hline",
+                "\\end{longtable}",
+            ]
+        )
+        + "\n"
+    )
 
 
 FORMATS = {"json": to_json, "csv": to_csv, "markdown": to_markdown, "bibtex": to_bibtex, "latex": to_latex}

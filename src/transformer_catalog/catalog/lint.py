@@ -35,7 +35,7 @@ def _lines(node, prefix=()) -> dict[tuple, int]:
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             out[prefix + (k.value,)] = k.start_mark.line + 1
-            out.update({p: l for p, l in _lines(v, prefix + (k.value,)).items() if p != prefix + (k.value,)})
+            out.update({p: n for p, n in _lines(v, prefix + (k.value,)).items() if p != prefix + (k.value,)})
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             out.update(_lines(item, prefix + (i,)))
@@ -60,8 +60,11 @@ def _read(path: Path, problems: list) -> tuple:
         problems.append(Problem(str(path), line, "(file)", msg.split(": ", 1)[-1]))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        problems.append(Problem(str(path), mark.line + 1 if mark else 1, "(yaml)",
-                                f"malformed YAML: {getattr(e, 'problem', None) or e}"))
+        problems.append(
+            Problem(
+                str(path), mark.line + 1 if mark else 1, "(yaml)", f"malformed YAML: {getattr(e, 'problem', None) or e}"
+            )
+        )
     return None, None
 
 

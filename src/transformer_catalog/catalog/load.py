@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from ..errors import TcatError
 DATA = Path(__file__).parent / "data"
 MODELS = DATA / "models"
 LINEAGE = DATA / "lineage.yaml"
+
 
 def slug(name: str) -> str:
     """The file name of an entry: lower case, runs of other characters as one hyphen."""
@@ -80,8 +80,10 @@ def check_expansion(text: str, path: Path) -> None:
                 sizes[anchor] = count - start + 1
         if count > MAX_YAML_NODES:
             line = ev.start_mark.line + 1 if ev.start_mark else 1
-            raise TcatError(f"{path}:{line}: YAML aliases expand to more than {MAX_YAML_NODES} nodes; "
-                            "a catalog entry is a few hundred")
+            raise TcatError(
+                f"{path}:{line}: YAML aliases expand to more than {MAX_YAML_NODES} nodes; "
+                "a catalog entry is a few hundred"
+            )
 
 
 def _yaml_error(path: Path, e) -> TcatError:
@@ -155,14 +157,20 @@ def consistency(entries: list[dict], roots: list[dict], stems: list[str] | None 
     root_names: dict[str, str] = {}
     for r in roots:
         if r["name"].lower() in root_names or r["name"].lower() in seen:
-            out.append(Inconsistency(None, ("lineage",), f"lineage root {r['name']!r} is defined twice "
-                                                         "or is also a catalog entry"))
+            out.append(
+                Inconsistency(
+                    None, ("lineage",), f"lineage root {r['name']!r} is defined twice or is also a catalog entry"
+                )
+            )
         root_names[r["name"].lower()] = r["name"]
     for r in roots:
         for nxt in r.get("leads_to") or []:
             if nxt.lower() not in root_names and nxt.lower() not in seen:
-                out.append(Inconsistency(None, ("lineage",), f"lineage root {r['name']!r} leads to {nxt!r}, "
-                                                             "which is not in the catalog"))
+                out.append(
+                    Inconsistency(
+                        None, ("lineage",), f"lineage root {r['name']!r} leads to {nxt!r}, which is not in the catalog"
+                    )
+                )
     known = set(seen) | set(root_names)
     for i, e in enumerate(entries):
         for j, parent in enumerate(e.get("derived_from") or []):
@@ -174,22 +182,32 @@ def consistency(entries: list[dict], roots: list[dict], stems: list[str] | None 
         if arxiv:
             arxiv_month = f"20{arxiv[:2]}-{arxiv[2:4]}"
             if e["date"] > arxiv_month:
-                out.append(Inconsistency(i, ("date",), f"{e['date']} is later than its arXiv id {arxiv} "
-                                                       f"({arxiv_month}): the model was public by then"))
+                out.append(
+                    Inconsistency(
+                        i,
+                        ("date",),
+                        f"{e['date']} is later than its arXiv id {arxiv} ({arxiv_month}): the model was public by then",
+                    )
+                )
     # cycles in derived_from, through names and aliases (a self parent is reported above)
     index = {e["name"].lower(): i for i, e in reversed(list(enumerate(entries)))}  # the first of a name
     canon = {k: v.lower() for k, v in seen.items()}
-    graph = {n: [canon.get(p.lower(), p.lower()) for p in entries[i].get("derived_from") or [] if p.lower() != n]
-             for n, i in index.items()}
+    graph = {
+        n: [canon.get(p.lower(), p.lower()) for p in entries[i].get("derived_from") or [] if p.lower() != n]
+        for n, i in index.items()
+    }
     state: dict[str, int] = {}
 
     def visit(n, stack):
         state[n] = 1
         for p in graph.get(n, []):
             if state.get(p) == 1:
-                cycle = stack[stack.index(p):] + [n, p] if p in stack else stack + [n, p]
-                out.append(Inconsistency(index[n], ("derived_from",),
-                                         "cycle: " + " -> ".join(entries[index[c]]["name"] for c in cycle)))
+                cycle = stack[stack.index(p) :] + [n, p] if p in stack else stack + [n, p]
+                out.append(
+                    Inconsistency(
+                        index[n], ("derived_from",), "cycle: " + " -> ".join(entries[index[c]]["name"] for c in cycle)
+                    )
+                )
             elif state.get(p) is None and p in graph:
                 visit(p, stack + [n])
         state[n] = 2
@@ -253,8 +271,9 @@ class Catalog:
         entry = self.find(name)
         if entry is None:
             names = [e.name for e in self.entries] + [a for e in self.entries for a in e.aliases]
-            close = difflib.get_close_matches(name, names, n=3, cutoff=0.6) or \
-                difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=3, cutoff=0.6)
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.6) or difflib.get_close_matches(
+                name.lower(), [n.lower() for n in names], n=3, cutoff=0.6
+            )
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "; see 'tcat list'"
             raise TcatError(f"unknown model {name!r}{hint}")
         return entry
@@ -311,10 +330,14 @@ def _validate(models: Path, lineage: Path) -> tuple[list[dict], list[dict], dict
 
 def _cached_shape_ok(data) -> bool:
     """A cache file is trusted only in the shape _validate writes (its digest is checked too)."""
-    return (isinstance(data, dict) and isinstance(data.get("entries"), list) and isinstance(data.get("lineage"), list)
-            and isinstance(data.get("files"), dict) and all(isinstance(e, dict) and isinstance(e.get("name"), str)
-                                                            for e in data["entries"] + data["lineage"])
-            and all(isinstance(v, str) for v in data["files"].values()))
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("entries"), list)
+        and isinstance(data.get("lineage"), list)
+        and isinstance(data.get("files"), dict)
+        and all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in data["entries"] + data["lineage"])
+        and all(isinstance(v, str) for v in data["files"].values())
+    )
 
 
 def load_catalog(models: Path = MODELS, lineage: Path = LINEAGE) -> Catalog:
@@ -331,5 +354,8 @@ def load_catalog(models: Path = MODELS, lineage: Path = LINEAGE) -> Catalog:
         entries, roots, files = _validate(models, lineage)
         data = {"entries": entries, "lineage": roots, "files": files}
         write_cached(cache, data)  # a read-only home still works, just without the cache
-    return Catalog(entries=[Record(e) for e in data["entries"]], lineage=[Record(r) for r in data["lineage"]],
-                   files={k: Path(v) for k, v in data["files"].items()})
+    return Catalog(
+        entries=[Record(e) for e in data["entries"]],
+        lineage=[Record(r) for r in data["lineage"]],
+        files={k: Path(v) for k, v in data["files"].items()},
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from ..errors import TcatError
 from .vocab import ARCHITECTURES, LABS, LICENSE_CATEGORIES, TASKS
@@ -38,7 +37,7 @@ def _choice(value: str, allowed, flag: str) -> str:
     raise TcatError(f"{flag} {value!r}: use one of {', '.join(allowed)}")
 
 
-def human(n: Optional[int]) -> str:
+def human(n: int | None) -> str:
     if n is None:
         return "?"
     for div, unit in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
@@ -54,8 +53,21 @@ def size_range(entry) -> str:
     return human(hi) if lo == hi else f"{human(lo)}–{human(hi)}"
 
 
-def select(catalog, family=None, arch=None, task=None, lab=None, license=None, after=None, before=None,
-           min_params=None, max_params=None, search=None, sort="date", reverse=False) -> list:
+def select(
+    catalog,
+    family=None,
+    arch=None,
+    task=None,
+    lab=None,
+    license=None,
+    after=None,
+    before=None,
+    min_params=None,
+    max_params=None,
+    search=None,
+    sort="date",
+    reverse=False,
+) -> list:
     entries = list(catalog.entries)
     if family:
         families = sorted({e.family for e in entries})
@@ -91,8 +103,20 @@ def select(catalog, family=None, arch=None, task=None, lab=None, license=None, a
         words = search.lower().split()
 
         def text(e):
-            return " ".join([e.name, *e.aliases, e.family, e.extension, e.corpus, *e.applications, *e.lab,
-                             e.references.title, e.architecture, *e.pretraining_tasks]).lower()
+            return " ".join(
+                [
+                    e.name,
+                    *e.aliases,
+                    e.family,
+                    e.extension,
+                    e.corpus,
+                    *e.applications,
+                    *e.lab,
+                    e.references.title,
+                    e.architecture,
+                    *e.pretraining_tasks,
+                ]
+            ).lower()
 
         entries = [e for e in entries if all(w in text(e) for w in words)]
     keys = {

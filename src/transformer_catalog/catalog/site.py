@@ -30,15 +30,25 @@ from .vocab import ARCHITECTURES, TASKS
 
 TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = ("style.css", "app.js")
-NAV = [("index.html", "Models"), ("tree.html", "Family tree"), ("timeline.html", "Timeline"), ("sizes.html", "Sizes"),
-       ("taxonomy.html", "Taxonomy")]
+NAV = [
+    ("index.html", "Models"),
+    ("tree.html", "Family tree"),
+    ("timeline.html", "Timeline"),
+    ("sizes.html", "Sizes"),
+    ("taxonomy.html", "Taxonomy"),
+]
+
 
 def _env():
     import jinja2
     from markupsafe import Markup
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
 
     def link(url, label):
         ok = safe_url(url)
@@ -46,14 +56,33 @@ def _env():
             return Markup('<span class="inert-url" title="not a web link">{} ({})</span>').format(label, url)
         return Markup('<a href="{}">{}</a>').format(ok, label)
 
-    env.globals.update(link=link, slug=slug, human=human, size_range=size_range, version=__version__, nav=NAV,
-                       architectures=ARCHITECTURES)
+    env.globals.update(
+        link=link,
+        slug=slug,
+        human=human,
+        size_range=size_range,
+        version=__version__,
+        nav=NAV,
+        architectures=ARCHITECTURES,
+    )
     return env
 
 
 def _search_text(e) -> str:
-    return " ".join([e.name, *e.aliases, e.family, e.extension, e.corpus, *e.applications, *e.lab, e.architecture,
-                     *e.pretraining_tasks, e.references.title]).lower()
+    return " ".join(
+        [
+            e.name,
+            *e.aliases,
+            e.family,
+            e.extension,
+            e.corpus,
+            *e.applications,
+            *e.lab,
+            e.architecture,
+            *e.pretraining_tasks,
+            e.references.title,
+        ]
+    ).lower()
 
 
 def render_pages(catalog) -> dict[str, str]:
@@ -64,24 +93,42 @@ def render_pages(catalog) -> dict[str, str]:
     pages = {f"assets/{name}": (TEMPLATES / "assets" / name).read_text(encoding="utf-8") for name in ASSETS}
     entries = sorted(catalog.entries, key=lambda e: (e.date, e.name))
     pages["index.html"] = env.get_template("index.html").render(
-        title="Models", root="", entries=entries, families=sorted({e.family for e in entries}),
-        search_text=_search_text)
+        title="Models", root="", entries=entries, families=sorted({e.family for e in entries}), search_text=_search_text
+    )
     model = env.get_template("model.html")
     for e in catalog.entries:
         r = e.references
-        ref_links = [(label, u) for label, u in (("paper", r.paper), ("arXiv", r.arxiv and f"https://arxiv.org/abs/{r.arxiv}"),
-                                                 ("docs", r.docs)) if u]
-        pages[f"models/{slug(e.name)}.html"] = model.render(title=e.name, root="../", e=e, find=catalog.find,
-                                                            children=catalog.children(e.name), ref_links=ref_links)
+        ref_links = [
+            (label, u)
+            for label, u in (
+                ("paper", r.paper),
+                ("arXiv", r.arxiv and f"https://arxiv.org/abs/{r.arxiv}"),
+                ("docs", r.docs),
+            )
+            if u
+        ]
+        pages[f"models/{slug(e.name)}.html"] = model.render(
+            title=e.name, root="../", e=e, find=catalog.find, children=catalog.children(e.name), ref_links=ref_links
+        )
     picture = env.get_template("picture.html")
     # pictures.py escapes every string it places in the SVG and links only to models/<slug>.html
-    for name, title, svg in (("tree", "Family tree", family_tree_svg(catalog, link_prefix="models/")),
-                             ("timeline", "Timeline", timeline_svg(catalog.entries, link_prefix="models/")),
-                             ("sizes", "Parameters over time", sizes_svg(catalog.entries, link_prefix="models/"))):
+    for name, title, svg in (
+        ("tree", "Family tree", family_tree_svg(catalog, link_prefix="models/")),
+        ("timeline", "Timeline", timeline_svg(catalog.entries, link_prefix="models/")),
+        ("sizes", "Parameters over time", sizes_svg(catalog.entries, link_prefix="models/")),
+    ):
         pages[f"{name}.svg"] = svg
         pages[f"{name}.html"] = picture.render(title=title, root="", name=name, svg=Markup(svg))
-    rows = [(task, [sorted(e.name for e in catalog.entries if e.architecture == a and task in e.pretraining_tasks)
-                    for a in ARCHITECTURES]) for task in TASKS]
+    rows = [
+        (
+            task,
+            [
+                sorted(e.name for e in catalog.entries if e.architecture == a and task in e.pretraining_tasks)
+                for a in ARCHITECTURES
+            ],
+        )
+        for task in TASKS
+    ]
     pages["taxonomy.html"] = env.get_template("taxonomy.html").render(title="Taxonomy", root="", rows=rows)
     return pages
 
@@ -115,6 +162,7 @@ def build_site(catalog, out: str | Path, *, force: bool = False) -> Path:
 
 
 # -- serving --------------------------------------------------------------------------------------
+
 
 def _handler(root: str):
     import http.server

@@ -11,8 +11,10 @@ import urllib.parse
 
 # CSI sequences (ESC [ ... final), OSC strings (ESC ] ... BEL or ST), other ESC pairs, then any
 # remaining C0 (but tab and newline), DEL, C1, and the bidi embedding/override/isolate characters.
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?"
-                      r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 
@@ -41,8 +43,20 @@ def safe_url(url) -> str | None:
     return text
 
 
-_MD = {"\\": "\\\\", "|": "\\|", "[": "\\[", "]": "\\]", "`": "\\`", "*": "\\*", "_": "\\_", "<": "&lt;", ">": "&gt;",
-       "&": "&amp;", "\n": " ", "\t": " "}
+_MD = {
+    "\\": "\\\\",
+    "|": "\\|",
+    "[": "\\[",
+    "]": "\\]",
+    "`": "\\`",
+    "*": "\\*",
+    "_": "\\_",
+    "<": "&lt;",
+    ">": "&gt;",
+    "&": "&amp;",
+    "\n": " ",
+    "\t": " ",
+}
 
 
 def md(text) -> str:

@@ -21,6 +21,7 @@ from .query import human, size_range
 from .text import clean
 from .vocab import ARCHITECTURES, TASKS
 
+
 def t(text) -> str:
     """A catalog string for a rich view: control sequences removed, markup escaped."""
     return escape(clean(text))
@@ -32,12 +33,28 @@ def _join(items) -> str:
 
 def list_table(entries) -> Table:
     table = Table(title=f"{len(entries)} models", expand=False)
-    for col, kw in (("name", {"style": "bold"}), ("date", {}), ("family", {}), ("architecture", {}),
-                    ("pretraining", {}), ("params", {"justify": "right"}), ("license", {}), ("lab", {})):
+    for col, kw in (
+        ("name", {"style": "bold"}),
+        ("date", {}),
+        ("family", {}),
+        ("architecture", {}),
+        ("pretraining", {}),
+        ("params", {"justify": "right"}),
+        ("license", {}),
+        ("lab", {}),
+    ):
         table.add_column(col, **kw)
     for e in entries:
-        table.add_row(t(e.name), t(e.date), t(e.family), t(e.architecture), _join(e.pretraining_tasks),
-                      t(size_range(e)), t(e.license.category), _join(e.lab))
+        table.add_row(
+            t(e.name),
+            t(e.date),
+            t(e.family),
+            t(e.architecture),
+            _join(e.pretraining_tasks),
+            t(size_range(e)),
+            t(e.license.category),
+            _join(e.lab),
+        )
     return table
 
 
@@ -72,19 +89,38 @@ def show(catalog, e, breakdown=None) -> Group:
     row("derived from", parents)
     row("descendants", children)
     if breakdown:
-        computed = Table("variant", "params", "embeddings", "attention", "feed-forward", "norms", "head",
-                         "GFLOP/token (fwd)", box=None, padding=(0, 1))
+        computed = Table(
+            "variant",
+            "params",
+            "embeddings",
+            "attention",
+            "feed-forward",
+            "norms",
+            "head",
+            "GFLOP/token (fwd)",
+            box=None,
+            padding=(0, 1),
+        )
         for b in breakdown:
-            computed.add_row(t(b["variant"]), *(human(b.get(k)) if b.get(k) else "-" for k in
-                             ("params", "embeddings", "attention", "feed-forward", "norms", "head")),
-                             f"{b['flops_per_token'] / 1e9:.3g} @ {b['context']}")
+            computed.add_row(
+                t(b["variant"]),
+                *(
+                    human(b.get(k)) if b.get(k) else "-"
+                    for k in ("params", "embeddings", "attention", "feed-forward", "norms", "head")
+                ),
+                f"{b['flops_per_token'] / 1e9:.3g} @ {b['context']}",
+            )
         row("computed (tcat verify)", computed)
 
     refs = Table.grid(padding=(0, 2))
     r = e.references
     refs.add_row("paper", t(f"{r.authors} ({r.year}). {r.title}."))
-    for label, url in (("link", r.paper), ("arXiv", r.arxiv and f"https://arxiv.org/abs/{r.arxiv}"), ("docs", r.docs),
-                       ("license", lic.source)):
+    for label, url in (
+        ("link", r.paper),
+        ("arXiv", r.arxiv and f"https://arxiv.org/abs/{r.arxiv}"),
+        ("docs", r.docs),
+        ("license", lic.source),
+    ):
         if url:
             refs.add_row(label, t(url))
     for s in e.sizes:
@@ -168,7 +204,9 @@ def timeline(entries) -> Table:
     last_year = None
     for month in sorted(by_month):
         year = month[:4]
-        names = ", ".join(f"{t(e.name)} [dim]({t(size_range(e))})[/dim]" for e in sorted(by_month[month], key=lambda e: e.name))
+        names = ", ".join(
+            f"{t(e.name)} [dim]({t(size_range(e))})[/dim]" for e in sorted(by_month[month], key=lambda e: e.name)
+        )
         table.add_row(t(year) if year != last_year else "", t(month[5:]), names)
         last_year = year
     return table
@@ -188,4 +226,3 @@ def taxonomy(entries) -> Table:
         if any(c.plain != "·" for c in cells):
             table.add_row(task, *cells)
     return table
-

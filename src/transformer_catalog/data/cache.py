@@ -29,7 +29,9 @@ def cache_dir() -> Path:
         try:
             root = Path.home() / ".cache" / "transformer-catalog"
         except (RuntimeError, KeyError):  # no HOME and no passwd entry
-            raise TcatError("cannot find a cache folder: HOME is not set; set TCAT_CACHE to a writable folder") from None
+            raise TcatError(
+                "cannot find a cache folder: HOME is not set; set TCAT_CACHE to a writable folder"
+            ) from None
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -44,8 +46,9 @@ def writable_cache_dir(sub: str = "") -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise TcatError(f"cache folder {folder} cannot be created ({e.strerror}); "
-                        "set TCAT_CACHE to a writable folder") from None
+        raise TcatError(
+            f"cache folder {folder} cannot be created ({e.strerror}); set TCAT_CACHE to a writable folder"
+        ) from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise TcatError(f"cache folder {folder} is not writable; set TCAT_CACHE to a writable folder")
     return folder

@@ -44,10 +44,26 @@ def install() -> Path:
     folder = writable_cache_dir("vader")
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                            "vaderSentiment==3.3.2", "-d", tmp], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "-q",
+                    "--no-deps",
+                    "--no-binary",
+                    ":all:",
+                    "vaderSentiment==3.3.2",
+                    "-d",
+                    tmp,
+                ],
+                check=True,
+            )
         except subprocess.CalledProcessError as e:
-            raise TcatError(f"pip could not download {SDIST} (exit {e.returncode}); check the network and retry") from None
+            raise TcatError(
+                f"pip could not download {SDIST} (exit {e.returncode}); check the network and retry"
+            ) from None
         sdist_path = Path(tmp) / SDIST
         if not sdist_path.is_file():
             raise TcatError(f"pip did not produce {SDIST} in {tmp}")
@@ -83,7 +99,7 @@ def load_sentiment(name: str = "vader-movies") -> dict[str, list[tuple[str, int]
             rows.append((parts[2].strip(), int(rating > 0)))
     random.Random(0).shuffle(rows)
     k = len(rows) // 10
-    return {"test": rows[:k], "valid": rows[k:2 * k], "train": rows[2 * k:]}
+    return {"test": rows[:k], "valid": rows[k : 2 * k], "train": rows[2 * k :]}
 
 
 if __name__ == "__main__":

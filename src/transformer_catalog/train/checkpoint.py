@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -30,8 +29,15 @@ from ..nn.dual import build_any, config_from_dict
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
 # What a checkpoint folder holds. A save replaces the folder whole, so it refuses one holding
 # anything else: `tcat build --out ~/thesis` must not delete the thesis.
-CHECKPOINT_FILES = {"config.json", "model.safetensors", "tokenizer.json", "trainer_state.json",
-                    "optimizer.safetensors", "rng.safetensors", files.MARKER}
+CHECKPOINT_FILES = {
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "trainer_state.json",
+    "optimizer.safetensors",
+    "rng.safetensors",
+    files.MARKER,
+}
 
 
 def check_replaceable(folder: str | Path) -> None:
@@ -47,9 +53,11 @@ def check_replaceable(folder: str | Path) -> None:
     except OSError as e:
         raise TcatError(f"{folder}: cannot read ({e.strerror})") from None
     if others:
-        raise TcatError(f"{folder} holds files that are not part of a checkpoint ({', '.join(others[:3])}"
-                        f"{', ...' if len(others) > 3 else ''}); a save replaces the folder whole: choose another "
-                        "output folder")
+        raise TcatError(
+            f"{folder} holds files that are not part of a checkpoint ({', '.join(others[:3])}"
+            f"{', ...' if len(others) > 3 else ''}); a save replaces the folder whole: choose another "
+            "output folder"
+        )
 
 
 def recover(folder: str | Path) -> bool:
@@ -63,8 +71,10 @@ def resolve(path: str | Path) -> Path:
     """Accept a checkpoint folder or a run folder that holds one in checkpoint/."""
     path = Path(path)
     if path.suffix in PICKLE_SUFFIXES and path.is_file():
-        raise TcatError(f"{path}: refusing to load a pickle file (it can run arbitrary code); "
-                        "convert it to a checkpoint folder with model.safetensors")
+        raise TcatError(
+            f"{path}: refusing to load a pickle file (it can run arbitrary code); "
+            "convert it to a checkpoint folder with model.safetensors"
+        )
     # A save killed mid-swap leaves the checkpoint under its aside name: put it back first.
     if path.is_dir():
         recover(path / "checkpoint")
@@ -144,7 +154,9 @@ def read_weights(model: torch.nn.Module, file: Path) -> dict[str, torch.Tensor]:
         raise TcatError(f"{file}: unexpected tensor {unexpected[0]} ({len(unexpected)} unexpected in all)")
     for name, t in expected.items():
         if tensors[name].shape != t.shape:
-            raise TcatError(f"{file}: tensor {name} has shape {list(tensors[name].shape)}, the config needs {list(t.shape)}")
+            raise TcatError(
+                f"{file}: tensor {name} has shape {list(tensors[name].shape)}, the config needs {list(t.shape)}"
+            )
     return tensors
 
 
@@ -185,11 +197,11 @@ def save_checkpoint(
     model: torch.nn.Module,
     meta: dict,
     tokenizer=None,
-    optimizer: Optional[torch.optim.Optimizer] = None,
-    trainer_state: Optional[dict] = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    trainer_state: dict | None = None,
     *,
-    weights: Optional[dict[str, torch.Tensor]] = None,
-    optimizer_state: Optional[dict] = None,
+    weights: dict[str, torch.Tensor] | None = None,
+    optimizer_state: dict | None = None,
 ) -> Path:
     """Write `model` (its config, and its weights unless `weights` gives them gathered from shards)
     and, for training checkpoints, the optimizer (or its gathered `optimizer_state`) and trainer state."""
@@ -222,6 +234,8 @@ def load_training_state(folder: Path) -> tuple[dict, dict]:
     """(trainer_state, optimizer state dict keyed by parameter index) of a training checkpoint;
     restores the torch RNG."""
     state = _read_json(folder / "trainer_state.json")
-    optimizer_state = _optimizer_state(_load_tensors(folder / "optimizer.safetensors"), state.pop("optimizer_param_groups"))
+    optimizer_state = _optimizer_state(
+        _load_tensors(folder / "optimizer.safetensors"), state.pop("optimizer_param_groups")
+    )
     torch.set_rng_state(_load_tensors(folder / "rng.safetensors")["torch"])
     return state, optimizer_state
