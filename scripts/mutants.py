@@ -1,0 +1,312 @@
+"""Planted-bug (mutation) check: does the test suite catch realistic bugs in the core?
+
+Each mutant is one small edit of the package source (file, exact old text, new text) and the test
+selection that should catch it. For each mutant the package is copied to a temporary folder, the edit
+is applied to the copy, and the selected tests run with PYTHONPATH pointing at the copy, which takes
+precedence over the editable install (checked before the run). A mutant is
+  caught    the selected tests fail (or cannot even be collected),
+  survived  they pass: the suite cannot see this bug,
+  stale     its old text is not in the file (the code moved: refresh the anchor),
+  ambiguous its old text occurs more than once.
+Before the mutants, every distinct test selection runs once on the unmodified copy: a selection that
+fails there would make its mutants look caught, so the run stops.
+
+    OMP_NUM_THREADS=1 python scripts/mutants.py             # all mutants (about 20 minutes, 1 thread)
+    python scripts/mutants.py --check                       # anchors only: stale / ambiguous, no tests
+    python scripts/mutants.py --only attn-scale,nsp-keep    # some of them
+    python scripts/mutants.py --json results.json           # also write the results
+
+Slow and CPU-bound, so not part of the default test run (see TESTING.md); run it before landing a
+change to nn/, families/, interop/, objectives/, generate.py or apps/translation.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "src" / "transformer_catalog"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    file: str  # relative to src/transformer_catalog
+    old: str
+    new: str
+    tests: tuple[str, ...]  # pytest node ids or files, with optional -k expressions as "file::-k expr"
+    what: str
+
+
+PARITY = "tests/test_hf_parity.py"
+TORCH_ORACLE = "tests/test_parity_torch_transformer.py"
+EQUIV = "tests/test_equivalences.py"
+GEN = "tests/test_generate.py"
+OBJ_DATA = "tests/test_objective_data.py"
+OBJ = "tests/test_objectives.py::-k mlm_chooses or span_corruption or prefix or permutation"
+MT = "tests/test_translation_eval.py"
+
+MUTANTS = [
+    # -- nn/: attention --------------------------------------------------------------------------
+    Mutant("attn-scale", "nn/attention.py", "y = attend(q, k, v,", "y = attend(q * 1.25, k, v,",
+           (PARITY, TORCH_ORACLE), "every attention score x1.25"),
+    Mutant("eager-scale", "nn/attention.py", "* (1 / math.sqrt(q.size(-1)) if scale is None else scale)",
+           "* (1 / q.size(-1) if scale is None else scale)", (EQUIV,), "eager path divides by d, not sqrt(d)"),
+    Mutant("eager-softmax-dim", "nn/attention.py", "weights = scores.softmax(dim=-1)",
+           "weights = scores.softmax(dim=-2)", (EQUIV,), "eager softmax over queries"),
+    Mutant("causal-diag", "nn/attention.py", ".tril(n_keys - n_queries)", ".tril(n_keys - n_queries + 1)",
+           (GEN, EQUIV), "causal mask lets each query see the next token"),
+    Mutant("padding-mask-off", "nn/attention.py", "return keep[:, None, None, :]",
+           "return torch.ones_like(keep)[:, None, None, :]", (EQUIV,), "padding is attended to"),
+    Mutant("window-off-by-one", "nn/attention.py", "(k > q - window)", "(k >= q - window)",
+           (PARITY + "::-k mistral",), "sliding window one key too wide"),
+    Mutant("gqa-repeat", "nn/attention.py", "k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)",
+           "k, v = k.repeat(1, group, 1, 1), v.repeat(1, group, 1, 1)", (PARITY + "::-k llama",),
+           "grouped-query heads tiled instead of interleaved"),
+    Mutant("out-proj-heads", "nn/attention.py", "y.transpose(1, 2).reshape(B, T, H * d)", "y.reshape(B, T, H * d)",
+           (TORCH_ORACLE,), "heads merged in the wrong order"),
+    Mutant("kv-cache-no-rotate-offset", "nn/layers.py",
+           "return table_rows(self.cos, past, n_queries), table_rows(self.sin, past, n_queries)",
+           "return table_rows(self.cos, 0, n_queries), table_rows(self.sin, 0, n_queries)",
+           (PARITY + "::-k cache or greedy",), "cached decoding rotates every new query as position 0"),
+    # -- nn/: positions, norms, feed-forward -----------------------------------------------------
+    Mutant("sinusoid-swap", "nn/layers.py", "table[:, 0::2] = torch.sin(pos * inv_freq)",
+           "table[:, 0::2] = torch.cos(pos * inv_freq)", (TORCH_ORACLE,), "cos where the paper has sin"),
+    Mutant("sinusoid-base", "nn/layers.py", "(-math.log(10000.0) / d_model)", "(-math.log(1000.0) / d_model)",
+           (TORCH_ORACLE,), "sinusoid wavelengths from base 1000"),
+    Mutant("embed-scale", "nn/model.py", "self.scale = math.sqrt(width) if e.scale else 1.0",
+           "self.scale = 1.0", (TORCH_ORACLE,), "no sqrt(d_model) embedding scale"),
+    Mutant("rope-sign", "nn/layers.py", "rotated = torch.cat([-x_rot[..., half:], x_rot[..., :half]], dim=-1)",
+           "rotated = torch.cat([x_rot[..., half:], -x_rot[..., :half]], dim=-1)", (PARITY + "::-k llama",),
+           "RoPE rotates the wrong way"),
+    Mutant("rope-theta", "nn/layers.py", "1.0 / cfg.rope_theta ** (", "1.0 / 10000.0 ** (",
+           (PARITY + "::-k llama",), "rope_theta ignored"),
+    Mutant("llama3-blend", "nn/layers.py", "mixed = (1 - blend) * inv_freq / cfg.rope_factor + blend * inv_freq",
+           "mixed = blend * inv_freq / cfg.rope_factor + (1 - blend) * inv_freq", (PARITY + "::-k llama3",),
+           "llama3 RoPE blend inverted"),
+    Mutant("rope-linear", "nn/layers.py", "return inv_freq / cfg.rope_factor\n", "return inv_freq * cfg.rope_factor\n",
+           (PARITY + "::-k llama",), "linear RoPE scaling multiplies"),
+    Mutant("rmsnorm-eps", "nn/layers.py", "h.pow(2).mean(-1, keepdim=True) + self.eps", "h.pow(2).mean(-1, keepdim=True) + 1e-2",
+           (PARITY + "::-k llama",), "RMSNorm eps 1e-2"),
+    Mutant("rmsnorm-mean", "nn/layers.py", "h.pow(2).mean(-1, keepdim=True)", "h.pow(2).sum(-1, keepdim=True)",
+           (PARITY + "::-k llama",), "RMSNorm sums instead of averaging"),
+    Mutant("gated-ffn", "nn/layers.py", "self.act(self.gate(x)) * self.up(x)", "self.gate(x) * self.act(self.up(x))",
+           (PARITY + "::-k llama",), "activation on the wrong branch of the gated FFN"),
+    Mutant("post-norm", "nn/blocks.py", "return norm(x + dropout(self.dropout, sublayer(x)))",
+           "return x + dropout(self.dropout, sublayer(norm(x)))", (TORCH_ORACLE,), "post-norm block applies pre-norm"),
+    Mutant("alibi-slopes", "nn/layers.py", "start = 2 ** (-8 / n)", "start = 2 ** (-4 / n)", (PARITY + "::-k bloom",),
+           "ALiBi slopes of the wrong series"),
+    Mutant("t5-bucket-direction", "nn/layers.py", "out = out + (rel > 0).long() * n", "out = out + (rel < 0).long() * n",
+           (PARITY + "::-k t5",), "T5 buckets left for right"),
+    Mutant("t5-bucket-log", "nn/layers.py", "math.log(self.max_distance / exact)", "math.log(self.max_distance)",
+           (PARITY + "::-k t5",), "T5 log buckets mis-spaced"),
+    Mutant("moe-renormalise", "nn/layers.py", "weights = weights / weights.sum(dim=-1, keepdim=True)", "weights = weights",
+           (PARITY + "::-k mixtral",), "Mixtral top-2 weights not renormalised"),
+    Mutant("moe-aux", "nn/layers.py", "self.aux_loss = self.n_experts * (", "self.aux_loss = (",
+           (PARITY + "::-k load_balancing",), "load-balancing loss without the E factor"),
+    Mutant("deberta-bucket", "nn/disentangled.py", "torch.where(size <= mid, rel,", "torch.where(size < mid, rel,",
+           (PARITY + "::-k deberta",), "DeBERTa bucket boundary off by one"),
+    Mutant("real-positions", "nn/model.py", "(keep.long().cumsum(-1) - 1).clamp(min=0)", "(keep.long().cumsum(-1)).clamp(min=0)",
+           (EQUIV + "::-k padding",), "left-padded prompts numbered from 1"),
+    # -- families/ and interop/: converters ------------------------------------------------------
+    Mutant("bart-qk-swap", "families/bart.py",
+           '*linear(f"{ours}.self_attn.q_proj", f"{theirs}.self_attn.q_proj"),\n        *linear(f"{ours}.self_attn.k_proj", f"{theirs}.self_attn.k_proj"),',
+           '*linear(f"{ours}.self_attn.q_proj", f"{theirs}.self_attn.k_proj"),\n        *linear(f"{ours}.self_attn.k_proj", f"{theirs}.self_attn.q_proj"),',
+           (PARITY + "::-k encoder_decoder",), "BART converter swaps q and k"),
+    Mutant("gpt2-no-transpose", "families/gpt2.py",
+           '*linear(f"{B}.ffn.up", "transformer.h.{i}.mlp.c_fc", transpose=True),',
+           '*linear(f"{B}.ffn.up", "transformer.h.{i}.mlp.c_fc", transpose=False),', (PARITY + "::-k gpt2",),
+           "GPT-2 Conv1D weight not transposed"),
+    Mutant("gptj-order", "families/gptj.py", "per_head = list(range(0, rot, 2)) + list(range(1, rot, 2))",
+           "per_head = list(range(1, rot, 2)) + list(range(0, rot, 2))", (PARITY + "::-k gptj",),
+           "GPT-J interleaved rotary rows permuted wrongly"),
+    Mutant("roberta-offset", "families/bert.py", 'offset = hf["pad_token_id"] + 1 if roberta else 0',
+           'offset = hf["pad_token_id"] if roberta else 0', (PARITY + "::-k roberta",),
+           "RoBERTa positions start one row early"),
+    Mutant("t5-rescale", "families/t5.py", 'rescale = bool(hf.get("scale_decoder_outputs", tied))', "rescale = False",
+           (PARITY + "::-k t5",), "T5 v1.0 tied head not rescaled by d_model^-0.5"),
+    Mutant("t5-scale", "families/t5.py", "scale=1.0, qkv_bias=False", "scale=None, qkv_bias=False",
+           (PARITY + "::-k t5",), "T5 logits scaled by head_dim^-0.5"),
+    # -- generate.py: decoding -------------------------------------------------------------------
+    Mutant("length-penalty-one", "generate.py", "return ((5.0 + length) / 6.0) ** alpha", "return 1.0",
+           (GEN,), "GNMT length penalty always 1"),
+    Mutant("length-penalty-eos", "generate.py", "finished[b].append((s / length_penalty(len(hyp) + 1, alpha), hyp))",
+           "finished[b].append((s / length_penalty(len(hyp), alpha), hyp))", (GEN,),
+           "finished hypotheses' length omits the eos"),
+    Mutant("temperature-multiplies", "generate.py", "logits / sampling.temperature", "logits * sampling.temperature",
+           (GEN,), "temperature multiplies instead of divides"),
+    Mutant("top-p-boundary", "generate.py", "drop = cum - sorted_logits.softmax(-1) >= top_p",
+           "drop = cum >= top_p", (GEN,), "nucleus drops the token that fills it"),
+    Mutant("top-k-off-by-one", "generate.py", "values[..., -1:]", "values[..., -2:-1]", (GEN,),
+           "top-k keeps k-1 tokens"),
+    Mutant("beam-first-only", "generate.py", "scores[:, 0] = 0.0", "scores[:, :] = 0.0", (GEN,),
+           "all beams expanded at the first step (duplicates)"),
+    # -- objectives/ -----------------------------------------------------------------------------
+    Mutant("nsp-keep-continuation", "objectives/masked.py",
+           "b = [t for s in other for t in s] if other is not doc else b[::-1]", "b = b", (OBJ_DATA,),
+           "NSP negatives keep the true continuation"),
+    Mutant("sop-no-swap", "objectives/masked.py", "a, b = b, a", "a, b = a, b", (OBJ_DATA,),
+           "SOP negatives are never swapped"),
+    Mutant("wwm-rate", "objectives/masked.py", "pick = torch.rand(ids.size(0), ids.size(1) + 1, generator=g) < self.mask_prob",
+           "pick = torch.rand(ids.size(0), ids.size(1) + 1, generator=g) < 0.9", (OBJ_DATA,),
+           "whole-word masking picks 90% of the words"),
+    Mutant("mlm-split", "objectives/masked.py", "masked = chosen & (r < self.split[0])", "masked = chosen & (r < 0.5)",
+           (OBJ,), "MLM masks 50% of the chosen tokens, not 80%"),
+    Mutant("prefix-leak", "objectives/causal.py", "mask = causal | (pos[None, None, :] < prefix[:, None, None])",
+           "mask = causal | (pos[None, None, :] <= prefix[:, None, None])", (OBJ_DATA,),
+           "prefix-LM mask: one suffix token leaks into the prefix"),
+    Mutant("prefix-rows-see-suffix", "objectives/causal.py",
+           "mask = causal | (pos[None, None, :] < prefix[:, None, None])",
+           "mask = causal | (pos[None, :, None] < prefix[:, None, None])", (OBJ_DATA,),
+           "prefix rows see the whole suffix"),
+    Mutant("prefix-labels", "objectives/causal.py", "labels[pos[None, :] < (prefix[:, None] - 1)] = IGNORE",
+           "labels[pos[None, :] < prefix[:, None]] = IGNORE", (OBJ_DATA, OBJ), "the first suffix token is not predicted"),
+    Mutant("plm-no-permutation", "objectives/causal.py", "order[b, :n] = torch.randperm(n, generator=g)",
+           "order[b, :n] = torch.arange(n)", (OBJ_DATA,), "permutation LM never permutes"),
+    Mutant("plm-sees-future", "objectives/causal.py", "mask = (order[:, None, :] < order[:, :, None])",
+           "mask = (order[:, None, :] <= order[:, :, None] + 1)", (OBJ_DATA, OBJ),
+           "permutation LM lets a query see the next token in the order"),
+    Mutant("bart-no-permute", "objectives/denoising.py", "rng.shuffle(sentences)", "pass", (OBJ_DATA,),
+           "BART sentence permutation switched off"),
+    Mutant("span-density", "objectives/denoising.py", "n_noise = min(max(1, round(n * density)), n - 1)",
+           "n_noise = min(max(1, round(n * 2 * density)), n - 1)", (OBJ,), "T5 corrupts 30% of the tokens"),
+    Mutant("contrastive-target", "nn/dual.py", "return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2",
+           "return F.cross_entropy(logits, target)", (PARITY + "::-k clip",), "CLIP loss one-sided"),
+    # -- evaluation ------------------------------------------------------------------------------
+    Mutant("bleu-against-sources", "apps/translation.py", '"bleu": round(sacrebleu.corpus_bleu(hyps, [refs]).score, 2)',
+           '"bleu": round(sacrebleu.corpus_bleu(hyps, [srcs]).score, 2)', (MT,), "BLEU scored against the sources"),
+    Mutant("chrf-copy-baseline", "apps/translation.py", '"copy_source_chrf": round(sacrebleu.corpus_chrf(srcs, [refs]).score, 2)',
+           '"copy_source_chrf": round(sacrebleu.corpus_chrf(refs, [refs]).score, 2)', (MT,),
+           "copy baseline scores the references"),
+    Mutant("search-recall", "apps/search.py", "r1 += rank == 1", "r1 += rank <= 2", ("tests/test_search.py",),
+           "recall@1 counts rank 2"),
+    Mutant("classify-f1", "apps/classify.py", "f1s.append(2 * tp / max(2 * tp + fp + fn, 1))",
+           "f1s.append(tp / max(tp + fp + fn, 1))", ("tests/test_classify.py::test_scores_by_hand",),
+           "macro F1 computed as Jaccard"),
+]
+
+
+def _pytest_args(selection: tuple[str, ...]) -> list[str]:
+    args, keys = [], []
+    for item in selection:
+        path, _, k = item.partition("::-k ")
+        args.append(path)
+        if k:
+            keys.append(f"({k})")
+    if keys and len(keys) == len(selection):
+        args += ["-k", " or ".join(keys)]
+    elif keys:  # a mix of whole files and -k selections: run the files whole
+        pass
+    return args
+
+
+def _env(copy: Path) -> dict:
+    return {**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": "1", "TCAT_MUTANT": "1"}
+
+
+def _run_tests(copy: Path, selection: tuple[str, ...], timeout: int) -> tuple[str, float, str]:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:xdist", "-p", "no:cacheprovider",
+           "-m", "not slow", *_pytest_args(selection)]
+    t0 = time.time()
+    try:
+        res = subprocess.run(cmd, cwd=ROOT, env=_env(copy), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "caught", time.time() - t0, "timed out (a mutant that hangs is caught)"
+    tail = (res.stdout.strip().splitlines() or [""])[-1]
+    if res.returncode == 5:
+        return "error", time.time() - t0, "no tests collected: " + " ".join(selection)
+    return ("survived" if res.returncode == 0 else "caught"), time.time() - t0, tail
+
+
+def _fresh_copy(tmp: Path, snapshot: Path) -> Path:
+    copy = tmp / "src"
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(snapshot, copy / "transformer_catalog", ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def _check_precedence(copy: Path) -> None:
+    """The copy, not the editable install, must be what the tests import."""
+    out = subprocess.run([sys.executable, "-c", "import transformer_catalog; print(transformer_catalog.__file__)"],
+                         cwd=ROOT, env=_env(copy), capture_output=True, text=True, check=True).stdout.strip()
+    if not out.startswith(str(copy)):
+        sys.exit(f"PYTHONPATH={copy} does not take precedence over the installed package ({out})")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", help="comma-separated mutant ids")
+    ap.add_argument("--check", action="store_true", help="only check that every anchor is found exactly once")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the unmodified run of each selection")
+    ap.add_argument("--timeout", type=int, default=900, help="seconds per mutant's test run")
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args(argv)
+    mutants = MUTANTS
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {m.id for m in MUTANTS}
+        if unknown:
+            sys.exit(f"unknown mutant ids: {', '.join(sorted(unknown))}")
+        mutants = [m for m in MUTANTS if m.id in wanted]
+    assert len({m.id for m in MUTANTS}) == len(MUTANTS), "duplicate mutant ids"
+
+    results, runnable = [], []
+    for m in mutants:
+        text = (PACKAGE / m.file).read_text() if (PACKAGE / m.file).is_file() else ""
+        n = text.count(m.old)
+        if n != 1:
+            results.append({"id": m.id, "status": "stale" if n == 0 else "ambiguous", "what": m.what, "file": m.file})
+            print(f"{'stale' if n == 0 else 'ambiguous':9s} {m.id:28s} {m.file}", flush=True)
+        else:
+            runnable.append(m)
+    if args.check:
+        return 1 if len(runnable) < len(mutants) else 0
+
+    with tempfile.TemporaryDirectory(prefix="tcat-mutants-") as tmp:
+        tmp = Path(tmp)
+        # One snapshot of the package for the whole run: edits made to the working tree while it
+        # runs must not leak into some mutants and not others.
+        snapshot = tmp / "snapshot"
+        shutil.copytree(PACKAGE, snapshot, ignore=shutil.ignore_patterns("__pycache__"))
+        runnable = [m for m in runnable if (snapshot / m.file).read_text().count(m.old) == 1]
+        copy = _fresh_copy(tmp, snapshot)
+        _check_precedence(copy)
+        if not args.no_baseline:
+            for selection in sorted({m.tests for m in runnable}):
+                status, secs, tail = _run_tests(copy, selection, args.timeout)
+                print(f"baseline  {' '.join(selection)}: {tail} ({secs:.0f}s)", flush=True)
+                if status != "survived":
+                    sys.exit(f"the unmodified code fails {' '.join(selection)}: fix that first")
+        for m in runnable:
+            copy = _fresh_copy(tmp, snapshot)
+            target = copy / "transformer_catalog" / m.file
+            target.write_text(target.read_text().replace(m.old, m.new))
+            status, secs, tail = _run_tests(copy, m.tests, args.timeout)
+            results.append({"id": m.id, "status": status, "what": m.what, "file": m.file, "tests": list(m.tests),
+                            "seconds": round(secs), "tail": tail})
+            print(f"{status:9s} {m.id:28s} {secs:5.0f}s  {m.what}", flush=True)
+
+    planted = [r for r in results if r["status"] in ("caught", "survived")]
+    caught = sum(r["status"] == "caught" for r in planted)
+    print(f"\ncaught {caught}/{len(planted)} planted mutants"
+          + (f" ({100 * caught / len(planted):.1f}%)" if planted else ""))
+    for r in results:
+        if r["status"] != "caught":
+            print(f"  {r['status']}: {r['id']} ({r['file']}): {r['what']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"caught": caught, "planted": len(planted), "results": results}, indent=1))
+    return 0 if planted and caught == len(planted) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
