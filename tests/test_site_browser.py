@@ -1,7 +1,5 @@
 """The static site in a real browser: headless Debian Chromium driven by Selenium."""
 
-import functools
-import http.server
 import shutil
 import threading
 from pathlib import Path
@@ -10,7 +8,7 @@ import pytest
 
 from transformer_catalog.catalog.load import LINEAGE, MODELS, load_catalog, slug
 from transformer_catalog.catalog.query import select
-from transformer_catalog.catalog.site import build_site
+from transformer_catalog.catalog.site import build_site, make_server
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
@@ -45,9 +43,7 @@ def browser():
 
 
 def _serve(folder: Path):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = make_server(folder, 0)  # the server `tcat site serve` runs: the browser sees what users see
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
