@@ -144,15 +144,7 @@ def _save(hf_model, path):
 
 # transformers' OpenAI GPT maps afn="gelu" to the tanh approximation (ACT_FNS["gelu"] = gelu_new);
 # the converter reads it as exact GELU. Invisible at std 0.02 (2e-7), 3e-3 with peaked weights.
-OPENAI_GELU = pytest.mark.xfail(strict=True, reason="families/openai_gpt.py maps afn='gelu' to exact GELU; "
-                                "transformers' OpenAI GPT uses the tanh approximation for it")
-
-
-def _causal_names():
-    return [pytest.param(n, marks=OPENAI_GELU) if n == "openai-gpt" else n for n in sorted(CAUSAL)]
-
-
-@pytest.mark.parametrize("name", _causal_names())
+@pytest.mark.parametrize("name", sorted(CAUSAL))
 def test_causal_lm_parity_both_ways(name, tmp_path):
     torch.manual_seed(0)
     hf = _causal(name)

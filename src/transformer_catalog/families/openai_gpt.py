@@ -4,9 +4,10 @@ embedding, GPT-2's Conv1D weight layout. Checkpoint mapping below."""
 
 from __future__ import annotations
 
+from ..errors import TcatError
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
 from ._family import Family
-from ._hf import ACTIVATIONS_BACK, activation, decoder_layers
+from ._hf import decoder_layers
 from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("openai-gpt",)
@@ -25,6 +26,16 @@ DEFAULTS = dict(
     layer_norm_epsilon=1e-5,
 )
 layers = decoder_layers
+# OpenAI GPT's own activation table (modeling_openai.ACT_FNS): its "gelu" is the tanh approximation,
+# unlike the "gelu" of every other Hugging Face architecture.
+AFN = {"gelu": "gelu_tanh", "relu": "relu", "silu": "silu", "swish": "silu"}
+AFN_BACK = {"gelu_tanh": "gelu", "relu": "relu", "silu": "silu"}
+
+
+def _afn(name) -> str:
+    if name not in AFN:
+        raise TcatError(f"Hugging Face config openai-gpt: afn={name!r} is not supported (supported: {', '.join(AFN)})")
+    return AFN[name]
 
 
 def config_from_hf(hf: dict) -> ModelConfig:
@@ -39,7 +50,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
         attention=AttentionConfig(n_heads=hf["n_head"], dropout=hf["attn_pdrop"]),
         position=PositionConfig(kind="learned", max_len=hf["n_positions"]),
         norm=NormConfig(placement="post", eps=hf["layer_norm_epsilon"]),
-        ffn=FFNConfig(d_ff=4 * d, activation=activation(hf, "afn")),
+        ffn=FFNConfig(d_ff=4 * d, activation=_afn(hf["afn"])),
         embedding=EmbeddingConfig(vocab_size=hf["vocab_size"], pad_id=0, scale=False, tie_output=True),
     )
 
@@ -53,7 +64,7 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
         "n_embd": cfg.d_model,
         "n_layer": cfg.n_decoder_layers,
         "n_head": cfg.attention.n_heads,
-        "afn": ACTIVATIONS_BACK[cfg.ffn.activation],
+        "afn": AFN_BACK[cfg.ffn.activation],
         "resid_pdrop": cfg.dropout,
         "embd_pdrop": cfg.dropout,
         "attn_pdrop": cfg.attention.dropout,
