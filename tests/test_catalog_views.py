@@ -275,3 +275,26 @@ def test_huge_parameter_filter_is_one_line():
     with pytest.raises(TcatError, match="too large"):
         parse_params("1e400", "--min-params")
     assert parse_params("1.5B", "--min-params") == 1_500_000_000
+
+
+@pytest.mark.parametrize("rows", [{"a": 1}, ["x"], [{"variant": 1}], [{"variant": "base", "params": "many"}], "text"])
+def test_show_survives_a_damaged_breakdown(rows):
+    from transformer_catalog.catalog.views import show
+
+    bert = CAT.get("BERT")
+    text = _render(show(CAT, bert, rows))  # a damaged cache file reaches show() like this
+    assert "BERT" in text and "computed (tcat verify)" not in text
+    good = [
+        {
+            "variant": "base",
+            "params": 110_000_000,
+            "embeddings": 1,
+            "attention": 2,
+            "feed-forward": 3,
+            "norms": 4,
+            "head": None,
+            "flops_per_token": 2.2e8,
+            "context": 512,
+        }
+    ]
+    assert "computed (tcat verify)" in _render(show(CAT, bert, good))

@@ -88,7 +88,7 @@ def show(catalog, e, breakdown=None) -> Group:
     children = ", ".join(c.name for c in catalog.children(e.name)) or "(none yet)"
     row("derived from", parents)
     row("descendants", children)
-    if breakdown:
+    if _breakdown_ok(breakdown):
         computed = Table(
             "variant",
             "params",
@@ -132,6 +132,33 @@ def show(catalog, e, breakdown=None) -> Group:
             corr.add_row(t(c.field), t(c.paper_said), t(c.we_say), t(c.source))
         parts.append(corr)
     return Group(*parts)
+
+
+_BREAKDOWN_NUMBERS = (
+    "params",
+    "embeddings",
+    "attention",
+    "feed-forward",
+    "norms",
+    "head",
+    "flops_per_token",
+    "context",
+)
+
+
+def _breakdown_ok(rows) -> bool:
+    """Whether `rows` has the shape breakdown() computes. It may come from a cache file, and a
+    damaged one must cost the computed section, not the whole command (a traceback)."""
+    if not isinstance(rows, list) or not rows:
+        return False
+    for b in rows:
+        if not isinstance(b, dict) or not isinstance(b.get("variant"), str):
+            return False
+        if not all(isinstance(b.get(k), (int, float)) or b.get(k) is None for k in _BREAKDOWN_NUMBERS):
+            return False
+        if not isinstance(b.get("flops_per_token"), (int, float)):
+            return False
+    return True
 
 
 def tree(catalog, root: str | None = None) -> Tree:
