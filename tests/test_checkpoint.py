@@ -4,6 +4,7 @@ and resuming after a SIGKILL gives weights bit-identical to a run that was never
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def test_round_trip_keeps_tied_weights(tmp_path):
     assert loaded.head.weight is loaded.src_embed.tokens.weight is loaded.tgt_embed.tokens.weight
     src, tgt = torch.randint(1, 50, (2, 5)), torch.randint(1, 50, (2, 4))
     assert torch.equal(model(src, tgt), loaded(src, tgt))
-    assert not list(tmp_path.glob("ck.tmp-*")) and not list(tmp_path.glob("ck.old-*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]  # no temporary or aside folder left
 
 
 def test_corrupt_and_pickle_checkpoints_are_refused(tmp_path):
@@ -244,10 +245,14 @@ def test_save_stopped_at_every_step_leaves_a_complete_checkpoint(tmp_path):
     # the window that lost the run before: both renamed copies exist, the checkpoint name does not
     _training_save(ck, model, 1)
     pid = 2**22 + 17  # above pid_max's default: a writer that is certainly dead
-    os.rename(ck, run / f"checkpoint.old-{pid}")
-    _training_save(run / f"checkpoint.tmp-{pid}", model, 2)
+    os.rename(ck, run / f"checkpoint.tcat-old-{pid}")
+    _training_save(run / f"checkpoint.tcat-tmp-{pid}", model, 2)
     assert _check_complete(run) == 1
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint"]
+    # the same window as earlier versions named it (the report): the aside is restored
+    shutil.rmtree(ck)
+    _training_save(run / f"checkpoint.old-{pid}", model, 1)
+    assert _check_complete(run) == 1
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -254,10 +254,36 @@ def test_swap_stopped_at_every_step_is_recoverable(tmp_path):
 def test_recover_leaves_a_live_writers_folders_alone(tmp_path):
     f = tmp_path / "ckpt"
     parent_pid = os.getppid()  # alive, and not us
-    (tmp_path / f"ckpt.tmp-{parent_pid}").mkdir()
-    (tmp_path / f"ckpt.old-{parent_pid}").mkdir()
+    (tmp_path / f"ckpt.tcat-tmp-{parent_pid}").mkdir()
+    (tmp_path / f"ckpt.tcat-old-{parent_pid}").mkdir()
     assert not files.recover_dir(f)
-    assert (tmp_path / f"ckpt.tmp-{parent_pid}").is_dir() and (tmp_path / f"ckpt.old-{parent_pid}").is_dir()
+    assert (tmp_path / f"ckpt.tcat-tmp-{parent_pid}").is_dir() and (tmp_path / f"ckpt.tcat-old-{parent_pid}").is_dir()
+
+
+def test_recover_never_deletes_a_users_similarly_named_folders(tmp_path):
+    """A user's "ckpt.old-2024" or "ckpt.tmp-7" is not tcat's debris: kept, whatever the pid."""
+    f = tmp_path / "ckpt"
+    tmp = files.staging_dir(f)
+    _version(tmp, 1)
+    files.swap_dir(tmp, f)
+    dead = 2**22 + 17
+    for name in ("ckpt.old-2024", "ckpt.tmp-7", f"ckpt.old-{dead}", "ckpt.backup"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "mine.txt").write_text("keep")
+    (tmp_path / f"ckpt.tcat-tmp-{dead}").mkdir()  # tcat's own debris: removed
+    assert files.recover_dir(f)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["ckpt", "ckpt.old-2024", "ckpt.tmp-7", f"ckpt.old-{dead}", "ckpt.backup"]
+    )
+
+
+def test_recover_restores_an_aside_left_by_earlier_versions(tmp_path):
+    """Before the tcat- names, a kill between the renames left F.old-PID and F.tmp-PID: restored."""
+    f = tmp_path / "ckpt"
+    dead = 2**22 + 17
+    (tmp_path / f"ckpt.old-{dead}").mkdir()
+    _version(tmp_path / f"ckpt.old-{dead}", 1)
+    assert files.recover_dir(f) and _complete(f) == 1
 
 
 # -- the cache (data/cache.py) is best effort and never a traceback ---------------------------------

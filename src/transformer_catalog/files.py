@@ -169,11 +169,14 @@ def output_dir(path, *, force: bool = False) -> Path:
 # -- whole-folder swaps (checkpoints) -------------------------------------------------------------
 #
 # A folder F is replaced by a new version in three steps:
-#   1. the new version is written into F.tmp-PID (fsynced); F untouched
-#   2. F -> F.old-PID                                        (only F.old-PID and F.tmp-PID exist)
-#   3. F.tmp-PID -> F, then F.old-PID is removed
-# `recover_dir` repairs a swap stopped at any instant: without F, the aside copy F.old-* (complete by
-# construction) is renamed back; leftover F.tmp-* and F.old-* of writers no longer alive are removed.
+#   1. the new version is written into F.tcat-tmp-PID (fsynced); F untouched
+#   2. F -> F.tcat-old-PID                          (only F.tcat-old-PID and F.tcat-tmp-PID exist)
+#   3. F.tcat-tmp-PID -> F, then F.tcat-old-PID is removed
+# `recover_dir` repairs a swap stopped at any instant: without F, the aside copy (complete by
+# construction) is renamed back; leftovers of writers no longer alive are removed. The names carry
+# "tcat" so that a user's own "model.old-2024" is never taken for debris and deleted. Asides named
+# by earlier versions (F.old-PID) are restored when F is missing, but never deleted.
+TMP_TAG, OLD_TAG, LEGACY_OLD_TAG = "tcat-tmp", "tcat-old", "old"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -229,10 +232,11 @@ def recover_dir(folder) -> bool:
     folder = Path(folder)
     if not folder.parent.is_dir():
         return False
-    asides = [(pid, p) for pid, p in _leftovers(folder, "old") if not _pid_alive(pid)]
-    if _lstat(folder) is None and asides:
+    asides = [(pid, p) for pid, p in _leftovers(folder, OLD_TAG) if not _pid_alive(pid)]
+    legacy = [(pid, p) for pid, p in _leftovers(folder, LEGACY_OLD_TAG) if not _pid_alive(pid)]
+    if _lstat(folder) is None and (asides or legacy):
         # Stopped between steps 2 and 3: the newest aside copy is the last complete version.
-        pid, newest = asides.pop()
+        pid, newest = (asides or legacy).pop()
         try:
             os.rename(newest, folder)
         except OSError as e:
@@ -240,21 +244,21 @@ def recover_dir(folder) -> bool:
         _fsync_dir(folder.parent)
     for _, p in asides:
         _remove_tree(p)
-    for pid, p in _leftovers(folder, "tmp"):
+    for pid, p in _leftovers(folder, TMP_TAG):
         if not _pid_alive(pid):
             _remove_tree(p)
     return _lstat(folder) is not None
 
 
 def staging_dir(folder) -> Path:
-    """A fresh, empty F.tmp-PID beside `folder` to write the new version into (step 1)."""
+    """A fresh, empty F.tcat-tmp-PID beside `folder` to write the new version into (step 1)."""
     folder = Path(folder)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TcatError(f"{folder.parent}: cannot create folder ({_reason(e)})") from None
     recover_dir(folder)
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    tmp = folder.with_name(f"{folder.name}.{TMP_TAG}-{os.getpid()}")
     _remove_tree(tmp)  # our own unfinished attempt (an exception in an earlier save of this process)
     try:
         tmp.mkdir()
@@ -279,7 +283,7 @@ def swap_dir(tmp, folder) -> Path:
             finally:
                 os.close(fd)
     _fsync_dir(tmp)
-    old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
+    old = folder.with_name(f"{folder.name}.{OLD_TAG}-{os.getpid()}")
     _remove_tree(old)
     try:
         if st is not None:
