@@ -2,18 +2,19 @@
 
 import torch
 
+from transformer_catalog.data.synthetic import COPY_BOS, COPY_EOS, copy_examples
 from transformer_catalog.families import get_config
 from transformer_catalog.generate import generate
 from transformer_catalog.nn import build_model
-from transformer_catalog.data.synthetic import COPY_BOS, COPY_EOS, copy_examples
 from transformer_catalog.train.tasks import make_copy_task
 from transformer_catalog.train.trainer import TrainConfig, Trainer
 
 
 def test_copy_task_reaches_exact_match(tmp_path):
     task = make_copy_task(n_symbols=10, length=10, n_train=20000, seed=0)
-    cfg = get_config("transformer-tiny", N=2, d_model=64, d_ff=128, h=4, dropout=0.0,
-                     vocab_size=task.vocab_size, max_len=32)
+    cfg = get_config(
+        "transformer-tiny", N=2, d_model=64, d_ff=128, h=4, dropout=0.0, vocab_size=task.vocab_size, max_len=32
+    )
     model = build_model(cfg)
     # 600 steps reach 199/200 here (one sequence off, at 1 and 2 threads alike); 800 reach 200/200.
     train = TrainConfig(steps=800, max_tokens=640, warmup=100, label_smoothing=0.0, eval_every=0, save_every=0)

@@ -102,8 +102,12 @@ def test_markdown_and_html_render_and_escape(runs):
     assert "tcat experiments run copy --tiny" in md and "CPU seconds" in md
     assert render_summary([r for r, _ in runs.values()]).count("| demonstrated |") == len(runs)
 
-    hostile = {**results, "claim": "<script>alert(1)</script> | x", "control_fails": False,
-               "figures": ["copy.png", "../../etc/passwd.png", "javascript:x.png", "a/b.png"]}
+    hostile = {
+        **results,
+        "claim": "<script>alert(1)</script> | x",
+        "control_fails": False,
+        "figures": ["copy.png", "../../etc/passwd.png", "javascript:x.png", "a/b.png"],
+    }
     page = render_html(hostile)
     assert page["claim"] == "&lt;script&gt;alert(1)&lt;/script&gt; | x"
     assert page["figures"] == ["copy.png"] and not page["demonstrated"]

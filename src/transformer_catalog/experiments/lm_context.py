@@ -14,11 +14,15 @@ from pathlib import Path
 from .base import Clock, finish, prepare, pyplot, save_figure
 
 NAME = "lm-context"
-CLAIM = ("A small causal transformer trained on Bible verses predicts held-out verses far better than "
-         "token frequencies do: its perplexity is below 3/4 of a unigram model's on the same tokens.")
-CONTROL = ("The same model and training with every input token replaced by one token (it sees positions, "
-           "not words): it can learn little beyond frequencies, so its perplexity stays above 3/4 of the "
-           "unigram model's.")
+CLAIM = (
+    "A small causal transformer trained on Bible verses predicts held-out verses far better than "
+    "token frequencies do: its perplexity is below 3/4 of a unigram model's on the same tokens."
+)
+CONTROL = (
+    "The same model and training with every input token replaced by one token (it sees positions, "
+    "not words): it can learn little beyond frequencies, so its perplexity stays above 3/4 of the "
+    "unigram model's."
+)
 RATIO = 0.75  # the criterion: perplexity at most this fraction of the unigram model's
 
 
@@ -37,9 +41,8 @@ class Config:
     seed: int = 0
 
     @classmethod
-    def tiny(cls) -> "Config":
-        return cls(setting="tiny", vocab=400, max_len=64, layers=2, d_model=64, steps=200, max_tokens=1024,
-                   lr=3e-3)
+    def tiny(cls) -> Config:
+        return cls(setting="tiny", vocab=400, max_len=64, layers=2, d_model=64, steps=200, max_tokens=1024, lr=3e-3)
 
 
 def _labels(task, examples: list, max_tokens: int) -> list[int]:
@@ -66,13 +69,29 @@ def _train(task, cfg: Config, folder: Path):
     from ..nn import ModelConfig, build_model
     from ..train.trainer import TrainConfig, Trainer, held_out_loss
 
-    base = get_config("transformer-tiny", N=cfg.layers, d_model=cfg.d_model, d_ff=4 * cfg.d_model, h=cfg.heads,
-                      vocab_size=task.vocab_size, max_len=cfg.max_len)
+    base = get_config(
+        "transformer-tiny",
+        N=cfg.layers,
+        d_model=cfg.d_model,
+        d_ff=4 * cfg.d_model,
+        h=cfg.heads,
+        vocab_size=task.vocab_size,
+        max_len=cfg.max_len,
+    )
     decoder = ModelConfig.from_dict({**base.to_dict(), "arch": "decoder", "n_encoder_layers": 0, "dropout": 0.0})
     torch.manual_seed(cfg.seed)  # claim and control start from the same weights
     model = task.objective.wrap(build_model(decoder))
-    train = TrainConfig(steps=cfg.steps, max_tokens=cfg.max_tokens, optimizer="adamw", schedule="cosine", lr=cfg.lr,
-                        warmup=max(1, cfg.steps // 10), eval_every=0, save_every=0, seed=cfg.seed)
+    train = TrainConfig(
+        steps=cfg.steps,
+        max_tokens=cfg.max_tokens,
+        optimizer="adamw",
+        schedule="cosine",
+        lr=cfg.lr,
+        warmup=max(1, cfg.steps // 10),
+        eval_every=0,
+        save_every=0,
+        seed=cfg.seed,
+    )
     trainer = Trainer(model, task, train, folder, progress=False)
     trainer.fit()
     curve = [(r["step"], r["loss"]) for r in trainer.history if "loss" in r]
@@ -87,8 +106,9 @@ def run(cfg: Config, out) -> dict:
     clock = Clock()
     task = make_objective_task("clm", cfg.data, cfg.vocab, cfg.max_len)
     vocab = task.objective.vocab
-    unigram = unigram_perplexity(_labels(task, task.train, cfg.max_tokens), _labels(task, task.valid, cfg.max_tokens),
-                                 task.vocab_size)
+    unigram = unigram_perplexity(
+        _labels(task, task.train, cfg.max_tokens), _labels(task, task.valid, cfg.max_tokens), task.vocab_size
+    )
     control = dataclasses.replace(task, objective=HideInput(task.objective, "ids", vocab.bos, vocab.pad))
     with tempfile.TemporaryDirectory() as tmp:
         ppl, curve = _train(task, cfg, Path(tmp) / "claim")
@@ -106,10 +126,22 @@ def run(cfg: Config, out) -> dict:
     ax.legend()
     fig.tight_layout()
     figure = save_figure(fig, out, "lm-context.png")
-    return finish(out, sys.modules[__name__], cfg, clock,
-                  criterion=f"held-out perplexity at most {RATIO} x the unigram model's; the control's above that",
-                  metrics={"perplexity": ppl, "control_perplexity": c_ppl, "unigram_perplexity": unigram,
-                           "ratio_to_unigram": ppl / unigram, "control_ratio_to_unigram": c_ppl / unigram,
-                           "held_out_tokens": len(_labels(task, task.valid, cfg.max_tokens)),
-                           "vocab_size": task.vocab_size},
-                  claim_holds=ppl <= RATIO * unigram, control_fails=c_ppl > RATIO * unigram, figures=[figure])
+    return finish(
+        out,
+        sys.modules[__name__],
+        cfg,
+        clock,
+        criterion=f"held-out perplexity at most {RATIO} x the unigram model's; the control's above that",
+        metrics={
+            "perplexity": ppl,
+            "control_perplexity": c_ppl,
+            "unigram_perplexity": unigram,
+            "ratio_to_unigram": ppl / unigram,
+            "control_ratio_to_unigram": c_ppl / unigram,
+            "held_out_tokens": len(_labels(task, task.valid, cfg.max_tokens)),
+            "vocab_size": task.vocab_size,
+        },
+        claim_holds=ppl <= RATIO * unigram,
+        control_fails=c_ppl > RATIO * unigram,
+        figures=[figure],
+    )

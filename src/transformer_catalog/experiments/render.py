@@ -10,8 +10,21 @@ from pathlib import Path
 
 from ..errors import TcatError
 
-REQUIRED = ("name", "claim", "control", "criterion", "metrics", "claim_holds", "control_fails", "setting",
-            "command", "cpu_seconds", "machine", "figures", "date")
+REQUIRED = (
+    "name",
+    "claim",
+    "control",
+    "criterion",
+    "metrics",
+    "claim_holds",
+    "control_fails",
+    "setting",
+    "command",
+    "cpu_seconds",
+    "machine",
+    "figures",
+    "date",
+)
 _FIGURE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.(png|svg)")  # a file name in the results folder, nothing else
 
 
@@ -63,15 +76,28 @@ def _md(text) -> str:
 def render_markdown(results: dict, figure_dir: str = "") -> str:
     """A BENCHMARKS.md section; `figure_dir`: where the figures are, relative to the Markdown file."""
     r = results
-    lines = [f"### {_md(r['name'])}: {_md(verdict(r))}", "",
-             f"**Claim.** {_md(r['claim'])}", "", f"**Control.** {_md(r['control'])}", "",
-             f"**Criterion.** {_md(r['criterion'])}", "", "| measure | value |", "|---|---:|"]
+    lines = [
+        f"### {_md(r['name'])}: {_md(verdict(r))}",
+        "",
+        f"**Claim.** {_md(r['claim'])}",
+        "",
+        f"**Control.** {_md(r['control'])}",
+        "",
+        f"**Criterion.** {_md(r['criterion'])}",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+    ]
     lines += [f"| {_md(k)} | {_md(fmt(v))} |" for k, v in r["metrics"].items()]
     lines.append("")
     prefix = figure_dir.rstrip("/") + "/" if figure_dir else ""
     lines += [f"![{_md(r['name'])}]({prefix}{f})" for f in figures(r)]
-    lines += ["", f"`{_md(r['command'])}` ({_md(r['setting'])} setting): {fmt(r['cpu_seconds'])} CPU seconds on "
-              f"{_md(machine_line(r['machine']))}, {_md(r['date'])}.", ""]
+    lines += [
+        "",
+        f"`{_md(r['command'])}` ({_md(r['setting'])} setting): {fmt(r['cpu_seconds'])} CPU seconds on "
+        f"{_md(machine_line(r['machine']))}, {_md(r['date'])}.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -79,8 +105,10 @@ def render_summary(all_results: list[dict]) -> str:
     """One Markdown table row per experiment."""
     lines = ["| experiment | claim | verdict | setting | CPU s |", "|---|---|---|---|---:|"]
     for r in all_results:
-        lines.append(f"| {_md(r['name'])} | {_md(r['claim'])} | {_md(verdict(r))} | {_md(r['setting'])} | "
-                     f"{fmt(r['cpu_seconds'])} |")
+        lines.append(
+            f"| {_md(r['name'])} | {_md(r['claim'])} | {_md(verdict(r))} | {_md(r['setting'])} | "
+            f"{fmt(r['cpu_seconds'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -89,9 +117,18 @@ def render_html(results: dict) -> dict:
     jinja2's autoescape on, mark them |safe or pass the raw results instead)."""
     e = lambda text: html.escape(str(text), quote=True)  # noqa: E731
     r = results
-    return {"name": e(r["name"]), "claim": e(r["claim"]), "control": e(r["control"]),
-            "criterion": e(r["criterion"]), "verdict": e(verdict(r)),
-            "demonstrated": bool(r["claim_holds"] and r["control_fails"]),
-            "metrics": [(e(k), e(fmt(v))) for k, v in r["metrics"].items()],
-            "figures": [e(f) for f in figures(r)], "command": e(r["command"]), "setting": e(r["setting"]),
-            "cpu_seconds": e(fmt(r["cpu_seconds"])), "machine": e(machine_line(r["machine"])), "date": e(r["date"])}
+    return {
+        "name": e(r["name"]),
+        "claim": e(r["claim"]),
+        "control": e(r["control"]),
+        "criterion": e(r["criterion"]),
+        "verdict": e(verdict(r)),
+        "demonstrated": bool(r["claim_holds"] and r["control_fails"]),
+        "metrics": [(e(k), e(fmt(v))) for k, v in r["metrics"].items()],
+        "figures": [e(f) for f in figures(r)],
+        "command": e(r["command"]),
+        "setting": e(r["setting"]),
+        "cpu_seconds": e(fmt(r["cpu_seconds"])),
+        "machine": e(machine_line(r["machine"])),
+        "date": e(r["date"]),
+    }

@@ -16,8 +16,9 @@ supplies the examples.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Protocol, Sequence
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -35,16 +36,16 @@ class Vocab:
     pad: int
     bos: int  # also BERT's [CLS]
     eos: int  # also BERT's [SEP]
-    mask: Optional[int] = None  # None: no <mask> token (translation's tokenizer); the masking objectives need one
+    mask: int | None = None  # None: no <mask> token (translation's tokenizer); the masking objectives need one
     sentinels: tuple[int, ...] = ()  # T5: one id per corrupted span, in order
-    word_start: Optional[Tensor] = None  # (size,) bool: the token begins a word (whole-word masking)
+    word_start: Tensor | None = None  # (size,) bool: the token begins a word (whole-word masking)
 
     @property
     def specials(self) -> set[int]:
         return {self.pad, self.bos, self.eos, *([] if self.mask is None else [self.mask]), *self.sentinels}
 
     @classmethod
-    def from_tokenizer(cls, tok) -> "Vocab":
+    def from_tokenizer(cls, tok) -> Vocab:
         """The ids of a tokenizer trained with data.tokenizer.objective_specials() (or a BERT-style one)."""
         from ..errors import TcatError
 
@@ -75,6 +76,7 @@ class Objective(Protocol):
     def batch(self, examples: list, rng: random.Random) -> dict[str, Tensor]: ...
 
     def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, int]: ...
+
     # (with smooths: loss(model, batch, label_smoothing: float = 0.0))
 
 

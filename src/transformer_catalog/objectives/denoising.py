@@ -24,8 +24,9 @@ def _split(total: int, parts: int, rng: random.Random) -> list[int]:
     return [b - a for a, b in zip(edges, edges[1:])]
 
 
-def span_corrupt(ids: list[int], sentinels: tuple[int, ...], rng: random.Random, density: float = 0.15,
-                 mean_span: float = 3.0) -> tuple[list[int], list[int]]:
+def span_corrupt(
+    ids: list[int], sentinels: tuple[int, ...], rng: random.Random, density: float = 0.15, mean_span: float = 3.0
+) -> tuple[list[int], list[int]]:
     """(input, target) of T5's objective for one sequence of at least 2 tokens."""
     n = len(ids)
     n_noise = min(max(1, round(n * density)), n - 1)
@@ -33,14 +34,20 @@ def span_corrupt(ids: list[int], sentinels: tuple[int, ...], rng: random.Random,
     noise, keep = _split(n_noise, n_spans, rng), _split(n - n_noise, n_spans, rng)
     inp, tgt, pos = [], [], 0
     for i, (k, m) in enumerate(zip(keep, noise)):
-        inp += ids[pos:pos + k] + [sentinels[i]]
-        tgt += [sentinels[i]] + ids[pos + k:pos + k + m]
+        inp += ids[pos : pos + k] + [sentinels[i]]
+        tgt += [sentinels[i]] + ids[pos + k : pos + k + m]
         pos += k + m
     return inp, tgt
 
 
-def infill(ids: list[int], mask: int, rng: random.Random, ratio: float = 0.3, poisson: float = 3.0,
-           g: torch.Generator | None = None) -> list[int]:
+def infill(
+    ids: list[int],
+    mask: int,
+    rng: random.Random,
+    ratio: float = 0.3,
+    poisson: float = 3.0,
+    g: torch.Generator | None = None,
+) -> list[int]:
     """BART's text infilling: spans of Poisson(3) length covering ~ratio of the tokens, each replaced
     by one mask token (a zero-length span inserts a mask)."""
     n = len(ids)
@@ -70,8 +77,11 @@ def infill(ids: list[int], mask: int, rng: random.Random, ratio: float = 0.3, po
 
 
 def _seq2seq_batch(pairs: list[tuple[list[int], list[int]]], v: Vocab) -> dict[str, Tensor]:
-    return {"src": pad([s + [v.eos] for s, _ in pairs], v.pad), "tgt_in": pad([[v.bos] + t for _, t in pairs], v.pad),
-            "labels": pad([t + [v.eos] for _, t in pairs], IGNORE)}
+    return {
+        "src": pad([s + [v.eos] for s, _ in pairs], v.pad),
+        "tgt_in": pad([[v.bos] + t for _, t in pairs], v.pad),
+        "labels": pad([t + [v.eos] for _, t in pairs], IGNORE),
+    }
 
 
 def _seq2seq_loss(model, batch):
@@ -94,8 +104,10 @@ class SpanCorruption(Defaults):
 
     def batch(self, docs: list, rng: random.Random) -> dict[str, Tensor]:
         seqs = [flatten(d, self.max_len - 1) for d in docs]
-        return _seq2seq_batch([span_corrupt(s, self.vocab.sentinels, rng, self.density, self.mean_span) for s in seqs
-                               if len(s) >= 2], self.vocab)
+        return _seq2seq_batch(
+            [span_corrupt(s, self.vocab.sentinels, rng, self.density, self.mean_span) for s in seqs if len(s) >= 2],
+            self.vocab,
+        )
 
     loss = staticmethod(_seq2seq_loss)
 

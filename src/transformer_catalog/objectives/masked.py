@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -28,9 +28,13 @@ class MaskedLMModel(nn.Module):
         self.encoder = encoder
         self.transform = nn.Sequential(nn.Linear(cfg.d_model, width), nn.GELU(), nn.LayerNorm(width, eps=cfg.norm.eps))
         self.bias = nn.Parameter(torch.zeros(cfg.embedding.vocab_size))
-        self.pair_head = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.Tanh(), nn.Linear(cfg.d_model, 2)) if pair_task else None
+        self.pair_head = (
+            nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.Tanh(), nn.Linear(cfg.d_model, 2))
+            if pair_task
+            else None
+        )
 
-    def forward(self, ids: Tensor, token_types: Optional[Tensor] = None) -> tuple[Tensor, Optional[Tensor]]:
+    def forward(self, ids: Tensor, token_types: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         hidden = self.encoder(ids, token_types=token_types)
         logits = F.linear(self.transform(hidden), self.encoder.embed.tokens.weight, self.bias)
         pair = self.pair_head(hidden[:, 0]) if self.pair_head is not None else None
@@ -45,7 +49,7 @@ def _pairs(docs: list, rng: random.Random, task: str, max_len: int):
         doc = [s for s in doc if s]
         cut = rng.randint(1, len(doc) - 1) if len(doc) > 1 else 1
         a = [t for s in doc[:cut] for t in s]
-        b = [t for s in doc[cut:] for t in s] or a[len(a) // 2:]
+        b = [t for s in doc[cut:] for t in s] or a[len(a) // 2 :]
         label = 1
         if rng.random() < 0.5:
             label = 0
@@ -67,7 +71,7 @@ class MaskedLM(Defaults):
     # of the chosen tokens: [MASK], a random token, unchanged (BERT: 80 / 10 / 10; ELECTRA: all masked)
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     whole_word: bool = False  # choose whole words: every piece of a chosen word is masked
-    pair_task: Optional[Literal["nsp", "sop"]] = None
+    pair_task: Literal["nsp", "sop"] | None = None
     name: str = "mlm"
     arch: str = "encoder"
 
@@ -132,8 +136,14 @@ class ElectraModel(nn.Module):
         cfg = discriminator.config
         heads = max(1, int(cfg.attention.n_heads * generator_width))
         d = heads * cfg.head_dim
-        gen_cfg = cfg.replace(d_model=d, **{"attention.n_heads": heads, "attention.n_kv_heads": None,
-                                            "ffn.d_ff": max(1, int(cfg.ffn.d_ff * generator_width))})
+        gen_cfg = cfg.replace(
+            d_model=d,
+            **{
+                "attention.n_heads": heads,
+                "attention.n_kv_heads": None,
+                "ffn.d_ff": max(1, int(cfg.ffn.d_ff * generator_width)),
+            },
+        )
         self.config = cfg
         self.generator = MaskedLMModel(build_model(gen_cfg))
         self.discriminator = discriminator

@@ -15,7 +15,6 @@ batch) (data.batching.rng_key), so a resumed run sees the same batches.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import torch
 
@@ -56,7 +55,7 @@ class Task:
 Seq2SeqTask = ObjectiveTask = Task
 
 
-def make_task(name: str, data: Optional[str], vocab_size: int, max_len: int, tokenizer=None) -> Task:
+def make_task(name: str, data: str | None, vocab_size: int, max_len: int, tokenizer=None) -> Task:
     """translate / copy (the paper's tasks), or any pretraining objective's name (objectives/), over
     `data` (each has a default corpus)."""
     from ..objectives import OBJECTIVES
@@ -129,7 +128,7 @@ def chunk(doc: list[list[int]], max_len: int) -> list[list[list[int]]]:
     pieces, cur, size = [], [], 0
     for sentence in doc:
         for start in range(0, max(len(sentence), 1), max_len):
-            part = sentence[start:start + max_len]
+            part = sentence[start : start + max_len]
             if cur and size + len(part) > max_len:
                 pieces.append(cur)
                 cur, size = [], 0
@@ -161,10 +160,30 @@ def make_objective_task(objective: str, data: str, vocab_size: int, max_len: int
         return [piece for doc in items for piece in chunk(tokenizer.encode_batch(doc), max_len)]
 
     obj = make_objective(objective, Vocab.from_tokenizer(tokenizer), max_len=max_len)
-    return Task(name=objective, objective=obj, train=encode(train), valid=encode(valid),
-                pad_id=tokenizer.pad_id, vocab_size=tokenizer.vocab_size, tokenizer=tokenizer,
-                meta={"name": "objective", "objective": objective, "data": data})
+    return Task(
+        name=objective,
+        objective=obj,
+        train=encode(train),
+        valid=encode(valid),
+        pad_id=tokenizer.pad_id,
+        vocab_size=tokenizer.vocab_size,
+        tokenizer=tokenizer,
+        meta={"name": "objective", "objective": objective, "data": data},
+    )
 
 
-__all__ = ["COPY_BOS", "COPY_EOS", "COPY_PAD", "ObjectiveTask", "Seq2SeqTask", "Task", "chunk", "copy_examples",
-           "load_pairs", "make_copy_task", "make_objective_task", "make_task", "make_translation_task"]
+__all__ = [
+    "COPY_BOS",
+    "COPY_EOS",
+    "COPY_PAD",
+    "ObjectiveTask",
+    "Seq2SeqTask",
+    "Task",
+    "chunk",
+    "copy_examples",
+    "load_pairs",
+    "make_copy_task",
+    "make_objective_task",
+    "make_task",
+    "make_translation_task",
+]
