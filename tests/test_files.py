@@ -294,12 +294,19 @@ def test_cache_round_trip_and_damage_is_a_miss(tmp_path):
 
     p = tmp_path / "c.json"
     assert write_cached(p, {"a": [1, 2]}) and read_cached(p) == {"a": [1, 2]}
-    envelope = json.loads(p.read_text())
-    envelope["data"]["a"].append(3)  # edited by hand (or bit rot): the digest no longer matches
-    p.write_text(json.dumps(envelope))
+    raw = p.read_bytes()
+    p.write_bytes(raw.replace(b"[1, 2]", b"[1, 3]"))  # edited by hand (or bit rot): digest mismatch
     assert read_cached(p) is None
-    for junk in ("[1]", "{}", "nope", '{"sha256": 1, "data": 2, "x": 3}'):
-        p.write_text(junk)
+    head = raw.split(b"\n", 1)[0]
+    for junk in (
+        b"[1]",
+        b"{}",
+        b"nope",
+        head + b"\n[1]",
+        head[:-1] + (b"1" if head.endswith(b"0") else b"0") + b"\n" + raw.split(b"\n", 1)[1],
+        b"\xff\xfe",
+    ):
+        p.write_bytes(junk)
         assert read_cached(p) is None
     assert read_cached(tmp_path / "missing.json") is None
 
