@@ -8,12 +8,29 @@ import subprocess
 import sys
 
 
+def _unigram_perplexity(run):
+    from collections import Counter
+    from pathlib import Path
+
+    from transformer_catalog.data.tokenizer import Tokenizer
+    from transformer_catalog.train.tasks import make_objective_task
+
+    folder = next(p.parent for p in Path(run).rglob("tokenizer.json"))
+    tok = Tokenizer.load(folder / "tokenizer.json")
+    task = make_objective_task("clm", "bible-sample", vocab_size=tok.vocab_size, max_len=64, tokenizer=tok)
+    counts = Counter(t for piece in task.train for s in piece for t in s[1:])
+    total = sum(counts.values())
+    targets = [t for piece in task.valid for s in piece for t in s[1:]]
+    nll = -sum(math.log((counts[t] + 1) / (total + tok.vocab_size)) for t in targets) / len(targets)
+    return math.exp(nll)
+
+
 def test_clm_run_reports_perplexity_and_samples(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cli = [sys.executable, "-m", "transformer_catalog.cli"]
     run = str(tmp_path / "lm")
     res = subprocess.run([*cli, "train", "--task", "clm", "--data", "bible-sample", "--model", "GPT-2", "--scale", "tiny",
-                          "--vocab", "500", "--max-len", "64", "--out", run, "--steps", "30", "--max-tokens", "1024",
+                          "--vocab", "500", "--max-len", "64", "--out", run, "--steps", "100", "--max-tokens", "1024",
                           "--optimizer", "adamw", "--schedule", "cosine", "--lr", "3e-3", "--warmup", "3",
                           "--eval-every", "0", "--quiet", "--threads", "1"], capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
@@ -21,7 +38,12 @@ def test_clm_run_reports_perplexity_and_samples(tmp_path):
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
     out = json.loads((tmp_path / "lm.json").read_text())
-    assert abs(out["perplexity"] - math.exp(out["valid_loss"])) < 0.05 and out["perplexity"] < 500  # vocabulary of 500
+    assert abs(out["perplexity"] - math.exp(out["valid_loss"])) < 0.05
+    # The bound a model must beat to show it learned from context: the best context-free model, the
+    # training split's token frequencies, scored on the same held-out next tokens (not the vocabulary
+    # size, which a model that learned nothing reaches).
+    unigram = _unigram_perplexity(run)
+    assert out["perplexity"] < unigram, f"perplexity {out['perplexity']:.1f} vs unigram {unigram:.1f}"
     assert out["samples"][0]["prompt"] == "And God said" and out["samples"][0]["continuation"]
     res = subprocess.run([*cli, "generate", run, "In the beginning", "--max-new-tokens", "8", "--threads", "1"],
                          capture_output=True, text=True, env=env, timeout=300)
