@@ -227,3 +227,28 @@ def test_site_serve_port_zero_prints_the_bound_port(tmp_path):
 def test_serving_a_missing_folder_is_one_line(tmp_path):
     with pytest.raises(TcatError, match="not a folder"):
         make_server(tmp_path / "nope", 0)
+
+
+def test_site_build_cli_refuses_a_users_folder_and_a_file(tmp_path):
+    import subprocess
+    import sys
+
+    def tcat(*args):
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        return subprocess.run(
+            [sys.executable, "-m", "transformer_catalog.cli", *args], capture_output=True, text=True, env=env
+        )
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "thesis.tex").write_text("my thesis")
+    r = tcat("site", "build", str(out))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
+    f = tmp_path / "file.html"
+    f.write_text("mine")
+    r = tcat("site", "build", str(f))
+    assert r.returncode == 2 and f.read_text() == "mine"
+    r = tcat("site", "build", str(out), "--force")
+    assert r.returncode == 0, r.stderr
+    assert (out / "thesis.tex").read_text() == "my thesis" and (out / "index.html").is_file()
