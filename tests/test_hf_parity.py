@@ -260,12 +260,14 @@ def test_unsupported_architecture_and_pickles_are_refused(tmp_path):
     (tmp_path / "x" / "config.json").write_text(json.dumps({"model_type": "xlnet"}))
     with pytest.raises(TcatError, match="unsupported Hugging Face architecture 'xlnet'"):
         from_hf(tmp_path / "x")
+    # transformers 5 writes safetensors even when asked for pickles: write the pickle ourselves, as
+    # an old checkpoint on the Hub holds it, so the refusal is exercised on every version.
     hf = _gpt2()
-    hf.save_pretrained(tmp_path / "pkl", safe_serialization=False)
-    (tmp_path / "pkl" / "model.safetensors").unlink(missing_ok=True)
-    if (tmp_path / "pkl" / "pytorch_model.bin").exists():
-        with pytest.raises(TcatError, match="only safetensors weights are loaded"):
-            from_hf(tmp_path / "pkl")
+    hf.save_pretrained(tmp_path / "pkl")
+    (tmp_path / "pkl" / "model.safetensors").unlink()
+    torch.save(hf.state_dict(), tmp_path / "pkl" / "pytorch_model.bin")
+    with pytest.raises(TcatError, match="only safetensors weights are loaded"):
+        from_hf(tmp_path / "pkl")
 
 
 def test_missing_tensor_and_unsupported_setting_are_named(tmp_path):
