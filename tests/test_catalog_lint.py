@@ -288,3 +288,12 @@ def test_catalog_commands_work_without_a_usable_cache(tmp_path, where):
     )
     assert r.returncode == 0, r.stderr
     assert "BERT" in r.stdout.split("\n") and "Traceback" not in r.stderr
+
+
+def test_a_folder_or_fifo_named_yaml_is_one_line_not_a_hang(fixture_dir):
+    (fixture_dir / "zz-folder.yaml").mkdir()
+    assert "zz-folder.yaml: not a regular file" in _load_error(fixture_dir)
+    (fixture_dir / "zz-folder.yaml").rmdir()
+    os.mkfifo(fixture_dir / "zz-pipe.yaml")
+    assert "zz-pipe.yaml: not a regular file" in _load_error(fixture_dir)
+    assert any("zz-pipe.yaml:1: (file): not a regular file" in m for m in messages(fixture_dir))

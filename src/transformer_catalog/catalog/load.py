@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,12 +43,18 @@ def _loader():
 def yaml_text(path: Path) -> str:
     """The text of a catalog YAML file, checked: a regular file, at most MAX_YAML_BYTES, UTF-8."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_YAML_BYTES + 1)
-    except IsADirectoryError:
-        raise TcatError(f"{path}: is a folder, expected a YAML file") from None
+        # non-blocking open: a fifo named *.yaml must be refused, not waited on forever
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
         raise TcatError(f"{path}: cannot read ({e.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise TcatError(f"{path}: not a regular file, expected a YAML file")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            raw = f.read(MAX_YAML_BYTES + 1)
+        except OSError as e:
+            raise TcatError(f"{path}: cannot read ({e.strerror})") from None
     if len(raw) > MAX_YAML_BYTES:
         raise TcatError(f"{path}: larger than {MAX_YAML_BYTES >> 20} MiB; a catalog file is a few kB")
     try:
