@@ -272,19 +272,22 @@ def test_catalog_cache_of_the_wrong_shape_is_a_miss(tmp_path, monkeypatch, conte
     )
 
 
-@pytest.mark.parametrize("where", ["file", "unwritable"])
+@pytest.mark.parametrize("where", ["file", "unwritable", "home"])
 def test_catalog_commands_work_without_a_usable_cache(tmp_path, where):
+    env = {k: v for k, v in os.environ.items() if k != "TCAT_CACHE"}
     if where == "file":
         bad = tmp_path / "cache-is-a-file"
         bad.write_text("x")
-        env = {"TCAT_CACHE": str(bad)}
+        env["TCAT_CACHE"] = str(bad)
+    elif where == "unwritable":
+        env["TCAT_CACHE"] = "/proc/tcat-cache"  # not creatable, even as root
     else:
-        env = {"TCAT_CACHE": "/proc/tcat-cache"}  # not creatable, even as root
+        env["HOME"] = "/proc"  # an unwritable home, and no TCAT_CACHE
     r = subprocess.run(
         [sys.executable, "-m", "transformer_catalog.cli", "list", "--names"],
         capture_output=True,
         text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1", **env},
+        env={**env, "OMP_NUM_THREADS": "1"},
     )
     assert r.returncode == 0, r.stderr
     assert "BERT" in r.stdout.split("\n") and "Traceback" not in r.stderr
