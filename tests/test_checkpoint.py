@@ -315,3 +315,29 @@ def test_save_never_replaces_a_folder_with_user_files(tmp_path):
         trainer_state={"step": 1},
     )
     assert load_model(tmp_path / "empty")[1]["task"] == {"name": "none"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(3))
+def test_training_killed_at_a_seeded_moment_while_saving_every_step_resumes_exactly(tmp_path, seed):
+    """A real run saving every step (so most instants are inside a save), SIGKILLed at a seeded
+    moment after its first checkpoint: --resume finds a whole checkpoint and ends bit-identical."""
+    train = list(RUNS["copy"])
+    train[train.index("--save-every") + 1] = "1"
+    full = _tcat(*train, "--out", str(tmp_path / "full"))
+    assert full.wait(timeout=600) == 0, full.stderr.read()
+    killed = tmp_path / "killed"
+    proc = _tcat(*train, "--out", str(killed))
+    deadline = time.time() + 300
+    while not (killed / "checkpoint" / "trainer_state.json").exists() and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(random.Random(seed).uniform(0.0, 1.5))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = _tcat("train", "--resume", "--out", str(killed), "--quiet", "--threads", "1")
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    a = load_file(str(tmp_path / "full" / "checkpoint" / "model.safetensors"))
+    b = load_file(str(killed / "checkpoint" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert sorted(p.name for p in killed.iterdir() if p.name.startswith("checkpoint")) == ["checkpoint"]
