@@ -154,7 +154,8 @@ def output_dir(path, *, force: bool = False) -> Path:
         write_text(path / MARKER, MARKER_TEXT)
         return path
     try:
-        empty = not any(os.scandir(path))
+        with os.scandir(path) as entries:
+            empty = not any(entries)
     except OSError as e:
         raise TcatError(f"{path}: cannot read folder ({_reason(e)})") from None
     if not empty:
