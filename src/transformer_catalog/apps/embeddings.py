@@ -37,17 +37,30 @@ def resolve_encoder(name: str) -> Path:
     return path
 
 
+def _json_object(path: Path) -> dict:
+    """A side file of a model folder: a truncated or non-UTF-8 one is one line, not a traceback."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TcatError(f"{path}: unreadable JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise TcatError(f"{path}: expected a JSON object")
+    return obj
+
+
 def load_encoder(folder: Path):
     """(core encoder model, Tokenizer, max tokens) from a Hugging Face folder or a tcat checkpoint."""
     from ..data.tokenizer import Tokenizer
 
-    meta = json.loads((folder / "config.json").read_text())
+    meta = _json_object(folder / "config.json")
     if "model_type" in meta:  # a Hugging Face folder
         from ..interop import from_hf
 
         model = from_hf(folder)
         st_cfg = folder / "sentence_bert_config.json"
-        max_len = json.loads(st_cfg.read_text()).get("max_seq_length", 256) if st_cfg.exists() else 256
+        max_len = _json_object(st_cfg).get("max_seq_length", 256) if st_cfg.exists() else 256
+        if not isinstance(max_len, int) or max_len < 1:
+            raise TcatError(f"{st_cfg}: max_seq_length must be a positive integer, got {max_len!r}")
     else:  # a tcat run: the core encoder inside its objective's wrapper (SentenceEncoder, MLM heads, ELECTRA)
         from ..nn.model import build_model
         from ..objectives import describe

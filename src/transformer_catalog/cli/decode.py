@@ -24,15 +24,13 @@ def decoding(args, defaults: dict) -> Decoding:
 
 
 def run_kind(meta: dict, cfg) -> str:
-    """What a checkpoint is, in words: 'a translation run', 'an mlm run (encoder)', ..."""
+    """What a checkpoint is, in words: 'a run trained with --task mlm (encoder)', ..."""
     task = meta.get("task")
     if not isinstance(task, dict):
         return "a model built by tcat build (no training run)" if "built_from" in meta else "a checkpoint without a task"
     objective = task.get("objective")
     arch = getattr(cfg, "arch", None) or "dual encoder"
-    if objective:
-        return f"a {objective} run ({arch})"
-    return f"a {task.get('name', '?')} run ({arch})"
+    return f"a run trained with --task {objective or task.get('name', '?')} ({arch})"
 
 
 ENCODER_COMMANDS = "tcat classify --model {p}, tcat index --encoder {p} (contrastive runs) or tcat train --init {p}"
@@ -60,12 +58,16 @@ def cmd_translate(args) -> None:
 
     from ..generate import SamplingConfig, beam_search, generate, strip_after_eos
     from ..nn.model import EncoderDecoderModel
-    from ..train.checkpoint import load_model
+    from ..train.checkpoint import load_model, read_config
 
+    _, meta, cfg = read_config(args.checkpoint)
+    if getattr(cfg, "arch", None) != "encoder-decoder":
+        raise TcatError(f"{args.checkpoint}: translate needs an encoder-decoder checkpoint; this is "
+                        f"{run_kind(meta, cfg)}" + ("" if getattr(cfg, "arch", None) == "decoder" else
+                                                    f"; use it with {ENCODER_COMMANDS.format(p=args.checkpoint)}"))
     model, meta, tok = load_model(args.checkpoint)
     if not isinstance(model, EncoderDecoderModel) or tok is None:
-        raise TcatError(f"{args.checkpoint}: translate needs an encoder-decoder checkpoint with a tokenizer; "
-                        f"this is {run_kind(meta, model.config)}")
+        raise TcatError(f"{args.checkpoint}: translate needs an encoder-decoder checkpoint with a tokenizer")
     for text in read_inputs(args.text):
         src = torch.tensor([encode_source(model, tok, text, tok.eos_id)])
         start = torch.tensor([[tok.bos_id]])

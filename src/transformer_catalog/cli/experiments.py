@@ -18,26 +18,25 @@ def _registry() -> dict:
 def _experiment(name: str):
     reg = _registry()
     if name not in reg:
-        raise TcatError(f"unknown experiment {name!r}; known: {', '.join(sorted(reg))} (tcat experiments list)")
+        raise TcatError(f"unknown experiment {name!r}; known: {', '.join(reg)} (tcat experiments list)")
     return reg[name]
 
 
 def cmd_list(args) -> None:
-    for name, module in sorted(_registry().items()):
-        print(f"{name:<20} {module.CLAIM}")
+    for name, experiment in _registry().items():
+        print(f"{name:<14} {experiment.claim}")
 
 
 def cmd_run(args) -> None:
     from pathlib import Path
 
-    module = _experiment(args.name)
+    experiment = _experiment(args.name)
     out = Path(args.out or f"runs/experiments/{args.name}{'-tiny' if args.tiny else ''}")
     from ..files import output_dir
 
     output_dir(out, force=args.force)  # refused before minutes of work if it is a user's folder or a file
     set_threads(args.threads)
-    cfg = module.Config.tiny() if args.tiny else module.Config()
-    result = module.run(cfg, out)
+    result = experiment.run(out, tiny=args.tiny)
     verdict = "holds" if result.get("claim_holds") else "does NOT hold"
     control = "fails as it should" if result.get("control_fails") else "does NOT fail"
     print(json.dumps(result.get("metrics", {})))
