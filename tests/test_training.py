@@ -141,3 +141,107 @@ def test_gradient_accumulation_averages_micro_batches(tmp_path):
         assert torch.allclose(p.grad, seen[n], atol=1e-6), n
     logged = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])["loss"]
     assert logged == pytest.approx(loss.item(), abs=1e-4)
+
+
+# -- tcat train --resume: what it honours (the refusals are rows of tests/test_bad_inputs.py) -------------
+def _copy_run(tmp_path, *extra):
+    """A 2-step copy-task run, trained in-process through tcat's main()."""
+    from transformer_catalog.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--task", "copy", "--model", "transformer-tiny", "--out", str(out), "--steps", "2",
+                 "--max-tokens", "400", "--eval-every", "0", "--quiet", "--threads", "1", *extra]) == 0
+    return out
+
+
+def _edit_json(path, change):
+    import json
+
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_resume_minutes_is_this_invocations_budget(tmp_path, capsys):
+    """--minutes on --resume counts this invocation's time only: a run that already spent 3 hours
+    still trains its steps within a new 1-minute budget (it used to stop after one step)."""
+    import json
+
+    from transformer_catalog.cli import main
+
+    out = _copy_run(tmp_path)
+    _edit_json(out / "checkpoint" / "trainer_state.json", lambda s: s.update(elapsed=3 * 3600.0))
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(out), "--steps", "5", "--minutes", "1", "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["step"] == 5
+    meta = json.loads((out / "checkpoint" / "config.json").read_text())
+    assert meta["train"]["max_minutes"] == 1 and meta["train"]["steps"] == 5
+
+
+def test_resume_accepts_the_same_model_and_task_and_honours_steps(tmp_path, capsys):
+    import json
+
+    from transformer_catalog.cli import main
+
+    out = _copy_run(tmp_path)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(out), "--model", "transformer-tiny", "--task", "copy",
+                 "--steps", "3", "--eval-every", "1", "--quiet"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == f"resuming {out} at step 2"
+    assert json.loads(lines[-1])["step"] == 3
+
+
+def test_resume_on_fewer_processes_keeps_the_global_batch(tmp_path, capsys):
+    """A run of 2 processes x 2 micro-batches resumed on 1 process accumulates 4 micro-batches, so
+    every step still sees the same global batch (it used to see half of it)."""
+    import json
+
+    from transformer_catalog.cli import main
+    from transformer_catalog.errors import TcatError
+    from transformer_catalog.train.setup import global_batch_accum
+
+    out = _copy_run(tmp_path, "--grad-accum", "2")
+
+    def two_processes(meta):
+        meta["run"]["world"] = 2
+
+    _edit_json(out / "checkpoint" / "config.json", two_processes)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(out), "--steps", "3", "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert "resuming a 2-process run on 1: --grad-accum 2 -> 4 keeps the global batch of 4 micro-batches" in said
+    meta = json.loads((out / "checkpoint" / "config.json").read_text())
+    assert meta["train"]["grad_accum"] == 4 and meta["run"]["world"] == 1
+
+    run = {"run": {"world": 2}, "train": {"grad_accum": 3}}
+    assert global_batch_accum(run, None, 1) == (6, "resuming a 2-process run on 1: --grad-accum 3 -> 6 keeps the "
+                                                    "global batch of 6 micro-batches")
+    assert global_batch_accum(run, None, 3)[0] == 2
+    assert global_batch_accum(run, 6, 1) == (6, "")
+    with pytest.raises(TcatError, match="cannot be split over 4 processes"):
+        global_batch_accum(run, None, 4)
+    with pytest.raises(TcatError, match="--grad-accum 2 on 1 process"):
+        global_batch_accum(run, 2, 1)
+
+
+def test_train_flags_come_from_the_dataclasses():
+    """Each training option is written once (train/config.py): every TrainConfig and RunOptions field is a
+    `tcat train` flag with its default and range in the help, and the parsed values fill the dataclass."""
+    import dataclasses
+
+    from transformer_catalog.cli import parser
+    from transformer_catalog.cli.options import given
+    from transformer_catalog.train.config import RunOptions
+
+    p = parser("train")
+    args = p.parse_args(["train", "--out", "o", "--minutes", "2.5", "--grad-accum", "3", "--bf16", "--set", "a=1",
+                         "--set", "b=2"])
+    assert given(args, TrainConfig) == {"max_minutes": 2.5, "grad_accum": 3, "bf16": "on"}
+    assert given(args, RunOptions) == {"out": "o", "set": ["a=1", "b=2"]}
+    help_text = p._subparsers._group_actions[0].choices["train"].format_help()
+    for f in dataclasses.fields(TrainConfig) + dataclasses.fields(RunOptions):
+        flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+        assert flag in help_text, flag
+    assert "--warmup N" in help_text and "(default 4000; range [1, 1e9]" in " ".join(help_text.split())
