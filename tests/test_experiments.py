@@ -65,6 +65,7 @@ def test_copy_numbers_are_the_claim_and_a_failing_control(runs):
     # without the source, per-symbol accuracy is chance: 1 / n_symbols, within sampling noise
     assert abs(m["control_symbol_accuracy"] - m["chance_symbol_accuracy"]) < 0.05
     assert m["held_out_sequences"] == 200
+    assert m["chance_exact_match"] == pytest.approx(8**-6, rel=1e-5)  # small numbers keep their digits
 
 
 def test_lm_numbers_are_the_claim_and_a_failing_control(runs):

@@ -114,7 +114,7 @@ def finish(
         "claim": module.CLAIM,
         "control": module.CONTROL,
         "criterion": criterion,
-        "metrics": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.items()},
+        "metrics": {k: (float(f"{v:.6g}") if isinstance(v, float) else v) for k, v in metrics.items()},  # 6 digits
         "claim_holds": bool(claim_holds),
         "control_fails": bool(control_fails),
         "setting": cfg.setting,
