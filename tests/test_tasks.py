@@ -111,6 +111,10 @@ def test_parallel_text_errors_name_file_and_line(tmp_path):
     empty.write_text("\n\n", encoding="utf-8")
     with pytest.raises(TcatError, match=r"empty.tsv: no source<TAB>target lines"):
         make_task("contrastive", str(empty), 300, 32)
+    huge = tmp_path / "huge.tsv"
+    huge.write_text("a\tb\n" + "x" * 200_000 + "\ty\n", encoding="utf-8")
+    with pytest.raises(TcatError, match=r"huge.tsv:2: field larger than field limit"):
+        load_parallel(str(huge))
     few = tmp_path / "few.tsv"
     few.write_text("a\tb\n" * 3, encoding="utf-8")
     with pytest.raises(TcatError, match=r"few.tsv: 3 pairs is too few"):

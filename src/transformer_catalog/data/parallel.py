@@ -41,15 +41,20 @@ def load_parallel(data: str) -> list[Pair]:
 def _tsv_pairs(path: Path) -> list[Pair]:
     pairs = []
     text = read_text(path, universal_newlines=False)  # csv reads line ends itself (QUOTE_NONE: tabs only)
-    for n, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE), 1):
-        if not row or not any(row):
-            continue
-        if len(row) not in (2, 3):
-            raise TcatError(
-                f"{path}:{n}: expected source<TAB>target (or id<TAB>source<TAB>target), "
-                f"got {len(row)} field{'s' * (len(row) != 1)}"
-            )
-        pairs.append(Pair(*(row if len(row) == 3 else [f"{path.name}:{n}", *row])))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
+        for row in reader:
+            n = reader.line_num  # QUOTE_NONE: one row per line
+            if not row or not any(row):
+                continue
+            if len(row) not in (2, 3):
+                raise TcatError(
+                    f"{path}:{n}: expected source<TAB>target (or id<TAB>source<TAB>target), "
+                    f"got {len(row)} field{'s' * (len(row) != 1)}"
+                )
+            pairs.append(Pair(*(row if len(row) == 3 else [f"{path.name}:{n}", *row])))
+    except csv.Error as e:  # e.g. a line longer than csv's field limit
+        raise TcatError(f"{path}:{reader.line_num}: {e}") from None
     if not pairs:
         raise TcatError(f"{path}: no source<TAB>target lines (the file is empty)")
     return pairs
