@@ -467,7 +467,8 @@ def test_clip_two_towers_both_ways(tmp_path):
 
 def _switch(capacity=64, layers=2):
     torch.manual_seed(0)
-    return _peaked(std=0.3, model=transformers.SwitchTransformersForConditionalGeneration(transformers.SwitchTransformersConfig(
+    return _peaked(std=0.3, model=transformers.SwitchTransformersForConditionalGeneration(
+        transformers.SwitchTransformersConfig(
         vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=layers, num_decoder_layers=layers, num_heads=4,
         num_experts=4, expert_capacity=capacity, num_sparse_encoder_layers=layers // 2,
         num_sparse_decoder_layers=layers // 2, relative_attention_num_buckets=8, relative_attention_max_distance=20,

@@ -72,7 +72,8 @@ def test_milvus_index_and_search_cli(tmp_path):
     # queries in the World English Bible's wording, documents in the KJV's: not the documents themselves
     rows = _kjv_web_tsv(tmp_path / "kjv_web.tsv")
     assert sum(q != d for q, d in rows) > 0.9 * len(rows)
-    res = subprocess.run([*cli, "index", "--data", str(tmp_path / "kjv_web.tsv"), "--uri", uri, "--evaluate", "--threads", "1"],
+    tsv = str(tmp_path / "kjv_web.tsv")
+    res = subprocess.run([*cli, "index", "--data", tsv, "--uri", uri, "--evaluate", "--threads", "1"],
                          capture_output=True, text=True, env=env, timeout=600)
     assert res.returncode == 0, res.stderr
     metrics = json.loads(res.stdout.strip().splitlines()[-1])
