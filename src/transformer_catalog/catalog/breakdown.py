@@ -20,14 +20,14 @@ def breakdown(entry, compute: bool = True) -> list[dict] | None:
     or None when the entry has no spec (or it is not cached and compute is False)."""
     if not entry.spec:
         return None
-    from ..data.cache import cache_dir, write_json_atomic
+    from ..data.cache import cache_dir, read_cached, write_cached
 
     path = cache_dir() / f"breakdown-{_key(entry)}.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        if not compute:
-            return None
+    rows = read_cached(path)
+    if _well_formed(rows, entry):
+        return rows
+    if not compute:
+        return None
     from ..nn.count import count_parameters, forward_flops_per_token, parameter_breakdown
     from .verify import build_config
 
@@ -35,10 +35,30 @@ def breakdown(entry, compute: bool = True) -> list[dict] | None:
     for variant in entry.spec.to_dict()["variants"]:
         cfg = build_config(entry.spec.to_dict(), variant)
         context = min(cfg.position.max_len, 2048)
-        rows.append({"variant": variant, "params": count_parameters(cfg), **parameter_breakdown(cfg),
-                     "flops_per_token": forward_flops_per_token(cfg, context), "context": context})
-    try:
-        write_json_atomic(path, rows)
-    except OSError:
-        pass
+        rows.append(
+            {
+                "variant": variant,
+                "params": count_parameters(cfg),
+                **parameter_breakdown(cfg),
+                "flops_per_token": forward_flops_per_token(cfg, context),
+                "context": context,
+            }
+        )
+    write_cached(path, rows)  # best effort: an unwritable cache only costs the next run a recomputation
     return rows
+
+
+def _well_formed(rows, entry) -> bool:
+    """A cached breakdown is used only if it has one row per variant with numeric counts; anything
+    else (a damaged or hand-edited cache file) is recomputed."""
+    variants = list(entry.spec.to_dict()["variants"])
+    return (
+        isinstance(rows, list)
+        and len(rows) == len(variants)
+        and all(
+            isinstance(r, dict)
+            and r.get("variant") == v
+            and all(isinstance(r.get(k), int | float) for k in ("params", "flops_per_token", "context"))
+            for r, v in zip(rows, variants)
+        )
+    )
