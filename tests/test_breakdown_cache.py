@@ -1,5 +1,4 @@
-import json, os
-from pathlib import Path
+import json
 
 
 def test_damaged_breakdown_cache_is_recomputed(tmp_path, monkeypatch):
