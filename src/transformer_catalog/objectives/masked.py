@@ -45,7 +45,7 @@ def _pairs(docs: list, rng: random.Random, task: str, max_len: int):
     """([CLS] A [SEP] B [SEP] pieces, label): A is the first sentences of a document, B the rest
     (label 1). NSP: half the time B comes from another document; SOP: half the time A and B swap."""
     out = []
-    for doc in docs:
+    for i, doc in enumerate(docs):
         doc = [s for s in doc if s]
         cut = rng.randint(1, len(doc) - 1) if len(doc) > 1 else 1
         a = [t for s in doc[:cut] for t in s]
@@ -53,9 +53,11 @@ def _pairs(docs: list, rng: random.Random, task: str, max_len: int):
         label = 1
         if rng.random() < 0.5:
             label = 0
-            if task == "nsp":
-                other = docs[rng.randrange(len(docs))]
-                b = [t for s in other for t in s] if other is not doc else b[::-1]
+            if task == "nsp" and len(docs) > 1:
+                j = rng.randrange(len(docs) - 1)  # any document but this one (by index: texts may repeat)
+                b = [t for s in docs[j + (j >= i)] for t in s]
+            elif task == "nsp":
+                b = b[::-1]  # a batch of one document: the continuation reversed is the negative
             else:
                 a, b = b, a
         half = (max_len - 3) // 2
@@ -95,7 +97,11 @@ class MaskedLM(Defaults):
             if not chosen[row].any():
                 free = (~special[row]).nonzero().flatten()
                 if len(free):
-                    chosen[row, free[torch.randint(len(free), (1,), generator=g)]] = True
+                    pos = free[torch.randint(len(free), (1,), generator=g)]
+                    if self.whole_word:  # the whole word around the drawn piece, never one piece of it
+                        chosen[row] = (word[row] == word[row, pos]) & ~special[row]
+                    else:
+                        chosen[row, pos] = True
         return chosen
 
     def batch(self, docs: list, rng: random.Random) -> dict[str, Tensor]:
