@@ -1,21 +1,44 @@
-"""Bad input gets one clear line on stderr and exit code 2: never a traceback, nothing half-written."""
+"""Bad input gets one clear line on stderr and exit code 2: never a traceback, nothing half-written.
+The commands run in-process through main() (fast); a subprocess only where the process is the point:
+the installed entry point, and that `tcat --help` imports no torch. tests/test_bad_inputs.py holds the
+table of bad inputs; these are the stories around it."""
 
+import io
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from transformer_catalog.cli import main
 from transformer_catalog.families import get_config
 from transformer_catalog.nn import build_model
 from transformer_catalog.train.checkpoint import save_checkpoint
 
 
+@pytest.fixture(autouse=True)
+def _capture(capsys, monkeypatch):
+    """main() sets warnings.formatwarning; put it back after each test."""
+    import warnings
+
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)
+    global _capsys, _monkeypatch
+    _capsys, _monkeypatch = capsys, monkeypatch
+    yield
+
+
 def run(*args, env=None, stdin=""):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "transformer_catalog.cli", *args], capture_output=True, text=True,
-                          env=env, input=stdin, timeout=120)
+    """tcat ARGS in-process: (returncode, stdout, stderr) like subprocess.run's result."""
+    _capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in (env or {}).items():
+            mp.setenv(k, v)
+        mp.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main([str(a) for a in args])
+    out, err = _capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
 
 def assert_one_line_error(res, *needles):
@@ -30,10 +53,25 @@ def assert_one_line_error(res, *needles):
 @pytest.fixture(scope="module")
 def translation_ckpt(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    res = run("train", "--data", "bible-sample", "--model", "transformer-tiny", "--out", str(out), "--steps", "2",
-              "--vocab", "500", "--max-tokens", "1000", "--eval-every", "0", "--quiet", "--set", "position.max_len=64")
-    assert res.returncode == 0, res.stderr
+    code = main(["train", "--data", "bible-sample", "--model", "transformer-tiny", "--out", str(out), "--steps", "2",
+                 "--vocab", "500", "--max-tokens", "1000", "--eval-every", "0", "--quiet", "--threads", "1",
+                 "--set", "position.max_len=64"])
+    assert code == 0
     return out
+
+
+def test_the_installed_entry_points_report_errors_in_one_line(tmp_path):
+    """The console script and `python -m transformer_catalog`: the same main(), the same exit codes."""
+    import shutil
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for cmd in ([shutil.which("tcat") or "tcat"], [sys.executable, "-m", "transformer_catalog"],
+                [sys.executable, "-m", "transformer_catalog.cli"]):
+        res = subprocess.run([*cmd, "export", "--out", str(tmp_path)], capture_output=True, text=True, env=env,
+                             timeout=120)
+        assert_one_line_error(res, "exists and is a folder")
+        res = subprocess.run([*cmd, "configs"], capture_output=True, text=True, env=env, timeout=120)
+        assert res.returncode == 0 and "transformer-base" in res.stdout.split()
 
 
 def test_unknown_config_name_suggests_the_closest(tmp_path):
@@ -78,8 +116,11 @@ def test_objective_mismatches_and_missing_corpora_get_one_line(tmp_path):
 
 
 def test_missing_data_package_names_the_install_command(tmp_path):
-    env = {"TCAT_SWORD_ROOT": str(tmp_path / "no-sword"), "TCAT_CACHE": str(tmp_path / "cache")}
-    res = run("train", "--data", "bible-en-es", "--out", str(tmp_path / "x"), env=env)
+    # a subprocess: the data root is read from the environment when the process starts
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TCAT_SWORD_ROOT": str(tmp_path / "no-sword"),
+           "TCAT_CACHE": str(tmp_path / "cache")}
+    res = subprocess.run([sys.executable, "-m", "transformer_catalog", "train", "--data", "bible-en-es", "--steps", "1",
+                          "--out", str(tmp_path / "x")], capture_output=True, text=True, env=env, timeout=300)
     assert_one_line_error(res, "engKJV2006eb not found", "apt-get install sword-text-kjv")
 
 
@@ -132,6 +173,15 @@ def test_translate_and_generate_run_on_a_trained_checkpoint(translation_ckpt):
     res = run("generate", str(translation_ckpt), "And God said", "--temperature", "0.8", "--top-k", "20",
               "--seed", "1", "--max-new-tokens", "5")
     assert res.returncode == 0, res.stderr
+    # --beam searches (it used to be accepted and ignored): the best of 3 beams, printed once found
+    from transformer_catalog import generate
+
+    calls = []
+    search = generate.beam_search
+    _monkeypatch.setattr(generate, "beam_search", lambda *a, **k: calls.append(a[3]) or search(*a, **k))
+    res = run("generate", str(translation_ckpt), "And God said", "--beam", "3", "--max-new-tokens", "5")
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout.strip().splitlines()) == 1 and calls == [3]
 
 
 @pytest.mark.parametrize("args", [["export", "--format", "yaml"], ["list", "--bogus"], ["train"], ["nonsense"]])
