@@ -94,11 +94,9 @@ def cmd_site_build(args) -> None:
     import time
 
     from ..catalog.site import build_site
-    from ..files import output_dir
 
     t = time.perf_counter()
-    output_dir(args.out, force=args.force)  # refuses a user's folder or file before anything is written
-    out = build_site(catalog(), args.out)
+    out = build_site(catalog(), args.out, force=args.force)  # refuses a user's folder unless --force
     print(f"built {out} ({len(list(out.rglob('*.html')))} pages) in {time.perf_counter() - t:.2f} s")
 
 
@@ -109,10 +107,7 @@ def cmd_site_serve(args) -> None:
 
     folder = Path(args.folder)
     if not (folder / "index.html").is_file():
-        from ..files import output_dir
-
-        output_dir(folder, force=args.force)
-        build_site(catalog(), folder)
+        build_site(catalog(), folder, force=args.force)
     try:
         serve(folder, args.port)
     except OSError as e:
