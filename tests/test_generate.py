@@ -195,7 +195,8 @@ def test_higher_temperature_flattens_the_distribution():
 def test_beam_search_with_length_penalty_finds_the_best_normalised_hypothesis():
     """A beam wide enough to keep every hypothesis (vocabulary 4, 3 steps, beam 64) must return the
     sequence maximising log P(Y) / lp(Y) with lp = ((5 + |Y|) / 6)^alpha (|Y| counts the eos), found
-    here by enumeration. alpha changes the winner in some rows, so a penalty that ignores alpha fails."""
+    here by enumeration. alpha changes the winner in some rows, so a penalty that ignores alpha fails;
+    at alpha = 6 winners of every length compete, so a length off by one fails too."""
     import itertools
 
     cfg = ModelConfig(arch="decoder", d_model=16, n_decoder_layers=1, dropout=0.0).replace(
@@ -205,24 +206,23 @@ def test_beam_search_with_length_penalty_finds_the_best_normalised_hypothesis():
     eos, steps = 2, 3
     start = torch.randint(0, 4, (12, 2))
 
-    def best(row, alpha):
-        cands = []
+    def candidates(row):  # (log P(Y), |Y| counting the eos, hypothesis without the eos)
+        out = []
         for n in range(1, steps + 1):
             for seq in itertools.product(range(4), repeat=n):
-                if eos in seq[:-1]:
+                if eos in seq[:-1] or (seq[-1] != eos and n < steps):
                     continue
                 ids = torch.cat([start[row], torch.tensor(seq)])[None]
                 with torch.no_grad():
                     lp = torch.log_softmax(model(ids)[0, start.size(1) - 1:-1].float(), -1)
                 score = lp.gather(-1, torch.tensor(seq)[:, None]).sum().item()
-                if seq[-1] == eos:
-                    cands.append((score / ((5 + n) / 6) ** alpha, list(seq[:-1])))
-                elif n == steps:
-                    cands.append((score / ((5 + n) / 6) ** alpha, list(seq)))
-        return max(cands)[1]
+                out.append((score, n, list(seq[:-1]) if seq[-1] == eos else list(seq)))
+        return out
 
+    cands = [candidates(r) for r in range(start.size(0))]
     winners = {}
-    for alpha in (0.0, 0.6, 1.5):
-        winners[alpha] = [best(r, alpha) for r in range(start.size(0))]
+    for alpha in (0.0, 0.6, 1.5, 6.0):
+        winners[alpha] = [max((s / ((5 + n) / 6) ** alpha, hyp) for s, n, hyp in c)[1] for c in cands]
         assert beam_search(model, start, steps, beam_size=64, alpha=alpha, eos_id=eos) == winners[alpha], alpha
     assert sum(a != b for a, b in zip(winners[0.0], winners[1.5])) >= 2
+    assert len({len(w) for w in winners[6.0]}) == 3

@@ -12,9 +12,9 @@ from transformer_catalog.apps.search import load_corpus, retrieval_metrics, tfid
 
 
 def test_retrieval_metrics_by_hand():
-    ranked = [[3, 1, 2], [0, 5, 1], [7, 8, 9]]
-    m = retrieval_metrics(ranked, [3, 1, 4])
-    assert m == {"recall@1": round(1 / 3, 4), "recall@10": round(2 / 3, 4), "mrr@10": round((1 + 1 / 3) / 3, 4), "queries": 3}
+    ranked = [[3, 1, 2], [0, 5, 1], [7, 8, 9], [4, 6, 2]]  # gold at rank 1, rank 3, missing, rank 2
+    m = retrieval_metrics(ranked, [3, 1, 4, 6])
+    assert m == {"recall@1": 0.25, "recall@10": 0.75, "mrr@10": round((1 + 1 / 3 + 1 / 2) / 4, 4), "queries": 4}
 
 
 def test_tfidf_finds_a_verse_from_its_own_words():
