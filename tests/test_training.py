@@ -90,8 +90,13 @@ def test_translation_loss_falls_on_real_verses(tmp_path):
     torch.manual_seed(0)
     task = make_translation_task("bible-sample", vocab_size=500, max_len=160)
     model = build_model(get_config("transformer-tiny", N=1, d_model=64, d_ff=128, h=4, vocab_size=task.vocab_size))
-    trainer = Trainer(model, task, TrainConfig(steps=60, max_tokens=1500, warmup=30, eval_every=0, save_every=0),
-                      tmp_path, progress=False)
+    trainer = Trainer(
+        model,
+        task,
+        TrainConfig(steps=60, max_tokens=1500, warmup=30, eval_every=0, save_every=0),
+        tmp_path,
+        progress=False,
+    )
     before = trainer.evaluate()
     trainer.fit()
     after = trainer.evaluate()
@@ -126,8 +131,9 @@ def test_gradient_accumulation_averages_micro_batches(tmp_path):
     model = build_model(dec)
     ref = build_model(dec)
     ref.load_state_dict(model.state_dict())
-    tc = TrainConfig(steps=1, grad_accum=2, optimizer="adamw", schedule="cosine", warmup=1, max_tokens=64,
-                     eval_every=0, save_every=0)
+    tc = TrainConfig(
+        steps=1, grad_accum=2, optimizer="adamw", schedule="cosine", warmup=1, max_tokens=64, eval_every=0, save_every=0
+    )
     trainer = Trainer(model, task, tc, tmp_path, progress=False)
     seen = {}
     step = trainer.optimizer.step
@@ -149,8 +155,30 @@ def _copy_run(tmp_path, *extra):
     from transformer_catalog.cli import main
 
     out = tmp_path / "run"
-    assert main(["train", "--task", "copy", "--model", "transformer-tiny", "--out", str(out), "--steps", "2",
-                 "--max-tokens", "400", "--eval-every", "0", "--quiet", "--threads", "1", *extra]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "copy",
+                "--model",
+                "transformer-tiny",
+                "--out",
+                str(out),
+                "--steps",
+                "2",
+                "--max-tokens",
+                "400",
+                "--eval-every",
+                "0",
+                "--quiet",
+                "--threads",
+                "1",
+                *extra,
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -186,8 +214,26 @@ def test_resume_accepts_the_same_model_and_task_and_honours_steps(tmp_path, caps
 
     out = _copy_run(tmp_path)
     capsys.readouterr()
-    assert main(["train", "--resume", "--out", str(out), "--model", "transformer-tiny", "--task", "copy",
-                 "--steps", "3", "--eval-every", "1", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--resume",
+                "--out",
+                str(out),
+                "--model",
+                "transformer-tiny",
+                "--task",
+                "copy",
+                "--steps",
+                "3",
+                "--eval-every",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == f"resuming {out} at step 2"
     assert json.loads(lines[-1])["step"] == 3
@@ -216,8 +262,10 @@ def test_resume_on_fewer_processes_keeps_the_global_batch(tmp_path, capsys):
     assert meta["train"]["grad_accum"] == 4 and meta["run"]["world"] == 1
 
     run = {"run": {"world": 2}, "train": {"grad_accum": 3}}
-    assert global_batch_accum(run, None, 1) == (6, "resuming a 2-process run on 1: --grad-accum 3 -> 6 keeps the "
-                                                    "global batch of 6 micro-batches")
+    assert global_batch_accum(run, None, 1) == (
+        6,
+        "resuming a 2-process run on 1: --grad-accum 3 -> 6 keeps the global batch of 6 micro-batches",
+    )
     assert global_batch_accum(run, None, 3)[0] == 2
     assert global_batch_accum(run, 6, 1) == (6, "")
     with pytest.raises(TcatError, match="cannot be split over 4 processes"):
@@ -236,10 +284,26 @@ def test_train_flags_come_from_the_dataclasses():
     from transformer_catalog.train.config import RunOptions
 
     p = parser("train")
-    args = p.parse_args(["train", "--out", "o", "--minutes", "2.5", "--grad-accum", "3", "--bf16", "--set", "a=1",
-                         "--set", "b=2"])
+    args = p.parse_args(
+        [
+            "train",
+            "--out",
+            "o",
+            "--minutes",
+            "2.5",
+            "--grad-accum",
+            "3",
+            "--bf16",
+            "--set",
+            "a=1",
+            "--set",
+            "b=2",
+            "--dropout",
+            "0.25",
+        ]
+    )
     assert given(args, TrainConfig) == {"max_minutes": 2.5, "grad_accum": 3, "bf16": "on"}
-    assert given(args, RunOptions) == {"out": "o", "set": ["a=1", "b=2"]}
+    assert given(args, RunOptions) == {"out": "o", "set": ["a=1", "b=2"], "dropout": 0.25}
     help_text = p._subparsers._group_actions[0].choices["train"].format_help()
     for f in dataclasses.fields(TrainConfig) + dataclasses.fields(RunOptions):
         flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))

@@ -76,5 +76,7 @@ def check_memory(n_params: int, bytes_per_param: int, what: str, hint: str, memi
     free = available_memory(meminfo)
     need = n_params * bytes_per_param
     if free is not None and need > free:
-        raise TcatError(f"{what} needs about {need / 2**30:,.1f} GiB ({n_params:,} parameters x {bytes_per_param} "
-                        f"bytes) but {free / 2**30:,.1f} GiB of memory is free; {hint}")
+        raise TcatError(
+            f"{what} needs about {need / 2**30:,.1f} GiB ({n_params:,} parameters x {bytes_per_param} "
+            f"bytes) but {free / 2**30:,.1f} GiB of memory is free; {hint}"
+        )

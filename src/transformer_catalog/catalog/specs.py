@@ -6,7 +6,6 @@ model everywhere."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from ..errors import TcatError
 
@@ -18,7 +17,7 @@ class Resolved:
     config: object  # ModelConfig
     label: str  # what to call it in messages: "GPT-2 small" or "transformer-base"
     entry: object = None  # the catalog entry, None for a named config
-    variant: Optional[str] = None
+    variant: str | None = None
 
 
 def build_config(spec: dict, variant: str):
@@ -37,14 +36,22 @@ def tiny_config(cfg):
     a = cfg.attention
     heads = 4
     kv = None if a.n_kv_heads is None else max(1, heads * a.n_kv_heads // a.n_heads)
-    changes = {"n_encoder_layers": min(cfg.n_encoder_layers, 2), "n_decoder_layers": min(cfg.n_decoder_layers, 2),
-               "d_model": 64, "attention.n_heads": heads, "attention.n_kv_heads": kv,
-               "attention.head_dim": 16 if a.head_dim else None, "ffn.d_ff": 128,
-               "embedding.vocab_size": min(cfg.embedding.vocab_size, 1024),
-               "position.max_len": min(cfg.position.max_len, 512)}
+    changes = {
+        "n_encoder_layers": min(cfg.n_encoder_layers, 2),
+        "n_decoder_layers": min(cfg.n_decoder_layers, 2),
+        "d_model": 64,
+        "attention.n_heads": heads,
+        "attention.n_kv_heads": kv,
+        "attention.head_dim": 16 if a.head_dim else None,
+        "ffn.d_ff": 128,
+        "embedding.vocab_size": min(cfg.embedding.vocab_size, 1024),
+        "position.max_len": min(cfg.position.max_len, 512),
+    }
     if cfg.position.kind == "rope" and (16 * cfg.position.rotary_fraction) % 2:
         # keep the rotary share: the smallest head size it splits into an even number of dimensions
-        changes["attention.head_dim"] = next(hd for hd in range(16, 129) if (hd * cfg.position.rotary_fraction) % 2 == 0)
+        changes["attention.head_dim"] = next(
+            hd for hd in range(16, 129) if (hd * cfg.position.rotary_fraction) % 2 == 0
+        )
     if cfg.embedding.d_embed:
         changes["embedding.d_embed"] = 32
     if cfg.embedding.pad_id >= 1024:
@@ -58,10 +65,12 @@ def tiny_config(cfg):
     return cfg.replace(**changes)
 
 
-def entry_config(entry, variant: Optional[str] = None) -> tuple[object, str]:
+def entry_config(entry, variant: str | None = None) -> tuple[object, str]:
     """(config, variant) of a catalog entry; the first variant of its spec by default."""
     if not entry.spec:
-        raise TcatError(f"{entry.name} has no architecture spec" + (f": {entry.not_buildable}" if entry.not_buildable else ""))
+        raise TcatError(
+            f"{entry.name} has no architecture spec" + (f": {entry.not_buildable}" if entry.not_buildable else "")
+        )
     spec = entry.spec.to_dict()
     variants = list(spec["variants"])
     variant = variant or variants[0]
@@ -70,7 +79,7 @@ def entry_config(entry, variant: Optional[str] = None) -> tuple[object, str]:
     return build_config(spec, variant), variant
 
 
-def resolve(name: str, variant: Optional[str] = None, scale: str = "full", catalog=None) -> Resolved:
+def resolve(name: str, variant: str | None = None, scale: str = "full", catalog=None) -> Resolved:
     """NAME (a named config, or a catalog entry's first variant), NAME:VARIANT or NAME + `variant`,
     at `scale` full or tiny. Unknown names get one line with the closest known names."""
     from ..families import config_names, get_config

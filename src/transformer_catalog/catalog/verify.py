@@ -4,7 +4,6 @@ compare its parameter count with the published one, under the entry's counting c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from ..errors import TcatError
 from .specs import build_config, tiny_config  # noqa: F401  (re-exported: they lived here before specs.py)
@@ -17,16 +16,16 @@ class Check:
     entry: str
     variant: str
     published: int
-    computed: Optional[int]
+    computed: int | None
     status: str  # ok | explained | FAIL | error
     note: str = ""
 
     @property
-    def delta(self) -> Optional[float]:
+    def delta(self) -> float | None:
         return None if self.computed is None else (self.computed - self.published) / self.published
 
 
-def verify(catalog, names: Optional[list[str]] = None) -> list[Check]:
+def verify(catalog, names: list[str] | None = None) -> list[Check]:
     from ..nn.count import count_parameters
 
     entries = [catalog.get(n) for n in names] if names else [e for e in catalog.entries if e.spec]
@@ -56,12 +55,16 @@ def markdown(checks: list[Check]) -> str:
     lines = ["| entry | variant | published | computed | Δ% | status |", "|---|---|---:|---:|---:|---|"]
     for c in checks:
         delta = "" if c.delta is None else f"{100 * c.delta:+.1f}"
-        lines.append(f"| {c.entry} | {c.variant} | {human(c.published)} | {human(c.computed) if c.computed else '-'} | "
-                     f"{delta} | {c.status} |")
+        lines.append(
+            f"| {c.entry} | {c.variant} | {human(c.published)} | {human(c.computed) if c.computed else '-'} | "
+            f"{delta} | {c.status} |"
+        )
     ok = sum(c.status == "ok" for c in checks)
     lines.append("")
-    lines.append(f"{len({c.entry for c in checks})} entries, {len(checks)} sizes: {ok} within {TOLERANCE:.0%}, "
-                 f"{sum(c.status == 'explained' for c in checks)} explained (`tcat show NAME` gives the reason).")
+    lines.append(
+        f"{len({c.entry for c in checks})} entries, {len(checks)} sizes: {ok} within {TOLERANCE:.0%}, "
+        f"{sum(c.status == 'explained' for c in checks)} explained (`tcat show NAME` gives the reason)."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -81,15 +84,24 @@ def table(checks: list[Check]):
     style = {"ok": "green", "explained": "yellow", "FAIL": "bold red", "error": "bold red"}
     for c in checks:
         delta = "" if c.delta is None else f"{100 * c.delta:+.1f}"
-        t.add_row(c.entry, c.variant, human(c.published), human(c.computed) if c.computed else "-", delta,
-                  f"[{style[c.status]}]{c.status}[/]", c.note)
+        t.add_row(
+            c.entry,
+            c.variant,
+            human(c.published),
+            human(c.computed) if c.computed else "-",
+            delta,
+            f"[{style[c.status]}]{c.status}[/]",
+            c.note,
+        )
     return t
 
 
 def summary(checks: list[Check], seconds: float) -> str:
     n = counts(checks)
-    return (f"{len({c.entry for c in checks})} entries, {len(checks)} sizes: {n['ok']} within {TOLERANCE:.0%}, "
-            f"{n['explained']} explained, {n['FAIL']} unexplained, {n['error']} not buildable ({seconds:.2f} s)")
+    return (
+        f"{len({c.entry for c in checks})} entries, {len(checks)} sizes: {n['ok']} within {TOLERANCE:.0%}, "
+        f"{n['explained']} explained, {n['FAIL']} unexplained, {n['error']} not buildable ({seconds:.2f} s)"
+    )
 
 
 def params_table(names: list[str], vocab: int = 0):
@@ -100,8 +112,18 @@ def params_table(names: list[str], vocab: int = 0):
     from ..nn.count import count_parameters, parameter_breakdown
 
     t = Table(title="Parameters on the meta device (tied embeddings once; sinusoidal table is no parameter)")
-    for col in ("config", "vocab", "embeddings", "attention", "feed-forward", "norms", "total", "paper", "Δ%",
-                "vocab matching paper"):
+    for col in (
+        "config",
+        "vocab",
+        "embeddings",
+        "attention",
+        "feed-forward",
+        "norms",
+        "total",
+        "paper",
+        "Δ%",
+        "vocab matching paper",
+    ):
         t.add_column(col, justify="right" if col != "config" else "left")
     for name in names:
         cfg = get_config(name, **({"vocab_size": vocab} if vocab else {}))
@@ -111,7 +133,13 @@ def params_table(names: list[str], vocab: int = 0):
         delta = f"{100 * (total - paper) / paper:+.1f}" if paper else "-"
         # The vocabulary size at which this count would equal the paper's rounded figure.
         match = f"{(paper - total + parts['embeddings']) / cfg.d_model:,.0f}" if paper else "-"
-        t.add_row(name, f"{cfg.embedding.vocab_size:,}",
-                  *(f"{parts.get(k, 0) / 1e6:.2f}M" for k in ("embeddings", "attention", "feed-forward", "norms")),
-                  f"{total / 1e6:.2f}M", f"{paper / 1e6:.0f}M" if paper else "-", delta, match)
+        t.add_row(
+            name,
+            f"{cfg.embedding.vocab_size:,}",
+            *(f"{parts.get(k, 0) / 1e6:.2f}M" for k in ("embeddings", "attention", "feed-forward", "norms")),
+            f"{total / 1e6:.2f}M",
+            f"{paper / 1e6:.0f}M" if paper else "-",
+            delta,
+            match,
+        )
     return t

@@ -29,8 +29,9 @@ class _Parser(argparse.ArgumentParser):
 def parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `command`, only that command's options are built (the others are listed
     with their one-line help), which is all one invocation needs; "" builds none (tcat --help)."""
-    p = _Parser(prog="tcat", description="transformer-catalog: the Transformer catalog, made executable.",
-                formatter_class=Help)
+    p = _Parser(
+        prog="tcat", description="transformer-catalog: the Transformer catalog, made executable.", formatter_class=Help
+    )
     p.add_argument("--version", action="version", version=f"tcat {__import__('transformer_catalog').__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -86,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import warnings
 
-    command = args.command + "".join(f" {getattr(args, k)}" for k in ("site_command", "catalog_command",
-                                                                      "experiments_command") if getattr(args, k, None))
+    command = args.command + "".join(
+        f" {getattr(args, k)}"
+        for k in ("site_command", "catalog_command", "experiments_command")
+        if getattr(args, k, None)
+    )
     # a warning is one line, as an error is (not the file, line and source that Python adds)
     warnings.formatwarning = lambda message, category, *_, **__: f"tcat {command}: warning: {message}\n"
     try:
@@ -118,13 +122,45 @@ def _error(command: str, message: str) -> int:
 
 # the commands, importable as before the package split (tests, scripts)
 from .apps import cmd_classify, cmd_index, cmd_search, cmd_vision  # noqa: E402
-from .catalog import (cmd_catalog_lint, cmd_export, cmd_list, cmd_pictures, cmd_show, cmd_site_build,  # noqa: E402
-                      cmd_site_serve, cmd_taxonomy, cmd_timeline, cmd_tree)
+from .catalog import (  # noqa: E402
+    cmd_catalog_lint,
+    cmd_export,
+    cmd_list,
+    cmd_pictures,
+    cmd_show,
+    cmd_site_build,
+    cmd_site_serve,
+    cmd_taxonomy,
+    cmd_timeline,
+    cmd_tree,
+)
 from .decode import cmd_evaluate, cmd_generate, cmd_translate  # noqa: E402
 from .models import cmd_build, cmd_configs, cmd_params, cmd_verify  # noqa: E402
 from .train import cmd_train  # noqa: E402
 
-__all__ = ["main", "parser", "cmd_build", "cmd_catalog_lint", "cmd_classify", "cmd_configs", "cmd_evaluate",
-           "cmd_export", "cmd_generate", "cmd_index", "cmd_list", "cmd_params", "cmd_pictures", "cmd_search",
-           "cmd_show", "cmd_site_build", "cmd_site_serve", "cmd_taxonomy", "cmd_timeline", "cmd_train",
-           "cmd_translate", "cmd_tree", "cmd_verify", "cmd_vision"]
+__all__ = [
+    "main",
+    "parser",
+    "cmd_build",
+    "cmd_catalog_lint",
+    "cmd_classify",
+    "cmd_configs",
+    "cmd_evaluate",
+    "cmd_export",
+    "cmd_generate",
+    "cmd_index",
+    "cmd_list",
+    "cmd_params",
+    "cmd_pictures",
+    "cmd_search",
+    "cmd_show",
+    "cmd_site_build",
+    "cmd_site_serve",
+    "cmd_taxonomy",
+    "cmd_timeline",
+    "cmd_train",
+    "cmd_translate",
+    "cmd_tree",
+    "cmd_verify",
+    "cmd_vision",
+]

@@ -28,10 +28,13 @@ def cmd_vision(args) -> None:
     torch.manual_seed(args.seed)
     x = data["train"][0]
     model = make_classifier(args.model, x.shape[-1], len(data["classes"]))
-    print(f"{args.model} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters) on {args.data}: "
-          f"{len(x):,} train / {len(data['test'][1]):,} test images")
-    result = train_classifier(model, data, args.epochs, args.minutes, args.batch, args.lr, args.seed,
-                              progress=not args.quiet)
+    print(
+        f"{args.model} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters) on {args.data}: "
+        f"{len(x):,} train / {len(data['test'][1]):,} test images"
+    )
+    result = train_classifier(
+        model, data, args.epochs, args.minutes, args.batch, args.lr, args.seed, progress=not args.quiet
+    )
     out = dataclasses.asdict(result) | {"data": args.data, "threads": torch.get_num_threads()}
     print(json.dumps(out))
     write_json(args.json, out)
@@ -44,8 +47,9 @@ def cmd_classify(args) -> None:
     from ..apps.classify import classify
     from ..data.sentiment import load_sentiment
 
-    result = classify(load_sentiment(args.data), args.model, args.epochs, args.lr, args.max_len, args.seed,
-                      progress=not args.quiet)
+    result = classify(
+        load_sentiment(args.data), args.model, args.epochs, args.lr, args.max_len, args.seed, progress=not args.quiet
+    )
     result = {"data": args.data, **result}
     print(json.dumps(result))
     write_json(args.json, result)
@@ -69,14 +73,20 @@ def cmd_index(args) -> None:
     else:
         vectors = embed(args.encoder, corpus.texts)
         build_index(args.uri, vectors, corpus, args.encoder)
-        print(f"indexed {len(corpus.texts):,} documents from {args.data} with {args.encoder} in {args.uri} "
-              f"({time.perf_counter() - started:.0f} s)")
+        print(
+            f"indexed {len(corpus.texts):,} documents from {args.data} with {args.encoder} in {args.uri} "
+            f"({time.perf_counter() - started:.0f} s)"
+        )
         if not args.evaluate:
             return
         hits = search(args.uri, embed(args.encoder, corpus.queries), k=10)
         ranked = [[h["id"] for h in row] for row in hits]
-    result = {"encoder": args.encoder, "data": args.data, **retrieval_metrics(ranked, corpus.answers),
-              "seconds": round(time.perf_counter() - started, 1)}
+    result = {
+        "encoder": args.encoder,
+        "data": args.data,
+        **retrieval_metrics(ranked, corpus.answers),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     print(json.dumps(result))
     write_json(args.json, result)
 
@@ -116,29 +126,49 @@ def register(sub, add) -> None:
         add_threads(sp)
 
     def num(sp, flag, rng, default, text):
-        sp.add_argument(flag, type=rng, default=default, metavar="N" if rng.kind is int else "X",
-                        help=help_text(text, default, rng))
+        sp.add_argument(
+            flag, type=rng, default=default, metavar="N" if rng.kind is int else "X", help=help_text(text, default, rng)
+        )
 
     sp = add("classify", cmd_classify, "sentiment classification: fine-tune an encoder, or a TF-IDF / BiLSTM baseline")
-    sp.add_argument("--data", default="vader-movies",
-                    help="vader-movies (python -m transformer_catalog.data.sentiment) (default vader-movies)")
-    sp.add_argument("--model", default="minilm",
-                    help="tfidf, bilstm, minilm, a Hugging Face folder or a tcat encoder run (default minilm)")
+    sp.add_argument(
+        "--data",
+        default="vader-movies",
+        help="vader-movies (python -m transformer_catalog.data.sentiment) (default vader-movies)",
+    )
+    sp.add_argument(
+        "--model",
+        default="minilm",
+        help="tfidf, bilstm, minilm, a Hugging Face folder or a tcat encoder run (default minilm)",
+    )
     num(sp, "--epochs", EPOCHS, 3.0, "training epochs (fractions allowed)")
     num(sp, "--lr", LR, 0.0, "learning rate; 0 = 5e-5 for encoders, 2e-3 for the BiLSTM")
     num(sp, "--max-len", number(int, 8, 4096), 128, "longest input in tokens")
     num(sp, "--seed", SEED, 0, "seed")
     results(sp)
 
-    sp = add("index", cmd_index, "embed a corpus into a Milvus index (Milvus Lite file by default) and evaluate retrieval")
-    sp.add_argument("--encoder", default="minilm",
-                    help="minilm, a Hugging Face folder, a tcat contrastive run, or tfidf (default minilm)")
-    sp.add_argument("--data", default="bible-kjv-web", help="bible-kjv-web (Debian sword-text-kjv/-web), bible-sample, "
-                    "or a query<TAB>document .tsv file (default bible-kjv-web)")
-    sp.add_argument("--uri", default="runs/search/kjv.db",
-                    help="a Milvus Lite .db file, or http://host:19530 (default runs/search/kjv.db)")
-    sp.add_argument("--evaluate", action="store_true",
-                    help="query the held-out verses: recall@1, recall@10, MRR@10 (default off)")
+    sp = add(
+        "index", cmd_index, "embed a corpus into a Milvus index (Milvus Lite file by default) and evaluate retrieval"
+    )
+    sp.add_argument(
+        "--encoder",
+        default="minilm",
+        help="minilm, a Hugging Face folder, a tcat contrastive run, or tfidf (default minilm)",
+    )
+    sp.add_argument(
+        "--data",
+        default="bible-kjv-web",
+        help="bible-kjv-web (Debian sword-text-kjv/-web), bible-sample, "
+        "or a query<TAB>document .tsv file (default bible-kjv-web)",
+    )
+    sp.add_argument(
+        "--uri",
+        default="runs/search/kjv.db",
+        help="a Milvus Lite .db file, or http://host:19530 (default runs/search/kjv.db)",
+    )
+    sp.add_argument(
+        "--evaluate", action="store_true", help="query the held-out verses: recall@1, recall@10, MRR@10 (default off)"
+    )
     add_json(sp, "the evaluation")
     add_threads(sp)
 
@@ -150,8 +180,12 @@ def register(sub, add) -> None:
     add_threads(sp)
 
     sp = add("vision", cmd_vision, "train a ViT (or the CNN baseline) on images and report test accuracy")
-    sp.add_argument("--data", default="fashion-mnist", choices=["fashion-mnist", "digits"],
-                    help="fashion-mnist (Debian dataset-fashion-mnist) or digits (scikit-learn) (default fashion-mnist)")
+    sp.add_argument(
+        "--data",
+        default="fashion-mnist",
+        choices=["fashion-mnist", "digits"],
+        help="fashion-mnist (Debian dataset-fashion-mnist) or digits (scikit-learn) (default fashion-mnist)",
+    )
     sp.add_argument("--model", default="vit", choices=["vit", "cnn"], help="vit or cnn (default vit)")
     num(sp, "--epochs", EPOCHS, 5.0, "training epochs (fractions allowed)")
     num(sp, "--minutes", number(float, 0, 10**7), 0.0, "stop after this long (0 = run all epochs)")

@@ -34,10 +34,21 @@ def cmd_list(args) -> None:
     from ..catalog.query import select
     from ..catalog.views import list_table
 
-    entries = select(catalog(), family=args.family, arch=args.arch, task=args.task, lab=args.lab,
-                     license=args.license, after=args.after, before=args.before, min_params=args.min_params,
-                     max_params=args.max_params, search=" ".join(args.search) or None, sort=args.sort,
-                     reverse=args.reverse)
+    entries = select(
+        catalog(),
+        family=args.family,
+        arch=args.arch,
+        task=args.task,
+        lab=args.lab,
+        license=args.license,
+        after=args.after,
+        before=args.before,
+        min_params=args.min_params,
+        max_params=args.max_params,
+        search=" ".join(args.search) or None,
+        sort=args.sort,
+        reverse=args.reverse,
+    )
     if args.names:
         print("\n".join(e.name for e in entries))
     else:
@@ -122,8 +133,11 @@ def cmd_pictures(args) -> None:
 
     cat = catalog()
     out = output_dir(Path(args.out), force=args.force)
-    for name, svg in (("tree", family_tree_svg(cat)), ("timeline", timeline_svg(cat.entries)),
-                      ("sizes", sizes_svg(cat.entries))):
+    for name, svg in (
+        ("tree", family_tree_svg(cat)),
+        ("timeline", timeline_svg(cat.entries)),
+        ("sizes", sizes_svg(cat.entries)),
+    ):
         print(write_text(out / f"{name}.svg", svg))
 
 
@@ -152,27 +166,46 @@ def cmd_catalog_lint(args) -> None:
 def register(sub, add) -> None:
     sp = add("list", cmd_list, "the catalog as a table, filtered and sorted")
     sp.add_argument("search", nargs="*", help="free-text search over names, descriptions, corpus, labs")
-    for flag, text in (("--family", "e.g. BERT, GPT, T5"), ("--arch", "encoder, decoder or encoder-decoder"),
-                       ("--task", "pretraining task: LM, causal LM, prefix LM, MLM, PLM, DAE, RTD, NSP, SOP, "
-                                  "contrastive, other"),
-                       ("--lab", "e.g. Google, Meta, OpenAI"),
-                       ("--license", "open, open-restricted, non-commercial, api, closed, code-only, unknown"),
-                       ("--after", "from this year or month (2020, 2020-05)"), ("--before", "up to this year or month")):
+    for flag, text in (
+        ("--family", "e.g. BERT, GPT, T5"),
+        ("--arch", "encoder, decoder or encoder-decoder"),
+        ("--task", "pretraining task: LM, causal LM, prefix LM, MLM, PLM, DAE, RTD, NSP, SOP, contrastive, other"),
+        ("--lab", "e.g. Google, Meta, OpenAI"),
+        ("--license", "open, open-restricted, non-commercial, api, closed, code-only, unknown"),
+        ("--after", "from this year or month (2020, 2020-05)"),
+        ("--before", "up to this year or month"),
+    ):
         sp.add_argument(flag, default=None, help=f"{text} (default: any)")
-    sp.add_argument("--min-params", type=params_text("--min-params"), default=None, metavar="SIZE",
-                    help="largest size at least this, e.g. 350M, 1.5B (default: any)")
-    sp.add_argument("--max-params", type=params_text("--max-params"), default=None, metavar="SIZE",
-                    help="smallest size at most this (default: any)")
-    sp.add_argument("--sort", default="date", choices=["date", "name", "params", "family"],
-                    help="sort order (default date; one of date, name, params, family)")
+    sp.add_argument(
+        "--min-params",
+        type=params_text("--min-params"),
+        default=None,
+        metavar="SIZE",
+        help="largest size at least this, e.g. 350M, 1.5B (default: any)",
+    )
+    sp.add_argument(
+        "--max-params",
+        type=params_text("--max-params"),
+        default=None,
+        metavar="SIZE",
+        help="smallest size at most this (default: any)",
+    )
+    sp.add_argument(
+        "--sort",
+        default="date",
+        choices=["date", "name", "params", "family"],
+        help="sort order (default date; one of date, name, params, family)",
+    )
     sp.add_argument("--reverse", action="store_true", help="reverse the order (default off)")
     sp.add_argument("--names", action="store_true", help="print names only, one per line (default off)")
 
     sp = add("show", cmd_show, "every fact of one model, its lineage and its sources")
     sp.add_argument("name", help="a catalog entry (tcat list --names)")
-    sp.add_argument("--no-computed", action="store_true",
-                    help="skip the computed parameter breakdown and FLOPs (computing them needs torch once; "
-                         "default off)")
+    sp.add_argument(
+        "--no-computed",
+        action="store_true",
+        help="skip the computed parameter breakdown and FLOPs (computing them needs torch once; default off)",
+    )
 
     sp = add("tree", cmd_tree, "the family tree, from the pre-Transformer roots or from ROOT")
     sp.add_argument("root", nargs="?", help="an entry to start from (default: the roots)")
@@ -184,41 +217,68 @@ def register(sub, add) -> None:
     add("taxonomy", cmd_taxonomy, "pretraining architecture × pretraining task")
 
     sp = add("export", cmd_export, "the catalog as JSON, CSV, Markdown, BibTeX or LaTeX")
-    sp.add_argument("--format", default="json", choices=["json", "csv", "markdown", "bibtex", "latex"],
-                    help="output format (default json; one of json, csv, markdown, bibtex, latex)")
-    sp.add_argument("--schema", action="store_true", help="print the JSON Schema of the JSON export instead "
-                                                          "(default off)")
-    sp.add_argument("--out", default=None, metavar="FILE",
-                    help="write to this file (atomically; never over a link, folder or device) instead of "
-                         "standard output (default: standard output)")
+    sp.add_argument(
+        "--format",
+        default="json",
+        choices=["json", "csv", "markdown", "bibtex", "latex"],
+        help="output format (default json; one of json, csv, markdown, bibtex, latex)",
+    )
+    sp.add_argument(
+        "--schema", action="store_true", help="print the JSON Schema of the JSON export instead (default off)"
+    )
+    sp.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="write to this file (atomically; never over a link, folder or device) instead of "
+        "standard output (default: standard output)",
+    )
 
     site = add("site", None, "build or serve the static website")
     sitesub = site.add_subparsers(dest="site_command", metavar="COMMAND", required=True)
-    sp = sitesub.add_parser("build", help="write the offline site into OUT",
-                            description="write the offline site into OUT")
+    sp = sitesub.add_parser(
+        "build", help="write the offline site into OUT", description="write the offline site into OUT"
+    )
     sp.add_argument("out", help="a new or empty folder, or one tcat wrote before")
-    sp.add_argument("--force", action="store_true", help="write into a non-empty folder tcat did not create "
-                                                         "(nothing there is deleted; default off)")
+    sp.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty folder tcat did not create (nothing there is deleted; default off)",
+    )
     sp.set_defaults(fn=cmd_site_build)
-    sp = sitesub.add_parser("serve", help="serve the site on 127.0.0.1 (building it first if needed)",
-                            description="serve the site on 127.0.0.1 (building it first if needed)")
+    sp = sitesub.add_parser(
+        "serve",
+        help="serve the site on 127.0.0.1 (building it first if needed)",
+        description="serve the site on 127.0.0.1 (building it first if needed)",
+    )
     sp.add_argument("folder", nargs="?", default="site", help="the site folder (default site)")
     rng = port()
-    sp.add_argument("--port", type=rng, default=8000, metavar="N",
-                    help=f"TCP port; 0 = any free port (default 8000; range {rng.describe()})")
-    sp.add_argument("--force", action="store_true", help="build into a non-empty folder tcat did not create "
-                                                         "(default off)")
+    sp.add_argument(
+        "--port",
+        type=rng,
+        default=8000,
+        metavar="N",
+        help=f"TCP port; 0 = any free port (default 8000; range {rng.describe()})",
+    )
+    sp.add_argument(
+        "--force", action="store_true", help="build into a non-empty folder tcat did not create (default off)"
+    )
     sp.set_defaults(fn=cmd_site_serve)
 
     sp = add("pictures", cmd_pictures, "write the family tree, timeline and size chart as SVG files")
     sp.add_argument("--out", default="pictures", metavar="DIR", help="output folder (default pictures)")
-    sp.add_argument("--force", action="store_true", help="write into a non-empty folder tcat did not create "
-                                                         "(default off)")
+    sp.add_argument(
+        "--force", action="store_true", help="write into a non-empty folder tcat did not create (default off)"
+    )
 
     cat = add("catalog", None, "check the catalog data")
     catsub = cat.add_subparsers(dest="catalog_command", metavar="COMMAND", required=True)
-    sp = catsub.add_parser("lint", help="validate every entry: schema and consistency, as file:line: field: message",
-                           description="validate every entry: schema and consistency, as file:line: field: message")
-    sp.add_argument("--models", default=None, metavar="DIR",
-                    help="folder of entry YAML files (default: the shipped catalog)")
+    sp = catsub.add_parser(
+        "lint",
+        help="validate every entry: schema and consistency, as file:line: field: message",
+        description="validate every entry: schema and consistency, as file:line: field: message",
+    )
+    sp.add_argument(
+        "--models", default=None, metavar="DIR", help="folder of entry YAML files (default: the shipped catalog)"
+    )
     sp.set_defaults(fn=cmd_catalog_lint)

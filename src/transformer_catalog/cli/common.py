@@ -11,8 +11,13 @@ from .options import threads as threads_type
 
 def add_threads(sp) -> None:
     rng = threads_type()
-    sp.add_argument("--threads", type=rng, default=0, metavar="N",
-                    help=f"CPU threads; 0 = the cores that are free (default 0; range {rng.describe()})")
+    sp.add_argument(
+        "--threads",
+        type=rng,
+        default=0,
+        metavar="N",
+        help=f"CPU threads; 0 = the cores that are free (default 0; range {rng.describe()})",
+    )
 
 
 def set_threads(n: int) -> None:
@@ -22,8 +27,9 @@ def set_threads(n: int) -> None:
 
 
 def add_json(sp, what: str = "the result") -> None:
-    sp.add_argument("--json", default=None, metavar="FILE",
-                    help=f"also write {what} to this file, atomically (default: none)")
+    sp.add_argument(
+        "--json", default=None, metavar="FILE", help=f"also write {what} to this file, atomically (default: none)"
+    )
 
 
 def write_json(path, obj) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
+
 from ..errors import TcatError
 from .common import add_json, add_threads, check_output_file, read_inputs, set_threads, write_json
 from .options import add_fields, field_defaults, given, help_text, number
 
 
-def decoding(args, defaults: dict) -> Decoding:
+def decoding(args, defaults: dict):
     """The decoding options given, over the command's defaults; sampling filters need sampling."""
     from .sampling import Decoding
 
@@ -27,7 +28,9 @@ def run_kind(meta: dict, cfg) -> str:
     """What a checkpoint is, in words: 'a run trained with --task mlm (encoder)', ..."""
     task = meta.get("task")
     if not isinstance(task, dict):
-        return "a model built by tcat build (no training run)" if "built_from" in meta else "a checkpoint without a task"
+        return (
+            "a model built by tcat build (no training run)" if "built_from" in meta else "a checkpoint without a task"
+        )
     objective = task.get("objective")
     arch = getattr(cfg, "arch", None) or "dual encoder"
     return f"a run trained with --task {objective or task.get('name', '?')} ({arch})"
@@ -39,8 +42,10 @@ ENCODER_COMMANDS = "tcat classify --model {p}, tcat index --encoder {p} (contras
 def refuse_encoder(path, meta: dict, cfg, command: str) -> None:
     """generate / evaluate need a decoder: an encoder run is told what it is and what works on it."""
     if getattr(cfg, "arch", None) not in ("decoder", "encoder-decoder"):
-        raise TcatError(f"{path}: {run_kind(meta, cfg)} does not generate text, so tcat {command} does not apply; "
-                        f"use it with {ENCODER_COMMANDS.format(p=path)}")
+        raise TcatError(
+            f"{path}: {run_kind(meta, cfg)} does not generate text, so tcat {command} does not apply; "
+            f"use it with {ENCODER_COMMANDS.format(p=path)}"
+        )
 
 
 def encode_source(model, tok, text: str, eos_id: int) -> list[int]:
@@ -62,9 +67,15 @@ def cmd_translate(args) -> None:
 
     _, meta, cfg = read_config(args.checkpoint)
     if getattr(cfg, "arch", None) != "encoder-decoder":
-        raise TcatError(f"{args.checkpoint}: translate needs an encoder-decoder checkpoint; this is "
-                        f"{run_kind(meta, cfg)}" + ("" if getattr(cfg, "arch", None) == "decoder" else
-                                                    f"; use it with {ENCODER_COMMANDS.format(p=args.checkpoint)}"))
+        raise TcatError(
+            f"{args.checkpoint}: translate needs an encoder-decoder checkpoint; this is "
+            f"{run_kind(meta, cfg)}"
+            + (
+                ""
+                if getattr(cfg, "arch", None) == "decoder"
+                else f"; use it with {ENCODER_COMMANDS.format(p=args.checkpoint)}"
+            )
+        )
     model, meta, tok = load_model(args.checkpoint)
     if not isinstance(model, EncoderDecoderModel) or tok is None:
         raise TcatError(f"{args.checkpoint}: translate needs an encoder-decoder checkpoint with a tokenizer")
@@ -96,8 +107,8 @@ def cmd_generate(args) -> None:
     import torch
 
     from ..generate import SamplingConfig, beam_search, strip_after_eos
-    from ..stream import stream_text
     from ..nn.model import EncoderDecoderModel
+    from ..stream import stream_text
     from ..train.checkpoint import load_model
 
     model, meta, tok = load_model(args.checkpoint)
@@ -125,8 +136,9 @@ def cmd_generate(args) -> None:
             ids = beam_search(model, start, min(d.max_new_tokens, room), d.beam, d.alpha, src=src, eos_id=tok.eos_id)[0]
             sys.stdout.write(tok.decode(strip_after_eos(ids, tok.eos_id)))
         else:
-            for piece in stream_text(model, tok, start, min(d.max_new_tokens, room), src=src, sampling=s,
-                                     compile=args.compile):
+            for piece in stream_text(
+                model, tok, start, min(d.max_new_tokens, room), src=src, sampling=s, compile=args.compile
+            ):
                 sys.stdout.write(piece)
                 sys.stdout.flush()
         sys.stdout.write("\n")
@@ -144,23 +156,28 @@ def cmd_evaluate(args) -> None:
     if task.get("objective") == "clm":
         from ..apps.language_model import evaluate_lm
 
-        result = evaluate_lm(args.checkpoint, args.prompt or ["ROMEO:", "First Citizen:\nBefore we proceed"],
-                             int8=args.int8)
+        result = evaluate_lm(
+            args.checkpoint, args.prompt or ["ROMEO:", "First Citizen:\nBefore we proceed"], int8=args.int8
+        )
     else:
         if args.int8:
-            raise TcatError(f"{args.checkpoint}: --int8 evaluates language-model runs (tcat train --task clm), "
-                            "not translation")
+            raise TcatError(
+                f"{args.checkpoint}: --int8 evaluates language-model runs (tcat train --task clm), not translation"
+            )
         refuse_encoder(args.checkpoint, meta, cfg, "evaluate")
         if task.get("name") != "translate" or getattr(cfg, "arch", None) != "encoder-decoder":
-            raise TcatError(f"{args.checkpoint}: {run_kind(meta, cfg)}; tcat evaluate measures translation runs "
-                            f"(BLEU, chrF) and causal language-model runs (--task clm); "
-                            f"tcat generate {args.checkpoint} samples from it")
+            raise TcatError(
+                f"{args.checkpoint}: {run_kind(meta, cfg)}; tcat evaluate measures translation runs "
+                f"(BLEU, chrF) and causal language-model runs (--task clm); "
+                f"tcat generate {args.checkpoint} samples from it"
+            )
         if args.prompt:
             raise TcatError("--prompt samples from language-model runs (tcat train --task clm), not translation")
         from ..apps.translation import evaluate_translation
 
-        result = evaluate_translation(args.checkpoint, args.data, args.split, d.beam, d.alpha, args.limit,
-                                      progress=not args.quiet)
+        result = evaluate_translation(
+            args.checkpoint, args.data, args.split, d.beam, d.alpha, args.limit, progress=not args.quiet
+        )
     print(json.dumps(result, indent=2))
     write_json(args.json, result)
 
@@ -183,30 +200,51 @@ def register(sub, add) -> None:
     sp.add_argument("checkpoint", help="a run folder (tcat train --out) or checkpoint folder")
     sp.add_argument("prompt", nargs="?", help="the prompt (default: each line of standard input)")
     seed = number(int, 0, 2**63 - 1)
-    sp.add_argument("--seed", type=seed, default=None, metavar="N",
-                    help=help_text("sampling seed", None, seed, default_text="random"))
-    sp.add_argument("--int8", action="store_true",
-                    help="weight-only int8 Linears: faster decoding of large models (default off)")
-    sp.add_argument("--compile", action="store_true",
-                    help="decode through a static KV cache with a compiled step (decoder-only; ~30 s to compile, "
-                         "then ~1.3x faster per token at batch 1; default off)")
+    sp.add_argument(
+        "--seed",
+        type=seed,
+        default=None,
+        metavar="N",
+        help=help_text("sampling seed", None, seed, default_text="random"),
+    )
+    sp.add_argument(
+        "--int8", action="store_true", help="weight-only int8 Linears: faster decoding of large models (default off)"
+    )
+    sp.add_argument(
+        "--compile",
+        action="store_true",
+        help="decode through a static KV cache with a compiled step (decoder-only; ~30 s to compile, "
+        "then ~1.3x faster per token at batch 1; default off)",
+    )
     _decoding_fields(sp)
     add_threads(sp)
 
-    sp = add("evaluate", cmd_evaluate, "translation: BLEU and chrF on held-out books; language model: held-out "
-                                       "perplexity and samples")
+    sp = add(
+        "evaluate",
+        cmd_evaluate,
+        "translation: BLEU and chrF on held-out books; language model: held-out perplexity and samples",
+    )
     sp.add_argument("checkpoint", help="a run folder (tcat train --out) or checkpoint folder")
     sp.add_argument("--data", default=None, help="translation data (default: the dataset the run was trained on)")
     sp.add_argument("--split", default="test", choices=["valid", "test"], help="held-out split (default test)")
     _decoding_fields(sp, include=("beam", "alpha"), defaults={"beam": 4})
     limit = number(int, 0, 10**9)
-    sp.add_argument("--limit", type=limit, default=0, metavar="N",
-                    help=help_text("evaluate on the first N pairs only (0 = all)", 0, limit))
-    sp.add_argument("--prompt", action="append", default=[],
-                    help="language models: sample a continuation of this (repeatable; default: two Shakespeare "
-                         "openings)")
-    sp.add_argument("--int8", action="store_true",
-                    help="language models: evaluate with weight-only int8 Linears (default off)")
+    sp.add_argument(
+        "--limit",
+        type=limit,
+        default=0,
+        metavar="N",
+        help=help_text("evaluate on the first N pairs only (0 = all)", 0, limit),
+    )
+    sp.add_argument(
+        "--prompt",
+        action="append",
+        default=[],
+        help="language models: sample a continuation of this (repeatable; default: two Shakespeare openings)",
+    )
+    sp.add_argument(
+        "--int8", action="store_true", help="language models: evaluate with weight-only int8 Linears (default off)"
+    )
     add_json(sp)
     sp.add_argument("--quiet", action="store_true", help="no progress output (default off)")
     add_threads(sp)

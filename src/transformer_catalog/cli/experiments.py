@@ -48,13 +48,23 @@ def register(add) -> None:
     sub = exp.add_subparsers(dest="experiments_command", metavar="COMMAND", required=True)
     sp = sub.add_parser("list", help="every experiment and its claim", description="every experiment and its claim")
     sp.set_defaults(fn=cmd_list)
-    sp = sub.add_parser("run", help="run one experiment into a folder (results.json and figures)",
-                        description="run one experiment into a folder (results.json and figures)")
+    sp = sub.add_parser(
+        "run",
+        help="run one experiment into a folder (results.json and figures)",
+        description="run one experiment into a folder (results.json and figures)",
+    )
     sp.add_argument("name", help="an experiment (tcat experiments list)")
-    sp.add_argument("--out", default=None, metavar="DIR",
-                    help="output folder (default runs/experiments/NAME, or NAME-tiny with --tiny)")
+    sp.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="output folder (default runs/experiments/NAME, or NAME-tiny with --tiny)",
+    )
     sp.add_argument("--tiny", action="store_true", help="the tiny setting: runs in seconds (default off)")
-    sp.add_argument("--force", action="store_true",
-                    help="write into a non-empty folder tcat did not create (nothing there is deleted; default off)")
+    sp.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty folder tcat did not create (nothing there is deleted; default off)",
+    )
     add_threads(sp)
     sp.set_defaults(fn=cmd_run)

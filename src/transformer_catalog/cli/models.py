@@ -73,19 +73,26 @@ def cmd_build(args) -> None:
     # Without --out nothing needs values: large models are built on the meta device (shapes only).
     real = out is not None or total <= 2e8
     if real:
-        check_memory(total, BUILD_BYTES_PER_PARAM, f"{r.label} with weights",
-                     "use --scale tiny, or drop --out to see its shapes only")
+        check_memory(
+            total,
+            BUILD_BYTES_PER_PARAM,
+            f"{r.label} with weights",
+            "use --scale tiny, or drop --out to see its shapes only",
+        )
     torch.manual_seed(args.seed)
     model = build_model(r.config, device=None if real else "meta")
-    print(f"{r.label} ({args.scale}): {r.config.arch}, {human(total)} parameters " +
-          ", ".join(f"{k} {human(v)}" for k, v in parts.items()))
+    print(
+        f"{r.label} ({args.scale}): {r.config.arch}, {human(total)} parameters "
+        + ", ".join(f"{k} {human(v)}" for k, v in parts.items())
+    )
     if out is not None:
         from ..files import output_dir
         from ..train.checkpoint import save_checkpoint
 
         output_dir(out, force=args.force)
-        folder = save_checkpoint(out / "checkpoint", model,
-                                 {"built_from": {"name": args.name, "variant": r.variant, "scale": args.scale}})
+        folder = save_checkpoint(
+            out / "checkpoint", model, {"built_from": {"name": args.name, "variant": r.variant, "scale": args.scale}}
+        )
         print(f"saved randomly initialised weights to {folder}")
 
 
@@ -100,33 +107,52 @@ def _check_build_out(out, force: bool) -> None:
     from ..files import MARKER
 
     if out.is_dir() and not force and not (out / MARKER).is_file() and any(out.iterdir()):
-        raise TcatError(f"{out} is a non-empty folder tcat did not create; choose an empty or new folder, "
-                        "or pass --force to write into it (tcat never deletes files there)")
+        raise TcatError(
+            f"{out} is a non-empty folder tcat did not create; choose an empty or new folder, "
+            "or pass --force to write into it (tcat never deletes files there)"
+        )
 
 
 def register(sub, add) -> None:
     sp = add("build", cmd_build, "build a catalog entry (or named config) with random weights; --out saves it")
     sp.add_argument("name", help="a catalog entry NAME or NAME:VARIANT, or a named config (tcat configs)")
     sp.add_argument("--variant", default=None, help="size variant (default: the first in the entry's spec)")
-    sp.add_argument("--scale", default="full", choices=["full", "tiny"],
-                    help="full (the published shape) or tiny (2 layers, width 64) (default full)")
-    sp.add_argument("--out", default=None, metavar="DIR",
-                    help="save the model as a checkpoint in DIR/checkpoint (default: do not save)")
-    sp.add_argument("--force", action="store_true",
-                    help="write into a non-empty folder tcat did not create (nothing there is deleted; default off)")
+    sp.add_argument(
+        "--scale",
+        default="full",
+        choices=["full", "tiny"],
+        help="full (the published shape) or tiny (2 layers, width 64) (default full)",
+    )
+    sp.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="save the model as a checkpoint in DIR/checkpoint (default: do not save)",
+    )
+    sp.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty folder tcat did not create (nothing there is deleted; default off)",
+    )
     sp.add_argument("--seed", type=SEED, default=0, metavar="N", help=help_text("initialisation seed", 0, SEED))
 
     sp = add("verify", cmd_verify, "build each catalog entry's architecture and check its published parameter counts")
     sp.add_argument("names", nargs="*", help="entries to verify (default: every entry with a spec)")
     add_json(sp, "the checks")
-    sp.add_argument("--markdown", action="store_true",
-                    help="print the checks as a Markdown table, for the README (default off)")
+    sp.add_argument(
+        "--markdown", action="store_true", help="print the checks as a Markdown table, for the README (default off)"
+    )
 
     add("configs", cmd_configs, "list the named model configurations")
 
     sp = add("params", cmd_params, "count parameters of named configs against the paper's Table 3")
-    sp.add_argument("names", nargs="*", default=["transformer-base", "transformer-big"],
-                    help="named configs (default: transformer-base transformer-big)")
+    sp.add_argument(
+        "names",
+        nargs="*",
+        default=["transformer-base", "transformer-big"],
+        help="named configs (default: transformer-base transformer-big)",
+    )
     vocab = number(int, 0, 10**7)
-    sp.add_argument("--vocab", type=vocab, default=0, metavar="N",
-                    help=help_text("vocabulary size; 0 = the config's", 0, vocab))
+    sp.add_argument(
+        "--vocab", type=vocab, default=0, metavar="N", help=help_text("vocabulary size; 0 = the config's", 0, vocab)
+    )

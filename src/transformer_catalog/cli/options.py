@@ -42,9 +42,11 @@ class number:
         lo_bad = self.lo is not None and (value < self.lo or (self.ends[0] == "(" and value == self.lo))
         hi_bad = self.hi is not None and (value > self.hi or (self.ends[1] == ")" and value == self.hi))
         if lo_bad or hi_bad:
-            raise argparse.ArgumentTypeError(f"{text} is out of range: must be {what} in {self.describe()}"
-                                             if self.lo is not None and self.hi is not None else
-                                             f"{text} is out of range: must be {what} {self.describe()}")
+            raise argparse.ArgumentTypeError(
+                f"{text} is out of range: must be {what} in {self.describe()}"
+                if self.lo is not None and self.hi is not None
+                else f"{text} is out of range: must be {what} {self.describe()}"
+            )
         return value
 
 
@@ -106,8 +108,9 @@ def describe_default(value) -> str:
     return _fmt(value)
 
 
-def help_text(text: str, default, rng: number | None = None, choices=None, extra: str = "",
-              default_text: str = "") -> str:
+def help_text(
+    text: str, default, rng: number | None = None, choices=None, extra: str = "", default_text: str = ""
+) -> str:
     """An option's help: what it does, then its default and valid range (% escaped for argparse)."""
     tail = [f"default {default_text or describe_default(default)}"]
     if rng is not None:
@@ -123,7 +126,7 @@ def field_type(f) -> number | None:
     rng = f.metadata.get("range")
     if rng is None:
         return None
-    kind = float if isinstance(f.default, float) or f.type in ("float", "Optional[float]") else int
+    kind = float if isinstance(f.default, float) or "float" in str(f.type) else int
     ends = rng[2] if len(rng) > 2 else "[]"
     return number(kind, rng[0], rng[1], ends)
 
@@ -141,15 +144,24 @@ def add_fields(parser, cls, *, include=None, exclude=(), resume_note: bool = Fal
         if "help" not in m or f.name in exclude or (include is not None and f.name not in include):
             continue
         flag = m.get("flag", "--" + f.name.replace("_", "-"))
-        default = defaults.get(f.name, m.get("cli_default", f.default if f.default is not dataclasses.MISSING
-                                              else (f.default_factory() if f.default_factory is not dataclasses.MISSING
-                                                    else None)))
+        default = defaults.get(
+            f.name,
+            m.get(
+                "cli_default",
+                f.default
+                if f.default is not dataclasses.MISSING
+                else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None),
+            ),
+        )
         rng = field_type(f)
         extra = ""
         if resume_note and f.name not in ("resume", "out"):
             extra = "kept from the run on --resume" if m["resume"] == "refused" else "may change on --resume"
-        kw: dict = {"dest": f.name, "default": argparse.SUPPRESS,
-                    "help": help_text(m["help"], default, rng, m.get("choices"), extra, m.get("default_text", ""))}
+        kw: dict = {
+            "dest": f.name,
+            "default": argparse.SUPPRESS,
+            "help": help_text(m["help"], default, rng, m.get("choices"), extra, m.get("default_text", "")),
+        }
         if m.get("required"):
             kw["required"] = True
             kw["help"] = m["help"].replace("%", "%%") + " (required)"

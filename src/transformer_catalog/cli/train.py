@@ -27,9 +27,13 @@ def cmd_train(args) -> None:
 
 
 def register(sub, add) -> None:
-    sp = add("train", cmd_train, "train a model on a task, with checkpoints and exact --resume",
-             epilog="On --resume the run keeps its model, data and optimisation: a flag marked 'kept from the run' "
-                    "must then equal the run's value or be left out; the others may change.")
+    sp = add(
+        "train",
+        cmd_train,
+        "train a model on a task, with checkpoints and exact --resume",
+        epilog="On --resume the run keeps its model, data and optimisation: a flag marked 'kept from the run' "
+        "must then equal the run's value or be left out; the others may change.",
+    )
     if getattr(sp, "skipped", False):
         return
     from ..train.config import RunOptions, TrainConfig

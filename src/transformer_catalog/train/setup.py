@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Optional
 
 from ..errors import TcatError
 from .config import RunOptions, TrainConfig
@@ -113,12 +112,18 @@ def fresh(opts: RunOptions, train: dict, world: int, progress: bool) -> Run:
 
         base = resolve(opts.model, scale=opts.scale).config.replace(**changes)  # validates before data work
         name = opts.model
-    check_memory(count_parameters(base), TRAIN_BYTES_PER_PARAM, f"training {name}",
-                 "lower the sizes (--set d_model=..., n_layers) or use --scale tiny")
+    check_memory(
+        count_parameters(base),
+        TRAIN_BYTES_PER_PARAM,
+        f"training {name}",
+        "lower the sizes (--set d_model=..., n_layers) or use --scale tiny",
+    )
     check_task_fits(opts.task, base)
     if opts.max_len > base.position.max_len:
-        raise TcatError(f"--max-len {opts.max_len} is longer than the model's context (position.max_len="
-                        f"{base.position.max_len}); lower it or --set position.max_len=...")
+        raise TcatError(
+            f"--max-len {opts.max_len} is longer than the model's context (position.max_len="
+            f"{base.position.max_len}); lower it or --set position.max_len=..."
+        )
     max_len = opts.max_len or base.position.max_len
     task = make_task(opts.task, opts.data, opts.vocab or min(base.embedding.vocab_size, 32000), max_len, tokenizer)
     model_cfg = base.replace(**{"embedding.vocab_size": task.vocab_size, "embedding.pad_id": task.pad_id})
@@ -135,9 +140,11 @@ def fresh(opts: RunOptions, train: dict, world: int, progress: bool) -> Run:
 
     output_dir(out)  # everything checked: now the run folder may be written (marked as tcat's)
     n = sum(p.numel() for p in model.parameters())
-    line = (f"training {name} ({n / 1e6:.2f}M parameters) on {task.name}: {len(task.train):,} train / "
-            f"{len(task.valid):,} valid examples -> {out}"
-            + (f" on {world} processes ({'FSDP2' if opts.fsdp else 'DDP'})" if world > 1 else ""))
+    line = (
+        f"training {name} ({n / 1e6:.2f}M parameters) on {task.name}: {len(task.train):,} train / "
+        f"{len(task.valid):,} valid examples -> {out}"
+        + (f" on {world} processes ({'FSDP2' if opts.fsdp else 'DDP'})" if world > 1 else "")
+    )
     return Run(trainer, False, [line])
 
 
@@ -155,39 +162,56 @@ def _refuse_changes(run_given: dict, train_given: dict, meta: dict) -> None:
         elif recorded is not None and name in recorded:
             was = recorded[name]
         else:
-            raise TcatError(f"{flag(name)} cannot be given with --resume: a resumed run keeps its model and data "
-                            "(drop it, or train into a new --out)")
+            raise TcatError(
+                f"{flag(name)} cannot be given with --resume: a resumed run keeps its model and data "
+                "(drop it, or train into a new --out)"
+            )
         if value != was:
             shown = " ".join(value) if isinstance(value, list) else value
-            raise TcatError(f"{flag(name)} {shown}: this run was trained with {was!r}; a resumed run keeps its "
-                            "model and data (drop the flag, or train into a new --out)")
+            raise TcatError(
+                f"{flag(name)} {shown}: this run was trained with {was!r}; a resumed run keeps its "
+                "model and data (drop the flag, or train into a new --out)"
+            )
     for f in fields(TrainConfig):
         if f.name not in train_given or f.metadata.get("resume") == "honoured" or f.name == "grad_accum":
             continue
         was = meta["train"].get(f.name, f.default)
         if train_given[f.name] != was:
-            changeable = ", ".join(flag(g.name, TrainConfig) for g in fields(TrainConfig)
-                                   if g.metadata.get("resume") == "honoured")
-            raise TcatError(f"{flag(f.name, TrainConfig)} {train_given[f.name]}: this run was trained with {was}; "
-                            f"on --resume only {changeable} may change")
+            changeable = ", ".join(
+                flag(g.name, TrainConfig) for g in fields(TrainConfig) if g.metadata.get("resume") == "honoured"
+            )
+            raise TcatError(
+                f"{flag(f.name, TrainConfig)} {train_given[f.name]}: this run was trained with {was}; "
+                f"on --resume only {changeable} may change"
+            )
 
 
-def global_batch_accum(meta: dict, given: Optional[int], world: int) -> tuple[int, str]:
+def global_batch_accum(meta: dict, given: int | None, world: int) -> tuple[int, str]:
     """Accumulation steps for `world` processes that keep the run's global batch, and a note."""
     old_world = meta.get("run", {}).get("world", 1)
     old_accum = meta["train"].get("grad_accum", 1)
     total = old_world * old_accum  # micro-batches per optimizer step, all processes together
     if given is not None:
         if given * world != total:
-            raise TcatError(f"--grad-accum {given} on {world} process(es) makes {given * world} micro-batches per "
-                            f"step; this run takes {total} ({old_world} x {old_accum}): keep the global batch")
+            raise TcatError(
+                f"--grad-accum {given} on {world} process(es) makes {given * world} micro-batches per "
+                f"step; this run takes {total} ({old_world} x {old_accum}): keep the global batch"
+            )
         return given, ""
     if total % world:
-        raise TcatError(f"this run's global batch of {total} micro-batches ({old_world} processes x {old_accum}) "
-                        f"cannot be split over {world} processes; resume on a process count that divides {total}")
+        raise TcatError(
+            f"this run's global batch of {total} micro-batches ({old_world} processes x {old_accum}) "
+            f"cannot be split over {world} processes; resume on a process count that divides {total}"
+        )
     accum = total // world
-    note = "" if accum == old_accum else (f"resuming a {old_world}-process run on {world}: --grad-accum {old_accum} "
-                                          f"-> {accum} keeps the global batch of {total} micro-batches")
+    note = (
+        ""
+        if accum == old_accum
+        else (
+            f"resuming a {old_world}-process run on {world}: --grad-accum {old_accum} "
+            f"-> {accum} keeps the global batch of {total} micro-batches"
+        )
+    )
     return accum, note
 
 
@@ -223,8 +247,13 @@ def resume(opts: RunOptions, run_given: dict, train_given: dict, world: int, pro
     cfg = train_config(values)
     tokenizer = Tokenizer.load(folder / "tokenizer.json") if (folder / "tokenizer.json").is_file() else None
     task_meta = meta["task"]
-    task = make_task(task_meta.get("objective", task_meta["name"]), task_meta.get("data"),
-                     model_cfg.embedding.vocab_size, model_cfg.position.max_len, tokenizer)
+    task = make_task(
+        task_meta.get("objective", task_meta["name"]),
+        task_meta.get("data"),
+        model_cfg.embedding.vocab_size,
+        model_cfg.position.max_len,
+        tokenizer,
+    )
     model = build_model(model_cfg)
     if hasattr(task, "objective"):
         model = task.objective.wrap(model)
@@ -248,7 +277,10 @@ def setup(opts: RunOptions, run_given: dict, train_given: dict, world: int = 1, 
 
 
 def describe_result(trainer, state: dict) -> dict:
-    return {"step": state["step"], "tokens": state["tokens"], "elapsed_s": round(state["elapsed"], 1),
-            "valid_loss": round(trainer.evaluate(), 4), "checkpoint": str(trainer.ckpt)}
-
-
+    return {
+        "step": state["step"],
+        "tokens": state["tokens"],
+        "elapsed_s": round(state["elapsed"], 1),
+        "valid_loss": round(trainer.evaluate(), 4),
+        "checkpoint": str(trainer.ckpt),
+    }

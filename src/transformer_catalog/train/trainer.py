@@ -71,16 +71,27 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
     if cfg.optimizer == "adamw":
         try:  # the fused kernel (one pass over all parameters) exists on CPU from torch 2.4
-            return torch.optim.AdamW(params, lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
-                                     weight_decay=cfg.weight_decay, fused=True)
+            return torch.optim.AdamW(
+                params, lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, weight_decay=cfg.weight_decay, fused=True
+            )
         except (RuntimeError, TypeError):
-            return torch.optim.AdamW(params, lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, weight_decay=cfg.weight_decay)
+            return torch.optim.AdamW(
+                params, lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, weight_decay=cfg.weight_decay
+            )
     raise TcatError(f"unknown optimizer {cfg.optimizer!r}: use adam or adamw")
 
 
 class Trainer:
-    def __init__(self, model, task, cfg: TrainConfig, out: str | Path, progress: bool = True, fsdp: bool = False,
-                 run_meta: dict | None = None):
+    def __init__(
+        self,
+        model,
+        task,
+        cfg: TrainConfig,
+        out: str | Path,
+        progress: bool = True,
+        fsdp: bool = False,
+        run_meta: dict | None = None,
+    ):
         """`task`: a Task (train/tasks.py: an objective over a corpus); `model` is what its loss takes.
         Under torchrun the trainer wraps it in DDP itself, or shards it with FSDP2 (`fsdp`, in place):
         the model code stays single-device. `run_meta`: what the run was told (model name, data,
@@ -112,8 +123,15 @@ class Trainer:
     def save(self) -> None:
         weights, optimizer_state = distributed.gather_state(self.model, self.optimizer)  # all ranks take part
         if self.rank == 0:  # one process writes the (gathered) full state
-            save_checkpoint(self.ckpt, self.model, self._meta(), self.task.tokenizer, trainer_state=dict(self.state),
-                            weights=weights, optimizer_state=optimizer_state)
+            save_checkpoint(
+                self.ckpt,
+                self.model,
+                self._meta(),
+                self.task.tokenizer,
+                trainer_state=dict(self.state),
+                weights=weights,
+                optimizer_state=optimizer_state,
+            )
         distributed.barrier()
 
     def resume(self) -> None:
@@ -122,8 +140,10 @@ class Trainer:
         if cfg != self.model.config:
             mine, theirs = self.model.config.to_dict(), cfg.to_dict()
             diff = _first_difference(theirs, mine)
-            raise TcatError(f"{folder}: checkpoint was trained with another model config ({diff}); "
-                            "resume with the same --model, or train into a new --out")
+            raise TcatError(
+                f"{folder}: checkpoint was trained with another model config ({diff}); "
+                "resume with the same --model, or train into a new --out"
+            )
         if meta.get("task") != self.task.meta:
             raise TcatError(f"{folder}: checkpoint is for task {meta.get('task')}, not {self.task.meta}")
         weights = read_weights(self.model, folder / "model.safetensors")
@@ -164,7 +184,7 @@ class Trainer:
             key = rng_key(cfg.seed, st["epoch"], st["batch"])  # seeds the batch's random choices
             step.append((key, self._batches[st["batch"]]))
             st["batch"] += 1
-        return step[self.rank * cfg.grad_accum:(self.rank + 1) * cfg.grad_accum]
+        return step[self.rank * cfg.grad_accum : (self.rank + 1) * cfg.grad_accum]
 
     def _autocast(self):
         return torch.autocast("cpu", dtype=torch.bfloat16) if self.cfg.bf16 else nullcontext()
@@ -194,7 +214,9 @@ class Trainer:
                     with self._autocast(), distributed.no_sync(self.step_module, last=k == len(mine) - 1):
                         loss, _ = task.loss(self.step_module, batch, cfg.label_smoothing)
                         if not math.isfinite(loss.item()):
-                            raise TcatError(f"loss became {loss.item()} at step {st['step'] + 1}; lower the learning rate")
+                            raise TcatError(
+                                f"loss became {loss.item()} at step {st['step'] + 1}; lower the learning rate"
+                            )
                         (loss / cfg.grad_accum).backward()
                     total += loss.item() / cfg.grad_accum
                     n_tok += task.count_tokens(batch)
@@ -211,8 +233,15 @@ class Trainer:
                 tok_s = window_tokens / max(time.perf_counter() - window_start, 1e-9)
                 bar.update(st["step"], total, tok_s, st["elapsed"] - start_elapsed)
                 if st["step"] % 10 == 0 or st["step"] == cfg.steps:
-                    self._log({"step": st["step"], "loss": round(total, 5), "lr": lr,
-                               "tokens_per_s": round(tok_s, 1), "elapsed_s": round(st["elapsed"], 2)})
+                    self._log(
+                        {
+                            "step": st["step"],
+                            "loss": round(total, 5),
+                            "lr": lr,
+                            "tokens_per_s": round(tok_s, 1),
+                            "elapsed_s": round(st["elapsed"], 2),
+                        }
+                    )
                     window_tokens, window_start = 0, time.perf_counter()
                 if cfg.eval_every and st["step"] % cfg.eval_every == 0:
                     val = self.evaluate()
@@ -246,7 +275,10 @@ def plot_losses(metrics: Path, png: Path) -> None:
         return
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     k = max(1, len(train) // 50)
-    smooth = [sum(v for _, v in train[max(0, i - k + 1):i + 1]) / len(train[max(0, i - k + 1):i + 1]) for i in range(len(train))]
+    smooth = [
+        sum(v for _, v in train[max(0, i - k + 1) : i + 1]) / len(train[max(0, i - k + 1) : i + 1])
+        for i in range(len(train))
+    ]
     ax.plot([s for s, _ in train], smooth, label="train (smoothed)", color="#4e79a7")
     if valid:
         ax.plot([s for s, _ in valid], [v for _, v in valid], "o-", label="valid", color="#e15759")
@@ -284,12 +316,18 @@ class _Progress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.bar = Progress(
-            TextColumn("[bold]train"), BarColumn(), TextColumn("step {task.fields[step]}"),
-            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tok_s]} tok/s"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            TextColumn("[bold]train"),
+            BarColumn(),
+            TextColumn("step {task.fields[step]}"),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[tok_s]} tok/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
         )
-        self.task = self.bar.add_task("train", total=1.0, completed=self._fraction(done, elapsed_s), step=done, loss="-",
-                                      tok_s="-")
+        self.task = self.bar.add_task(
+            "train", total=1.0, completed=self._fraction(done, elapsed_s), step=done, loss="-", tok_s="-"
+        )
 
     def _fraction(self, step: int, elapsed: float) -> float:
         by_steps = step / max(self.total, 1)
@@ -306,10 +344,14 @@ class _Progress:
 
     def update(self, step: int, loss: float, tok_s: float, elapsed: float = 0.0) -> None:
         if self.enabled:
-            self.bar.update(self.task, completed=min(self._fraction(step, elapsed), 1.0), step=f"{step:,}",
-                            loss=f"{loss:.3f}", tok_s=f"{tok_s:,.0f}")
+            self.bar.update(
+                self.task,
+                completed=min(self._fraction(step, elapsed), 1.0),
+                step=f"{step:,}",
+                loss=f"{loss:.3f}",
+                tok_s=f"{tok_s:,.0f}",
+            )
 
     def note(self, text: str) -> None:
         if self.enabled:
             self.bar.console.print(text)
-
