@@ -5,8 +5,8 @@ copying on BLEU and on chrF and no translation repeats one word more than MAX_RU
 
   python scripts/demo_check.py runs/demo --limit 48 --beam 1
 
-It drives the CLI (`tcat evaluate --json`, and `tcat translate` for every hypothesis when the
-evaluation JSON carries only a few examples), so it checks what a user would see.
+The numbers are `tcat evaluate --json`'s; every translation is checked (decoded again the way
+evaluate decodes when its JSON carries only a few examples).
 """
 
 from __future__ import annotations
@@ -58,17 +58,31 @@ def _tcat(*args: str, stdin: str | None = None) -> str:
 
 
 def hypotheses_of(run: str, result: dict, beam: int, threads: str) -> list[str]:
-    """Every hypothesis of the evaluation: from its JSON when it lists them all, otherwise
-    re-translated with `tcat translate` from the same held-out sources, in the same order."""
+    """Every hypothesis of the evaluation: from its JSON when it lists them all; otherwise decoded
+    again exactly as tcat evaluate decodes (same function, same length-sorted batches of 16), and
+    checked against the examples the JSON does carry."""
     if "hypotheses" in result:
         return list(result["hypotheses"])
+    import torch
+
+    from transformer_catalog.apps.translation import translate_batch
+    from transformer_catalog.train.checkpoint import load_model
     from transformer_catalog.train.tasks import load_pairs
 
+    if int(threads) > 0:
+        torch.set_num_threads(int(threads))
+    model, _, tok = load_model(run)
     pairs = load_pairs(result["data"])[result["split"]][: result["pairs"]]
-    out = _tcat("translate", run, "--beam", str(beam), "--threads", threads, stdin="".join(p.src + "\n" for p in pairs))
-    hyps = out.splitlines()
-    if len(hyps) != len(pairs):
-        sys.exit(f"demo_check: tcat translate gave {len(hyps)} lines for {len(pairs)} sources")
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].src))
+    hyps = [""] * len(pairs)
+    with torch.no_grad():
+        for start in range(0, len(order), 16):
+            idx = order[start:start + 16]
+            for i, h in zip(idx, translate_batch(model, tok, [pairs[i].src for i in idx], beam, result["alpha"])):
+                hyps[i] = h
+    shown = [ex["hypothesis"] for ex in result.get("examples", [])]
+    if hyps[: len(shown)] != shown:
+        sys.exit("demo_check: decoding again did not reproduce tcat evaluate's examples; cannot check every translation")
     return hyps
 
 
