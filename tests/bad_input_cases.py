@@ -141,6 +141,18 @@ CASES = [
     ("train-set-syntax", ["train", "--task", "copy", "--out", "o", "--set", "d_model"], r"expected FIELD=VALUE"),
     ("train-set-huge", ["train", "--task", "copy", "--out", "o", "--set", "d_model=65536", "--set", "ffn.d_ff=1048576"],
      r"training transformer-small needs about [\d,.]+ GiB"),
+    *[(f"train-set-{value}", ["train", "--task", "copy", "--model", "transformer-tiny", "--out", "o", "--set", value],
+       rf"model config: {expect}")
+      for value, expect in [
+          ("d_model=-1", "d_model: must be positive, got -1"),
+          ("d_model=1e400", "d_model: expected an integer, got inf"),
+          ("d_model=abc", "d_model: expected an integer, got 'abc'"),
+          ("n_encoder_layers=-3", "n_encoder_layers: an encoder-decoder model needs at least 1 encoder layer"),
+          ("attention.n_heads=0", "attention.n_heads: must be positive"),
+          ("position.max_len=0", "position.max_len: must be positive"),
+          ("embedding.vocab_size=-5", "embedding.vocab_size: must be positive"),
+          ("dropout=2", r"dropout: must be in \[0, 1\)"),
+      ]],
     ("train-init-and-model", ["train", "--init", "minilm", "--model", "BERT", "--out", "o"], r"give one of them"),
     ("train-init-missing", ["train", "--task", "mlm", "--init", "nothere", "--out", "o"], r"nothere: not an encoder"),
     ("train-init-truncated", ["train", "--task", "mlm", "--init", "initbad", "--out", "o"],
