@@ -47,6 +47,11 @@ def cmd_classify(args) -> None:
     from ..apps.classify import classify
     from ..data.sentiment import load_sentiment
 
+    if args.model not in ("tfidf", "bilstm"):  # the model is checked before the data is loaded
+        from ..apps.embeddings import resolve_encoder
+
+        resolve_encoder(args.model)
+
     result = classify(
         load_sentiment(args.data), args.model, args.epochs, args.lr, args.max_len, args.seed, progress=not args.quiet
     )

@@ -56,13 +56,27 @@ def check_output_file(path) -> None:
     try:
         st = os.lstat(p)
     except FileNotFoundError:
-        if not os.access(p.parent, os.W_OK):
-            raise TcatError(f"{p}: cannot write, {p.parent} is not writable") from None
+        _probe(p)
         return
     except OSError as e:
         raise TcatError(f"{p}: cannot examine ({e.strerror})") from None
     if not stat.S_ISREG(st.st_mode):
         raise TcatError(f"{p}: exists and is not a regular file; tcat only replaces regular files")
+
+
+def _probe(path) -> None:
+    """Whether a file can be created beside `path` (a permission check is not enough: root passes
+    it for /proc and read-only mounts): a uniquely named empty file is created and removed."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
+    except OSError as e:
+        raise TcatError(f"{path}: cannot write ({e.strerror})") from None
+    import os
+
+    os.close(fd)
+    os.unlink(name)
 
 
 def read_inputs(texts: list[str]) -> list[str]:
