@@ -97,7 +97,8 @@ def cmd_index(args) -> None:
 
 
 def _check_uri(uri: str) -> None:
-    """A Milvus Lite file must be a .db file in an existing folder (Milvus Lite's own errors are long)."""
+    """A Milvus Lite index is a path ending in .db (Milvus Lite's own errors are long); it may exist
+    as a file or a folder, so only its name and the folders above it are checked."""
     if "://" in uri:
         return
     from pathlib import Path
@@ -105,8 +106,6 @@ def _check_uri(uri: str) -> None:
     p = Path(uri)
     if p.suffix != ".db":
         raise TcatError(f"--uri {uri}: a Milvus Lite file must end in .db (or give http://host:19530)")
-    if p.exists() and not p.is_file():
-        raise TcatError(f"--uri {uri}: exists and is not a file")
     parent = next((q for q in p.absolute().parents if q.exists()), None)
     if parent is not None and not parent.is_dir():
         raise TcatError(f"--uri {uri}: {parent} is a file, not a folder")
