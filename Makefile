@@ -2,7 +2,7 @@
 PY ?= python3
 RUN ?= runs/demo
 
-.PHONY: setup data demo test test-slow bench benchmarks-md translation-benchmark
+.PHONY: setup data demo test test-slow lint format mutants bench benchmarks-md translation-benchmark
 
 setup:
 	bash scripts/setup.sh
@@ -17,12 +17,27 @@ data:
 demo: setup data
 	bash scripts/demo.sh $(RUN)
 
-test: setup
+# The tests: the data they read (make data), Chromium for the site's browser tests, then pytest on
+# 2 workers (1 thread each). TCAT_STRICT_SKIPS=1: a skip not listed in tests/conftest.py fails the run.
+test: setup data
 	bash scripts/install_test_deps.sh
-	$(PY) -m pytest -n 2 -q
+	TCAT_STRICT_SKIPS=1 $(PY) -m pytest -n 2 -q
 
-test-slow: setup
+test-slow: setup data
 	$(PY) -m pytest -n 2 -q -m slow
+
+# ruff: lint and format check (CI runs it; `make format` rewrites)
+lint:
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format:
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+# The planted-bug check (TESTING.md): slow, not in the default run; run it before landing core changes.
+mutants: setup
+	OMP_NUM_THREADS=1 $(PY) scripts/mutants.py
 
 bench: setup data
 	$(PY) -m pip install -q -e ".[bench]"
