@@ -66,6 +66,10 @@ def check_out(out: Path, force: bool = False) -> None:
 
     if out.exists() and not out.is_dir():
         raise TcatError(f"--out {out}: exists and is not a folder")
+    if out.is_dir():
+        from .checkpoint import recover
+
+        recover(out / "checkpoint")  # a save killed mid-swap leaves its checkpoint aside: put it back first
     if (out / "checkpoint" / "config.json").exists():
         raise TcatError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
     if out.is_dir() and not force and not (out / MARKER).is_file() and any(out.iterdir()):
@@ -132,8 +136,7 @@ def fresh(opts: RunOptions, train: dict, world: int, progress: bool) -> Run:
     model = build_model(model_cfg)
     if init_state is not None:
         model.load_state_dict(init_state)
-    if hasattr(task, "objective"):
-        model = task.objective.wrap(model)  # heads the objective needs (MLM head, ELECTRA's generator)
+    model = task.objective.wrap(model)  # heads the objective needs (MLM head, ELECTRA's generator)
     identity = {k: getattr(opts, k) for k in RunOptions.IDENTITY}
     trainer = Trainer(model, task, cfg, out, progress=progress, fsdp=opts.fsdp, run_meta={**identity, "world": world})
     from ..files import output_dir
@@ -223,8 +226,11 @@ def resume(opts: RunOptions, run_given: dict, train_given: dict, world: int, pro
     from .tasks import make_task
     from .trainer import Trainer
 
+    from .checkpoint import recover
+
     out = Path(opts.out)
     ckpt = out / "checkpoint"
+    recover(ckpt)  # a save killed between its two renames left the checkpoint aside as checkpoint.tcat-old-PID
     if not (ckpt / "trainer_state.json").is_file():
         raise TcatError(f"{out}: nothing to resume (no checkpoint/trainer_state.json); drop --resume to start")
     folder, meta, model_cfg = read_config(ckpt)
@@ -255,8 +261,7 @@ def resume(opts: RunOptions, run_given: dict, train_given: dict, world: int, pro
         tokenizer,
     )
     model = build_model(model_cfg)
-    if hasattr(task, "objective"):
-        model = task.objective.wrap(model)
+    model = task.objective.wrap(model)
     run_meta = {**meta.get("run", {}), "world": world}
     trainer = Trainer(model, task, cfg, out, progress=progress, fsdp=opts.fsdp, run_meta=run_meta)
     trainer.resume()

@@ -1,0 +1,62 @@
+"""Cleanup items: runs that survive a kill mid-swap, atomic writes, terminal-safe catalog strings,
+and the refusals and caches that used to trust their input."""
+
+import json
+import os
+
+import pytest
+
+
+def _dead_pid() -> int:
+    """A process id that is not running (a writer that was killed)."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+# -- a. a checkpoint swap killed between its two renames --------------------------------------------
+def _copy_run(tmp_path):
+    from transformer_catalog.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--task", "copy", "--model", "transformer-tiny", "--out", str(out), "--steps", "2"]
+    args += ["--max-tokens", "400", "--eval-every", "0", "--quiet", "--threads", "1"]
+    assert main(args) == 0
+    return out
+
+
+def _kill_mid_swap(out):
+    """What a save stopped after renaming the old checkpoint aside and before renaming the new one in
+    leaves behind (files.swap_dir: F -> F.tcat-old-PID, then F.tcat-tmp-PID -> F)."""
+    ckpt = out / "checkpoint"
+    pid = _dead_pid()
+    os.rename(ckpt, ckpt.with_name(f"checkpoint.tcat-old-{pid}"))
+    (out / f"checkpoint.tcat-tmp-{pid}").mkdir()  # the half-written new version
+    assert not ckpt.exists()
+
+
+def test_resume_finds_a_checkpoint_left_aside_by_a_killed_swap(tmp_path, capsys):
+    from transformer_catalog.cli import main
+
+    out = _copy_run(tmp_path)
+    _kill_mid_swap(out)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(out), "--steps", "3", "--quiet"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == f"resuming {out} at step 2"
+    assert json.loads(lines[-1])["step"] == 3
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("checkpoint")) == ["checkpoint"]
+
+
+def test_a_fresh_run_is_refused_over_a_checkpoint_left_aside(tmp_path, capsys):
+    from transformer_catalog.cli import main
+
+    out = _copy_run(tmp_path)
+    _kill_mid_swap(out)
+    args = ["train", "--task", "copy", "--model", "transformer-tiny", "--out", str(out), "--steps", "2", "--quiet"]
+    assert main(args) == 2
+    assert "already holds a checkpoint" in capsys.readouterr().err
+    assert json.loads((out / "checkpoint" / "trainer_state.json").read_text())["step"] == 2
