@@ -4,8 +4,6 @@ and the refusals and caches that used to trust their input."""
 import json
 import os
 
-import pytest
-
 
 def _dead_pid() -> int:
     """A process id that is not running (a writer that was killed)."""
@@ -60,3 +58,21 @@ def test_a_fresh_run_is_refused_over_a_checkpoint_left_aside(tmp_path, capsys):
     assert main(args) == 2
     assert "already holds a checkpoint" in capsys.readouterr().err
     assert json.loads((out / "checkpoint" / "trainer_state.json").read_text())["step"] == 2
+
+
+# -- b. the metrics rewrite on --resume goes through files.write_text ---------------------------------
+def test_resume_does_not_write_metrics_through_a_symlink(tmp_path, capsys):
+    """The rewrite of metrics.jsonl on --resume is an atomic replace that refuses a path that is not a
+    regular file; a plain write_text followed the link and overwrote the file it points at."""
+    from transformer_catalog.cli import main
+
+    out = _copy_run(tmp_path)
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text('{"step": 1, "loss": 2.0}\n{"step": 9, "loss": 1.0}\n')
+    (out / "metrics.jsonl").unlink()
+    (out / "metrics.jsonl").symlink_to(elsewhere)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(out), "--steps", "3", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "metrics.jsonl" in err and len(err.strip().splitlines()) == 1
+    assert elsewhere.read_text() == '{"step": 1, "loss": 2.0}\n{"step": 9, "loss": 1.0}\n'

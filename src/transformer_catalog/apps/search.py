@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TcatError
+from ..files import write_json
 
 COLLECTION = "verses"
 
@@ -84,10 +85,15 @@ def build_index(uri: str, vectors: np.ndarray, corpus: Corpus, encoder: str) -> 
             client.drop_collection(COLLECTION)
         client.create_collection(COLLECTION, dimension=vectors.shape[1], metric_type="COSINE")
         for start in range(0, len(vectors), 1000):
-            client.insert(COLLECTION, [{"id": i, "vector": vectors[i].tolist(), "ref": corpus.refs[i],
-                                        "text": corpus.texts[i][:4000]} for i in range(start, min(start + 1000, len(vectors)))])
+            client.insert(
+                COLLECTION,
+                [
+                    {"id": i, "vector": vectors[i].tolist(), "ref": corpus.refs[i], "text": corpus.texts[i][:4000]}
+                    for i in range(start, min(start + 1000, len(vectors)))
+                ],
+            )
     if "://" not in uri:  # which encoder made the index, for `tcat search`
-        Path(uri + ".json").write_text(json.dumps({"encoder": encoder, "dimension": int(vectors.shape[1])}))
+        write_json(Path(uri + ".json"), {"encoder": encoder, "dimension": int(vectors.shape[1])})
 
 
 def search(uri: str, queries: np.ndarray, k: int = 10) -> list[list[dict]]:
@@ -114,7 +120,7 @@ def tfidf_rank(corpus: Corpus, k: int = 10) -> list[list[int]]:
     docs = vec.fit_transform(corpus.texts)
     ranked = []
     for start in range(0, len(corpus.queries), 256):
-        scores = (vec.transform(corpus.queries[start:start + 256]) @ docs.T).toarray()
+        scores = (vec.transform(corpus.queries[start : start + 256]) @ docs.T).toarray()
         top = np.argpartition(-scores, k, axis=1)[:, :k]
         ranked += [list(row[np.argsort(-scores[r, row])]) for r, row in enumerate(top)]
     return ranked
@@ -130,4 +136,9 @@ def retrieval_metrics(ranked: list[list[int]], answers: list[int]) -> dict:
             r1 += rank == 1
             mrr += 1 / rank
     n = max(len(answers), 1)
-    return {"recall@1": round(r1 / n, 4), "recall@10": round(r10 / n, 4), "mrr@10": round(mrr / n, 4), "queries": len(answers)}
+    return {
+        "recall@1": round(r1 / n, 4),
+        "recall@10": round(r10 / n, 4),
+        "mrr@10": round(mrr / n, 4),
+        "queries": len(answers),
+    }

@@ -222,11 +222,9 @@ def resume(opts: RunOptions, run_given: dict, train_given: dict, world: int, pro
     """Continue the run in opts.out exactly where it stopped; refuses every change it cannot honour."""
     from ..data.tokenizer import Tokenizer
     from ..nn.model import build_model
-    from .checkpoint import read_config
+    from .checkpoint import read_config, recover
     from .tasks import make_task
     from .trainer import Trainer
-
-    from .checkpoint import recover
 
     out = Path(opts.out)
     ckpt = out / "checkpoint"

@@ -11,6 +11,7 @@ produces the same weights, bit for bit, as one that was never stopped.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .. import files
 from ..data.batching import rng_key
 from ..errors import TcatError
 from . import distributed
@@ -156,7 +158,8 @@ class Trainer:
         path = self.out / "metrics.jsonl"
         if path.exists():
             keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-            path.write_text("".join(line + "\n" for line in keep))
+            # atomically: a kill mid-rewrite must not lose the metrics up to the checkpoint
+            files.write_text(path, "".join(line + "\n" for line in keep))
 
     def _log(self, record: dict) -> None:
         self.history.append(record)
@@ -287,10 +290,10 @@ def plot_losses(metrics: Path, png: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = png.with_suffix(".tmp.png")
-    fig.savefig(tmp)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
     plt.close(fig)
-    tmp.replace(png)
+    files.write_bytes(png, buf.getvalue())  # atomic, and refuses a png path that is not a regular file
 
 
 def _first_difference(a: dict, b: dict, prefix: str = "") -> str:
