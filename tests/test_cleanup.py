@@ -4,6 +4,8 @@ and the refusals and caches that used to trust their input."""
 import json
 import os
 
+import pytest
+
 
 def _dead_pid() -> int:
     """A process id that is not running (a writer that was killed)."""
@@ -76,3 +78,41 @@ def test_resume_does_not_write_metrics_through_a_symlink(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "metrics.jsonl" in err and len(err.strip().splitlines()) == 1
     assert elsewhere.read_text() == '{"step": 1, "loss": 2.0}\n{"step": 9, "loss": 1.0}\n'
+
+
+# -- c. catalog strings on the terminal --------------------------------------------------------------
+ESC_NAME = "ALBERT\x1b]0;pwned\x07\x1b[2J[bold]x[/bold]"
+
+
+def _catalog_with_escapes():
+    """The real catalog with one entry renamed to carry a window-title OSC, a clear-screen CSI and
+    rich markup, as a hand-edited cache or a future field could deliver it."""
+    from transformer_catalog.catalog.load import Catalog, Record, load_catalog
+
+    cat = load_catalog()
+    entry = next(e for e in cat.entries if e.name == "ALBERT")
+    data = dict(entry._d, name=ESC_NAME)
+    data["sizes"] = [dict(s._d if hasattr(s, "_d") else s, note="\x1b[31mred\x1b[0m") for s in entry._d["sizes"]]
+    return Catalog(entries=[Record(data)], lineage=cat.lineage)
+
+
+def test_list_names_strips_control_sequences(monkeypatch, capsys):
+    from transformer_catalog.cli import catalog as cli_catalog
+    from transformer_catalog.cli import main
+
+    monkeypatch.setattr(cli_catalog, "catalog", _catalog_with_escapes)
+    assert main(["list", "--names"]) == 0
+    assert capsys.readouterr().out == "ALBERT[bold]x[/bold]\n"
+
+
+@pytest.mark.parametrize("markdown", [False, True])
+def test_verify_table_strips_control_sequences(monkeypatch, capsys, markdown):
+    from transformer_catalog.cli import main
+    from transformer_catalog.cli import models as cli_models
+
+    monkeypatch.setattr(cli_models, "catalog", _catalog_with_escapes)
+    assert main(["verify", *(["--markdown"] if markdown else [])]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    # the name is shown as written (markup included), not interpreted
+    assert ("ALBERT\\[bold\\]x\\[/bold\\]" if markdown else "ALBERT[bold]x[/bold]") in out

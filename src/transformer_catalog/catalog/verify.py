@@ -51,12 +51,13 @@ def verify(catalog, names: list[str] | None = None) -> list[Check]:
 
 def markdown(checks: list[Check]) -> str:
     from .query import human
+    from .text import md
 
     lines = ["| entry | variant | published | computed | Δ% | status |", "|---|---|---:|---:|---:|---|"]
     for c in checks:
         delta = "" if c.delta is None else f"{100 * c.delta:+.1f}"
         lines.append(
-            f"| {c.entry} | {c.variant} | {human(c.published)} | {human(c.computed) if c.computed else '-'} | "
+            f"| {md(c.entry)} | {md(c.variant)} | {human(c.published)} | {human(c.computed) if c.computed else '-'} | "
             f"{delta} | {c.status} |"
         )
     ok = sum(c.status == "ok" for c in checks)
@@ -75,8 +76,10 @@ def counts(checks: list[Check]) -> dict[str, int]:
 def table(checks: list[Check]):
     """The checks as a rich table (tcat verify)."""
     from rich.table import Table
+    from rich.text import Text
 
     from .query import human
+    from .text import clean
 
     t = Table(title=f"published vs computed parameters (meta device, tolerance {TOLERANCE:.0%})")
     for col in ("entry", "variant", "published", "computed", "Δ%", "status", "why"):
@@ -84,14 +87,14 @@ def table(checks: list[Check]):
     style = {"ok": "green", "explained": "yellow", "FAIL": "bold red", "error": "bold red"}
     for c in checks:
         delta = "" if c.delta is None else f"{100 * c.delta:+.1f}"
-        t.add_row(
-            c.entry,
-            c.variant,
+        t.add_row(  # catalog strings as plain Text: no control sequences, no rich markup
+            Text(clean(c.entry)),
+            Text(clean(c.variant)),
             human(c.published),
             human(c.computed) if c.computed else "-",
             delta,
             f"[{style[c.status]}]{c.status}[/]",
-            c.note,
+            Text(clean(c.note)),
         )
     return t
 
@@ -107,9 +110,11 @@ def summary(checks: list[Check], seconds: float) -> str:
 def params_table(names: list[str], vocab: int = 0):
     """Named configs' parameters by kind against the paper's Table 3 (tcat params), as a rich table."""
     from rich.table import Table
+    from rich.text import Text
 
     from ..families import get_config, transformer
     from ..nn.count import count_parameters, parameter_breakdown
+    from .text import clean
 
     t = Table(title="Parameters on the meta device (tied embeddings once; sinusoidal table is no parameter)")
     for col in (
@@ -134,7 +139,7 @@ def params_table(names: list[str], vocab: int = 0):
         # The vocabulary size at which this count would equal the paper's rounded figure.
         match = f"{(paper - total + parts['embeddings']) / cfg.d_model:,.0f}" if paper else "-"
         t.add_row(
-            name,
+            Text(clean(name)),
             f"{cfg.embedding.vocab_size:,}",
             *(f"{parts.get(k, 0) / 1e6:.2f}M" for k in ("embeddings", "attention", "feed-forward", "norms")),
             f"{total / 1e6:.2f}M",

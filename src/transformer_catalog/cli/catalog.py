@@ -50,7 +50,9 @@ def cmd_list(args) -> None:
         reverse=args.reverse,
     )
     if args.names:
-        print("\n".join(e.name for e in entries))
+        from ..catalog.text import clean
+
+        print("\n".join(clean(e.name) for e in entries))  # a name cannot drive the terminal
     else:
         console().print(list_table(entries))
 
@@ -156,8 +158,10 @@ def cmd_catalog_lint(args) -> None:
     if n == 0:
         raise TcatError(f"--models {models}: no entry files (*.yaml) in this folder")
     problems = lint(models, LINEAGE)
+    from ..catalog.text import clean
+
     for p in problems:
-        print(p)
+        print(clean(p))  # problems quote the files' text
     if problems:
         raise TcatError(f"{len(problems)} problem(s) in {n} entries")
     print(f"{n} entries, no problems")

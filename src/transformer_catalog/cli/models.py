@@ -10,10 +10,11 @@ SEED = number(int, 0, 2**31 - 1)
 
 
 def cmd_configs(args) -> None:
+    from ..catalog.text import clean
     from ..families import config_names
 
     for name in config_names():
-        print(name)
+        print(clean(name))  # names of catalog specs among them: never terminal control
 
 
 def cmd_params(args) -> None:
