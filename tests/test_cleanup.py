@@ -5,6 +5,7 @@ import json
 import os
 
 import pytest
+import torch
 
 
 def _dead_pid() -> int:
@@ -116,3 +117,37 @@ def test_verify_table_strips_control_sequences(monkeypatch, capsys, markdown):
     assert "\x1b" not in out and "\x07" not in out
     # the name is shown as written (markup included), not interpreted
     assert ("ALBERT\\[bold\\]x\\[/bold\\]" if markdown else "ALBERT[bold]x[/bold]") in out
+
+
+# -- d. dispatch on explicit fields ---------------------------------------------------------------
+def test_a_two_tower_checkpoint_is_refused_by_its_arch_field(tmp_path):
+    """generate / evaluate refuse a CLIP-like checkpoint through DualEncoderConfig.arch (a class
+    constant, never saved), not through a getattr default."""
+    from dataclasses import asdict
+
+    from transformer_catalog.cli.decode import refuse_encoder, run_kind
+    from transformer_catalog.errors import TcatError
+    from transformer_catalog.families.clip import config_from_hf
+
+    cfg = config_from_hf({})
+    assert cfg.arch == "dual encoder" and "arch" not in asdict(cfg)
+    meta = {"task": {"name": "contrastive"}}
+    assert run_kind(meta, cfg) == "a run trained with --task contrastive (dual encoder)"
+    with pytest.raises(TcatError, match=r"\(dual encoder\) does not generate text"):
+        refuse_encoder(tmp_path, meta, cfg, "generate")
+
+
+def test_fsdp_and_ddp_are_told_apart_by_type():
+    from transformer_catalog.train import distributed
+
+    class LooksSharded(torch.nn.Linear):  # a module that merely has the methods is not FSDP/DDP
+        def set_requires_gradient_sync(self, flag):
+            raise AssertionError("called on a module that is not sharded")
+
+        def no_sync(self):
+            raise AssertionError("called on a module that is not DDP")
+
+    m = LooksSharded(2, 2)
+    assert not distributed.is_sharded(m)
+    with distributed.no_sync(m, last=False):
+        pass

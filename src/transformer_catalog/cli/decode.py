@@ -32,7 +32,7 @@ def run_kind(meta: dict, cfg) -> str:
             "a model built by tcat build (no training run)" if "built_from" in meta else "a checkpoint without a task"
         )
     objective = task.get("objective")
-    arch = getattr(cfg, "arch", None) or "dual encoder"
+    arch = cfg.arch
     return f"a run trained with --task {objective or task.get('name', '?')} ({arch})"
 
 
@@ -41,7 +41,7 @@ ENCODER_COMMANDS = "tcat classify --model {p}, tcat index --encoder {p} (contras
 
 def refuse_encoder(path, meta: dict, cfg, command: str) -> None:
     """generate / evaluate need a decoder: an encoder run is told what it is and what works on it."""
-    if getattr(cfg, "arch", None) not in ("decoder", "encoder-decoder"):
+    if cfg.arch not in ("decoder", "encoder-decoder"):
         raise TcatError(
             f"{path}: {run_kind(meta, cfg)} does not generate text, so tcat {command} does not apply; "
             f"use it with {ENCODER_COMMANDS.format(p=path)}"
@@ -66,15 +66,11 @@ def cmd_translate(args) -> None:
     from ..train.checkpoint import load_model, read_config
 
     _, meta, cfg = read_config(args.checkpoint)
-    if getattr(cfg, "arch", None) != "encoder-decoder":
+    if cfg.arch != "encoder-decoder":
         raise TcatError(
             f"{args.checkpoint}: translate needs an encoder-decoder checkpoint; this is "
             f"{run_kind(meta, cfg)}"
-            + (
-                ""
-                if getattr(cfg, "arch", None) == "decoder"
-                else f"; use it with {ENCODER_COMMANDS.format(p=args.checkpoint)}"
-            )
+            + ("" if cfg.arch == "decoder" else f"; use it with {ENCODER_COMMANDS.format(p=args.checkpoint)}")
         )
     model, meta, tok = load_model(args.checkpoint)
     if not isinstance(model, EncoderDecoderModel) or tok is None:
@@ -165,7 +161,7 @@ def cmd_evaluate(args) -> None:
                 f"{args.checkpoint}: --int8 evaluates language-model runs (tcat train --task clm), not translation"
             )
         refuse_encoder(args.checkpoint, meta, cfg, "evaluate")
-        if task.get("name") != "translate" or getattr(cfg, "arch", None) != "encoder-decoder":
+        if task.get("name") != "translate" or cfg.arch != "encoder-decoder":
             raise TcatError(
                 f"{args.checkpoint}: {run_kind(meta, cfg)}; tcat evaluate measures translation runs "
                 f"(BLEU, chrF) and causal language-model runs (--task clm); "

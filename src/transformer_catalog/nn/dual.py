@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,8 @@ class DualEncoderConfig:
     # Where the text vector is read: at the first end-of-text token ("eos"), or at the highest token
     # id ("argmax": CLIP's original rule, where end-of-text was the last id of the vocabulary).
     text_pool: Literal["eos", "argmax"] = "eos"
+    # What callers dispatch on, as for ModelConfig.arch (a class constant: not a config field, not saved).
+    arch: ClassVar[str] = "dual encoder"
 
     @classmethod
     def from_dict(cls, data: dict) -> DualEncoderConfig:

@@ -65,7 +65,9 @@ def wrap(model: torch.nn.Module, fsdp: bool = False) -> torch.nn.Module:
 
 
 def is_sharded(model: torch.nn.Module) -> bool:
-    return hasattr(model, "set_requires_gradient_sync")  # what fully_shard adds
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)  # fully_shard makes the module an instance of FSDPModule
 
 
 @contextmanager
@@ -81,7 +83,7 @@ def no_sync(module: torch.nn.Module, last: bool):
     """Skip the gradient all-reduce on every micro-step but the last of an optimizer step."""
     if last:
         return nullcontext()
-    if hasattr(module, "no_sync"):  # DDP
+    if isinstance(module, torch.nn.parallel.DistributedDataParallel):
         return module.no_sync()
     if is_sharded(module):
         return _fsdp_no_sync(module)
@@ -106,8 +108,10 @@ def gather_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tu
     if rank() != 0:
         return None, None
     index = {name: i for i, (name, _) in enumerate(model.named_parameters())}  # the optimizer's order
-    return weights, {"state": {index[n]: s for n, s in by_name["state"].items()},
-                     "param_groups": [{**g, "params": [index[n] for n in g["params"]]} for g in by_name["param_groups"]]}
+    return weights, {
+        "state": {index[n]: s for n, s in by_name["state"].items()},
+        "param_groups": [{**g, "params": [index[n] for n in g["params"]]} for g in by_name["param_groups"]],
+    }
 
 
 def load_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, weights: dict, optimizer_state: dict) -> None:
@@ -119,8 +123,10 @@ def load_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, weights
     from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
 
     names = [name for name, _ in model.named_parameters()]
-    by_name = {"state": {names[i]: s for i, s in optimizer_state["state"].items()},
-               "param_groups": [{**g, "params": [names[i] for i in g["params"]]} for g in optimizer_state["param_groups"]]}
+    by_name = {
+        "state": {names[i]: s for i, s in optimizer_state["state"].items()},
+        "param_groups": [{**g, "params": [names[i] for i in g["params"]]} for g in optimizer_state["param_groups"]],
+    }
     set_model_state_dict(model, weights, options=_full_options())
     set_optimizer_state_dict(model, optimizer, by_name, options=_full_options())
 

@@ -85,7 +85,7 @@ def check_task_fits(task: str, cfg) -> None:
     need = "encoder-decoder" if task in ("translate", "copy") else None
     if task in OBJECTIVES:
         need = describe(task).arch
-    if need and getattr(cfg, "arch", None) != need:
+    if need and cfg.arch != need:
         raise TcatError(f"--task {task} trains a model of architecture {need}; --model is {cfg.arch}")
 
 
