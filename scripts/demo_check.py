@@ -23,15 +23,24 @@ MAX_RUN = 4  # "Y la la la la la" (five in a row) is the failure this check exis
 _WORD = re.compile(r"[^\w]+")
 
 
+_UNIT = re.compile(r"(.{1,30}?)\1+", re.S)  # a piece of text followed by copies of itself
+
+
 def longest_run(text: str) -> tuple[int, str]:
-    """(length, word) of the longest run of one word repeated back to back; case and punctuation
-    are ignored, so "la, la la." counts as three."""
+    """(count, unit) of the longest back-to-back repetition in a translation: of a word, ignoring
+    case and punctuation ("la, la La" is three), or of any piece of text up to 30 characters, which
+    catches a sub-word token looping inside one word ("mareseseseses": "es" six times)."""
     words = [w for w in (_WORD.sub("", t).lower() for t in text.split()) if w]
     best = (0, "")
     for word, group in itertools.groupby(words):
         n = sum(1 for _ in group)
         if n > best[0]:
             best = (n, word)
+    for m in _UNIT.finditer(text):
+        unit = m.group(1)
+        n = len(m.group(0)) // len(unit)
+        if n > best[0]:
+            best = (n, unit.strip() or unit)
     return best
 
 
@@ -108,7 +117,8 @@ def main(argv=None) -> int:
     print(f"  {'this model':24} {result['bleu']:>9.2f} {result['chrf']:>7.2f}")
     print(f"  {'copying the source':24} {result['copy_source_bleu']:>9.2f} {result['copy_source_chrf']:>7.2f}")
     n, word = max((longest_run(h) for h in hyps), default=(0, ""))
-    print(f"  longest run of one repeated word in the {len(hyps)} translations: {n}" + (f" ({word!r})" if n > 1 else ""))
+    print(f"  longest back-to-back repetition in the {len(hyps)} translations: {n}" + (f" x {word!r}" if n > 1 else "")
+          + f" (the bar: at most {MAX_RUN})")
     for ex, hyp in list(zip(result.get("examples", []), hyps))[: args.examples]:
         print(f"\n  {ex['ref']}\n    source:    {ex['source']}\n    reference: {ex['reference']}\n    model:     {hyp}")
     problems = verdict(result, hyps)
