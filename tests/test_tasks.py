@@ -2,7 +2,6 @@
 (data/parallel.py), one batch-RNG key, and one clean line for every damaged data file."""
 
 import gzip
-import json
 import random
 import struct
 
@@ -12,11 +11,9 @@ import torch
 from transformer_catalog.data import images
 from transformer_catalog.data.batching import batch_rng, epoch_rng, fixed_size_batches, rng_key
 from transformer_catalog.data.corpora import load_documents
-from transformer_catalog.data.corpora import load_pairs as corpora_pairs
 from transformer_catalog.data.parallel import load_parallel, sentence_pairs, split_parallel
 from transformer_catalog.errors import TcatError
 from transformer_catalog.objectives import OBJECTIVES, SEQ2SEQ, Seq2Seq, describe
-from transformer_catalog.train import tasks
 from transformer_catalog.train.tasks import Task, make_copy_task, make_task
 
 
@@ -92,9 +89,8 @@ def test_parallel_text_has_one_parser(tmp_path):
     )
     pairs = load_parallel(str(path))
     assert len(pairs) == 19 and pairs[0].ref == "p.tsv:1" and pairs[-1].ref == "id-x"
-    assert corpora_pairs(str(path)) == sentence_pairs(str(path)) == [(p.src, p.tgt) for p in pairs]
-    splits = tasks.load_pairs(str(path))
-    assert splits == split_parallel(str(path))
+    assert sentence_pairs(str(path)) == [(p.src, p.tgt) for p in pairs]
+    splits = split_parallel(str(path))
     assert sorted(p.ref for s in splits.values() for p in s) == sorted(p.ref for p in pairs)
     assert len(splits["valid"]) == len(splits["test"]) == 1
     # the same source means the same pairs for translation and for contrastive training
@@ -251,14 +247,32 @@ def test_fashion_mnist_not_gzip_or_missing_or_mismatched(tmp_path, monkeypatch):
 
 
 def test_a_damaged_bible_cache_is_rebuilt_not_trusted(tmp_path, monkeypatch):
+    """The cache goes through data/cache.py's digest envelope plus a shape check: a truncated,
+    hand-edited (plain JSON, even of the right shape), foreign or wrongly shaped file is parsed again."""
     from transformer_catalog.data import bible
+    from transformer_catalog.data.cache import read_cached, write_cached
 
+    parsed = []
     monkeypatch.setattr(bible, "cache_dir", lambda: tmp_path)
-    monkeypatch.setattr(bible, "_parse_module", lambda module: {"Ruth 1:1": "In the days"})
-    for damaged in ('{"Ruth 1:1": "In the da', '["a", "list"]', '{"Ruth 1:1": 5}', "\xff"):
-        (tmp_path / "bible-m.json").write_text(damaged, encoding="latin-1")
+    monkeypatch.setattr(bible, "_parse_module", lambda module: parsed.append(module) or {"Ruth 1:1": "In the days"})
+    path = tmp_path / "bible-m.json"
+    assert bible.load_bible("m") == {"Ruth 1:1": "In the days"} and parsed == ["m"]
+    assert bible.load_bible("m") == {"Ruth 1:1": "In the days"} and parsed == ["m"]  # the intact cache is used
+    damages = [
+        lambda: path.write_text('{"Ruth 1:1": "In the da', encoding="utf-8"),
+        lambda: path.write_text('{"Ruth 1:1": "tampered"}', encoding="utf-8"),  # right shape, no envelope
+        lambda: path.write_bytes(path.read_bytes()[:-3]),  # digest no longer matches
+        lambda: write_cached(path, ["a", "list"]),
+        lambda: write_cached(path, {"Ruth 1:1": 5}),
+        lambda: write_cached(path, {}),
+        lambda: path.write_bytes(b"\xff"),
+    ]
+    for i, damage in enumerate(damages):
+        write_cached(path, {"Ruth 1:1": "In the days"})
+        damage()
         assert bible.load_bible("m") == {"Ruth 1:1": "In the days"}
-        assert json.loads((tmp_path / "bible-m.json").read_text(encoding="utf-8")) == {"Ruth 1:1": "In the days"}
+        assert len(parsed) == i + 2
+        assert read_cached(path) == {"Ruth 1:1": "In the days"}
 
 
 @pytest.mark.parametrize("name", sorted({*SEQ2SEQ, *OBJECTIVES}))

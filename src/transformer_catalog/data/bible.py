@@ -11,7 +11,6 @@ EN-ES pairs. Evaluation holds out whole books, so no test verse has a neighbour 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import random
 import re
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TcatError
-from .cache import cache_dir, write_json_atomic
+from .cache import cache_dir, read_cached, write_cached
 
 MODULES = {"engKJV2006eb": "sword-text-kjv", "spaRV1909eb": "sword-text-sparv", "engWEB2015eb": "sword-text-web"}
 SWORD_ROOT = os.environ.get("TCAT_SWORD_ROOT", "/usr/share/sword")
@@ -74,18 +73,19 @@ def _parse_module(module: str) -> dict[str, str]:
 
 
 def load_bible(module: str) -> dict[str, str]:
-    """{"Genesis 1:1": text} for a SWORD module, parsed once and cached as JSON."""
+    """{"Genesis 1:1": text} for a SWORD module, parsed once and cached (data/cache.py's envelope)."""
     path = cache_dir() / f"bible-{module}.json"
-    if path.is_file():
-        try:
-            cached = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            cached = None
-        if isinstance(cached, dict) and cached and all(isinstance(v, str) for v in cached.values()):
-            return cached
-        # A damaged or foreign cache file is derived data: parse the module again and replace it.
+    cached = read_cached(path)  # None unless the file is intact (its digest matches)
+    if (
+        isinstance(cached, dict)
+        and cached
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in cached.items())
+    ):
+        return cached
+    # Missing, damaged, hand-edited or of another shape: derived data, so parse the module again and
+    # replace it (best effort: an unwritable cache only costs the next run a parse).
     verses = _parse_module(module)
-    write_json_atomic(path, verses)
+    write_cached(path, verses)
     return verses
 
 

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from ..errors import TcatError
-from ..files import write_bytes, write_json
+from ..files import write_bytes
 
 
 def cache_dir() -> Path:
@@ -88,13 +88,3 @@ def write_cached(path: Path, data) -> bool:
     except (OSError, TcatError):
         return False
     return True
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    """Plain JSON, atomically, through files.write_json (kept for callers that read plain JSON).
-    Raises OSError when the cache cannot be written, as before, so callers' fallbacks still apply."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path, obj, indent=None)
-    except TcatError as e:
-        raise OSError(str(e)) from None
