@@ -31,7 +31,7 @@ class Corpus:
 
 
 def load_corpus(data: str) -> Corpus:
-    from ..data.corpora import load_pairs
+    from ..data.parallel import sentence_pairs
 
     if data == "bible-kjv-web":
         from ..data import bible
@@ -44,7 +44,7 @@ def load_corpus(data: str) -> Corpus:
         pairs = bible.load_sample()
         refs, texts, queries = [p.ref for p in pairs], [p.src for p in pairs], [p.src for p in pairs]
     else:  # query<TAB>document pairs
-        rows = load_pairs(data)
+        rows = sentence_pairs(data)
         refs, texts, queries = [str(i) for i in range(len(rows))], [b for _, b in rows], [a for a, _ in rows]
     held = list(range(0, len(refs), 20))  # the pairs data/corpora.split holds out of training
     return Corpus(refs, texts, [queries[i] for i in held], held)

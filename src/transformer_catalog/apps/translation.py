@@ -28,18 +28,19 @@ def translate_batch(model, tok, texts: list[str], beam: int, alpha: float, max_n
     return [tok.decode(strip_after_eos(ids, tok.eos_id)) for ids in outs]
 
 
-def evaluate_translation(checkpoint, data=None, split="test", beam=4, alpha=0.6, limit=0, batch_size=16,
-                         progress=True) -> dict:
+def evaluate_translation(
+    checkpoint, data=None, split="test", beam=4, alpha=0.6, limit=0, batch_size=16, progress=True
+) -> dict:
     import sacrebleu
 
+    from ..data.parallel import split_parallel
     from ..train.checkpoint import load_model
-    from ..train.tasks import load_pairs
 
     model, meta, tok = load_model(checkpoint)
     if tok is None or model.config.arch != "encoder-decoder":
         raise TcatError(f"{checkpoint}: not a translation checkpoint (needs an encoder-decoder with a tokenizer)")
     data = data or meta.get("task", {}).get("data") or "bible-en-es"
-    pairs = load_pairs(data)[split]
+    pairs = split_parallel(data)[split]
     if limit:
         pairs = pairs[:limit]
     if not pairs:
@@ -66,9 +67,15 @@ def evaluate_translation(checkpoint, data=None, split="test", beam=4, alpha=0.6,
     training = json.loads(state_file.read_text()) if state_file.is_file() else {}
     training.pop("optimizer_param_groups", None)
     return {
-        "model": {"params": sum(p.numel() for p in model.parameters()), "d_model": cfg.d_model,
-                  "layers": [cfg.n_encoder_layers, cfg.n_decoder_layers], "heads": cfg.attention.n_heads,
-                  "d_ff": cfg.ffn.d_ff, "vocab": cfg.embedding.vocab_size, "norm": cfg.norm.placement},
+        "model": {
+            "params": sum(p.numel() for p in model.parameters()),
+            "d_model": cfg.d_model,
+            "layers": [cfg.n_encoder_layers, cfg.n_decoder_layers],
+            "heads": cfg.attention.n_heads,
+            "d_ff": cfg.ffn.d_ff,
+            "vocab": cfg.embedding.vocab_size,
+            "norm": cfg.norm.placement,
+        },
         "training": training,
         "data": data,
         "split": split,
@@ -81,6 +88,7 @@ def evaluate_translation(checkpoint, data=None, split="test", beam=4, alpha=0.6,
         "copy_source_bleu": round(sacrebleu.corpus_bleu(srcs, [refs]).score, 2),
         "copy_source_chrf": round(sacrebleu.corpus_chrf(srcs, [refs]).score, 2),
         "decode_seconds": round(time.perf_counter() - t0, 1),
-        "examples": [{"ref": p.ref, "source": p.src, "reference": p.tgt, "hypothesis": h}
-                     for p, h in list(zip(pairs, hyps))[:5]],
+        "examples": [
+            {"ref": p.ref, "source": p.src, "reference": p.tgt, "hypothesis": h} for p, h in list(zip(pairs, hyps))[:5]
+        ],
     }

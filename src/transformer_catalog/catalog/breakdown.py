@@ -29,7 +29,7 @@ def breakdown(entry, compute: bool = True) -> list[dict] | None:
     if not compute:
         return None
     from ..nn.count import count_parameters, forward_flops_per_token, parameter_breakdown
-    from .verify import build_config
+    from .specs import build_config
 
     rows = []
     for variant in entry.spec.to_dict()["variants"]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import TcatError
-from .specs import build_config, tiny_config  # noqa: F401  (re-exported: they lived here before specs.py)
+from .specs import build_config, tiny_config  # noqa: F401  (tiny_config re-exported for tests/test_equivalences.py only)
 
 TOLERANCE = 0.02
 

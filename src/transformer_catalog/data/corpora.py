@@ -169,13 +169,6 @@ def load_documents(data: str) -> list[list[str]]:
     )
 
 
-def load_pairs(data: str) -> list[tuple[str, str]]:
-    """Sentence pairs of parallel text (moved to data/parallel.py; this name stays for its callers)."""
-    from .parallel import sentence_pairs
-
-    return sentence_pairs(data)
-
-
 def split(items: list, minimum: int = 20, source: str = "") -> tuple[list, list]:
     """(train, valid): every 20th item held out."""
     if len(items) < minimum:

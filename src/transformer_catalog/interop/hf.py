@@ -18,11 +18,6 @@ from ..nn.config import ModelConfig
 from ..nn.model import build_model
 
 
-def family_for(model_type: str):
-    """The family for a Hugging Face model_type (kept for callers of the old name)."""
-    return family_for_hf(model_type)
-
-
 def _shards(index: Path) -> list[Path]:
     """The shard files a model.safetensors.index.json names (plain file names inside its folder)."""
     try:

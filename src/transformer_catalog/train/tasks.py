@@ -51,10 +51,6 @@ class Task:
         return sum(int((batch[k] != self.pad_id).sum()) for k in ("ids", "src", "tgt_in", "a", "b") if k in batch)
 
 
-# Old names of the two task kinds, kept for callers outside this package.
-Seq2SeqTask = ObjectiveTask = Task
-
-
 def make_task(name: str, data: str | None, vocab_size: int, max_len: int, tokenizer=None) -> Task:
     """translate / copy (the paper's tasks), or any pretraining objective's name (objectives/), over
     `data` (each has a default corpus)."""
@@ -86,7 +82,8 @@ def make_copy_task(n_symbols: int = 10, length: int = 10, n_train: int = 20000, 
 
 
 def load_pairs(data: str):
-    """Translation's train/valid/test pairs (moved to data.parallel.split_parallel; kept for callers)."""
+    """Translation's train/valid/test pairs: data.parallel.split_parallel under its old name, kept only
+    for tests/test_translation_eval.py and scripts/demo_check.py until they import split_parallel."""
     from ..data.parallel import split_parallel
 
     return split_parallel(data)
@@ -173,14 +170,8 @@ def make_objective_task(objective: str, data: str, vocab_size: int, max_len: int
 
 
 __all__ = [
-    "COPY_BOS",
-    "COPY_EOS",
-    "COPY_PAD",
-    "ObjectiveTask",
-    "Seq2SeqTask",
     "Task",
     "chunk",
-    "copy_examples",
     "load_pairs",
     "make_copy_task",
     "make_objective_task",
