@@ -151,3 +151,18 @@ def test_fsdp_and_ddp_are_told_apart_by_type():
     assert not distributed.is_sharded(m)
     with distributed.no_sync(m, last=False):
         pass
+
+
+# -- f. spec.layout is the only name ---------------------------------------------------------------
+def test_spec_family_is_no_longer_an_alias_of_layout():
+    from pydantic import ValidationError
+
+    from transformer_catalog.catalog.schema import Spec
+    from transformer_catalog.catalog.specs import build_config
+
+    raw = {"layout": "config", "args": {"n_encoder_layers": 3}, "counting": "all", "variants": {"base": {}}}
+    spec = Spec.model_validate(raw).model_dump(mode="json")
+    assert "family" not in spec and spec["layout"] == "config"
+    assert build_config(spec, "base").n_encoder_layers == 3  # read through spec["layout"]
+    with pytest.raises(ValidationError, match="family"):
+        Spec.model_validate({"family": "bert", "counting": "all"})

@@ -54,7 +54,7 @@ def test_families_never_import_interop():
         assert "interop" not in _imports(path), path.name
 
 
-def test_catalog_specs_name_a_layout_from_the_registry_and_the_old_name_still_reads():
+def test_catalog_specs_name_a_layout_from_the_registry_and_the_old_name_is_refused():
     from pydantic import ValidationError
 
     from transformer_catalog.catalog.load import load_catalog
@@ -65,6 +65,8 @@ def test_catalog_specs_name_a_layout_from_the_registry_and_the_old_name_still_re
     assert specs and all(s["layout"] in names for s in specs)
     data = Path(families.__file__).parent.parent / "catalog" / "data" / "models"
     assert not any(line.startswith("  family:") for f in data.glob("*.yaml") for line in f.read_text().splitlines())
-    assert Spec(family="llama", counting="x").layout == "llama"  # specs written before the rename
-    with pytest.raises(ValidationError, match="give `layout` only"):
-        Spec(layout="llama", family="gpt2", counting="x")
+    assert all("family" not in s for s in specs)  # the old name is neither read nor dumped
+    with pytest.raises(ValidationError, match="family"):  # `family:` is no longer an alias of `layout:`
+        Spec(family="llama", counting="x")
+    with pytest.raises(ValidationError, match="family"):
+        Spec(layout="llama", family="llama", counting="x")

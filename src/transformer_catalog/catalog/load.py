@@ -292,7 +292,9 @@ class Catalog:
 
 def _fingerprint(models: Path, lineage: Path) -> str:
     h = hashlib.sha1(__version__.encode())
-    for p in model_files(models) + [lineage]:
+    # schema.py too: the cache holds what the schema dumped, so a changed schema (a field dropped or
+    # renamed within one version, as in a development checkout) must not be served from old data
+    for p in model_files(models) + [lineage, Path(__file__).with_name("schema.py")]:
         try:
             st = p.stat()
         except OSError:

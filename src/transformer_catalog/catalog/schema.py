@@ -114,26 +114,6 @@ class Spec(Strict):
     counting: str
     explained: dict[str, str] = {}
 
-    # The old name of `layout`, filled from it so that readers of the dumped dict that still say
-    # spec["family"] keep working; written in no YAML file. Drop it once every reader says layout.
-    family: str | None = Field(None, description="old name of `layout` (same value); read `layout`")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _old_name(cls, data):
-        """The one place where the old name is converted: `family:` alone reads as `layout`."""
-        if isinstance(data, dict):
-            layout, family = data.get("layout"), data.get("family")
-            if layout is not None and family is not None and layout != family:
-                raise ValueError("spec: give `layout` only (`family` is its old name)")
-            if layout is not None or family is not None:
-                data = {
-                    **data,
-                    "layout": layout if layout is not None else family,
-                    "family": layout if layout is not None else family,
-                }
-        return data
-
 
 class Entry(Strict):
     name: str

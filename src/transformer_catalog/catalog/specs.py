@@ -26,9 +26,9 @@ def build_config(spec: dict, variant: str):
     from ..nn.config import ModelConfig
 
     args = {**spec.get("args", {}), **spec.get("variants", {}).get(variant, {})}
-    if spec["family"] == "config":
+    if spec["layout"] == "config":
         return ModelConfig().replace(**args)
-    return make_config(family(spec["family"]), **args)
+    return make_config(family(spec["layout"]), **args)
 
 
 def tiny_config(cfg):
