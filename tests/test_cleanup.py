@@ -166,3 +166,32 @@ def test_spec_family_is_no_longer_an_alias_of_layout():
     assert build_config(spec, "base").n_encoder_layers == 3  # read through spec["layout"]
     with pytest.raises(ValidationError, match="family"):
         Spec.model_validate({"family": "bert", "counting": "all"})
+
+
+# -- g. streaming lives in generate.py -------------------------------------------------------------
+def test_stream_text_yields_each_piece_once_it_decodes():
+    """A piece is shown only when it becomes decodable (a tokenizer that needs two tokens per
+    character, like byte-level BPE for non-ASCII), and the pieces add up to the greedy decode."""
+    from types import SimpleNamespace
+
+    from transformer_catalog.generate import generate, stream_text, strip_after_eos
+    from transformer_catalog.nn import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="decoder", d_model=32, n_decoder_layers=2, dropout=0.0)
+    cfg = cfg.replace(**{"embedding.vocab_size": 40})
+    model = build_model(cfg).eval()
+
+    def decode(ids):  # two tokens make one character; a trailing odd token is not decodable yet
+        return "".join(chr(0x3B1 + (a + b) % 20) for a, b in zip(ids[::2], ids[1::2]))
+
+    start = torch.tensor([[5]])
+    ids = strip_after_eos(generate(model, start, 12)[0].tolist(), None)
+    assert len(ids) == 12
+    eos = ids[-1] if ids[-1] not in ids[:-1] else None  # stop early when the last token is unique
+    tok = SimpleNamespace(eos_id=eos, decode=decode)
+    with torch.no_grad():
+        pieces = list(stream_text(model, tok, start, 12))
+    kept = strip_after_eos(ids, eos)
+    assert "".join(pieces) == decode(kept)
+    assert len(pieces) == len(kept) // 2 and all(len(p) == 1 for p in pieces)

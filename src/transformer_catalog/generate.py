@@ -164,6 +164,32 @@ def generate(model, start: Tensor, max_new_tokens: int, **kwargs) -> Tensor:
     return torch.stack(steps, dim=1)
 
 
+def stream_text(
+    model,
+    tok,
+    start: Tensor,
+    max_new_tokens: int,
+    src: Tensor | None = None,
+    sampling: SamplingConfig = SamplingConfig(),
+    compile: bool = False,
+) -> Iterator[str]:
+    """Decoded text as it is produced, one piece per new token, for a batch of one: what `tcat
+    generate` prints. Byte-level BPE may need several tokens for one character, so each piece is
+    what became decodable since the last (the text of all tokens so far, minus what was shown)."""
+    ids: list[int] = []
+    shown = ""
+    for nxt, _ in iter_tokens(
+        model, start, max_new_tokens, src=src, eos_id=tok.eos_id, sampling=sampling, compile=compile
+    ):
+        if nxt.item() == tok.eos_id:
+            return
+        ids.append(nxt.item())
+        text = tok.decode(ids)
+        if len(text) > len(shown):
+            yield text[len(shown) :]
+            shown = text
+
+
 def strip_after_eos(ids: list[int], eos_id: int | None) -> list[int]:
     return ids[: ids.index(eos_id)] if eos_id is not None and eos_id in ids else ids
 

@@ -102,9 +102,8 @@ def cmd_generate(args) -> None:
     refuse_encoder(args.checkpoint, meta, cfg, "generate")
     import torch
 
-    from ..generate import SamplingConfig, beam_search, strip_after_eos
+    from ..generate import SamplingConfig, beam_search, stream_text, strip_after_eos
     from ..nn.model import EncoderDecoderModel
-    from ..stream import stream_text
     from ..train.checkpoint import load_model
 
     model, meta, tok = load_model(args.checkpoint)
