@@ -195,3 +195,14 @@ def test_stream_text_yields_each_piece_once_it_decodes():
     kept = strip_after_eos(ids, eos)
     assert "".join(pieces) == decode(kept)
     assert len(pieces) == len(kept) // 2 and all(len(p) == 1 for p in pieces)
+
+
+# -- h. the lineage roots `tcat tree` prints are accepted as its ROOT --------------------------------
+@pytest.mark.parametrize("root", ["RNN", "LSTM", "lstm"])
+def test_tcat_tree_starts_at_a_lineage_root(capsys, root):
+    from transformer_catalog.cli import main
+
+    assert main(["tree", root]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[0] == root.upper()
+    assert any("Transformer 2017" in line for line in lines[1:3])  # the entries that grew from it
