@@ -237,6 +237,10 @@ CASES = [
     ("evaluate-int8-translation", ["evaluate", "run", "--int8"], r"--int8 evaluates language-model runs"),
     ("evaluate-prompt-translation", ["evaluate", "run", "--prompt", "x"], r"--prompt samples from language-model runs"),
     ("evaluate-corrupt", ["evaluate", "corrupt"], r"."),
+    ("evaluate-lm-beam", ["evaluate", "lm", "--beam", "4"], r"lm: --beam evaluates translation runs; a language-model"),
+    ("evaluate-lm-alpha", ["evaluate", "lm", "--alpha", "1.0"], r"lm: --alpha evaluates translation runs"),
+    ("evaluate-lm-data-limit", ["evaluate", "lm", "--data", "bible-sample", "--limit", "5"],
+     r"lm: --data --limit evaluate translation runs"),
     # -- text that is not UTF-8 ------------------------------------------------------------------------
     ("argv-not-utf8-list", ["list", BAD_UTF8], r"tcat: error: argument 2 .* is not valid UTF-8"),
     ("argv-not-utf8-out", ["export", "--out", BAD_UTF8], r"argument 3 .* is not valid UTF-8"),

@@ -150,6 +150,16 @@ def cmd_evaluate(args) -> None:
     task = meta.get("task") if isinstance(meta.get("task"), dict) else {}
     if task.get("objective") == "clm":
         from ..apps.language_model import evaluate_lm
+        from .sampling import Decoding
+
+        # the translation options: refused rather than silently unused on a language model
+        unused = [f"--{k}" for k in given(args, Decoding)] + (["--data"] if args.data is not None else [])
+        unused += ["--limit"] if args.limit else []
+        if unused:
+            raise TcatError(
+                f"{args.checkpoint}: {' '.join(unused)} evaluate{'s' if len(unused) == 1 else ''} translation runs; "
+                "a language-model run is evaluated on its held-out text with sampled continuations of --prompt"
+            )
 
         result = evaluate_lm(
             args.checkpoint, args.prompt or ["ROMEO:", "First Citizen:\nBefore we proceed"], int8=args.int8
