@@ -10,7 +10,7 @@ from transformer_catalog.errors import TcatError
 
 
 def _folder():
-    from transformer_catalog.apps.embeddings import minilm_folder
+    from transformer_catalog.train.pretrained import minilm_folder
 
     try:
         return minilm_folder()

@@ -81,7 +81,8 @@ def test_milvus_index_and_search_cli(tmp_path):
     res = subprocess.run([*cli, "search", "Let there be light", "--uri", uri, "--k", "3", "--threads", "1"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
-    assert "Genesis 1:3" in res.stdout.splitlines()[0]
+    # a query<TAB>document file numbers its documents; the KJV's Genesis 1:3 must come first
+    assert "Let there be light: and there was light" in res.stdout.splitlines()[0], res.stdout
 
 
 def test_search_and_index_errors_are_one_line_and_leave_nothing_behind(tmp_path):
@@ -95,3 +96,14 @@ def test_search_and_index_errors_are_one_line_and_leave_nothing_behind(tmp_path)
     assert not missing.exists()
     res = subprocess.run([*cli, "search", "light", "--uri", str(missing)], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 2 and "pass --encoder" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("note", [b"{", b"[]", b'{"other": 1}', b'{"encoder": 3}', b"\xff"])
+def test_damaged_index_metadata_is_one_line(tmp_path, note):
+    from transformer_catalog.apps.search import index_encoder
+    from transformer_catalog.errors import TcatError
+
+    uri = tmp_path / "kjv.db"
+    (tmp_path / "kjv.db.json").write_bytes(note)
+    with pytest.raises(TcatError, match="damaged index metadata"):
+        index_encoder(str(uri))

@@ -139,7 +139,7 @@ def classify(data: dict, model: str, epochs: float = 3.0, lr: float = 0.0, max_l
                                 lr or 2e-3, seed=seed, progress=progress)
         extra["params"] = sum(p.numel() for p in net.parameters())
     else:
-        from .embeddings import load_encoder, resolve_encoder
+        from ..train.pretrained import load_encoder, resolve_encoder
 
         encoder, tok, limit = load_encoder(resolve_encoder(model))
         net = EncoderClassifier(encoder, n_classes)

@@ -51,7 +51,8 @@ def load_corpus(data: str) -> Corpus:
 
 
 def embed(encoder: str, texts: list[str], batch_size: int = 64) -> np.ndarray:
-    from .embeddings import SentenceEncoder, resolve_encoder
+    from ..train.pretrained import resolve_encoder
+    from .embeddings import SentenceEncoder
 
     return SentenceEncoder(resolve_encoder(encoder)).encode(texts, batch_size).numpy()
 
@@ -109,7 +110,13 @@ def index_encoder(uri: str) -> str:
     meta = Path(uri + ".json")
     if not meta.is_file():
         raise TcatError(f"{uri}: no index metadata ({meta.name}); pass --encoder")
-    return json.loads(meta.read_text())["encoder"]
+    try:
+        encoder = json.loads(meta.read_text(encoding="utf-8"))["encoder"]
+    except (OSError, ValueError, TypeError, KeyError):
+        raise TcatError(f"{meta}: damaged index metadata (expected {{\"encoder\": ...}}); pass --encoder") from None
+    if not isinstance(encoder, str):
+        raise TcatError(f"{meta}: damaged index metadata (encoder is not a name); pass --encoder")
+    return encoder
 
 
 def tfidf_rank(corpus: Corpus, k: int = 10) -> list[list[int]]:

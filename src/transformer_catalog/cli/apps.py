@@ -48,7 +48,7 @@ def cmd_classify(args) -> None:
     from ..data.sentiment import load_sentiment
 
     if args.model not in ("tfidf", "bilstm"):  # the model is checked before the data is loaded
-        from ..apps.embeddings import resolve_encoder
+        from ..train.pretrained import resolve_encoder
 
         resolve_encoder(args.model)
 

@@ -106,7 +106,7 @@ def fresh(opts: RunOptions, train: dict, world: int, progress: bool) -> Run:
         changes["dropout"] = opts.dropout
     tokenizer, init_state = None, None
     if opts.init:  # pretrained weights, with their tokenizer (e.g. --init minilm)
-        from ..apps.embeddings import load_encoder, resolve_encoder
+        from .pretrained import load_encoder, resolve_encoder
 
         core, tokenizer, _ = load_encoder(resolve_encoder(opts.init))
         base, init_state = core.config.replace(**changes), core.state_dict()
