@@ -24,8 +24,13 @@ from common import machine, median, write  # noqa: E402
 
 def run(args, env):
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "transformer_catalog.cli", *args], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "transformer_catalog.cli", *args],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - t
 
 
@@ -50,10 +55,16 @@ def main() -> None:
         "command": "python benchmarks/bench_catalog.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
         "runs": args.runs,
-        "entries": len(list((Path(__file__).parent.parent / "src/transformer_catalog/catalog/data/models").glob("*.yaml"))),
-        "seconds": {"tcat --help": round(median(helps), 3), "tcat list (cache cold)": round(median(cold), 3),
-                    "tcat list (cache warm)": round(median(warm), 3), "tcat site build (whole process)": round(median(site), 3),
-                    "tcat verify (whole catalog, whole process)": round(median(verify), 3)},
+        "entries": len(
+            list((Path(__file__).parent.parent / "src/transformer_catalog/catalog/data/models").glob("*.yaml"))
+        ),
+        "seconds": {
+            "tcat --help": round(median(helps), 3),
+            "tcat list (cache cold)": round(median(cold), 3),
+            "tcat list (cache warm)": round(median(warm), 3),
+            "tcat site build (whole process)": round(median(site), 3),
+            "tcat verify (whole catalog, whole process)": round(median(verify), 3),
+        },
     }
     print(write("catalog", result))
     for k, v in result["seconds"].items():

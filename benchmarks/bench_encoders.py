@@ -38,12 +38,19 @@ def bert_peers() -> dict:
 
     hf_cfg = transformers.BertConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)  # BERT-base
     hf_cfg._attn_implementation = "sdpa"
-    peers = {"tcat": build_model(bert.config_from_hf(hf_cfg.to_dict())), "hf": transformers.BertModel(hf_cfg, add_pooling_layer=False)}
+    peers = {
+        "tcat": build_model(bert.config_from_hf(hf_cfg.to_dict())),
+        "hf": transformers.BertModel(hf_cfg, add_pooling_layer=False),
+    }
     try:
         from x_transformers import Encoder, TransformerWrapper
 
-        peers["x-transformers"] = TransformerWrapper(num_tokens=hf_cfg.vocab_size, max_seq_len=512, return_only_embed=False,
-                                                     attn_layers=Encoder(dim=768, depth=12, heads=12, ff_mult=4))
+        peers["x-transformers"] = TransformerWrapper(
+            num_tokens=hf_cfg.vocab_size,
+            max_seq_len=512,
+            return_only_embed=False,
+            attn_layers=Encoder(dim=768, depth=12, heads=12, ff_mult=4),
+        )
     except ImportError:
         pass
     return peers
@@ -67,14 +74,28 @@ def t5_peers() -> dict:
 
     from transformer_catalog.families import t5
 
-    hf_cfg = transformers.T5Config(d_model=512, d_ff=2048, num_layers=6, num_heads=8, d_kv=64, dropout_rate=0.0)  # t5-small
-    peers = {"tcat": build_model(t5.config_from_hf(hf_cfg.to_dict())), "hf": transformers.T5ForConditionalGeneration(hf_cfg)}
+    hf_cfg = transformers.T5Config(
+        d_model=512, d_ff=2048, num_layers=6, num_heads=8, d_kv=64, dropout_rate=0.0
+    )  # t5-small
+    peers = {
+        "tcat": build_model(t5.config_from_hf(hf_cfg.to_dict())),
+        "hf": transformers.T5ForConditionalGeneration(hf_cfg),
+    }
     try:
         from x_transformers import XTransformer
 
-        peers["x-transformers"] = XTransformer(dim=512, enc_num_tokens=hf_cfg.vocab_size, enc_depth=6, enc_heads=8,
-                                               enc_max_seq_len=SEQ, dec_num_tokens=hf_cfg.vocab_size, dec_depth=6,
-                                               dec_heads=8, dec_max_seq_len=SEQ + 1, tie_token_emb=True)
+        peers["x-transformers"] = XTransformer(
+            dim=512,
+            enc_num_tokens=hf_cfg.vocab_size,
+            enc_depth=6,
+            enc_heads=8,
+            enc_max_seq_len=SEQ,
+            dec_num_tokens=hf_cfg.vocab_size,
+            dec_depth=6,
+            dec_heads=8,
+            dec_max_seq_len=SEQ + 1,
+            tie_token_emb=True,
+        )
     except ImportError:
         pass
     return peers
@@ -102,8 +123,14 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    result = {"benchmark": "encoders", "machine": machine(), "rounds": args.rounds, "batch": BATCH, "seq": SEQ,
-              "command": "python benchmarks/bench_encoders.py " + " ".join(sys.argv[1:])}
+    result = {
+        "benchmark": "encoders",
+        "machine": machine(),
+        "rounds": args.rounds,
+        "batch": BATCH,
+        "seq": SEQ,
+        "command": "python benchmarks/bench_encoders.py " + " ".join(sys.argv[1:]),
+    }
     if "bert" in args.only:
         peers = bert_peers()
         ids = torch.randint(0, 30522, (BATCH, SEQ))
@@ -123,7 +150,9 @@ def main() -> None:
         result["t5_small_params"] = {n: sum(p.numel() for p in m.parameters()) for n, m in peers.items()}
         for name, model in peers.items():
             seq2seq_train_rate(name, model, src, tgt, opts[name])  # warm-up
-        rounds = interleaved({n: n for n in peers}, lambda n: seq2seq_train_rate(n, peers[n], src, tgt, opts[n]), args.rounds)
+        rounds = interleaved(
+            {n: n for n in peers}, lambda n: seq2seq_train_rate(n, peers[n], src, tgt, opts[n]), args.rounds
+        )
         result["t5_small_train_tokens_per_s"] = {"fp32": {n: round(median(r), 1) for n, r in rounds.items()}}
         print("t5", result["t5_small_train_tokens_per_s"], flush=True)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

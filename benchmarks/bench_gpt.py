@@ -32,9 +32,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import interleaved, machine, median, write  # noqa: E402
 from nanogpt_decoder import GPT  # noqa: E402
 
-CONFIGS = {"tiny": dict(vocab=256, ctx=32, d=32, h=4, n=2, batch=2),  # the harness's own test (tests/test_benchmarks.py)
-           "small": dict(vocab=8192, ctx=256, d=256, h=8, n=6, batch=16),  # 6.9M parameters
-           "gpt2": dict(vocab=50257, ctx=256, d=768, h=12, n=12, batch=4)}  # GPT-2 small, 124M
+CONFIGS = {
+    "tiny": dict(vocab=256, ctx=32, d=32, h=4, n=2, batch=2),  # the harness's own test (tests/test_benchmarks.py)
+    "small": dict(vocab=8192, ctx=256, d=256, h=8, n=6, batch=16),  # 6.9M parameters
+    "gpt2": dict(vocab=50257, ctx=256, d=768, h=12, n=12, batch=4),
+}  # GPT-2 small, 124M
 
 
 def build_peers(c: dict) -> dict:
@@ -42,16 +44,32 @@ def build_peers(c: dict) -> dict:
     from transformer_catalog.nn import build_model
 
     peers = {}
-    cfg = get_config("gpt2", n_layer=c["n"], n_embd=c["d"], n_head=c["h"], n_positions=c["ctx"], vocab_size=c["vocab"],
-                     resid_pdrop=0.0).replace(**{"attention.dropout": 0.0})
+    cfg = get_config(
+        "gpt2",
+        n_layer=c["n"],
+        n_embd=c["d"],
+        n_head=c["h"],
+        n_positions=c["ctx"],
+        vocab_size=c["vocab"],
+        resid_pdrop=0.0,
+    ).replace(**{"attention.dropout": 0.0})
     peers["tcat"] = build_model(cfg)
     peers["nanogpt"] = GPT(c["vocab"], c["ctx"], c["d"], c["h"], c["n"])
     try:
         import transformers
 
-        hf_cfg = transformers.GPT2Config(n_layer=c["n"], n_embd=c["d"], n_head=c["h"], n_positions=c["ctx"],
-                                         vocab_size=c["vocab"], resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                                         bos_token_id=0, eos_token_id=0)
+        hf_cfg = transformers.GPT2Config(
+            n_layer=c["n"],
+            n_embd=c["d"],
+            n_head=c["h"],
+            n_positions=c["ctx"],
+            vocab_size=c["vocab"],
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
         hf_cfg._attn_implementation = "sdpa"
         peers["hf"] = transformers.GPT2LMHeadModel(hf_cfg)
     except ImportError:
@@ -59,8 +77,12 @@ def build_peers(c: dict) -> dict:
     try:
         from x_transformers import Decoder, TransformerWrapper
 
-        peers["x-transformers"] = TransformerWrapper(num_tokens=c["vocab"], max_seq_len=c["ctx"], tie_embedding=True,
-                                                     attn_layers=Decoder(dim=c["d"], depth=c["n"], heads=c["h"]))
+        peers["x-transformers"] = TransformerWrapper(
+            num_tokens=c["vocab"],
+            max_seq_len=c["ctx"],
+            tie_embedding=True,
+            attn_layers=Decoder(dim=c["d"], depth=c["n"], heads=c["h"]),
+        )
     except ImportError:
         pass
     return peers
@@ -151,10 +173,18 @@ def main() -> None:
     torch.manual_seed(0)
     c = CONFIGS[args.config]
     peers = build_peers(c)
-    result = {"config": args.config, "dims": c, "machine": machine(), "rounds": args.rounds,
-              "command": "python benchmarks/bench_gpt.py " + " ".join(sys.argv[1:]),
-              "params": {n: sum(p.numel() for p in m.parameters()) for n, m in peers.items()},
-              "peak_gflops": {}, "train_tokens_per_s": {}, "mfu": {}, "generate_tokens_per_s": {}}
+    result = {
+        "config": args.config,
+        "dims": c,
+        "machine": machine(),
+        "rounds": args.rounds,
+        "command": "python benchmarks/bench_gpt.py " + " ".join(sys.argv[1:]),
+        "params": {n: sum(p.numel() for p in m.parameters()) for n, m in peers.items()},
+        "peak_gflops": {},
+        "train_tokens_per_s": {},
+        "mfu": {},
+        "generate_tokens_per_s": {},
+    }
     peaks = {}
     for mode in args.modes.split(","):
         dtype = "bf16" if mode == "bf16" else "fp32"
@@ -188,8 +218,11 @@ def main() -> None:
             generate_rate(name, model, c, new=8, batch=batch)  # warm-up (compiles tcat-compiled's step)
             if name == "tcat-compiled":
                 result.setdefault("decode_compile_s", {})[f"batch {batch}"] = round(time.perf_counter() - t, 1)
-        gen = interleaved({n: n for n in decoders}, lambda name: generate_rate(name, decoders[name], c, args.new_tokens, batch),
-                          args.rounds)
+        gen = interleaved(
+            {n: n for n in decoders},
+            lambda name: generate_rate(name, decoders[name], c, args.new_tokens, batch),
+            args.rounds,
+        )
         result["generate_tokens_per_s"][f"batch {batch}"] = {n: round(median(r), 1) for n, r in gen.items()}
         print("generate", batch, result["generate_tokens_per_s"][f"batch {batch}"], flush=True)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

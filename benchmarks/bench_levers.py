@@ -118,13 +118,22 @@ def chunked_ce(hidden, weight, targets, chunk=1024):
 
     total = hidden.new_zeros(())
     for i in range(0, hidden.size(0), chunk):
-        total = total + checkpoint(lambda h, t: F.cross_entropy(h @ weight.T, t, reduction="sum"),
-                                   hidden[i:i + chunk], targets[i:i + chunk], use_reentrant=False)
+        total = total + checkpoint(
+            lambda h, t: F.cross_entropy(h @ weight.T, t, reduction="sum"),
+            hidden[i : i + chunk],
+            targets[i : i + chunk],
+            use_reentrant=False,
+        )
     return total / hidden.size(0)
 
 
-MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::_scaled_dot_product_flash_attention_for_cpu",
-              "aten::_scaled_dot_product_flash_attention_for_cpu_backward")
+MATMUL_OPS = (
+    "aten::mm",
+    "aten::addmm",
+    "aten::bmm",
+    "aten::_scaled_dot_product_flash_attention_for_cpu",
+    "aten::_scaled_dot_product_flash_attention_for_cpu_backward",
+)
 
 
 def matmul_share(model) -> float:
@@ -161,33 +170,55 @@ def main() -> None:
     small = gpt(6, 256, 8, 8192)
 
     fused = fuse_qkv(small)
-    compare("decode 6.9M: fused QKV / three projections (tokens/s)", {"fused": lambda: decode_rate(fused, 8192),
-                                                                      "three": lambda: decode_rate(small, 8192)},
-            args.rounds, res)
+    compare(
+        "decode 6.9M: fused QKV / three projections (tokens/s)",
+        {"fused": lambda: decode_rate(fused, 8192), "three": lambda: decode_rate(small, 8192)},
+        args.rounds,
+        res,
+    )
 
     def with_cat():
         with patched(LayerCache, "append", cat_append):
             return decode_rate(small, 8192)
-    compare("decode 6.9M: in-place KV cache / torch.cat cache (tokens/s)", {"in-place": lambda: decode_rate(small, 8192),
-                                                                           "cat": with_cat}, args.rounds, res)
 
-    compare("train 6.9M: fused QKV / three projections (tokens/s)", {"fused": lambda: train_rate(fused, 8192),
-                                                                     "three": lambda: train_rate(small, 8192)},
-            args.rounds, res)
+    compare(
+        "decode 6.9M: in-place KV cache / torch.cat cache (tokens/s)",
+        {"in-place": lambda: decode_rate(small, 8192), "cat": with_cat},
+        args.rounds,
+        res,
+    )
+
+    compare(
+        "train 6.9M: fused QKV / three projections (tokens/s)",
+        {"fused": lambda: train_rate(fused, 8192), "three": lambda: train_rate(small, 8192)},
+        args.rounds,
+        res,
+    )
     from transformer_catalog.nn.quant import quantize_int8
 
     q_small = quantize_int8(copy.deepcopy(small))
-    compare("decode 6.9M: int8 / fp32 weights (tokens/s)", {"int8": lambda: decode_rate(q_small, 8192),
-                                                           "fp32": lambda: decode_rate(small, 8192)}, args.rounds, res)
+    compare(
+        "decode 6.9M: int8 / fp32 weights (tokens/s)",
+        {"int8": lambda: decode_rate(q_small, 8192), "fp32": lambda: decode_rate(small, 8192)},
+        args.rounds,
+        res,
+    )
     big = gpt(12, 768, 12, 50257)
     fused_big = fuse_qkv(big)
-    compare("train 124M: fused QKV / three projections (tokens/s)",
-            {"fused": lambda: train_rate(fused_big, 50257, batch=4), "three": lambda: train_rate(big, 50257, batch=4)},
-            args.rounds, res)
+    compare(
+        "train 124M: fused QKV / three projections (tokens/s)",
+        {"fused": lambda: train_rate(fused_big, 50257, batch=4), "three": lambda: train_rate(big, 50257, batch=4)},
+        args.rounds,
+        res,
+    )
     del fused_big
     q_big = quantize_int8(copy.deepcopy(big))
-    compare("decode 124M: int8 / fp32 weights (tokens/s)", {"int8": lambda: decode_rate(q_big, 50257, 32),
-                                                           "fp32": lambda: decode_rate(big, 50257, 32)}, args.rounds, res)
+    compare(
+        "decode 124M: int8 / fp32 weights (tokens/s)",
+        {"int8": lambda: decode_rate(q_big, 50257, 32), "fp32": lambda: decode_rate(big, 50257, 32)},
+        args.rounds,
+        res,
+    )
     del q_big
 
     from transformer_catalog.train.compile import compile_blocks
@@ -197,8 +228,12 @@ def main() -> None:
     t = time.perf_counter()
     train_rate(compiled, 8192, steps=1)
     res["compile seconds (6.9M, first step)"] = round(time.perf_counter() - t, 1)
-    compare("train 6.9M: per-block compile / eager (tokens/s)", {"compiled": lambda: train_rate(compiled, 8192),
-                                                                "eager": lambda: train_rate(small, 8192)}, args.rounds, res)
+    compare(
+        "train 6.9M: per-block compile / eager (tokens/s)",
+        {"compiled": lambda: train_rate(compiled, 8192), "eager": lambda: train_rate(small, 8192)},
+        args.rounds,
+        res,
+    )
 
     x = torch.randn(4 * 255, 768)
     w, w_pad = torch.randn(50257, 768), torch.randn(50304, 768)
@@ -208,8 +243,13 @@ def main() -> None:
         for _ in range(3):
             x @ weight.T
         return 3 * x.size(0) / (time.perf_counter() - t)
-    compare("124M head matmul: vocab 50,304 (padded) / 50,257 (rows/s)", {"padded": lambda: head(w_pad),
-                                                                          "unpadded": lambda: head(w)}, args.rounds, res)
+
+    compare(
+        "124M head matmul: vocab 50,304 (padded) / 50,257 (rows/s)",
+        {"padded": lambda: head(w_pad), "unpadded": lambda: head(w)},
+        args.rounds,
+        res,
+    )
 
     hidden = torch.randn(16 * 255, 256, requires_grad=True)
     emb = torch.randn(8192, 256, requires_grad=True)
@@ -219,12 +259,24 @@ def main() -> None:
         t = time.perf_counter()
         fn(hidden, emb, targets).backward()
         return hidden.size(0) / (time.perf_counter() - t)
-    compare("6.9M head + loss, forward and backward: chunked / whole (tokens/s)",
-            {"chunked": lambda: loss_rate(chunked_ce),
-             "whole": lambda: loss_rate(lambda h, w_, t: F.cross_entropy(h @ w_.T, t))}, args.rounds, res)
+
+    compare(
+        "6.9M head + loss, forward and backward: chunked / whole (tokens/s)",
+        {
+            "chunked": lambda: loss_rate(chunked_ce),
+            "whole": lambda: loss_rate(lambda h, w_, t: F.cross_entropy(h @ w_.T, t)),
+        },
+        args.rounds,
+        res,
+    )
     res["6.9M training step: share of time in matmuls + attention kernels"] = matmul_share(small)
-    out = {"benchmark": "levers", "machine": machine(), "rounds": args.rounds, "results": res,
-           "command": "python benchmarks/bench_levers.py " + " ".join(sys.argv[1:])}
+    out = {
+        "benchmark": "levers",
+        "machine": machine(),
+        "rounds": args.rounds,
+        "results": res,
+        "command": "python benchmarks/bench_levers.py " + " ".join(sys.argv[1:]),
+    }
     print(write("levers", out))
 
 

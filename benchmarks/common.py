@@ -25,8 +25,14 @@ def machine() -> dict:
         isa = [f for f in ("amx_bf16", "avx512_bf16", "avx512f", "avx2") if f" {f}" in flags]
     except OSError:
         isa = []
-    return {"cpu": cpu, "isa": isa, "cores": os.cpu_count(), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "python": platform.python_version()}
+    return {
+        "cpu": cpu,
+        "isa": isa,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+    }
 
 
 def interleaved(peers: dict, run_one, rounds: int) -> dict[str, list[float]]:

@@ -41,7 +41,12 @@ class MLP(nn.Sequential):
 class EncBlock(nn.Module):
     def __init__(self, d, h, ff):
         super().__init__()
-        self.attn, self.ln1, self.mlp, self.ln2 = SelfAttention(d, h, False), nn.LayerNorm(d), MLP(d, ff), nn.LayerNorm(d)
+        self.attn, self.ln1, self.mlp, self.ln2 = (
+            SelfAttention(d, h, False),
+            nn.LayerNorm(d),
+            MLP(d, ff),
+            nn.LayerNorm(d),
+        )
 
     def forward(self, x):
         x = self.ln1(x + self.attn(x))

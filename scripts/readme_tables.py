@@ -1,7 +1,7 @@
 """Regenerate the tables in README.md that come from commands (between <!-- NAME:start/end --> markers).
 
-  python scripts/readme_tables.py          # rewrite README.md
-  python scripts/readme_tables.py --check  # exit 1 if README.md is out of date
+python scripts/readme_tables.py          # rewrite README.md
+python scripts/readme_tables.py --check  # exit 1 if README.md is out of date
 """
 
 import re

@@ -15,9 +15,26 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_decoder_harness_runs_every_peer_and_mode_and_the_report_renders(tmp_path):
     pytest.importorskip("transformers")
     env = {**os.environ, "TCAT_BENCH_RESULTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
-    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpt.py"), "--config", "tiny", "--rounds", "1",
-                          "--modes", "fp32", "--batches", "1", "--new-tokens", "4"],
-                         capture_output=True, text=True, env=env, timeout=600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_gpt.py"),
+            "--config",
+            "tiny",
+            "--rounds",
+            "1",
+            "--modes",
+            "fp32",
+            "--batches",
+            "1",
+            "--new-tokens",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     r = json.loads((tmp_path / "gpt_tiny.json").read_text())
     assert {"tcat", "nanogpt", "hf"} <= set(r["train_tokens_per_s"]["fp32"])

@@ -32,9 +32,18 @@ def test_every_model_kind_learns_language_identification(model, tmp_path):
 
         tok = train_tokenizer([t for t, _ in data["train"]], 500, "wordpiece")
         torch.manual_seed(0)
-        hf = transformers.BertModel(transformers.BertConfig(
-            vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-            max_position_embeddings=128, pad_token_id=tok.pad_id), add_pooling_layer=False)
+        hf = transformers.BertModel(
+            transformers.BertConfig(
+                vocab_size=tok.vocab_size,
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=64,
+                max_position_embeddings=128,
+                pad_token_id=tok.pad_id,
+            ),
+            add_pooling_layer=False,
+        )
         hf.save_pretrained(tmp_path)
         tok.save(tmp_path / "tokenizer.json")
         model = str(tmp_path)

@@ -50,8 +50,9 @@ def _worst_relative(a: dict, b: dict) -> dict:
     for kind in ("exp_avg", "exp_avg_sq"):
         keys = [k for k in a if k.rsplit(".", 1)[-1] == kind]
         floor = 1e-6 * max(b[k].double().abs().max().item() for k in keys)
-        out[kind] = max(((a[k].double() - b[k].double()).abs() / b[k].double().abs().clamp_min(floor)).max().item()
-                        for k in keys)
+        out[kind] = max(
+            ((a[k].double() - b[k].double()).abs() / b[k].double().abs().clamp_min(floor)).max().item() for k in keys
+        )
     return out
 
 

@@ -43,7 +43,9 @@ def test_cached_sampling_equals_recomputation(arch):
     kw = _inputs(arch)
     s = SamplingConfig(temperature=0.9, top_k=10, top_p=0.9)
     a = generate(model, max_new_tokens=10, sampling=s, use_cache=True, generator=torch.Generator().manual_seed(3), **kw)
-    b = generate(model, max_new_tokens=10, sampling=s, use_cache=False, generator=torch.Generator().manual_seed(3), **kw)
+    b = generate(
+        model, max_new_tokens=10, sampling=s, use_cache=False, generator=torch.Generator().manual_seed(3), **kw
+    )
     assert torch.equal(a, b)
 
 
@@ -93,8 +95,17 @@ def test_static_cache_equals_recomputation(position):
     from transformer_catalog.nn.attention import StaticKVCache
 
     cfg = ModelConfig(arch="decoder", d_model=32, n_decoder_layers=2, dropout=0.0)
-    cfg = cfg.replace(**{"attention.n_heads": 4, "attention.n_kv_heads": 2, "ffn.d_ff": 64, "embedding.vocab_size": 40,
-                         "position.kind": position, "norm.placement": "pre", "norm.final": True})
+    cfg = cfg.replace(
+        **{
+            "attention.n_heads": 4,
+            "attention.n_kv_heads": 2,
+            "ffn.d_ff": 64,
+            "embedding.vocab_size": 40,
+            "position.kind": position,
+            "norm.placement": "pre",
+            "norm.final": True,
+        }
+    )
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     ids = torch.randint(3, 40, (2, 10))
@@ -106,7 +117,7 @@ def test_static_cache_equals_recomputation(position):
         cache.advance(6)
         steps = [first]
         for t in range(6, 10):
-            steps.append(model(ids[:, t:t + 1], cache))
+            steps.append(model(ids[:, t : t + 1], cache))
             cache.advance(1)
     assert (torch.cat(steps, dim=1) - full).abs().max().item() < 1e-5
 
@@ -115,11 +126,15 @@ def test_static_cache_refuses_what_it_cannot_hold():
     from transformer_catalog.errors import TcatError
 
     window = ModelConfig(arch="decoder", d_model=32, n_decoder_layers=1).replace(
-        **{"attention.n_heads": 4, "attention.window": 4, "attention.window_pattern": "L", "embedding.vocab_size": 40})
+        **{"attention.n_heads": 4, "attention.window": 4, "attention.window_pattern": "L", "embedding.vocab_size": 40}
+    )
     with pytest.raises(TcatError, match="sliding-window"):
         build_model(window).new_static_cache(1, 8)
-    plain = build_model(ModelConfig(arch="decoder", d_model=32, n_decoder_layers=1).replace(
-        **{"attention.n_heads": 4, "embedding.vocab_size": 40, "position.max_len": 16}))
+    plain = build_model(
+        ModelConfig(arch="decoder", d_model=32, n_decoder_layers=1).replace(
+            **{"attention.n_heads": 4, "embedding.vocab_size": 40, "position.max_len": 16}
+        )
+    )
     with pytest.raises(TcatError, match="longer than the model's position.max_len"):
         plain.new_static_cache(1, 17)
 
@@ -155,8 +170,14 @@ def _constant_logits_decoder(bias: torch.Tensor, eos_free: bool = True):
     """A decoder whose logits are `bias` whatever the input: every weight is zero and the untied head
     carries the bias. Sampling from it draws from softmax(bias / temperature) exactly."""
     cfg = ModelConfig(arch="decoder", d_model=16, n_decoder_layers=1, dropout=0.0).replace(
-        **{"attention.n_heads": 2, "ffn.d_ff": 32, "embedding.vocab_size": bias.numel(), "embedding.tie_output": False,
-           "embedding.head_bias": True})
+        **{
+            "attention.n_heads": 2,
+            "ffn.d_ff": 32,
+            "embedding.vocab_size": bias.numel(),
+            "embedding.tie_output": False,
+            "embedding.head_bias": True,
+        }
+    )
     model = build_model(cfg).eval()
     with torch.no_grad():
         for p in model.parameters():
@@ -170,8 +191,13 @@ def test_sampling_draws_from_softmax_of_logits_over_temperature(temperature):
     logits = torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05]))
     model = _constant_logits_decoder(logits)
     n = 20000
-    draws = generate(model, torch.zeros(n, 1, dtype=torch.long), 1, sampling=SamplingConfig(temperature=temperature),
-                     generator=torch.Generator().manual_seed(0))[:, 0]
+    draws = generate(
+        model,
+        torch.zeros(n, 1, dtype=torch.long),
+        1,
+        sampling=SamplingConfig(temperature=temperature),
+        generator=torch.Generator().manual_seed(0),
+    )[:, 0]
     freq = torch.bincount(draws, minlength=4).double() / n
     scaled = [math.exp(x / temperature) for x in logits.tolist()]  # p_i = exp(z_i / T) / sum_j exp(z_j / T)
     expected = torch.tensor([s / sum(scaled) for s in scaled], dtype=torch.float64)
@@ -183,8 +209,13 @@ def test_higher_temperature_flattens_the_distribution():
     model = _constant_logits_decoder(logits)
 
     def entropy(t):
-        draws = generate(model, torch.zeros(20000, 1, dtype=torch.long), 1, sampling=SamplingConfig(temperature=t),
-                         generator=torch.Generator().manual_seed(1))[:, 0]
+        draws = generate(
+            model,
+            torch.zeros(20000, 1, dtype=torch.long),
+            1,
+            sampling=SamplingConfig(temperature=t),
+            generator=torch.Generator().manual_seed(1),
+        )[:, 0]
         p = torch.bincount(draws, minlength=5).double() / draws.numel()
         return -(p[p > 0] * p[p > 0].log()).sum().item()
 
@@ -200,7 +231,8 @@ def test_beam_search_with_length_penalty_finds_the_best_normalised_hypothesis():
     import itertools
 
     cfg = ModelConfig(arch="decoder", d_model=16, n_decoder_layers=1, dropout=0.0).replace(
-        **{"attention.n_heads": 2, "ffn.d_ff": 32, "embedding.vocab_size": 4})
+        **{"attention.n_heads": 2, "ffn.d_ff": 32, "embedding.vocab_size": 4}
+    )
     torch.manual_seed(3)
     model = build_model(cfg).eval()
     eos, steps = 2, 3
@@ -214,7 +246,7 @@ def test_beam_search_with_length_penalty_finds_the_best_normalised_hypothesis():
                     continue
                 ids = torch.cat([start[row], torch.tensor(seq)])[None]
                 with torch.no_grad():
-                    lp = torch.log_softmax(model(ids)[0, start.size(1) - 1:-1].float(), -1)
+                    lp = torch.log_softmax(model(ids)[0, start.size(1) - 1 : -1].float(), -1)
                 score = lp.gather(-1, torch.tensor(seq)[:, None]).sum().item()
                 out.append((score, n, list(seq[:-1]) if seq[-1] == eos else list(seq)))
         return out

@@ -57,79 +57,202 @@ def _diff(a, b, where=None):
 
 
 def _gpt2():
-    return transformers.GPT2LMHeadModel(transformers.GPT2Config(
-        n_layer=2, n_embd=32, n_head=4, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0))
+    return transformers.GPT2LMHeadModel(
+        transformers.GPT2Config(
+            n_layer=2, n_embd=32, n_head=4, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0
+        )
+    )
 
 
 def _llama(**kw):
-    cfg = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-               num_key_value_heads=2, vocab_size=100, max_position_embeddings=64, bos_token_id=0, eos_token_id=0,
-               pad_token_id=0)
+    cfg = dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=100,
+        max_position_embeddings=64,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
     return transformers.LlamaForCausalLM(transformers.LlamaConfig(**{**cfg, **kw}))
 
 
 def _mistral(window=None):
-    return transformers.MistralForCausalLM(transformers.MistralConfig(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1,
-        vocab_size=100, max_position_embeddings=64, sliding_window=window, bos_token_id=0, eos_token_id=0))
+    return transformers.MistralForCausalLM(
+        transformers.MistralConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=1,
+            vocab_size=100,
+            max_position_embeddings=64,
+            sliding_window=window,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+    )
 
 
 def _bert():
-    return transformers.BertModel(transformers.BertConfig(
-        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-        max_position_embeddings=64), add_pooling_layer=False)
+    return transformers.BertModel(
+        transformers.BertConfig(
+            vocab_size=100,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=64,
+        ),
+        add_pooling_layer=False,
+    )
 
 
 def _opt(**kw):
-    return transformers.OPTForCausalLM(transformers.OPTConfig(**{**dict(
-        hidden_size=32, num_hidden_layers=2, ffn_dim=64, num_attention_heads=4, vocab_size=100,
-        max_position_embeddings=64, word_embed_proj_dim=32, bos_token_id=2, eos_token_id=2), **kw}))
+    return transformers.OPTForCausalLM(
+        transformers.OPTConfig(
+            **{
+                **dict(
+                    hidden_size=32,
+                    num_hidden_layers=2,
+                    ffn_dim=64,
+                    num_attention_heads=4,
+                    vocab_size=100,
+                    max_position_embeddings=64,
+                    word_embed_proj_dim=32,
+                    bos_token_id=2,
+                    eos_token_id=2,
+                ),
+                **kw,
+            }
+        )
+    )
 
 
 def _neox():
-    return transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, vocab_size=100,
-        max_position_embeddings=64, bos_token_id=0, eos_token_id=0))
+    return transformers.GPTNeoXForCausalLM(
+        transformers.GPTNeoXConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            vocab_size=100,
+            max_position_embeddings=64,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+    )
 
 
 def _bloom(heads=4):
-    return transformers.BloomForCausalLM(transformers.BloomConfig(
-        hidden_size=48, n_layer=2, n_head=heads, vocab_size=100, bos_token_id=0, eos_token_id=0, pad_token_id=3))
+    return transformers.BloomForCausalLM(
+        transformers.BloomConfig(
+            hidden_size=48, n_layer=2, n_head=heads, vocab_size=100, bos_token_id=0, eos_token_id=0, pad_token_id=3
+        )
+    )
 
 
 def _openai_gpt():
-    return transformers.OpenAIGPTLMHeadModel(transformers.OpenAIGPTConfig(
-        vocab_size=100, n_embd=32, n_layer=2, n_head=4, n_positions=64))
+    return transformers.OpenAIGPTLMHeadModel(
+        transformers.OpenAIGPTConfig(vocab_size=100, n_embd=32, n_layer=2, n_head=4, n_positions=64)
+    )
 
 
 def _gpt_neo():
-    return transformers.GPTNeoForCausalLM(transformers.GPTNeoConfig(
-        vocab_size=100, hidden_size=32, num_layers=4, num_heads=4, attention_types=[[["global", "local"], 2]], window_size=4,
-        max_position_embeddings=64, bos_token_id=0, eos_token_id=0))
+    return transformers.GPTNeoForCausalLM(
+        transformers.GPTNeoConfig(
+            vocab_size=100,
+            hidden_size=32,
+            num_layers=4,
+            num_heads=4,
+            attention_types=[[["global", "local"], 2]],
+            window_size=4,
+            max_position_embeddings=64,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+    )
 
 
 def _mixtral(layers=2):
-    return transformers.MixtralForCausalLM(transformers.MixtralConfig(
-        hidden_size=32, intermediate_size=48, num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-        vocab_size=100, num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=64, sliding_window=None,
-        bos_token_id=0, eos_token_id=0, router_aux_loss_coef=0.02))
+    return transformers.MixtralForCausalLM(
+        transformers.MixtralConfig(
+            hidden_size=32,
+            intermediate_size=48,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=100,
+            num_local_experts=4,
+            num_experts_per_tok=2,
+            max_position_embeddings=64,
+            sliding_window=None,
+            bos_token_id=0,
+            eos_token_id=0,
+            router_aux_loss_coef=0.02,
+        )
+    )
 
 
 def _gptj():
-    return transformers.GPTJForCausalLM(transformers.GPTJConfig(
-        vocab_size=100, n_embd=64, n_layer=2, n_head=4, rotary_dim=8, n_positions=64, bos_token_id=0, eos_token_id=0))
+    return transformers.GPTJForCausalLM(
+        transformers.GPTJConfig(
+            vocab_size=100, n_embd=64, n_layer=2, n_head=4, rotary_dim=8, n_positions=64, bos_token_id=0, eos_token_id=0
+        )
+    )
 
 
-CAUSAL = {"mixtral": _mixtral, "gptj": _gptj, "gpt_neo": _gpt_neo, "openai-gpt": _openai_gpt, "bloom": _bloom, "bloom-6-heads": lambda: _bloom(6), "gpt2": _gpt2, "opt": _opt, "opt-post-norm": lambda: _opt(do_layer_norm_before=False), "gpt_neox": _neox, "llama": _llama, "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True,
-                                                                           num_key_value_heads=1),
-          "llama-rope-theta": lambda: _llama(rope_theta=500000.0), "mistral": _mistral,
-          "llama-rope-linear": lambda: _llama(rope_scaling={"rope_type": "linear", "factor": 4.0}),
-          "llama3-rope": lambda: _llama(max_position_embeddings=256, rope_theta=500000.0, rope_scaling={
-              "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-              "original_max_position_embeddings": 16}),
-          "mistral-sliding-window": lambda: _mistral(window=5)}
-EXPORT_AS = {"mixtral": "mixtral", "gptj": "gptj", "gpt_neo": "gpt_neo", "openai-gpt": "openai-gpt", "bloom": "bloom", "bloom-6-heads": "bloom", "opt": "opt", "opt-post-norm": "opt", "gpt_neox": "gpt_neox", "gpt2": "gpt2", "llama": "llama", "llama-tied-mqa": "llama", "llama-rope-theta": "llama", "llama-rope-linear": "llama", "llama3-rope": "llama",
-             "mistral": "llama", "mistral-sliding-window": "mistral"}
+CAUSAL = {
+    "mixtral": _mixtral,
+    "gptj": _gptj,
+    "gpt_neo": _gpt_neo,
+    "openai-gpt": _openai_gpt,
+    "bloom": _bloom,
+    "bloom-6-heads": lambda: _bloom(6),
+    "gpt2": _gpt2,
+    "opt": _opt,
+    "opt-post-norm": lambda: _opt(do_layer_norm_before=False),
+    "gpt_neox": _neox,
+    "llama": _llama,
+    "llama-tied-mqa": lambda: _llama(tie_word_embeddings=True, num_key_value_heads=1),
+    "llama-rope-theta": lambda: _llama(rope_theta=500000.0),
+    "mistral": _mistral,
+    "llama-rope-linear": lambda: _llama(rope_scaling={"rope_type": "linear", "factor": 4.0}),
+    "llama3-rope": lambda: _llama(
+        max_position_embeddings=256,
+        rope_theta=500000.0,
+        rope_scaling={
+            "rope_type": "llama3",
+            "factor": 8.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 16,
+        },
+    ),
+    "mistral-sliding-window": lambda: _mistral(window=5),
+}
+EXPORT_AS = {
+    "mixtral": "mixtral",
+    "gptj": "gptj",
+    "gpt_neo": "gpt_neo",
+    "openai-gpt": "openai-gpt",
+    "bloom": "bloom",
+    "bloom-6-heads": "bloom",
+    "opt": "opt",
+    "opt-post-norm": "opt",
+    "gpt_neox": "gpt_neox",
+    "gpt2": "gpt2",
+    "llama": "llama",
+    "llama-tied-mqa": "llama",
+    "llama-rope-theta": "llama",
+    "llama-rope-linear": "llama",
+    "llama3-rope": "llama",
+    "mistral": "llama",
+    "mistral-sliding-window": "mistral",
+}
 
 
 def _causal(name):
@@ -195,7 +318,9 @@ def test_parity_models_attend_sharply(build):
     assert _normalised_entropy(maps(_peaked(hf))) < 0.5
 
 
-@pytest.mark.parametrize("name", ["gpt2", "llama", "opt", "gpt_neox", "mistral-sliding-window", "bloom", "gpt_neo", "gptj", "mixtral"])
+@pytest.mark.parametrize(
+    "name", ["gpt2", "llama", "opt", "gpt_neox", "mistral-sliding-window", "bloom", "gpt_neo", "gptj", "mixtral"]
+)
 def test_converted_models_cache_equals_recomputation(name, tmp_path):
     ours = from_hf(_save(_causal(name), tmp_path / "hf"))
     start = torch.randint(1, 100, (2, 5))
@@ -245,8 +370,11 @@ def test_bert_parity_both_ways_with_padding(tmp_path):
 
 
 def test_bert_masked_lm_checkpoint_loads_its_encoder(tmp_path):
-    hf = transformers.BertForMaskedLM(transformers.BertConfig(
-        vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64))
+    hf = transformers.BertForMaskedLM(
+        transformers.BertConfig(
+            vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64
+        )
+    )
     _peaked(hf)
     ids = torch.randint(1, 100, (1, 8))
     with torch.no_grad():
@@ -290,10 +418,22 @@ SEQ2SEQ = {"bart": transformers.BartConfig, "mbart": transformers.MBartConfig, "
 
 
 def _seq2seq_config(name):
-    return SEQ2SEQ[name](d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-                         decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, vocab_size=100,
-                         max_position_embeddings=64, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                         decoder_start_token_id=2, forced_eos_token_id=None)
+    return SEQ2SEQ[name](
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        vocab_size=100,
+        max_position_embeddings=64,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_eos_token_id=None,
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SEQ2SEQ))
@@ -319,8 +459,16 @@ def test_encoder_decoder_parity_both_ways(name, tmp_path):
         b = list(iter_tokens(ours, start, 20, src=src, use_cache=False))
         assert all(torch.equal(x[0], y[0]) and _diff(x[1], y[1]) <= TOL for x, y in zip(a, b))
         hf.generation_config.eos_token_id = hf.generation_config.forced_eos_token_id = None
-        theirs = hf.generate(src, attention_mask=(src != 1).long(), max_new_tokens=20, do_sample=False,
-                             num_beams=1, min_length=0, no_repeat_ngram_size=0, forced_bos_token_id=None)[:, 1:]
+        theirs = hf.generate(
+            src,
+            attention_mask=(src != 1).long(),
+            max_new_tokens=20,
+            do_sample=False,
+            num_beams=1,
+            min_length=0,
+            no_repeat_ngram_size=0,
+            forced_bos_token_id=None,
+        )[:, 1:]
         assert torch.stack([x[0] for x in a], 1).tolist() == theirs.tolist()
 
 
@@ -344,9 +492,19 @@ def _encoder_both_ways(hf, model_type, tmp_path, pad_id):
 
 
 def test_roberta_positions_start_after_padding(tmp_path):
-    hf = transformers.RobertaModel(transformers.RobertaConfig(
-        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-        max_position_embeddings=66, type_vocab_size=1, pad_token_id=1), add_pooling_layer=False).eval()
+    hf = transformers.RobertaModel(
+        transformers.RobertaConfig(
+            vocab_size=100,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=66,
+            type_vocab_size=1,
+            pad_token_id=1,
+        ),
+        add_pooling_layer=False,
+    ).eval()
     _encoder_both_ways(hf, "roberta", tmp_path, pad_id=1)
 
 
@@ -355,10 +513,22 @@ def test_t5_parity_both_ways(ffn, tied, tmp_path):
     """T5 v1.0 (ReLU, tied head rescaled by d_model^-0.5) and v1.1/Flan (GEGLU, untied head), with
     head size independent of width, relative position buckets and the cached decoder."""
     torch.manual_seed(0)
-    cfg = transformers.T5Config(vocab_size=100, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_decoder_layers=2,
-                                num_heads=4, relative_attention_num_buckets=8, relative_attention_max_distance=20,
-                                feed_forward_proj=ffn, tie_word_embeddings=tied, decoder_start_token_id=0,
-                                pad_token_id=0, eos_token_id=1)
+    cfg = transformers.T5Config(
+        vocab_size=100,
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=20,
+        feed_forward_proj=ffn,
+        tie_word_embeddings=tied,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
     hf = _peaked(transformers.T5ForConditionalGeneration(cfg), std=0.3)  # T5 does not scale q.k by d^-0.5
     src = torch.randint(2, 100, (2, 25))  # longer than max_distance: exercises the log buckets
     src[1, -5:] = 0
@@ -396,8 +566,15 @@ def test_mixtral_load_balancing_loss_matches_transformers(tmp_path):
 def test_factorised_embedding_encoders_both_ways(kind, tmp_path):
     """ALBERT (factorised embeddings + one shared layer) and ELECTRA-small-style (narrow embeddings)."""
     torch.manual_seed(0)
-    common = dict(vocab_size=100, embedding_size=16, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
-                  intermediate_size=64, max_position_embeddings=64)
+    common = dict(
+        vocab_size=100,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     if kind == "albert":
         hf = transformers.AlbertModel(transformers.AlbertConfig(**common), add_pooling_layer=False).eval()
     else:
@@ -408,16 +585,27 @@ def test_factorised_embedding_encoders_both_ways(kind, tmp_path):
 
 
 def test_distilbert_both_ways(tmp_path):
-    hf = transformers.DistilBertModel(transformers.DistilBertConfig(
-        vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=64)).eval()
+    hf = transformers.DistilBertModel(
+        transformers.DistilBertConfig(
+            vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=64
+        )
+    ).eval()
     _encoder_both_ways(hf, "distilbert", tmp_path, pad_id=0)
 
 
 def test_vit_both_ways(tmp_path):
     torch.manual_seed(0)
-    hf = transformers.ViTModel(transformers.ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                                      intermediate_size=64, image_size=16, patch_size=4),
-                               add_pooling_layer=False)
+    hf = transformers.ViTModel(
+        transformers.ViTConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            image_size=16,
+            patch_size=4,
+        ),
+        add_pooling_layer=False,
+    )
     _peaked(hf)
     pixels = torch.randn(2, 3, 16, 16)
     with torch.no_grad():
@@ -435,10 +623,27 @@ def test_clip_two_towers_both_ways(tmp_path):
 
     torch.manual_seed(0)
     cfg = transformers.CLIPConfig(
-        text_config=dict(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-                         max_position_embeddings=16, eos_token_id=99, pad_token_id=1, bos_token_id=98),
-        vision_config=dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96, image_size=16,
-                           patch_size=4), projection_dim=24)
+        text_config=dict(
+            vocab_size=100,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=16,
+            eos_token_id=99,
+            pad_token_id=1,
+            bos_token_id=98,
+        ),
+        vision_config=dict(
+            hidden_size=48,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=96,
+            image_size=16,
+            patch_size=4,
+        ),
+        projection_dim=24,
+    )
     hf = _peaked(transformers.CLIPModel(cfg))
     ids = torch.randint(2, 98, (3, 10))
     ids[:, 0] = 98
@@ -455,7 +660,10 @@ def test_clip_two_towers_both_ways(tmp_path):
         to_hf(ours, tmp_path / "back", "clip")
         back = transformers.AutoModel.from_pretrained(tmp_path / "back").eval()
         assert _diff(back(input_ids=ids, pixel_values=pixels).logits_per_image, logits) <= TOL
-        assert abs(contrastive_loss(logits).item() - hf(input_ids=ids, pixel_values=pixels, return_loss=True).loss.item()) < 1e-5
+        assert (
+            abs(contrastive_loss(logits).item() - hf(input_ids=ids, pixel_values=pixels, return_loss=True).loss.item())
+            < 1e-5
+        )
 
         # and through tcat's own checkpoint folders (safetensors + config.json with both towers)
         from transformer_catalog.train.checkpoint import load_model, save_checkpoint
@@ -467,12 +675,30 @@ def test_clip_two_towers_both_ways(tmp_path):
 
 def _switch(capacity=64, layers=2):
     torch.manual_seed(0)
-    return _peaked(std=0.3, model=transformers.SwitchTransformersForConditionalGeneration(
-        transformers.SwitchTransformersConfig(
-        vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=layers, num_decoder_layers=layers, num_heads=4,
-        num_experts=4, expert_capacity=capacity, num_sparse_encoder_layers=layers // 2,
-        num_sparse_decoder_layers=layers // 2, relative_attention_num_buckets=8, relative_attention_max_distance=20,
-        decoder_start_token_id=0, pad_token_id=0, eos_token_id=1, router_jitter_noise=0.0)))
+    return _peaked(
+        std=0.3,
+        model=transformers.SwitchTransformersForConditionalGeneration(
+            transformers.SwitchTransformersConfig(
+                vocab_size=100,
+                d_model=32,
+                d_kv=8,
+                d_ff=64,
+                num_layers=layers,
+                num_decoder_layers=layers,
+                num_heads=4,
+                num_experts=4,
+                expert_capacity=capacity,
+                num_sparse_encoder_layers=layers // 2,
+                num_sparse_decoder_layers=layers // 2,
+                relative_attention_num_buckets=8,
+                relative_attention_max_distance=20,
+                decoder_start_token_id=0,
+                pad_token_id=0,
+                eos_token_id=1,
+                router_jitter_noise=0.0,
+            )
+        ),
+    )
 
 
 @pytest.mark.parametrize("capacity", [64, 2])
@@ -505,10 +731,24 @@ def test_deberta_v2_disentangled_attention_both_ways(buckets, tmp_path):
     """DeBERTa-v2/v3: content-to-position and position-to-content logits, with log-bucketed offsets
     (sequence longer than the buckets) and without buckets (offsets clipped at max_relative_positions)."""
     torch.manual_seed(0)
-    hf = transformers.DebertaV2Model(transformers.DebertaV2Config(
-        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-        max_position_embeddings=64, type_vocab_size=0, relative_attention=True, position_biased_input=False,
-        pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm", position_buckets=buckets,
-        max_relative_positions=6 if buckets < 0 else 32, pad_token_id=0)).eval()
+    hf = transformers.DebertaV2Model(
+        transformers.DebertaV2Config(
+            vocab_size=100,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            type_vocab_size=0,
+            relative_attention=True,
+            position_biased_input=False,
+            pos_att_type=["p2c", "c2p"],
+            share_att_key=True,
+            norm_rel_ebd="layer_norm",
+            position_buckets=buckets,
+            max_relative_positions=6 if buckets < 0 else 32,
+            pad_token_id=0,
+        )
+    ).eval()
     ours = _encoder_both_ways(hf, "deberta-v2", tmp_path, pad_id=0)
     assert ours.config.position.kind == "disentangled"

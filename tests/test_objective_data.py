@@ -6,7 +6,6 @@ the prefix-LM and permutation-LM masks are exactly what they claim, BART permute
 import math
 import random
 
-import pytest
 import torch
 
 from transformer_catalog.objectives import IGNORE, Vocab, make_objective
@@ -32,7 +31,7 @@ def _segments(row):
     ids = row.tolist()
     first = ids.index(V.eos)
     second = ids.index(V.eos, first + 1)
-    return ids[1:first], ids[first + 1:second]
+    return ids[1:first], ids[first + 1 : second]
 
 
 def _continues(doc, a, b, half):
@@ -71,7 +70,7 @@ def test_nsp_negatives_are_never_the_true_continuation_and_half_are_negative():
 
 def _continuation_tokens(doc, a):
     flat = [t for s in doc for t in s]
-    return flat[len(a):]
+    return flat[len(a) :]
 
 
 def test_nsp_negatives_come_from_another_document():
@@ -181,7 +180,7 @@ def test_bart_sentence_permutation_permutes_whole_sentences():
         starts = {s[0]: s for s in doc}
         while i < len(src):
             sentence = starts[src[i]]
-            assert src[i:i + len(sentence)] == sentence
+            assert src[i : i + len(sentence)] == sentence
             pieces.append(sentence)
             i += len(sentence)
         assert sorted(map(tuple, pieces)) == sorted(map(tuple, doc))

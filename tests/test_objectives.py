@@ -70,7 +70,7 @@ def test_sentence_pair_tasks_build_balanced_segment_pairs(task):
     for row in range(ids.size(0)):
         seps = (ids[row] == v.eos).nonzero().flatten().tolist()
         assert ids[row, 0] == v.bos and len(seps) == 2
-        assert types[row, : seps[0] + 1].eq(0).all() and types[row, seps[0] + 1: seps[1] + 1].eq(1).all()
+        assert types[row, : seps[0] + 1].eq(0).all() and types[row, seps[0] + 1 : seps[1] + 1].eq(1).all()
 
 
 def test_span_corruption_round_trips_and_has_t5_statistics():
@@ -118,8 +118,8 @@ def test_prefix_lm_mask_is_bidirectional_in_the_prefix_only():
     for row in range(3):
         p = int(prefix[row])
         assert mask[row, :p, :p].all()  # the prefix sees itself both ways
-        assert not mask[row, p, p + 1:].any()  # after it, no future
-        assert (b["labels"][row, : p - 1] == IGNORE).all() and (b["labels"][row, p - 1:p + 3] != IGNORE).all()
+        assert not mask[row, p, p + 1 :].any()  # after it, no future
+        assert (b["labels"][row, : p - 1] == IGNORE).all() and (b["labels"][row, p - 1 : p + 3] != IGNORE).all()
 
 
 def test_permutation_lm_never_lets_a_target_see_its_own_token():
@@ -152,12 +152,22 @@ def test_unknown_objective_is_named():
 
 
 def _core(arch, vocab_size):
-    return build_model(ModelConfig.from_dict({
-        "arch": arch, "d_model": 64, "n_encoder_layers": 0 if arch == "decoder" else 2,
-        "n_decoder_layers": 0 if arch == "encoder" else 2, "dropout": 0.0,
-        "attention": {"n_heads": 4}, "ffn": {"d_ff": 128}, "norm": {"placement": "pre", "final": True},
-        "position": {"kind": "learned", "max_len": 160},
-        "embedding": {"vocab_size": vocab_size, "scale": False, "n_token_types": 2 if arch == "encoder" else 0}}))
+    return build_model(
+        ModelConfig.from_dict(
+            {
+                "arch": arch,
+                "d_model": 64,
+                "n_encoder_layers": 0 if arch == "decoder" else 2,
+                "n_decoder_layers": 0 if arch == "encoder" else 2,
+                "dropout": 0.0,
+                "attention": {"n_heads": 4},
+                "ffn": {"d_ff": 128},
+                "norm": {"placement": "pre", "final": True},
+                "position": {"kind": "learned", "max_len": 160},
+                "embedding": {"vocab_size": vocab_size, "scale": False, "n_token_types": 2 if arch == "encoder" else 0},
+            }
+        )
+    )
 
 
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
@@ -219,8 +229,9 @@ def _held_out_loss(name, steps, control=None):
 # Measured held-out loss ratios (model / control) after 40 steps: clm 0.865, prefix-lm 0.914,
 # contrastive vs shuffled pairs < 0.7. A model that ignores its context (attention output zeroed)
 # or a loss that ignores the labels fails these; "loss falls" alone passes both.
-@pytest.mark.parametrize("name,control,ratio", [("clm", "blind", 0.95), ("prefix-lm", "blind", 0.96),
-                                                ("contrastive", "shuffled", 0.8)])
+@pytest.mark.parametrize(
+    "name,control,ratio", [("clm", "blind", 0.95), ("prefix-lm", "blind", 0.96), ("contrastive", "shuffled", 0.8)]
+)
 def test_model_beats_a_control_that_cannot_learn_the_task(name, control, ratio):
     model, baseline = _held_out_loss(name, 40), _held_out_loss(name, 40, control)
     assert model < ratio * baseline, f"{name}: held-out loss {model:.3f} vs {control} control {baseline:.3f}"
@@ -250,7 +261,10 @@ def test_tokenizer_kinds_round_trip_and_know_their_specials(kind):
     texts = [p.src for p in load_sample()]
     tok = train_tokenizer(texts, 500, kind)
     v = Vocab.from_tokenizer(tok)
-    assert None not in (tok.pad_id, tok.bos_id, tok.eos_id, v.mask) and len({tok.pad_id, tok.bos_id, tok.eos_id, v.mask}) == 4
+    assert (
+        None not in (tok.pad_id, tok.bos_id, tok.eos_id, v.mask)
+        and len({tok.pad_id, tok.bos_id, tok.eos_id, v.mask}) == 4
+    )
     ids = tok.encode("And God said, Let there be light")
     assert tok.decode(ids).lower().replace(" ,", ",") == "and god said, let there be light"
     starts = v.word_start[torch.tensor(ids)]

@@ -32,8 +32,9 @@ def _oracle_from(model, cfg) -> nn.Transformer:
     d, h, ff, N = cfg.d_model, cfg.attention.n_heads, cfg.ffn.d_ff, cfg.n_encoder_layers
     pre = cfg.norm.placement == "pre"
     kw = dict(dim_feedforward=ff, dropout=0.0, activation="relu", batch_first=True, norm_first=pre)
-    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, h, **kw), N,
-                                norm=nn.LayerNorm(d) if pre else None, enable_nested_tensor=False)
+    enc = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(d, h, **kw), N, norm=nn.LayerNorm(d) if pre else None, enable_nested_tensor=False
+    )
     dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(d, h, **kw), N, norm=nn.LayerNorm(d) if pre else None)
     oracle = nn.Transformer(d, h, custom_encoder=enc, custom_decoder=dec, batch_first=True).eval()
     with torch.no_grad():

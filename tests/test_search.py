@@ -73,13 +73,23 @@ def test_milvus_index_and_search_cli(tmp_path):
     rows = _kjv_web_tsv(tmp_path / "kjv_web.tsv")
     assert sum(q != d for q, d in rows) > 0.9 * len(rows)
     tsv = str(tmp_path / "kjv_web.tsv")
-    res = subprocess.run([*cli, "index", "--data", tsv, "--uri", uri, "--evaluate", "--threads", "1"],
-                         capture_output=True, text=True, env=env, timeout=600)
+    res = subprocess.run(
+        [*cli, "index", "--data", tsv, "--uri", uri, "--evaluate", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
     metrics = json.loads(res.stdout.strip().splitlines()[-1])
     assert metrics["recall@1"] >= 0.8 and metrics["queries"] == 32, metrics
-    res = subprocess.run([*cli, "search", "Let there be light", "--uri", uri, "--k", "3", "--threads", "1"],
-                         capture_output=True, text=True, env=env, timeout=300)
+    res = subprocess.run(
+        [*cli, "search", "Let there be light", "--uri", uri, "--k", "3", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     # a query<TAB>document file numbers its documents; the KJV's Genesis 1:3 must come first
     assert "Let there be light: and there was light" in res.stdout.splitlines()[0], res.stdout
@@ -90,11 +100,21 @@ def test_search_and_index_errors_are_one_line_and_leave_nothing_behind(tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cli = [sys.executable, "-m", "transformer_catalog.cli"]
     missing = tmp_path / "none.db"
-    res = subprocess.run([*cli, "search", "light", "--uri", str(missing), "--encoder", "minilm"], capture_output=True,
-                         text=True, env=env, timeout=120)
-    assert res.returncode == 2 and res.stderr.strip() == f"tcat search: error: {missing}: no index; build one with tcat index --uri {missing}"
+    res = subprocess.run(
+        [*cli, "search", "light", "--uri", str(missing), "--encoder", "minilm"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert (
+        res.returncode == 2
+        and res.stderr.strip() == f"tcat search: error: {missing}: no index; build one with tcat index --uri {missing}"
+    )
     assert not missing.exists()
-    res = subprocess.run([*cli, "search", "light", "--uri", str(missing)], capture_output=True, text=True, env=env, timeout=120)
+    res = subprocess.run(
+        [*cli, "search", "light", "--uri", str(missing)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert res.returncode == 2 and "pass --encoder" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 

@@ -38,8 +38,9 @@ def _test_pairs(limit):
 def test_a_perfect_translator_scores_100_and_copying_scores_the_sources(checkpoint, monkeypatch):
     pairs = _test_pairs(12)
     by_source = {p.src: p.tgt for p in pairs}
-    monkeypatch.setattr(translation, "translate_batch",
-                        lambda model, tok, texts, *a, **k: [by_source[t] for t in texts])
+    monkeypatch.setattr(
+        translation, "translate_batch", lambda model, tok, texts, *a, **k: [by_source[t] for t in texts]
+    )
     out = translation.evaluate_translation(checkpoint, data="bible-sample", beam=1, limit=12, progress=False)
     assert out["pairs"] == 12 and out["bleu"] == 100.0 and out["chrf"] == 100.0
     refs, srcs = [p.tgt for p in pairs], [p.src for p in pairs]

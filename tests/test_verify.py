@@ -33,8 +33,12 @@ def test_cli_fails_on_an_unexplained_difference(tmp_path):
     checks = verify(load(tmp_path, LINEAGE), ["BERT"])
     large = next(c for c in checks if c.variant == "large")
     assert large.status == "FAIL" and round(100 * large.delta, 1) == 11.4
-    res = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "verify", "Transformer"], capture_output=True,
-                         text=True, env={**os.environ, "COLUMNS": "200"})
+    res = subprocess.run(
+        [sys.executable, "-m", "transformer_catalog.cli", "verify", "Transformer"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert res.returncode == 0 and "explained" in res.stdout
 
 
@@ -46,9 +50,17 @@ def test_extrapolated_count_equals_a_full_build(name):
 
 
 def test_head_dim_independent_of_width():
-    cfg = ModelConfig(arch="decoder", d_model=48, n_encoder_layers=0, n_decoder_layers=2, dropout=0.0,
-                      attention=AttentionConfig(n_heads=4, n_kv_heads=2, head_dim=16, backend="eager"))
-    cfg = cfg.replace(**{"embedding.vocab_size": 50, "position.kind": "rope", "norm.placement": "pre", "norm.final": True})
+    cfg = ModelConfig(
+        arch="decoder",
+        d_model=48,
+        n_encoder_layers=0,
+        n_decoder_layers=2,
+        dropout=0.0,
+        attention=AttentionConfig(n_heads=4, n_kv_heads=2, head_dim=16, backend="eager"),
+    )
+    cfg = cfg.replace(
+        **{"embedding.vocab_size": 50, "position.kind": "rope", "norm.placement": "pre", "norm.final": True}
+    )
     eager = build_model(cfg).eval()
     sdpa = build_model(cfg.replace(**{"attention.backend": "sdpa"})).eval()
     sdpa.load_state_dict(eager.state_dict())
@@ -65,13 +77,38 @@ def test_readme_verified_sizes_table_is_current():
     assert res.returncode == 0, "README tables are stale: run python scripts/readme_tables.py"
 
 
-@pytest.mark.parametrize("name,variant", [("T5", "base"), ("Mixtral 8x7B", "8x7B"), ("ALBERT", "base"), ("BLOOM", "560M"),
-                                          ("PaLM", "8B"), ("Megatron", "BERT-style"), ("LaMDA", "137B")])
+@pytest.mark.parametrize(
+    "name,variant",
+    [
+        ("T5", "base"),
+        ("Mixtral 8x7B", "8x7B"),
+        ("ALBERT", "base"),
+        ("BLOOM", "560M"),
+        ("PaLM", "8B"),
+        ("Megatron", "BERT-style"),
+        ("LaMDA", "137B"),
+    ],
+)
 def test_tiny_builds_of_catalog_specs_run(name, variant, tmp_path):
     from transformer_catalog.train.checkpoint import load_model
 
-    res = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "build", name, "--variant", variant, "--scale", "tiny",
-                          "--out", str(tmp_path / "m")], capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "transformer_catalog.cli",
+            "build",
+            name,
+            "--variant",
+            variant,
+            "--scale",
+            "tiny",
+            "--out",
+            str(tmp_path / "m"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     model, meta, _ = load_model(tmp_path / "m")
     ids = torch.randint(1, 100, (2, 6))
@@ -80,17 +117,26 @@ def test_tiny_builds_of_catalog_specs_run(name, variant, tmp_path):
 
 
 def test_build_refuses_entries_without_a_spec_with_the_reason():
-    res = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "build", "GPT-4"], capture_output=True, text=True)
-    assert res.returncode == 2 and "GPT-4 has no architecture spec: the architecture and size are not published" in res.stderr
+    res = subprocess.run(
+        [sys.executable, "-m", "transformer_catalog.cli", "build", "GPT-4"], capture_output=True, text=True
+    )
+    assert (
+        res.returncode == 2
+        and "GPT-4 has no architecture spec: the architecture and size are not published" in res.stderr
+    )
 
 
 def test_show_adds_the_computed_breakdown_and_flops(tmp_path):
     env = {**os.environ, "TCAT_CACHE": str(tmp_path), "COLUMNS": "220"}
-    res = subprocess.run([sys.executable, "-m", "transformer_catalog.cli", "show", "LLaMA"], capture_output=True, text=True, env=env)
+    res = subprocess.run(
+        [sys.executable, "-m", "transformer_catalog.cli", "show", "LLaMA"], capture_output=True, text=True, env=env
+    )
     assert res.returncode == 0 and "computed" in res.stdout and "6.74B" in res.stdout and "GFLOP/token" in res.stdout
     # Second time: from the cache, without importing torch.
-    code = ("import sys; from transformer_catalog.cli import main; main(['show', 'LLaMA']); "
-            "assert 'torch' not in sys.modules, 'show imported torch'")
+    code = (
+        "import sys; from transformer_catalog.cli import main; main(['show', 'LLaMA']); "
+        "assert 'torch' not in sys.modules, 'show imported torch'"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr
 
@@ -102,7 +148,12 @@ def test_flops_count_each_applied_layer():
     shared = forward_flops_per_token(get_config("bert-base").replace(share_layers=True), 512)
     assert bert == shared  # ALBERT-style sharing saves parameters, not compute
     llama = get_config("llama-7b")
-    assert abs(forward_flops_per_token(llama, 2048) - (2 * (count_parameters(llama) - 32000 * 4096) + 4 * 32 * 2048 * 4096)) < 1e6
+    assert (
+        abs(
+            forward_flops_per_token(llama, 2048) - (2 * (count_parameters(llama) - 32000 * 4096) + 4 * 32 * 2048 * 4096)
+        )
+        < 1e6
+    )
     # GPT-Neo-style alternation: half the layers see a 256-token window
     banded = llama.replace(**{"attention.window": 256, "attention.window_pattern": "GL"})
     saved = forward_flops_per_token(llama, 2048) - forward_flops_per_token(banded, 2048)

@@ -24,15 +24,41 @@ resume = len(sys.argv) > 5 and sys.argv[5] == "resume"
 torch.set_num_threads(1)
 distributed.init_from_env()
 task = make_objective_task("clm", "bible-sample", vocab_size=400, max_len=32)
-cfg = ModelConfig.from_dict({"arch": "decoder", "d_model": 32, "n_encoder_layers": 0, "n_decoder_layers": 2, "dropout": 0.0,
-                             "attention": {"n_heads": 4}, "ffn": {"d_ff": 64}, "norm": {"placement": "pre", "final": True},
-                             "position": {"kind": "learned", "max_len": 64},
-                             "embedding": {"vocab_size": task.vocab_size, "tie_output": True}})
+cfg = ModelConfig.from_dict(
+    {
+        "arch": "decoder",
+        "d_model": 32,
+        "n_encoder_layers": 0,
+        "n_decoder_layers": 2,
+        "dropout": 0.0,
+        "attention": {"n_heads": 4},
+        "ffn": {"d_ff": 64},
+        "norm": {"placement": "pre", "final": True},
+        "position": {"kind": "learned", "max_len": 64},
+        "embedding": {"vocab_size": task.vocab_size, "tie_output": True},
+    }
+)
 torch.manual_seed(0)
 model = build_model(cfg)
-trainer = Trainer(model, task, TrainConfig(steps=steps, grad_accum=accum, optimizer="adamw", schedule="cosine", warmup=1,
-                                           max_tokens=64, eval_every=0, save_every=2, clip=1.0, weight_decay=0.1),
-                  out, progress=False, fsdp=fsdp)
+trainer = Trainer(
+    model,
+    task,
+    TrainConfig(
+        steps=steps,
+        grad_accum=accum,
+        optimizer="adamw",
+        schedule="cosine",
+        warmup=1,
+        max_tokens=64,
+        eval_every=0,
+        save_every=2,
+        clip=1.0,
+        weight_decay=0.1,
+    ),
+    out,
+    progress=False,
+    fsdp=fsdp,
+)
 if resume:
     trainer.resume()
 micro, synced, grads = [0], [], {}
@@ -59,6 +85,7 @@ if hasattr(trainer.step_module, "register_comm_hook"):  # DDP: count its all-red
     def hook(state, bucket):
         synced.append(micro[0])
         return allreduce_hook(None, bucket)
+
     trainer.step_module.register_comm_hook(None, hook)
 step = trainer.optimizer.step
 

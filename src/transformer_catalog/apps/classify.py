@@ -26,7 +26,10 @@ def scores(pred: list[int], gold: list[int]) -> dict:
         fp = sum(p == c and g != c for p, g in zip(pred, gold))
         fn = sum(p != c and g == c for p, g in zip(pred, gold))
         f1s.append(2 * tp / max(2 * tp + fp + fn, 1))
-    return {"accuracy": round(sum(p == g for p, g in zip(pred, gold)) / len(gold), 4), "macro_f1": round(sum(f1s) / len(f1s), 4)}
+    return {
+        "accuracy": round(sum(p == g for p, g in zip(pred, gold)) / len(gold), 4),
+        "macro_f1": round(sum(f1s) / len(f1s), 4),
+    }
 
 
 def tfidf_logreg(train, test) -> list[int]:
@@ -76,16 +79,25 @@ def _batches(rows, encode, pad_id: int, size: int, shuffle: random.Random | None
     if shuffle:
         shuffle.shuffle(order)
     for i in range(0, len(order), size):
-        chunk = [rows[j] for j in order[i:i + size]]
+        chunk = [rows[j] for j in order[i : i + size]]
         seqs = [encode(t) for t, _ in chunk]
         ids = torch.full((len(seqs), max(map(len, seqs))), pad_id)
         for r, s in enumerate(seqs):
-            ids[r, :len(s)] = torch.tensor(s)
+            ids[r, : len(s)] = torch.tensor(s)
         yield ids, torch.tensor([y for _, y in chunk])
 
 
-def fine_tune(model: nn.Module, data: dict, encode, pad_id: int, epochs: float, lr: float, batch: int = 32,
-              seed: int = 0, progress: bool = True) -> tuple[list[int], dict]:
+def fine_tune(
+    model: nn.Module,
+    data: dict,
+    encode,
+    pad_id: int,
+    epochs: float,
+    lr: float,
+    batch: int = 32,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[list[int], dict]:
     """AdamW with 10% warmup then linear decay; keeps the epoch with the best validation accuracy."""
     rng = random.Random(seed)
     steps = math.ceil(len(data["train"]) / batch) * max(1, math.ceil(epochs))
@@ -108,8 +120,11 @@ def fine_tune(model: nn.Module, data: dict, encode, pad_id: int, epochs: float, 
         if acc > best:
             best, best_state = acc, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
-    return predict(model, data["test"], encode, pad_id), {"valid_accuracy": best, "steps": step,
-                                                          "seconds": round(time.perf_counter() - started, 1)}
+    return predict(model, data["test"], encode, pad_id), {
+        "valid_accuracy": best,
+        "steps": step,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 @torch.no_grad()
@@ -121,8 +136,15 @@ def predict(model: nn.Module, rows, encode, pad_id: int) -> list[int]:
     return out
 
 
-def classify(data: dict, model: str, epochs: float = 3.0, lr: float = 0.0, max_len: int = 128, seed: int = 0,
-             progress: bool = True) -> dict:
+def classify(
+    data: dict,
+    model: str,
+    epochs: float = 3.0,
+    lr: float = 0.0,
+    max_len: int = 128,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
     """Train `model` on data["train"] (select on "valid"), report on "test"."""
     torch.manual_seed(seed)
     gold = [y for _, y in data["test"]]
@@ -135,8 +157,16 @@ def classify(data: dict, model: str, epochs: float = 3.0, lr: float = 0.0, max_l
 
         tok = train_bpe([t for t, _ in data["train"]], 8000)
         net = BiLSTM(tok.vocab_size, n_classes, pad_id=tok.pad_id)
-        pred, extra = fine_tune(net, data, lambda t: tok.encode(t)[:max_len] or [tok.unk_id], tok.pad_id, epochs,
-                                lr or 2e-3, seed=seed, progress=progress)
+        pred, extra = fine_tune(
+            net,
+            data,
+            lambda t: tok.encode(t)[:max_len] or [tok.unk_id],
+            tok.pad_id,
+            epochs,
+            lr or 2e-3,
+            seed=seed,
+            progress=progress,
+        )
         extra["params"] = sum(p.numel() for p in net.parameters())
     else:
         from ..train.pretrained import load_encoder, resolve_encoder
@@ -144,8 +174,16 @@ def classify(data: dict, model: str, epochs: float = 3.0, lr: float = 0.0, max_l
         encoder, tok, limit = load_encoder(resolve_encoder(model))
         net = EncoderClassifier(encoder, n_classes)
         n = min(max_len, limit) - 2
-        pred, extra = fine_tune(net, data, lambda t: [tok.bos_id, *tok.encode(t)[:n], tok.eos_id], tok.pad_id, epochs,
-                                lr or 5e-5, seed=seed, progress=progress)
+        pred, extra = fine_tune(
+            net,
+            data,
+            lambda t: [tok.bos_id, *tok.encode(t)[:n], tok.eos_id],
+            tok.pad_id,
+            epochs,
+            lr or 5e-5,
+            seed=seed,
+            progress=progress,
+        )
         extra["params"] = sum(p.numel() for p in net.parameters())
     if len(pred) != len(gold):
         raise TcatError("internal error: prediction count differs from the test set")

@@ -31,7 +31,7 @@ class SentenceEncoder:
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         out = torch.empty(len(encoded), self.model.config.d_model)
         for start in range(0, len(order), batch_size):
-            rows = order[start: start + batch_size]
+            rows = order[start : start + batch_size]
             width = max(len(encoded[i]) for i in rows)
             ids = torch.full((len(rows), width), self.pad_id)
             keep = torch.zeros(len(rows), width, dtype=torch.bool)

@@ -13,8 +13,15 @@ from ..errors import TcatError
 
 
 @torch.no_grad()
-def evaluate_lm(run: str, prompts: list[str], new_tokens: int = 60, temperature: float = 0.8, top_k: int = 50,
-                seed: int = 0, int8: bool = False) -> dict:
+def evaluate_lm(
+    run: str,
+    prompts: list[str],
+    new_tokens: int = 60,
+    temperature: float = 0.8,
+    top_k: int = 50,
+    seed: int = 0,
+    int8: bool = False,
+) -> dict:
     """Held-out loss and perplexity, and one sample per prompt; `int8`: with weight-only int8 Linears
     (nn/quant.py), to see what the faster decoding costs in perplexity."""
     from ..generate import SamplingConfig, iter_tokens
@@ -38,8 +45,20 @@ def evaluate_lm(run: str, prompts: list[str], new_tokens: int = 60, temperature:
     g = torch.Generator().manual_seed(seed)
     for prompt in prompts:
         start = torch.tensor([tok.encode(prompt)])
-        ids = [int(t) for t, _ in iter_tokens(model, start, new_tokens, sampling=SamplingConfig(temperature, top_k, 1.0), generator=g)]
+        ids = [
+            int(t)
+            for t, _ in iter_tokens(
+                model, start, new_tokens, sampling=SamplingConfig(temperature, top_k, 1.0), generator=g
+            )
+        ]
         samples.append({"prompt": prompt, "continuation": tok.decode(ids)})
-    return {"data": task_meta["data"], "valid_tokens": count, "valid_loss": round(mean, 4),
-            "perplexity": round(math.exp(mean), 2), "params": params, "weights": "int8" if int8 else "fp32",
-            "vocab": tok.vocab_size, "samples": samples}
+    return {
+        "data": task_meta["data"],
+        "valid_tokens": count,
+        "valid_loss": round(mean, 4),
+        "perplexity": round(math.exp(mean), 2),
+        "params": params,
+        "weights": "int8" if int8 else "fp32",
+        "vocab": tok.vocab_size,
+        "samples": samples,
+    }

@@ -113,7 +113,7 @@ def index_encoder(uri: str) -> str:
     try:
         encoder = json.loads(meta.read_text(encoding="utf-8"))["encoder"]
     except (OSError, ValueError, TypeError, KeyError):
-        raise TcatError(f"{meta}: damaged index metadata (expected {{\"encoder\": ...}}); pass --encoder") from None
+        raise TcatError(f'{meta}: damaged index metadata (expected {{"encoder": ...}}); pass --encoder') from None
     if not isinstance(encoder, str):
         raise TcatError(f"{meta}: damaged index metadata (encoder is not a name); pass --encoder")
     return encoder

@@ -21,13 +21,21 @@ from ..nn.model import build_model
 
 def vit_config(image_size: int, patch: int, d_model: int = 128, layers: int = 4, heads: int = 4) -> ModelConfig:
     """A small ViT (Dosovitskiy et al.): pre-norm, GELU, learned positions, class token."""
-    return ModelConfig.from_dict({
-        "arch": "encoder", "d_model": d_model, "n_encoder_layers": layers, "n_decoder_layers": 0, "dropout": 0.0,
-        "attention": {"n_heads": heads}, "ffn": {"d_ff": 2 * d_model, "activation": "gelu"},
-        "norm": {"placement": "pre", "final": True, "eps": 1e-6},
-        "position": {"kind": "learned", "max_len": (image_size // patch) ** 2 + 1},
-        "embedding": {"vocab_size": 1, "scale": False},
-        "vision": {"image_size": image_size, "patch_size": patch, "channels": 1}})
+    return ModelConfig.from_dict(
+        {
+            "arch": "encoder",
+            "d_model": d_model,
+            "n_encoder_layers": layers,
+            "n_decoder_layers": 0,
+            "dropout": 0.0,
+            "attention": {"n_heads": heads},
+            "ffn": {"d_ff": 2 * d_model, "activation": "gelu"},
+            "norm": {"placement": "pre", "final": True, "eps": 1e-6},
+            "position": {"kind": "learned", "max_len": (image_size // patch) ** 2 + 1},
+            "embedding": {"vocab_size": 1, "scale": False},
+            "vision": {"image_size": image_size, "patch_size": patch, "channels": 1},
+        }
+    )
 
 
 class ViTClassifier(nn.Module):
@@ -47,10 +55,17 @@ class SmallCNN(nn.Module):
     def __init__(self, image_size: int, n_classes: int, width: int = 32):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+            nn.Conv2d(1, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
         side = image_size // 4
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * side * side, 128), nn.ReLU(), nn.Linear(128, n_classes))
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(2 * width * side * side, 128), nn.ReLU(), nn.Linear(128, n_classes)
+        )
 
     def forward(self, pixels: Tensor) -> Tensor:
         return self.head(self.features(pixels))
@@ -82,15 +97,23 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch: int = 500) -> tuple[
     model.eval()
     correct, loss = 0, 0.0
     for i in range(0, len(y), batch):
-        logits = model(x[i:i + batch])
-        loss += F.cross_entropy(logits, y[i:i + batch], reduction="sum").item()
-        correct += int((logits.argmax(-1) == y[i:i + batch]).sum())
+        logits = model(x[i : i + batch])
+        loss += F.cross_entropy(logits, y[i : i + batch], reduction="sum").item()
+        correct += int((logits.argmax(-1) == y[i : i + batch]).sum())
     model.train()
     return correct / len(y), loss / len(y)
 
 
-def train_classifier(model: nn.Module, data: dict, epochs: float, minutes: float = 0.0, batch: int = 128,
-                     lr: float = 2e-3, seed: int = 0, progress: bool = True) -> VisionResult:
+def train_classifier(
+    model: nn.Module,
+    data: dict,
+    epochs: float,
+    minutes: float = 0.0,
+    batch: int = 128,
+    lr: float = 2e-3,
+    seed: int = 0,
+    progress: bool = True,
+) -> VisionResult:
     """AdamW + warmup/cosine over `epochs` (stopping early at `minutes`), then test accuracy."""
     x, y = data["train"]
     steps_per_epoch = math.ceil(len(y) / batch)
@@ -103,8 +126,14 @@ def train_classifier(model: nn.Module, data: dict, epochs: float, minutes: float
     if progress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        bar = Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("step {task.completed}/{task.total}"),
-                       TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[ips]} img/s"), TimeRemainingColumn())
+        bar = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            TextColumn("step {task.completed}/{task.total}"),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[ips]} img/s"),
+            TimeRemainingColumn(),
+        )
         task = bar.add_task("train", total=total, loss="-", ips="-")
         bar.start()
     model.train()
@@ -112,8 +141,12 @@ def train_classifier(model: nn.Module, data: dict, epochs: float, minutes: float
         while step < total:
             if step % steps_per_epoch == 0:
                 order = torch.randperm(len(y), generator=g)
-            idx = order[(step % steps_per_epoch) * batch:(step % steps_per_epoch + 1) * batch]
-            lr_now = lr * (step + 1) / warmup if step < warmup else lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+            idx = order[(step % steps_per_epoch) * batch : (step % steps_per_epoch + 1) * batch]
+            lr_now = (
+                lr * (step + 1) / warmup
+                if step < warmup
+                else lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+            )
             for group in opt.param_groups:
                 group["lr"] = lr_now
             loss = F.cross_entropy(model(x[idx]), y[idx])
@@ -131,5 +164,12 @@ def train_classifier(model: nn.Module, data: dict, epochs: float, minutes: float
             bar.stop()
     seconds = time.perf_counter() - start
     acc, test_loss = evaluate(model, *data["test"])
-    return VisionResult(type(model).__name__, sum(p.numel() for p in model.parameters()), round(step / steps_per_epoch, 3),
-                        step, round(seconds, 1), acc, test_loss)
+    return VisionResult(
+        type(model).__name__,
+        sum(p.numel() for p in model.parameters()),
+        round(step / steps_per_epoch, 3),
+        step,
+        round(seconds, 1),
+        acc,
+        test_loss,
+    )

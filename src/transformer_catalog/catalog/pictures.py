@@ -15,9 +15,35 @@ from html import escape
 from .load import slug
 from .query import human, size_range
 
-PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
-           "#bab0ac", "#1f77b4", "#aec7e8", "#ff7f0e", "#2ca02c", "#98df8a", "#d62728", "#9467bd", "#8c564b",
-           "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173"]
+PALETTE = [
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+    "#1f77b4",
+    "#aec7e8",
+    "#ff7f0e",
+    "#2ca02c",
+    "#98df8a",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+]
 CHAR_W = 6.6  # average glyph width of 11px sans-serif, for label boxes
 
 
@@ -30,9 +56,11 @@ def family_colors(entries) -> dict[str, str]:
 
 
 def _svg(width: float, height: float, body: list[str], title: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
-            f'height="{height:.0f}" font-family="sans-serif" font-size="11" role="img" aria-label="{escape(title)}">\n'
-            f"<title>{escape(title)}</title>\n" + "\n".join(body) + "\n</svg>\n")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
+        f'height="{height:.0f}" font-family="sans-serif" font-size="11" role="img" aria-label="{escape(title)}">\n'
+        f"<title>{escape(title)}</title>\n" + "\n".join(body) + "\n</svg>\n"
+    )
 
 
 def _link(e, prefix: str | None, inner: str) -> str:
@@ -49,8 +77,10 @@ def _legend(colors: dict, x: float, y: float, max_items: int = 14) -> tuple[list
     out = []
     for i, (fam, col) in enumerate(list(colors.items())[:max_items]):
         yy = y + i * 16
-        out.append(f'<rect x="{x}" y="{yy - 9}" width="10" height="10" fill="{col}"/>'
-                   f'<text x="{x + 15}" y="{yy}">{escape(fam)}</text>')
+        out.append(
+            f'<rect x="{x}" y="{yy - 9}" width="10" height="10" fill="{col}"/>'
+            f'<text x="{x + 15}" y="{yy}">{escape(fam)}</text>'
+        )
     return out, y + min(len(colors), max_items) * 16
 
 
@@ -102,15 +132,20 @@ def family_tree_svg(catalog, link_prefix: str | None = None) -> str:
                 (x1, y1), (x2, y2) = xy[p], xy[n]
                 x1 += node_w
                 mid = (x1 + x2) / 2
-                body.append(f'<path d="M{x1:.0f},{y1 + node_h / 2:.0f} C{mid:.0f},{y1 + node_h / 2:.0f} {mid:.0f},'
-                            f'{y2 + node_h / 2:.0f} {x2:.0f},{y2 + node_h / 2:.0f}" fill="none" stroke="#999" stroke-width="1"/>')
+                body.append(
+                    f'<path d="M{x1:.0f},{y1 + node_h / 2:.0f} C{mid:.0f},{y1 + node_h / 2:.0f} {mid:.0f},'
+                    f'{y2 + node_h / 2:.0f} {x2:.0f},{y2 + node_h / 2:.0f}" '
+                    'fill="none" stroke="#999" stroke-width="1"/>'
+                )
     for n, (x, y) in xy.items():
         e = entries.get(n)
         fill = colors[e.family] if e else "#ddd"
         label = n if len(n) <= 24 else n[:23] + "…"
         hover = _hover(e) if e else escape(f"{n} ({date(n)}) · pre-Transformer architecture")
-        node = (f'<g><title>{hover}</title><rect x="{x}" y="{y}" width="{node_w}" height="{node_h}" rx="4" fill="{fill}" '
-                f'fill-opacity="0.85"/><text x="{x + 6}" y="{y + 13}" fill="#111">{escape(label)}</text></g>')
+        node = (
+            f'<g><title>{hover}</title><rect x="{x}" y="{y}" width="{node_w}" height="{node_h}" rx="4" fill="{fill}" '
+            f'fill-opacity="0.85"/><text x="{x + 6}" y="{y + 13}" fill="#111">{escape(label)}</text></g>'
+        )
         body.append(_link(e, link_prefix, node) if e else node)
     legend, _ = _legend(colors, width - 180, top)
     body += legend
@@ -146,12 +181,16 @@ def timeline_svg(entries, link_prefix: str | None = None) -> str:
     for year in range(first // 12, last // 12 + 1):
         x = left + (year * 12 - first) * px
         if x >= left - 1:
-            body.append(f'<line x1="{x:.0f}" y1="{top - 10}" x2="{x:.0f}" y2="{axis_y + 4}" stroke="#ddd"/>'
-                        f'<text x="{x + 2:.0f}" y="{axis_y + 16}">{year}</text>')
+            body.append(
+                f'<line x1="{x:.0f}" y1="{top - 10}" x2="{x:.0f}" y2="{axis_y + 4}" stroke="#ddd"/>'
+                f'<text x="{x + 2:.0f}" y="{axis_y + 16}">{year}</text>'
+            )
     for e, x, lane in placed:
         y = top + lane * 18
-        mark = (f'<g><title>{_hover(e)}</title><circle cx="{x:.1f}" cy="{y:.0f}" r="4" fill="{colors[e.family]}"/>'
-                f'<text x="{x + 7:.1f}" y="{y + 4:.0f}">{escape(e.name)}</text></g>')
+        mark = (
+            f'<g><title>{_hover(e)}</title><circle cx="{x:.1f}" cy="{y:.0f}" r="4" fill="{colors[e.family]}"/>'
+            f'<text x="{x + 7:.1f}" y="{y + 4:.0f}">{escape(e.name)}</text></g>'
+        )
         body.append(_link(e, link_prefix, mark))
     legend, _ = _legend(colors, width - 230, top)
     body += legend
@@ -179,16 +218,22 @@ def sizes_svg(entries, link_prefix: str | None = None) -> str:
     body = [f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#333"/>']
     for k in range(lo, hi + 1):
         y = Y(10**k)
-        body.append(f'<line x1="{left}" y1="{y:.0f}" x2="{left + plot_w}" y2="{y:.0f}" stroke="#eee"/>'
-                    f'<text x="{left - 6}" y="{y + 4:.0f}" text-anchor="end">{human(10 ** k)}</text>')
+        body.append(
+            f'<line x1="{left}" y1="{y:.0f}" x2="{left + plot_w}" y2="{y:.0f}" stroke="#eee"/>'
+            f'<text x="{left - 6}" y="{y + 4:.0f}" text-anchor="end">{human(10**k)}</text>'
+        )
     for year in range(first // 12, last // 12 + 1):
         x = X(f"{year}-01")
         if left <= x <= left + plot_w:
-            body.append(f'<line x1="{x:.0f}" y1="{top}" x2="{x:.0f}" y2="{top + plot_h}" stroke="#eee"/>'
-                        f'<text x="{x:.0f}" y="{top + plot_h + 16}" text-anchor="middle">{year}</text>')
-    body.append(f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle">first publication</text>'
-                f'<text x="16" y="{top + plot_h / 2}" transform="rotate(-90 16 {top + plot_h / 2})" text-anchor="middle">'
-                "parameters (log scale)</text>")
+            body.append(
+                f'<line x1="{x:.0f}" y1="{top}" x2="{x:.0f}" y2="{top + plot_h}" stroke="#eee"/>'
+                f'<text x="{x:.0f}" y="{top + plot_h + 16}" text-anchor="middle">{year}</text>'
+            )
+    body.append(
+        f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle">first publication</text>'
+        f'<text x="16" y="{top + plot_h / 2}" transform="rotate(-90 16 {top + plot_h / 2})" text-anchor="middle">'
+        "parameters (log scale)</text>"
+    )
     boxes: list[tuple[float, float, float, float]] = []
     marks, labels = [], []
     for e in sized:
@@ -196,14 +241,30 @@ def sizes_svg(entries, link_prefix: str | None = None) -> str:
         # Dots block labels; the thin range bars may be crossed by another model's label.
         boxes += [(x - 4, Y(s.params) - 4, x + 4, Y(s.params) + 4) for s in e.sizes if s.params]
         col = colors[e.family]
-        bar = f'<line x1="{x:.1f}" y1="{y_lo:.1f}" x2="{x:.1f}" y2="{y_hi:.1f}" stroke="{col}" stroke-width="3"/>' if y_lo - y_hi > 1 else ""
+        bar = (
+            f'<line x1="{x:.1f}" y1="{y_lo:.1f}" x2="{x:.1f}" y2="{y_hi:.1f}" stroke="{col}" stroke-width="3"/>'
+            if y_lo - y_hi > 1
+            else ""
+        )
         dots = "".join(f'<circle cx="{x:.1f}" cy="{Y(s.params):.1f}" r="3" fill="{col}"/>' for s in e.sizes if s.params)
         marks.append(_link(e, link_prefix, f"<g><title>{_hover(e)}</title>{bar}{dots}</g>"))
     for e in sorted(sized, key=lambda e: -(e.max_params or 0)):  # big models claim label space first
         x, y = X(e.date), Y(e.max_params)
         w, h = CHAR_W * len(e.name), 11
-        for dx, dy in ((6, 4), (-6 - w, 4), (6, -8), (-6 - w, -8), (6, 16), (-6 - w, 16), (-w / 2, -10), (-w / 2, 20),
-                       (6, -20), (-6 - w, -20), (6, 28), (-6 - w, 28)):
+        for dx, dy in (
+            (6, 4),
+            (-6 - w, 4),
+            (6, -8),
+            (-6 - w, -8),
+            (6, 16),
+            (-6 - w, 16),
+            (-w / 2, -10),
+            (-w / 2, 20),
+            (6, -20),
+            (-6 - w, -20),
+            (6, 28),
+            (-6 - w, 28),
+        ):
             box = (x + dx, y + dy - h + 2, x + dx + w, y + dy + 2)
             inside = left <= box[0] and box[2] <= left + plot_w and top <= box[1] and box[3] <= top + plot_h
             if inside and not any(b[0] < box[2] and box[0] < b[2] and b[1] < box[3] and box[1] < b[3] for b in boxes):

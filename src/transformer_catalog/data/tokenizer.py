@@ -7,8 +7,8 @@ and decodes back exactly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import TcatError
 
@@ -73,7 +73,7 @@ class Tokenizer:
         self.hf.save(str(path))
 
     @classmethod
-    def load(cls, path: str | Path) -> "Tokenizer":
+    def load(cls, path: str | Path) -> Tokenizer:
         from tokenizers import Tokenizer as HFTokenizer
 
         try:
@@ -82,7 +82,9 @@ class Tokenizer:
             raise TcatError(f"{path}: not a valid tokenizer.json ({str(e).splitlines()[0][:120]})") from None
 
 
-def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2, extra_specials: Iterable[str] = ()) -> Tokenizer:
+def train_bpe(
+    texts: Iterable[str], vocab_size: int, min_frequency: int = 2, extra_specials: Iterable[str] = ()
+) -> Tokenizer:
     """A byte-level BPE vocabulary of `vocab_size` entries (specials included). `extra_specials`
     (e.g. objective_specials()) follow the four fixed ones."""
     from tokenizers import Tokenizer as HFTokenizer
@@ -102,7 +104,9 @@ def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2, ext
     return Tokenizer(tok)
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int, kind: str = "bpe", extra_specials: Iterable[str] = ()) -> Tokenizer:
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int, kind: str = "bpe", extra_specials: Iterable[str] = ()
+) -> Tokenizer:
     """A subword vocabulary of `kind`: bpe (byte-level, the default), wordpiece (BERT's: [PAD] [UNK]
     [CLS] [SEP] [MASK], ## continuations) or unigram (SentencePiece's model, metaspace words)."""
     from tokenizers import Tokenizer as HFTokenizer
@@ -122,7 +126,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, kind: str = "bpe", ex
         tok = HFTokenizer(models.Unigram())
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
         tok.decoder = decoders.Metaspace()
-        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token=UNK, show_progress=False)
+        trainer = trainers.UnigramTrainer(
+            vocab_size=vocab_size, special_tokens=specials, unk_token=UNK, show_progress=False
+        )
     else:
         raise TcatError(f"unknown tokenizer kind {kind!r}: use bpe, wordpiece or unigram")
     tok.train_from_iterator(texts, trainer=trainer)

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import TcatError
 from .attention import KVCache, StaticKVCache, padding_mask
-from .xl import Memory
 from .blocks import Stack
 from .config import EmbeddingConfig, ModelConfig
 from .init import init_weights, initialised, normal
-from .positions import scheme_for
 from .layers import EmbeddingTable, dropout, make_norm, make_positions
+from .positions import scheme_for
+from .xl import Memory
 
 
 def real_token_positions(keep: Tensor) -> Tensor:
@@ -39,14 +38,16 @@ def pad_attention_mask(keep: Tensor, n_queries: int) -> Tensor:
     tokens through the values at the next layer). `keep` (B, T_k) covers cached keys too."""
     n_keys = keep.size(1)
     own = torch.zeros(n_queries, n_keys, dtype=torch.bool, device=keep.device)
-    own[torch.arange(n_queries, device=keep.device), torch.arange(n_keys - n_queries, n_keys, device=keep.device)] = True
+    own[torch.arange(n_queries, device=keep.device), torch.arange(n_keys - n_queries, n_keys, device=keep.device)] = (
+        True
+    )
     return padding_mask(keep) | own
 
 
 class Embeddings(nn.Module):
     """Token embedding * sqrt(d_model) (section 3.4) + positional encoding, then dropout."""
 
-    def __init__(self, cfg: ModelConfig, tokens: Optional[nn.Embedding] = None):
+    def __init__(self, cfg: ModelConfig, tokens: nn.Embedding | None = None):
         super().__init__()
         e: EmbeddingConfig = cfg.embedding
         width = e.d_embed or cfg.d_model
@@ -59,8 +60,9 @@ class Embeddings(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.project = nn.Linear(width, cfg.d_model) if width != cfg.d_model else None
 
-    def forward(self, ids: Tensor, offset: int = 0, token_types: Optional[Tensor] = None,
-                positions: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self, ids: Tensor, offset: int = 0, token_types: Tensor | None = None, positions: Tensor | None = None
+    ) -> Tensor:
         """`positions` (B, T): each token's position (see PositionConfig.numbering); default
         offset .. offset + T - 1 for every row."""
         length = ids.size(1)
@@ -118,12 +120,15 @@ class EncoderModel(_Base):
         self.encoder = Stack(cfg, cfg.n_encoder_layers)
         self.init_weights()
 
-    def forward(self, ids: Tensor, keep: Optional[Tensor] = None, token_types: Optional[Tensor] = None) -> Tensor:
+    def forward(self, ids: Tensor, keep: Tensor | None = None, token_types: Tensor | None = None) -> Tensor:
         """Hidden states (B, T, d_model). `keep` marks real tokens; default: ids != pad_id."""
         keep = ids != self.config.embedding.pad_id if keep is None else keep
         positions = real_token_positions(keep) if self.config.position.numbering == "real_tokens" else None
-        return self.encoder(self.embed(ids, token_types=token_types, positions=positions), mask=padding_mask(keep),
-                            causal=self.config.attention.causal)
+        return self.encoder(
+            self.embed(ids, token_types=token_types, positions=positions),
+            mask=padding_mask(keep),
+            causal=self.config.attention.causal,
+        )
 
 
 @initialised(normal(0.02))  # the class token and the position table, as ViT
@@ -134,7 +139,9 @@ class PatchEmbeddings(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         v = cfg.vision
-        self.project = nn.Conv2d(v.channels, cfg.d_model, kernel_size=v.patch_size, stride=v.patch_size, bias=v.patch_bias)
+        self.project = nn.Conv2d(
+            v.channels, cfg.d_model, kernel_size=v.patch_size, stride=v.patch_size, bias=v.patch_bias
+        )
         self.class_token = nn.Parameter(torch.empty(1, 1, cfg.d_model)) if v.class_token else None
         self.positions = nn.Parameter(torch.empty(1, v.n_patches + v.class_token, cfg.d_model))
         self.norm = make_norm(cfg.d_model, cfg.norm) if cfg.embedding.norm else None  # CLIP's "pre_layrnorm"
@@ -145,8 +152,10 @@ class PatchEmbeddings(nn.Module):
         if self.class_token is not None:
             x = torch.cat([self.class_token.expand(x.size(0), -1, -1), x], dim=1)
         if x.size(1) != self.positions.size(1):
-            raise TcatError(f"image gives {x.size(1)} positions; the model was built for {self.positions.size(1)} "
-                            "(vision.image_size / vision.patch_size)")
+            raise TcatError(
+                f"image gives {x.size(1)} positions; the model was built for {self.positions.size(1)} "
+                "(vision.image_size / vision.patch_size)"
+            )
         x = x + self.positions
         return self.dropout(x if self.norm is None else self.norm(x))
 
@@ -194,11 +203,14 @@ class DecoderModel(_Base):
         if why:
             raise TcatError(f"a static KV cache does not support {why}")
         if max_len > self.config.position.max_len:
-            raise TcatError(f"sequence of {max_len} tokens is longer than the model's position.max_len="
-                            f"{self.config.position.max_len}; shorten the input or use a model with a longer context")
+            raise TcatError(
+                f"sequence of {max_len} tokens is longer than the model's position.max_len="
+                f"{self.config.position.max_len}; shorten the input or use a model with a longer context"
+            )
         device = self.embed.tokens.weight.device
-        return StaticKVCache(self.config.n_decoder_layers, batch, self.config.n_kv_heads, max_len, self.config.head_dim,
-                             dtype, device)
+        return StaticKVCache(
+            self.config.n_decoder_layers, batch, self.config.n_kv_heads, max_len, self.config.head_dim, dtype, device
+        )
 
     def new_memory(self) -> Memory:
         """Recurrence state for Transformer-XL-style segment-by-segment processing (config.memory)."""
@@ -206,9 +218,15 @@ class DecoderModel(_Base):
             raise TcatError("this model has no segment recurrence (config memory: 0)")
         return Memory(self.config.n_decoder_layers, self.config.memory)
 
-    def forward(self, ids: Tensor, cache: Optional[KVCache] = None, memory: Optional[Memory] = None,
-                attn_mask: Optional[Tensor] = None, keep: Optional[Tensor] = None,
-                positions: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self,
+        ids: Tensor,
+        cache: KVCache | None = None,
+        memory: Memory | None = None,
+        attn_mask: Tensor | None = None,
+        keep: Tensor | None = None,
+        positions: Tensor | None = None,
+    ) -> Tensor:
         """Next-token logits (B, T, vocab) for each position. With `memory` (new_memory()), the
         segment also attends to the previous segments' hidden states, and the memory moves on.
         `attn_mask` (B, 1, T, T) bool replaces the causal mask (prefix LM, permutation LM).
@@ -225,11 +243,13 @@ class DecoderModel(_Base):
                 raise TcatError("a padding mask (keep) does not combine with an explicit attention mask or a memory")
             expected = ids.size(1) + (0 if cache is None else int(cache.length))
             if keep.shape != (ids.size(0), expected):
-                raise TcatError(f"padding mask has shape {list(keep.shape)}; expected {[ids.size(0), expected]} "
-                                "(batch, cached + new tokens)")
+                raise TcatError(
+                    f"padding mask has shape {list(keep.shape)}; expected {[ids.size(0), expected]} "
+                    "(batch, cached + new tokens)"
+                )
             mask = pad_attention_mask(keep.bool(), ids.size(1))
             if positions is None and self.config.position.numbering == "real_tokens":
-                positions = real_token_positions(keep)[:, -ids.size(1):]
+                positions = real_token_positions(keep)[:, -ids.size(1) :]
         x = self.embed(ids, offset, positions=positions)
         if attn_mask is not None:
             if cache is not None or memory is not None:
@@ -256,7 +276,7 @@ class EncoderDecoderModel(_Base):
     def src_keep(self, src: Tensor) -> Tensor:
         return src != self.config.embedding.pad_id
 
-    def encode(self, src: Tensor, keep: Optional[Tensor] = None) -> Tensor:
+    def encode(self, src: Tensor, keep: Tensor | None = None) -> Tensor:
         keep = self.src_keep(src) if keep is None else keep
         return self.encoder(self.src_embed(src), mask=padding_mask(keep))
 
@@ -265,7 +285,7 @@ class EncoderDecoderModel(_Base):
         tgt: Tensor,
         memory: Tensor,
         src_keep: Tensor,
-        cache: Optional[KVCache] = None,
+        cache: KVCache | None = None,
     ) -> Tensor:
         """Decoder hidden states. Target padding needs no mask: with causal attention, real
         tokens never see the padding that follows them, and the loss ignores padded positions."""

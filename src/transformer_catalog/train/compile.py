@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import warnings
 
-import torch
 from torch import nn
 
 from ..runtime import has_cxx_compiler
@@ -23,7 +22,7 @@ def compile_blocks(model: nn.Module, **options) -> int:
     if not hasattr(nn.Module, "compile"):
         return 0
     if not has_cxx_compiler():
-        warnings.warn("torch.compile needs a C++ compiler on CPU (none found): training runs eagerly")
+        warnings.warn("torch.compile needs a C++ compiler on CPU (none found): training runs eagerly", stacklevel=2)
         return 0
     import torch._dynamo
 
