@@ -13,7 +13,7 @@ data:
 # The main job (scripts/demo.sh, about 4 minutes on 2 cores): a catalog view and tcat verify's
 # summary, the catalog's Transformer (tiny scale) trained on English->Spanish Bible verses and
 # scored on held-out books against copying the source (fails unless it beats it, with no
-# degenerate repetition), then the website. THREADS=1 make demo runs it on one core.
+# degenerate repetition), then the website. One thread by default (THREADS=0: the free cores).
 demo: setup data
 	bash scripts/demo.sh $(RUN)
 

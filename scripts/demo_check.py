@@ -86,12 +86,14 @@ def hypotheses_of(run: str, result: dict, beam: int, threads: str) -> list[str]:
     hyps = [""] * len(pairs)
     with torch.no_grad():
         for start in range(0, len(order), 16):
-            idx = order[start:start + 16]
+            idx = order[start : start + 16]
             for i, h in zip(idx, translate_batch(model, tok, [pairs[i].src for i in idx], beam, result["alpha"])):
                 hyps[i] = h
     shown = [ex["hypothesis"] for ex in result.get("examples", [])]
     if hyps[: len(shown)] != shown:
-        sys.exit("demo_check: decoding again did not reproduce tcat evaluate's examples; cannot check every translation")
+        sys.exit(
+            "demo_check: decoding again did not reproduce tcat evaluate's examples; cannot check every translation"
+        )
     return hyps
 
 
@@ -105,8 +107,21 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     json_path = Path(args.run) / "evaluate.json"
-    _tcat("evaluate", args.run, "--split", "test", "--limit", str(args.limit), "--beam", str(args.beam),
-          "--threads", args.threads, "--quiet", "--json", str(json_path))
+    _tcat(
+        "evaluate",
+        args.run,
+        "--split",
+        "test",
+        "--limit",
+        str(args.limit),
+        "--beam",
+        str(args.beam),
+        "--threads",
+        args.threads,
+        "--quiet",
+        "--json",
+        str(json_path),
+    )
     result = json.loads(json_path.read_text(encoding="utf-8"))
     hyps = hypotheses_of(args.run, result, args.beam, args.threads)
 
@@ -117,15 +132,20 @@ def main(argv=None) -> int:
     print(f"  {'this model':24} {result['bleu']:>9.2f} {result['chrf']:>7.2f}")
     print(f"  {'copying the source':24} {result['copy_source_bleu']:>9.2f} {result['copy_source_chrf']:>7.2f}")
     n, word = max((longest_run(h) for h in hyps), default=(0, ""))
-    print(f"  longest back-to-back repetition in the {len(hyps)} translations: {n}" + (f" x {word!r}" if n > 1 else "")
-          + f" (the bar: at most {MAX_RUN})")
+    print(
+        f"  longest back-to-back repetition in the {len(hyps)} translations: {n}"
+        + (f" x {word!r}" if n > 1 else "")
+        + f" (the bar: at most {MAX_RUN})"
+    )
     for ex, hyp in list(zip(result.get("examples", []), hyps))[: args.examples]:
         print(f"\n  {ex['ref']}\n    source:    {ex['source']}\n    reference: {ex['reference']}\n    model:     {hyp}")
     problems = verdict(result, hyps)
     for p in problems:
         print(f"demo_check: FAILED: {p}", file=sys.stderr)
     if not problems:
-        print(f"\nthe model beats copying the source on BLEU and chrF; no word repeated more than {MAX_RUN} times in a row")
+        print(
+            f"\nthe model beats copying the source on BLEU and chrF; nothing repeated more than {MAX_RUN} times in a row"
+        )
     return 1 if problems else 0
 
 

@@ -12,15 +12,18 @@ demo_check = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(demo_check)
 
 
-@pytest.mark.parametrize("text, run", [
-    ("Y la la la la la", (5, "la")),
-    ("Y la, la La la. la tierra", (5, "la")),          # case and punctuation do not hide a run
-    ("Y los hijos de los hijos de Israel", (2, "los hijos de")),  # a phrase twice is far below the bar
-    ("y y y y", (4, "y")),
-    ("y de la mareseseseseses, y", (6, "es")),          # a sub-word token looping inside one word
-    ("y llamó, y él dijo: ¿Quién?", (2, "l")),           # "ll": natural text stays far below the bar
-    ("", (0, "")),
-])
+@pytest.mark.parametrize(
+    "text, run",
+    [
+        ("Y la la la la la", (5, "la")),
+        ("Y la, la La la. la tierra", (5, "la")),  # case and punctuation do not hide a run
+        ("Y los hijos de los hijos de Israel", (2, "los hijos de")),  # a phrase twice is far below the bar
+        ("y y y y", (4, "y")),
+        ("y de la mareseseseseses, y", (6, "es")),  # a sub-word token looping inside one word
+        ("y llamó, y él dijo: ¿Quién?", (2, "l")),  # "ll": natural text stays far below the bar
+        ("", (0, "")),
+    ],
+)
 def test_longest_run(text, run):
     assert demo_check.longest_run(text) == run
 
@@ -33,13 +36,16 @@ def test_verdict_passes_a_model_that_beats_copying():
     assert demo_check.verdict(_result(), ["Y dijo Dios: Sea la luz.", "y y y y fué"]) == []
 
 
-@pytest.mark.parametrize("result, hyps, says", [
-    (_result(bleu=0.22, copy_bleu=0.24), ["Y dijo Dios"], "BLEU 0.22 is not above"),
-    (_result(bleu=0.24, copy_bleu=0.24), ["Y dijo Dios"], "BLEU 0.24 is not above"),  # equal is not above
-    (_result(chrf=6.2, copy_chrf=17.3), ["Y dijo Dios"], "chrF 6.2 is not above"),
-    (_result(), ["Y dijo Dios", "Y la la la la la la"], "translation 2 repeats 'la' 6 times"),
-    (_result(), ["de la mareseseseseses"], "translation 1 repeats 'es' 6 times"),
-])
+@pytest.mark.parametrize(
+    "result, hyps, says",
+    [
+        (_result(bleu=0.22, copy_bleu=0.24), ["Y dijo Dios"], "BLEU 0.22 is not above"),
+        (_result(bleu=0.24, copy_bleu=0.24), ["Y dijo Dios"], "BLEU 0.24 is not above"),  # equal is not above
+        (_result(chrf=6.2, copy_chrf=17.3), ["Y dijo Dios"], "chrF 6.2 is not above"),
+        (_result(), ["Y dijo Dios", "Y la la la la la la"], "translation 2 repeats 'la' 6 times"),
+        (_result(), ["de la mareseseseseses"], "translation 1 repeats 'es' 6 times"),
+    ],
+)
 def test_verdict_fails(result, hyps, says):
     problems = demo_check.verdict(result, hyps)
     assert len(problems) == 1 and says in problems[0], problems
