@@ -144,7 +144,7 @@ def main(argv=None) -> int:
         print(f"demo_check: FAILED: {p}", file=sys.stderr)
     if not problems:
         print(
-            f"\nthe model beats copying the source on BLEU and chrF; nothing repeated more than {MAX_RUN} times in a row"
+            f"\nthe model beats copying the source on BLEU and chrF; nothing repeats more than {MAX_RUN} times in a row"
         )
     return 1 if problems else 0
 
