@@ -65,6 +65,30 @@ def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
     return logits
 
 
+def banned_ngram_mask(seq: Tensor, n: int, vocab: int) -> Tensor:
+    """(R, V) bool: the tokens that would repeat an n-gram already in each row of `seq` (R, L),
+    i.e. those that followed an earlier occurrence of the row's last n-1 tokens. This is fairseq's
+    --no-repeat-ngram-size and Hugging Face's no_repeat_ngram_size (NoRepeatNGramLogitsProcessor),
+    over the whole sequence (prompt or start token included), as theirs is; n = 1 bans every token
+    seen. Vectorised: every window of n tokens is compared with the last n-1 at once."""
+    rows, length = seq.shape
+    mask = torch.zeros(rows, vocab + 1, dtype=torch.bool, device=seq.device)
+    if n <= 0 or length < n:  # no complete n-gram yet: nothing can repeat
+        return mask[:, :vocab]
+    windows = seq.unfold(1, n, 1)  # (R, L-n+1, n)
+    match = (windows[:, :, : n - 1] == seq[:, None, length - n + 1 :]).all(-1)
+    # a matching window bans its last token; the others all point at a spare column, so every write is True
+    mask.scatter_(1, torch.where(match, windows[:, :, -1], vocab), True)
+    return mask[:, :vocab]
+
+
+def block_repeated_ngrams(logits: Tensor, seq: Tensor, n: int) -> Tensor:
+    """`logits` (R, V) with -inf where the next token would repeat an n-gram of `seq` (n = 0: as is)."""
+    if n <= 0:
+        return logits
+    return logits.masked_fill(banned_ngram_mask(seq, n, logits.size(-1)), float("-inf"))
+
+
 @dataclass
 class SamplingConfig:
     temperature: float = 0.0  # 0 = greedy
@@ -119,12 +143,14 @@ def iter_tokens(
     generator: torch.Generator | None = None,
     compile: bool = False,
     keep: Tensor | None = None,
+    no_repeat_ngram: int = 0,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield (next token ids (B,), their logits (B, V)) one step at a time. `start` (B, T0) is the
     prompt (decoder-only) or the start-of-sequence token(s) (encoder-decoder). `compile`: decode
     through a static cache with a compiled step (decoder-only models; others decode eagerly, with
     a warning saying why). `keep` (B, T0): the prompt's real tokens, for a left-padded batch of
-    prompts (Hugging Face's attention_mask)."""
+    prompts (Hugging Face's attention_mask). `no_repeat_ngram` n > 0: no row generates an n-gram of
+    tokens it already holds (see block_repeated_ngrams; the logits yielded are the blocked ones)."""
     if keep is not None and bool(keep.all()):
         keep = None  # nothing is padded: the unmasked path is the same computation, and faster
     why = _compile_unsupported(model, src) if compile and use_cache else None
@@ -141,7 +167,7 @@ def iter_tokens(
     nxt = start[:, -1]  # the last token so far; each step feeds the one it chose
     for i in range(max_new_tokens):
         inp = seq if cache is None or i == 0 else nxt[:, None]  # a fresh (B, 1) tensor: same strides every step
-        logits = step(inp, cache)[:, -1].float()
+        logits = block_repeated_ngrams(step(inp, cache)[:, -1].float(), seq, no_repeat_ngram)
         if sampling.temperature > 0:
             probs = filter_logits(logits / sampling.temperature, sampling.top_k, sampling.top_p).softmax(-1)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
@@ -172,6 +198,7 @@ def stream_text(
     src: Tensor | None = None,
     sampling: SamplingConfig = SamplingConfig(),
     compile: bool = False,
+    no_repeat_ngram: int = 0,
 ) -> Iterator[str]:
     """Decoded text as it is produced, one piece per new token, for a batch of one: what `tcat
     generate` prints. Byte-level BPE may need several tokens for one character, so each piece is
@@ -179,7 +206,14 @@ def stream_text(
     ids: list[int] = []
     shown = ""
     for nxt, _ in iter_tokens(
-        model, start, max_new_tokens, src=src, eos_id=tok.eos_id, sampling=sampling, compile=compile
+        model,
+        start,
+        max_new_tokens,
+        src=src,
+        eos_id=tok.eos_id,
+        sampling=sampling,
+        compile=compile,
+        no_repeat_ngram=no_repeat_ngram,
     ):
         if nxt.item() == tok.eos_id:
             return
@@ -210,9 +244,11 @@ def beam_search(
     eos_id: int | None = None,
     use_cache: bool = True,
     keep: Tensor | None = None,
+    no_repeat_ngram: int = 0,
 ) -> list[list[int]]:
     """Best hypothesis per batch row by log-probability / lp(length). Paper: beam 4, alpha 0.6.
-    `keep` (B, T0): the prompt's real tokens, for a left-padded batch (see iter_tokens)."""
+    `keep` (B, T0): the prompt's real tokens, for a left-padded batch (see iter_tokens).
+    `no_repeat_ngram` n > 0: each beam is blocked from repeating its own n-grams (fairseq, HF)."""
     B, K = start.size(0), beam_size
     if src is not None:
         src = src.repeat_interleave(K, dim=0)
@@ -228,6 +264,7 @@ def beam_search(
     for t in range(max_new_tokens):
         inp = seq if cache is None or t == 0 else seq[:, -1:]
         logp = F.log_softmax(step(inp, cache)[:, -1].float(), dim=-1)
+        logp = block_repeated_ngrams(logp, seq, no_repeat_ngram)  # after the softmax, as HF and fairseq do
         V = logp.size(-1)
         cand = (scores.view(-1, 1) + logp).view(B, K * V)
         top_scores, top_idx = cand.topk(2 * K, dim=-1)

@@ -11,7 +11,9 @@ import torch
 from ..errors import TcatError
 
 
-def translate_batch(model, tok, texts: list[str], beam: int, alpha: float, max_new_tokens: int = 0) -> list[str]:
+def translate_batch(
+    model, tok, texts: list[str], beam: int, alpha: float, max_new_tokens: int = 0, no_repeat_ngram: int = 0
+) -> list[str]:
     from ..data.batching import pad
     from ..generate import beam_search, generate, strip_after_eos
 
@@ -22,15 +24,19 @@ def translate_batch(model, tok, texts: list[str], beam: int, alpha: float, max_n
     # Paper, section 6.1: maximum output length = input length + 50.
     max_new = max_new_tokens or min(limit, src.size(1) + 50)
     if beam > 1:
-        outs = beam_search(model, start, max_new, beam, alpha, src=src, eos_id=tok.eos_id)
+        outs = beam_search(
+            model, start, max_new, beam, alpha, src=src, eos_id=tok.eos_id, no_repeat_ngram=no_repeat_ngram
+        )
     else:
-        outs = generate(model, start, max_new, src=src, eos_id=tok.eos_id).tolist()
+        outs = generate(model, start, max_new, src=src, eos_id=tok.eos_id, no_repeat_ngram=no_repeat_ngram).tolist()
     return [tok.decode(strip_after_eos(ids, tok.eos_id)) for ids in outs]
 
 
 def evaluate_translation(
-    checkpoint, data=None, split="test", beam=4, alpha=0.6, limit=0, batch_size=16, progress=True
+    checkpoint, data=None, split="test", beam=4, alpha=0.6, limit=0, batch_size=16, progress=True, no_repeat_ngram=0
 ) -> dict:
+    """Scores and every hypothesis ("hypotheses", in the order of the pairs), so a caller can
+    check each translation without decoding again."""
     import sacrebleu
 
     from ..data.parallel import split_parallel
@@ -55,7 +61,8 @@ def evaluate_translation(
         task = bar.add_task(f"translating {len(pairs)} {split} verses", total=len(pairs))
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            for i, h in zip(idx, translate_batch(model, tok, [pairs[i].src for i in idx], beam, alpha)):
+            texts = [pairs[i].src for i in idx]
+            for i, h in zip(idx, translate_batch(model, tok, texts, beam, alpha, no_repeat_ngram=no_repeat_ngram)):
                 hyps[i] = h
             bar.advance(task, len(idx))
     refs = [p.tgt for p in pairs]
@@ -83,6 +90,7 @@ def evaluate_translation(
         "books": sorted({p.book for p in pairs}),
         "beam": beam,
         "alpha": alpha,
+        "no_repeat_ngram": no_repeat_ngram,
         "bleu": round(sacrebleu.corpus_bleu(hyps, [refs]).score, 2),
         "chrf": round(sacrebleu.corpus_chrf(hyps, [refs]).score, 2),
         "copy_source_bleu": round(sacrebleu.corpus_bleu(srcs, [refs]).score, 2),
@@ -91,4 +99,5 @@ def evaluate_translation(
         "examples": [
             {"ref": p.ref, "source": p.src, "reference": p.tgt, "hypothesis": h} for p, h in list(zip(pairs, hyps))[:5]
         ],
+        "hypotheses": hyps,
     }

@@ -81,9 +81,13 @@ def cmd_translate(args) -> None:
         max_new = min(d.max_new_tokens, src.size(1) + 50, model.config.position.max_len)  # paper: input + 50
         if d.temperature > 0 or d.beam <= 1:
             s = SamplingConfig(d.temperature, d.top_k, d.top_p)
-            ids = generate(model, start, max_new, src=src, eos_id=tok.eos_id, sampling=s)[0].tolist()
+            ids = generate(
+                model, start, max_new, src=src, eos_id=tok.eos_id, sampling=s, no_repeat_ngram=d.no_repeat_ngram
+            )[0].tolist()
         else:
-            ids = beam_search(model, start, max_new, d.beam, d.alpha, src=src, eos_id=tok.eos_id)[0]
+            ids = beam_search(
+                model, start, max_new, d.beam, d.alpha, src=src, eos_id=tok.eos_id, no_repeat_ngram=d.no_repeat_ngram
+            )[0]
         print(tok.decode(strip_after_eos(ids, tok.eos_id)))
 
 
@@ -128,11 +132,27 @@ def cmd_generate(args) -> None:
         if room <= 0:
             raise TcatError(f"the prompt fills the model's context of {model.config.position.max_len} tokens")
         if d.beam > 1:
-            ids = beam_search(model, start, min(d.max_new_tokens, room), d.beam, d.alpha, src=src, eos_id=tok.eos_id)[0]
+            ids = beam_search(
+                model,
+                start,
+                min(d.max_new_tokens, room),
+                d.beam,
+                d.alpha,
+                src=src,
+                eos_id=tok.eos_id,
+                no_repeat_ngram=d.no_repeat_ngram,
+            )[0]
             sys.stdout.write(tok.decode(strip_after_eos(ids, tok.eos_id)))
         else:
             for piece in stream_text(
-                model, tok, start, min(d.max_new_tokens, room), src=src, sampling=s, compile=args.compile
+                model,
+                tok,
+                start,
+                min(d.max_new_tokens, room),
+                src=src,
+                sampling=s,
+                compile=args.compile,
+                no_repeat_ngram=d.no_repeat_ngram,
             ):
                 sys.stdout.write(piece)
                 sys.stdout.flush()
@@ -181,7 +201,14 @@ def cmd_evaluate(args) -> None:
         from ..apps.translation import evaluate_translation
 
         result = evaluate_translation(
-            args.checkpoint, args.data, args.split, d.beam, d.alpha, args.limit, progress=not args.quiet
+            args.checkpoint,
+            args.data,
+            args.split,
+            d.beam,
+            d.alpha,
+            args.limit,
+            progress=not args.quiet,
+            no_repeat_ngram=d.no_repeat_ngram,
         )
     print(json.dumps(result, indent=2))
     write_json(args.json, result)
@@ -232,7 +259,7 @@ def register(sub, add) -> None:
     sp.add_argument("checkpoint", help="a run folder (tcat train --out) or checkpoint folder")
     sp.add_argument("--data", default=None, help="translation data (default: the dataset the run was trained on)")
     sp.add_argument("--split", default="test", choices=["valid", "test"], help="held-out split (default test)")
-    _decoding_fields(sp, include=("beam", "alpha"), defaults={"beam": 4})
+    _decoding_fields(sp, include=("beam", "alpha", "no_repeat_ngram"), defaults={"beam": 4})
     limit = number(int, 0, 10**9)
     sp.add_argument(
         "--limit",

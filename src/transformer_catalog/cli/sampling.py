@@ -16,3 +16,9 @@ class Decoding:
     top_k: int = opt(0, "sampling: keep the k most likely tokens (0 = all)", range=(0, 10**6))
     top_p: float = opt(1.0, "sampling: keep the smallest set of tokens with this much probability", range=(0, 1, "(]"))
     max_new_tokens: int = opt(200, "most tokens to generate", range=(1, 10**6))
+    no_repeat_ngram: int = opt(
+        0,
+        "never generate an n-gram of this many tokens twice in one output (0 = off; "
+        "fairseq's --no-repeat-ngram-size, Hugging Face's no_repeat_ngram_size)",
+        range=(0, 20),
+    )

@@ -1,0 +1,102 @@
+"""n-gram blocking (--no-repeat-ngram), held to Hugging Face's: the banned set of
+NoRepeatNGramLogitsProcessor on random histories, and generate(no_repeat_ngram_size=n) on a tiny GPT-2."""
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from transformer_catalog.generate import banned_ngram_mask, beam_search, block_repeated_ngrams, generate  # noqa: E402
+from transformer_catalog.interop import from_hf  # noqa: E402
+
+
+def _ngrams(row: list[int], n: int) -> list[tuple]:
+    return [tuple(row[i : i + n]) for i in range(len(row) - n + 1)]
+
+
+def _repeats(row: list[int], n: int) -> bool:
+    grams = _ngrams(row, n)
+    return len(set(grams)) < len(grams)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+@pytest.mark.parametrize("length", [1, 3, 4, 12, 40])
+def test_banned_set_is_transformers_processor(n, length):
+    from transformers.generation.logits_process import NoRepeatNGramLogitsProcessor
+
+    g = torch.Generator().manual_seed(1000 * n + length)
+    vocab = 7  # a small vocabulary, so random histories repeat n-grams often
+    seq = torch.randint(0, vocab, (16, length), generator=g)
+    scores = torch.randn(16, vocab, generator=g)
+    theirs = NoRepeatNGramLogitsProcessor(n)(seq, scores.clone())
+    ours = block_repeated_ngrams(scores.clone(), seq, n)
+    assert torch.equal(torch.isinf(ours), torch.isinf(theirs))
+    assert torch.equal(ours, theirs)  # the rest untouched
+    if length >= 12:  # the comparison is not vacuous: something is banned (and for n > 1, not everything)
+        assert torch.isinf(theirs).any() and (n == 1 or not torch.isinf(theirs).all())
+
+
+def test_blocking_off_changes_nothing():
+    seq = torch.tensor([[1, 2, 1, 2, 1]])
+    logits = torch.randn(1, 5)
+    assert block_repeated_ngrams(logits, seq, 0) is logits
+    assert banned_ngram_mask(seq, 2, 5).tolist() == [[False, False, True, False, False]]
+
+
+def _gpt2(seed):
+    torch.manual_seed(seed)
+    hf = transformers.GPT2LMHeadModel(
+        transformers.GPT2Config(
+            n_layer=2, n_embd=32, n_head=4, vocab_size=50, n_positions=64, bos_token_id=0, eos_token_id=0
+        )
+    ).eval()
+    return hf
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    hf = _gpt2(3)
+    path = tmp_path_factory.mktemp("gpt2")
+    hf.save_pretrained(path, safe_serialization=True)
+    return hf, from_hf(path).eval()
+
+
+PROMPT = torch.tensor([[5, 9, 13, 2], [7, 7, 30, 41]])
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_greedy_never_repeats_an_ngram_while_the_control_does(models, n):
+    _, ours = models
+    control = generate(ours, PROMPT, 40).tolist()
+    assert any(_repeats(p + row, n) for p, row in zip(PROMPT.tolist(), control)), "seed gives no repeat to block"
+    blocked = generate(ours, PROMPT, 40, no_repeat_ngram=n).tolist()
+    for p, row in zip(PROMPT.tolist(), blocked):
+        assert len(row) == 40 and not _repeats(p + row, n)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_greedy_tokens_equal_transformers_generate(models, n):
+    hf, ours = models
+    hf.generation_config.eos_token_id = None
+    with torch.no_grad():
+        theirs = hf.generate(
+            PROMPT,
+            attention_mask=torch.ones_like(PROMPT),
+            max_new_tokens=30,
+            do_sample=False,
+            num_beams=1,
+            no_repeat_ngram_size=n,
+            pad_token_id=0,
+        )[:, PROMPT.size(1) :]
+    got = generate(ours, PROMPT, 30, no_repeat_ngram=n)
+    assert got.tolist() == theirs.tolist()
+    assert not torch.equal(got, generate(ours, PROMPT, 30))  # blocking changed the output here
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_beam_search_returns_no_repeated_ngram(models, n):
+    _, ours = models
+    control = beam_search(ours, PROMPT, 40, beam_size=4)
+    assert any(_repeats(p + row, n) for p, row in zip(PROMPT.tolist(), control)), "seed gives no repeat to block"
+    for p, row in zip(PROMPT.tolist(), beam_search(ours, PROMPT, 40, beam_size=4, no_repeat_ngram=n)):
+        assert len(row) == 40 and not _repeats(p + row, n)
