@@ -51,6 +51,12 @@ def test_verdict_fails(result, hyps, says):
     assert len(problems) == 1 and says in problems[0], problems
 
 
-def test_hypotheses_come_from_the_json_when_it_lists_them_all():
-    result = {"hypotheses": ["uno", "dos"], "data": "unused", "split": "test", "pairs": 2}
-    assert demo_check.hypotheses_of("no-run", result, 1, "1") == ["uno", "dos"]
+def test_hypotheses_come_from_the_json():
+    result = {"hypotheses": ["uno", "dos"], "pairs": 2}
+    assert demo_check.hypotheses_of(result) == ["uno", "dos"]
+
+
+@pytest.mark.parametrize("result", [{"pairs": 2}, {"hypotheses": ["uno"], "pairs": 2}])
+def test_a_json_without_every_hypothesis_is_refused(result):
+    with pytest.raises(SystemExit, match="does not list every hypothesis"):
+        demo_check.hypotheses_of(result)

@@ -100,3 +100,55 @@ def test_beam_search_returns_no_repeated_ngram(models, n):
     assert any(_repeats(p + row, n) for p, row in zip(PROMPT.tolist(), control)), "seed gives no repeat to block"
     for p, row in zip(PROMPT.tolist(), beam_search(ours, PROMPT, 40, beam_size=4, no_repeat_ngram=n)):
         assert len(row) == 40 and not _repeats(p + row, n)
+
+
+# -- the commands: evaluate records the setting and every hypothesis; translate takes options anywhere
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """An untrained tiny translation checkpoint: it loops, so blocking has something to change."""
+    from transformer_catalog.data.bible import load_sample
+    from transformer_catalog.data.tokenizer import train_bpe
+    from transformer_catalog.families import get_config
+    from transformer_catalog.nn import build_model
+    from transformer_catalog.train.checkpoint import save_checkpoint
+
+    pairs = load_sample()
+    tok = train_bpe([p.src for p in pairs] + [p.tgt for p in pairs], 300)
+    cfg = get_config("transformer-tiny", N=1, d_model=32, d_ff=64, h=4, dropout=0.0, vocab_size=tok.vocab_size)
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("mt") / "checkpoint"
+    save_checkpoint(folder, build_model(cfg).eval(), {"task": {"name": "translate", "data": "bible-sample"}}, tok)
+    return folder
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_evaluate_records_the_setting_and_every_hypothesis(checkpoint, beam):
+    from transformer_catalog.apps.translation import evaluate_translation, translate_batch
+    from transformer_catalog.data.parallel import split_parallel
+    from transformer_catalog.train.checkpoint import load_model
+
+    out = evaluate_translation(checkpoint, "bible-sample", beam=beam, limit=6, progress=False, no_repeat_ngram=2)
+    assert out["no_repeat_ngram"] == 2 and len(out["hypotheses"]) == out["pairs"] == 6
+    assert [e["hypothesis"] for e in out["examples"]] == out["hypotheses"][:5]
+    model, _, tok = load_model(checkpoint)
+    texts = [p.src for p in split_parallel("bible-sample")["test"][:6]]
+    blocked = translate_batch(model, tok, texts, beam, 0.6, no_repeat_ngram=2)
+    assert sorted(out["hypotheses"]) == sorted(blocked)  # evaluate decodes in length-sorted batches
+    assert blocked != translate_batch(model, tok, texts, beam, 0.6)  # the setting reached the decoder
+    assert evaluate_translation(checkpoint, "bible-sample", beam=beam, limit=1, progress=False)["no_repeat_ngram"] == 0
+
+
+def test_translate_takes_options_between_the_checkpoint_and_the_texts(checkpoint, capsys):
+    from transformer_catalog.cli import main
+
+    texts = ["In the beginning God created the heaven and the earth.", "And God said"]
+    assert main(["translate", str(checkpoint), "--no-repeat-ngram", "2", "--beam", "1", *texts]) == 0
+    before = capsys.readouterr().out
+    assert main(["translate", str(checkpoint), "--beam", "1", texts[0], "--no-repeat-ngram", "2", texts[1]]) == 0
+    assert capsys.readouterr().out == before and before.count("\n") == 2  # one line per text
+    assert main(["translate", "--beam", "1", str(checkpoint), texts[0], "--no-repeat-ngram=2", texts[1]]) == 0
+    assert capsys.readouterr().out == before
+    assert main(["translate", str(checkpoint), "--beam", "1", *texts]) == 0
+    assert capsys.readouterr().out != before  # the flag was read wherever it stood
+    assert main(["translate", "--beam", "1"]) == 2
+    assert "required: checkpoint" in capsys.readouterr().err

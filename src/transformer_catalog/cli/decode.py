@@ -214,6 +214,28 @@ def cmd_evaluate(args) -> None:
     write_json(args.json, result)
 
 
+class _Intermixed:
+    """A parser whose options may come between its positionals (`tcat translate RUN --threads 2
+    "text"`): argparse's parse_known_intermixed_args, used where argparse parses a subcommand
+    (parse_known_args). That function calls parse_known_args itself, for the plain parse."""
+
+    _mixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._mixing:
+            return super().parse_known_args(args, namespace)
+        self._mixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
+
+
+def _intermixed(sp) -> None:
+    if not getattr(sp, "skipped", False):
+        sp.__class__ = type("IntermixedParser", (_Intermixed, type(sp)), {})
+
+
 def _decoding_fields(sp, **kw) -> None:
     if not getattr(sp, "skipped", False):
         from .sampling import Decoding
@@ -225,6 +247,7 @@ def register(sub, add) -> None:
     sp = add("translate", cmd_translate, "translate text (arguments or stdin lines) with an encoder-decoder checkpoint")
     sp.add_argument("checkpoint", help="a run folder (tcat train --out) or checkpoint folder")
     sp.add_argument("text", nargs="*", help="texts to translate (default: the lines of standard input)")
+    _intermixed(sp)  # a checkpoint, then options and texts in any order
     _decoding_fields(sp, defaults={"beam": 4})
     add_threads(sp)
 
