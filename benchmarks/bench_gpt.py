@@ -40,19 +40,22 @@ CONFIGS = {
 
 
 def build_peers(c: dict) -> dict:
-    from transformer_catalog.families import get_config
+    from transformer_catalog.families import family
     from transformer_catalog.nn import build_model
 
     peers = {}
-    cfg = get_config(
-        "gpt2",
-        n_layer=c["n"],
-        n_embd=c["d"],
-        n_head=c["h"],
-        n_positions=c["ctx"],
-        vocab_size=c["vocab"],
-        resid_pdrop=0.0,
-    ).replace(**{"attention.dropout": 0.0})
+    cfg = (
+        family("gpt2")
+        .config(
+            n_layer=c["n"],
+            n_embd=c["d"],
+            n_head=c["h"],
+            n_positions=c["ctx"],
+            vocab_size=c["vocab"],
+            resid_pdrop=0.0,
+        )
+        .replace(**{"attention.dropout": 0.0})
+    )
     peers["tcat"] = build_model(cfg)
     peers["nanogpt"] = GPT(c["vocab"], c["ctx"], c["d"], c["h"], c["n"])
     try:

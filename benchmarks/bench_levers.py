@@ -23,14 +23,14 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).parent))
 from common import interleaved, machine, median, write  # noqa: E402
 
-from transformer_catalog.families import get_config  # noqa: E402
+from transformer_catalog.families import family  # noqa: E402
 from transformer_catalog.generate import iter_tokens  # noqa: E402
 from transformer_catalog.nn import build_model  # noqa: E402
 from transformer_catalog.nn.attention import LayerCache, MultiHeadAttention  # noqa: E402
 
 
 def gpt(n, d, h, vocab, ctx=256):
-    cfg = get_config("gpt2", n_layer=n, n_embd=d, n_head=h, n_positions=ctx, vocab_size=vocab, resid_pdrop=0.0)
+    cfg = family("gpt2").config(n_layer=n, n_embd=d, n_head=h, n_positions=ctx, vocab_size=vocab, resid_pdrop=0.0)
     torch.manual_seed(0)
     return build_model(cfg.replace(**{"attention.dropout": 0.0}))
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transformer_catalog.families import get_config
+from transformer_catalog.families import family
 from transformer_catalog.nn import build_model
 from transformer_catalog.runtime import has_cxx_compiler
 from transformer_catalog.train.compile import compile_blocks
@@ -13,7 +13,7 @@ from transformer_catalog.train.compile import compile_blocks
 
 @pytest.mark.skipif(not has_cxx_compiler(), reason="inductor needs a C++ compiler")
 def test_compiled_blocks_match_eager_forward_and_backward():
-    cfg = get_config("gpt2", n_layer=2, n_embd=32, n_head=4, n_positions=32, vocab_size=100, resid_pdrop=0.0)
+    cfg = family("gpt2").config(n_layer=2, n_embd=32, n_head=4, n_positions=32, vocab_size=100, resid_pdrop=0.0)
     cfg = cfg.replace(**{"attention.dropout": 0.0, "dropout": 0.0})
     torch.manual_seed(0)
     eager = build_model(cfg)

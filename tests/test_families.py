@@ -38,7 +38,7 @@ def test_optional_hooks_are_fields_not_attributes():
     assert family("transformer").make_config is not None and family("gpt2").make_config is None
     assert family("llama").pack is not None and family("gpt2").pack is None
     assert family("clip").build is not None and family("clip").head_count(None) == 0
-    assert get_config("transformer-tiny").arch == "encoder-decoder" and get_config("gpt2").arch == "decoder"
+    assert get_config("transformer-tiny").arch == "encoder-decoder" and get_config("gpt2-6x256").arch == "decoder"
 
 
 def _imports(path: Path) -> set[str]:
@@ -70,3 +70,16 @@ def test_catalog_specs_name_a_layout_from_the_registry_and_the_old_name_is_refus
         Spec(family="llama", counting="x")
     with pytest.raises(ValidationError, match="family"):
         Spec(layout="llama", family="llama", counting="x")
+
+
+def test_published_sizes_are_stated_once_in_the_catalog():
+    """Families hold no published size: the short names (gpt2-medium, llama-7b, bert-base) resolve to
+    the catalog's variants, so a size corrected in the catalog is corrected everywhere."""
+    from transformer_catalog.catalog.specs import PUBLISHED_NAMES, resolve
+    from transformer_catalog.families import FAMILIES
+
+    assert not {n for fam in FAMILIES for n in fam.configs} & set(PUBLISHED_NAMES)
+    for short, target in PUBLISHED_NAMES.items():
+        got, want = resolve(short), resolve(target)
+        assert got.config == want.config and got.entry.name == want.entry.name and got.label == short
+    assert resolve("gpt2-medium").config.n_decoder_layers == 24

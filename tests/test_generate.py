@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from transformer_catalog.families import get_config
+from transformer_catalog.families import family, get_config
 from transformer_catalog.generate import SamplingConfig, beam_search, filter_logits, generate, iter_tokens
 from transformer_catalog.nn import ModelConfig, build_model
 
@@ -144,7 +144,7 @@ def test_compiled_decoding_gives_the_eager_tokens():
 
     if not has_cxx_compiler():
         pytest.skip("inductor needs a C++ compiler")
-    cfg = get_config("gpt2", n_layer=2, n_embd=32, n_head=4, n_positions=64, vocab_size=50)
+    cfg = family("gpt2").config(n_layer=2, n_embd=32, n_head=4, n_positions=64, vocab_size=50)
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     start = torch.randint(0, 50, (2, 5))

@@ -5,7 +5,7 @@ import copy
 
 import torch
 
-from transformer_catalog.families import get_config
+from transformer_catalog.families import family
 from transformer_catalog.generate import generate
 from transformer_catalog.nn import build_model
 from transformer_catalog.nn.quant import Int8Linear, quantize_int8
@@ -26,7 +26,7 @@ def test_int8_linear_is_the_rounded_weight_times_its_row_scale():
 
 
 def test_quantized_gpt_logits_stay_close_and_greedy_ids_mostly_agree():
-    cfg = get_config("gpt2", n_layer=2, n_embd=64, n_head=4, n_positions=64, vocab_size=300)
+    cfg = family("gpt2").config(n_layer=2, n_embd=64, n_head=4, n_positions=64, vocab_size=300)
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     q = quantize_int8(copy.deepcopy(model))

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from transformer_catalog.catalog.load import LINEAGE, MODELS, load_catalog
+from transformer_catalog.catalog.specs import resolve
 from transformer_catalog.catalog.verify import verify
-from transformer_catalog.families import get_config
 from transformer_catalog.nn import AttentionConfig, ModelConfig, build_model, count_parameters
 
 
@@ -44,7 +44,7 @@ def test_cli_fails_on_an_unexplained_difference(tmp_path):
 
 @pytest.mark.parametrize("name", ["transformer-base", "gpt2-medium", "llama-13b", "bert-base"])
 def test_extrapolated_count_equals_a_full_build(name):
-    cfg = get_config(name)
+    cfg = resolve(name).config  # named configs and the short names of published sizes (catalog)
     direct = sum(p.numel() for p in build_model(cfg, device="meta").parameters())
     assert count_parameters(cfg) == direct
 
@@ -144,10 +144,10 @@ def test_show_adds_the_computed_breakdown_and_flops(tmp_path):
 def test_flops_count_each_applied_layer():
     from transformer_catalog.nn.count import forward_flops_per_token
 
-    bert = forward_flops_per_token(get_config("bert-base"), 512)
-    shared = forward_flops_per_token(get_config("bert-base").replace(share_layers=True), 512)
+    bert = forward_flops_per_token(resolve("bert-base").config, 512)
+    shared = forward_flops_per_token(resolve("bert-base").config.replace(share_layers=True), 512)
     assert bert == shared  # ALBERT-style sharing saves parameters, not compute
-    llama = get_config("llama-7b")
+    llama = resolve("llama-7b").config
     assert (
         abs(
             forward_flops_per_token(llama, 2048) - (2 * (count_parameters(llama) - 32000 * 4096) + 4 * 32 * 2048 * 4096)

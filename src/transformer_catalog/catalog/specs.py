@@ -11,6 +11,28 @@ from ..errors import TcatError
 
 SCALES = ("full", "tiny")
 
+# Short names for published sizes, as Hugging Face and nanoGPT spell them. Each points into the
+# catalog, which is the one place a published size is stated (families/ hold no sizes of their own).
+PUBLISHED_NAMES = {
+    "gpt2": "GPT-2:small",
+    "gpt2-medium": "GPT-2:medium",
+    "gpt2-large": "GPT-2:large",
+    "gpt2-xl": "GPT-2:XL",
+    "llama-7b": "LLaMA:7B",
+    "llama-13b": "LLaMA:13B",
+    "llama-33b": "LLaMA:33B",
+    "llama-65b": "LLaMA:65B",
+    "bert-base": "BERT:base",
+    "bert-large": "BERT:large",
+}
+
+
+def named_configs() -> list[str]:
+    """What `tcat configs` lists: the families' named configs and the short names of published sizes."""
+    from ..families import config_names
+
+    return sorted({*config_names(), *PUBLISHED_NAMES})
+
 
 @dataclass
 class Resolved:
@@ -86,6 +108,9 @@ def resolve(name: str, variant: str | None = None, scale: str = "full", catalog=
 
     if scale not in SCALES:
         raise TcatError(f"--scale {scale!r}: use full or tiny")
+    if name in PUBLISHED_NAMES and not variant:
+        found = resolve(PUBLISHED_NAMES[name], scale=scale, catalog=catalog)
+        return Resolved(found.config, name, found.entry, found.variant)
     base, colon, named_variant = name.partition(":")
     if colon:
         if not base or not named_variant:

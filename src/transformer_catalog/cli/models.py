@@ -10,11 +10,11 @@ SEED = number(int, 0, 2**31 - 1)
 
 
 def cmd_configs(args) -> None:
+    from ..catalog.specs import PUBLISHED_NAMES, named_configs
     from ..catalog.text import clean
-    from ..families import config_names
 
-    for name in config_names():
-        print(clean(name))  # names of catalog specs among them: never terminal control
+    for name in named_configs():  # names of catalog specs among them: never terminal control
+        print(clean(name) + (f"  (catalog: {clean(PUBLISHED_NAMES[name])})" if name in PUBLISHED_NAMES else ""))
 
 
 def cmd_params(args) -> None:

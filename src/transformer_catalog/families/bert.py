@@ -16,10 +16,9 @@ HF_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "electra")
 HF_WRAPPER_PREFIXES = ("bert.", "roberta.", "electra.")
 HF_PREFIX = ""
 
-CONFIGS = {  # BERT paper, section 3: BASE (L=12, H=768, A=12) and LARGE (L=24, H=1024, A=16)
-    "bert-base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
-    "bert-large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096),
-}
+# BERT's published sizes (base, large) live in the catalog; `bert-base` / `bert-large` resolve
+# there through catalog/specs.py.
+CONFIGS: dict[str, dict] = {}
 DEFAULTS = dict(
     model_type="bert",
     vocab_size=30522,

@@ -12,14 +12,11 @@ HF_MODEL_TYPES = ("gpt2",)
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
 HF_PREFIX = "transformer."
 
-# The four sizes of the GPT-2 paper (Table 2), in Hugging Face's config vocabulary.
+# Named configs that are no published size (the published ones live in the catalog, GPT-2's
+# variants; `gpt2`, `gpt2-medium`, ... resolve there through catalog/specs.py).
 CONFIGS = {
     # nanoGPT-sized: 6 layers of width 256, context 256 (6.9M parameters with an 8K vocabulary)
     "gpt2-6x256": dict(n_layer=6, n_embd=256, n_head=8, n_positions=256),
-    "gpt2": dict(n_layer=12, n_embd=768, n_head=12),
-    "gpt2-medium": dict(n_layer=24, n_embd=1024, n_head=16),
-    "gpt2-large": dict(n_layer=36, n_embd=1280, n_head=20),
-    "gpt2-xl": dict(n_layer=48, n_embd=1600, n_head=25),
 }
 DEFAULTS = dict(
     vocab_size=50257,

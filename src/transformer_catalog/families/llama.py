@@ -15,13 +15,9 @@ HF_MODEL_TYPES = ("llama", "mistral", "mixtral")
 HF_WRAPPER_PREFIXES: tuple[str, ...] = ()
 HF_PREFIX = "model."
 
-# Published LLaMA 1 sizes (Touvron et al., 2023, Table 2), in Hugging Face's config vocabulary.
-CONFIGS = {
-    "llama-7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32),
-    "llama-13b": dict(hidden_size=5120, intermediate_size=13824, num_hidden_layers=40, num_attention_heads=40),
-    "llama-33b": dict(hidden_size=6656, intermediate_size=17920, num_hidden_layers=60, num_attention_heads=52),
-    "llama-65b": dict(hidden_size=8192, intermediate_size=22016, num_hidden_layers=80, num_attention_heads=64),
-}
+# The published LLaMA sizes live in the catalog (LLaMA's variants; `llama-7b` ... resolve there
+# through catalog/specs.py): the family holds only the Hugging Face vocabulary and weight rules.
+CONFIGS: dict[str, dict] = {}
 DEFAULTS = dict(
     model_type="llama",
     vocab_size=32000,
