@@ -13,6 +13,12 @@ RUN=${1:-runs/demo}
 THREADS=${THREADS:-1}
 MINUTES=${MINUTES:-4}
 PY=${PYTHON:-python3}
+# the run is rebuilt each time, but only a folder tcat made (it holds tcat's marker, .tcat) is deleted;
+# checked first, so nothing runs for a folder the demo will not replace
+if [ -e "$RUN" ] && [ ! -e "$RUN/.tcat" ] && [ -n "$(ls -A "$RUN" 2>/dev/null || echo x)" ]; then
+  echo "demo: $RUN exists and was not made by tcat (no $RUN/.tcat); not deleting it: give another folder" >&2
+  exit 2
+fi
 T0=$(date +%s)
 step() { printf '\n== %s  (%ss)\n' "$*" "$(( $(date +%s) - T0 ))"; }
 
@@ -31,11 +37,6 @@ tcat verify | tail -n 1
 # anyway. --minutes only guards the time on a slow or busy machine.
 NGRAM=3
 step "2/4 Training the catalog's Transformer (tiny scale) on English->Spanish Bible verses"
-# the run is rebuilt each time, but only a folder tcat made (it holds tcat's marker, .tcat) is deleted
-if [ -e "$RUN" ] && [ ! -e "$RUN/.tcat" ] && [ -n "$(ls -A "$RUN" 2>/dev/null || echo x)" ]; then
-  echo "demo: $RUN exists and was not made by tcat (no $RUN/.tcat); not deleting it: give another folder" >&2
-  exit 2
-fi
 rm -rf "$RUN"
 tcat train --data bible-en-es --model Transformer --scale tiny --vocab 4000 --max-len 64 \
   --max-tokens 2048 --schedule cosine --lr 7e-3 --warmup 300 --steps 1000 --dropout 0 --minutes "$MINUTES" --eval-every 250 \

@@ -60,3 +60,22 @@ def test_hypotheses_come_from_the_json():
 def test_a_json_without_every_hypothesis_is_refused(result):
     with pytest.raises(SystemExit, match="does not list every hypothesis"):
         demo_check.hypotheses_of(result)
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_demo_refuses_to_delete_what_tcat_did_not_make(tmp_path, kind):
+    """scripts/demo.sh replaces its run folder only when it holds tcat's marker (.tcat)."""
+    import subprocess
+
+    run = tmp_path / "mine"
+    if kind == "folder":
+        run.mkdir()
+        (run / "notes.txt").write_text("keep me")
+    else:
+        run.write_text("keep me")
+    demo = _PATH.parent / "demo.sh"
+    done = subprocess.run(["bash", str(demo), str(run)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "was not made by tcat" in done.stderr
+    kept = run / "notes.txt" if kind == "folder" else run
+    assert kept.read_text() == "keep me"
