@@ -6,7 +6,13 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from transformer_catalog.generate import banned_ngram_mask, beam_search, block_repeated_ngrams, generate  # noqa: E402
+from transformer_catalog.generate import (  # noqa: E402
+    SamplingConfig,
+    banned_ngram_mask,
+    beam_search,
+    block_repeated_ngrams,
+    generate,
+)
 from transformer_catalog.interop import from_hf  # noqa: E402
 
 
@@ -152,3 +158,16 @@ def test_translate_takes_options_between_the_checkpoint_and_the_texts(checkpoint
     assert capsys.readouterr().out != before  # the flag was read wherever it stood
     assert main(["translate", "--beam", "1"]) == 2
     assert "required: checkpoint" in capsys.readouterr().err
+
+
+def test_a_row_with_every_token_blocked_is_unblocked_not_nan(models):
+    """n = 1 over more steps than the vocabulary has tokens: sampling would draw from NaN."""
+    _, ours = models
+    g = torch.Generator().manual_seed(0)
+    s = SamplingConfig(temperature=1.0)
+    out = generate(ours, PROMPT, 60, no_repeat_ngram=1, sampling=s, generator=g).tolist()
+    for p, row in zip(PROMPT.tolist(), out):
+        new = row[:40]  # 50 tokens: each new one differs from every earlier one until they run out
+        assert len(row) == 60 and len(set(new)) == 40 and not set(new) & set(p)
+    greedy = generate(ours, PROMPT[:1], 60, no_repeat_ngram=1)[0].tolist()
+    assert len(set(PROMPT[0].tolist() + greedy)) == 50  # every token once, then unblocked

@@ -167,7 +167,10 @@ def iter_tokens(
     nxt = start[:, -1]  # the last token so far; each step feeds the one it chose
     for i in range(max_new_tokens):
         inp = seq if cache is None or i == 0 else nxt[:, None]  # a fresh (B, 1) tensor: same strides every step
-        logits = block_repeated_ngrams(step(inp, cache)[:, -1].float(), seq, no_repeat_ngram)
+        raw = step(inp, cache)[:, -1].float()
+        logits = block_repeated_ngrams(raw, seq, no_repeat_ngram)
+        if no_repeat_ngram:  # a row with every token blocked (n = 1 past the vocabulary) is unblocked, not NaN
+            logits = torch.where(torch.isinf(logits).all(-1, keepdim=True), raw, logits)
         if sampling.temperature > 0:
             probs = filter_logits(logits / sampling.temperature, sampling.top_k, sampling.top_p).softmax(-1)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
