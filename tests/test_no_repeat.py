@@ -171,3 +171,14 @@ def test_a_row_with_every_token_blocked_is_unblocked_not_nan(models):
         assert len(row) == 60 and len(set(new)) == 40 and not set(new) & set(p)
     greedy = generate(ours, PROMPT[:1], 60, no_repeat_ngram=1)[0].tolist()
     assert len(set(PROMPT[0].tolist() + greedy)) == 50  # every token once, then unblocked
+
+
+def test_evaluate_refuses_the_flag_on_a_language_model_run_naming_it(models, tmp_path, capsys):
+    from transformer_catalog.cli import main
+    from transformer_catalog.train.checkpoint import save_checkpoint
+
+    _, ours = models
+    save_checkpoint(tmp_path / "lm", ours, {"task": {"name": "clm", "objective": "clm"}}, None)
+    assert main(["evaluate", str(tmp_path / "lm"), "--no-repeat-ngram", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--no-repeat-ngram evaluates translation runs" in err

@@ -173,7 +173,8 @@ def cmd_evaluate(args) -> None:
         from .sampling import Decoding
 
         # the translation options: refused rather than silently unused on a language model
-        unused = [f"--{k}" for k in given(args, Decoding)] + (["--data"] if args.data is not None else [])
+        unused = [f"--{k.replace('_', '-')}" for k in given(args, Decoding)]
+        unused += ["--data"] if args.data is not None else []
         unused += ["--limit"] if args.limit else []
         if unused:
             raise TcatError(
