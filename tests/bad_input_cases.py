@@ -253,8 +253,8 @@ CASES = [
     ("stdin-blank-generate", ["generate", "run"], r"empty input", {}, b"  \n\n"),
     ("stdin-empty-search", ["search", "--uri", "index.db"], r"empty input", {}, b""),
     ("translate-decoder", ["translate", "lm", "hi"], r"this is a run trained with --task clm \(decoder\)$"),
-    ("evaluate-copy", ["evaluate", "copyrun"], r"a run trained with --task copy \(encoder-decoder\); tcat evaluate "
-                                               r"measures translation runs"),
+    ("evaluate-copy-beam", ["evaluate", "copyrun", "--beam", "2"], r"copyrun: a copy-task run is evaluated by greedy "
+                                                                r"decoding only"),
     # -- catalog views ---------------------------------------------------------------------------------
     ("tree-unknown-root", ["tree", "NOPE"], r"tcat tree: error: unknown model 'NOPE'"),
     ("taxonomy-extra-argument", ["taxonomy", "x"], r"unrecognized arguments: x"),

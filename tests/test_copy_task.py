@@ -1,5 +1,7 @@
 """The copy task: a small encoder-decoder trained here reaches 100% exact match on held-out data."""
 
+import json
+
 import torch
 
 from transformer_catalog.data.synthetic import COPY_BOS, COPY_EOS, copy_examples
@@ -26,3 +28,12 @@ def test_copy_task_reaches_exact_match(tmp_path):
     out = generate(model.eval(), torch.full((200, 1), COPY_BOS), 11, src=src, eos_id=COPY_EOS)
     exact = sum(out[i, :10].tolist() == held_out[i][1] and out[i, 10].item() == COPY_EOS for i in range(200))
     assert exact == 200, f"exact match {exact}/200"
+
+    # `tcat evaluate` on the run folder shows the same: every held-out sequence copied, with examples
+    from transformer_catalog.cli import main
+
+    assert main(["evaluate", str(tmp_path), "--json", str(tmp_path / "copy.json")]) == 0
+    result = json.loads((tmp_path / "copy.json").read_text())
+    assert result["exact_match"] == 1.0 and result["held_out_sequences"] == 200
+    first = result["examples"][0]
+    assert first["output"] == first["source"] + [COPY_EOS]

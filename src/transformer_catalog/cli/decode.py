@@ -160,7 +160,8 @@ def cmd_generate(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    """Translation runs: BLEU/chrF on held-out books; causal language-model runs: held-out perplexity + samples."""
+    """Translation runs: BLEU/chrF on held-out books; causal language-model runs: held-out perplexity + samples;
+    copy-task runs: exact match on held-out sequences, with examples."""
     d = decoding(args, {"beam": 4})
     check_output_file(args.json)
     set_threads(args.threads)
@@ -185,6 +186,13 @@ def cmd_evaluate(args) -> None:
         result = evaluate_lm(
             args.checkpoint, args.prompt or ["ROMEO:", "First Citizen:\nBefore we proceed"], int8=args.int8
         )
+    elif task.get("name") == "copy":
+        from ..apps.copy_eval import evaluate_copy
+        from .sampling import Decoding
+
+        if args.int8 or args.prompt or args.data is not None or given(args, Decoding):
+            raise TcatError(f"{args.checkpoint}: a copy-task run is evaluated by greedy decoding only (no options)")
+        result = evaluate_copy(args.checkpoint, n=args.limit or 200)
     else:
         if args.int8:
             raise TcatError(
