@@ -540,9 +540,10 @@ def params(lines):
 def experiments(lines):
     """Demonstrated claims (src/transformer_catalog/experiments/): each run's results.json, rendered
     by the package's own renderer, so BENCHMARKS.md and the site show the same thing."""
+    from transformer_catalog.experiments import SHIPPED
     from transformer_catalog.experiments.render import load_results, render_markdown, render_summary
 
-    folders = sorted(p.parent for p in (RESULTS / "experiments").glob("*/results.json"))
+    folders = sorted(p.parent for p in SHIPPED.glob("*/results.json"))
     if not folders:
         return
     runs = [load_results(f) for f in folders]

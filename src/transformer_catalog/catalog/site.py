@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import TcatError
-from ..files import output_dir, write_text
+from ..files import output_dir, write_bytes, write_text
 from .load import slug
 from .pictures import family_tree_svg, sizes_svg, timeline_svg
 from .query import human, size_range
@@ -36,6 +36,7 @@ NAV = [
     ("timeline.html", "Timeline"),
     ("sizes.html", "Sizes"),
     ("taxonomy.html", "Taxonomy"),
+    ("claims.html", "Claims"),
 ]
 
 
@@ -85,8 +86,9 @@ def _search_text(e) -> str:
     ).lower()
 
 
-def render_pages(catalog) -> dict[str, str]:
-    """{relative path: text} of every file of the site."""
+def render_pages(catalog, claims=()) -> dict[str, str]:
+    """{relative path: text} of every file of the site. `claims`: [(experiment results, {figure: bytes})],
+    shown on claims.html (the figures themselves are written by build_site)."""
     from markupsafe import Markup
 
     env = _env()
@@ -130,6 +132,9 @@ def render_pages(catalog) -> dict[str, str]:
         for task in TASKS
     ]
     pages["taxonomy.html"] = env.get_template("taxonomy.html").render(title="Taxonomy", root="", rows=rows)
+    pages["claims.html"] = env.get_template("claims.html").render(
+        title="Demonstrated claims", root="", claims=[(r, sorted(figs), slug(r["name"])) for r, figs in claims]
+    )
     return pages
 
 
@@ -149,15 +154,20 @@ def _subdir(out: Path, name: str) -> Path:
     return path
 
 
-def build_site(catalog, out: str | Path, *, force: bool = False) -> Path:
+def build_site(catalog, out: str | Path, *, force: bool = False, claims=()) -> Path:
     """Write the site into `out`: a new or empty folder, one tcat wrote before, or any folder with
-    `force`. Each file is written atomically; files tcat did not generate are left alone."""
+    `force`. Each file is written atomically; files tcat did not generate are left alone.
+    `claims`: experiments' results and figures for claims.html (experiments.shipped_results())."""
     out = output_dir(out, force=force)
-    pages = render_pages(catalog)
+    pages = render_pages(catalog, claims)
     for folder in sorted({p.split("/")[0] for p in pages if "/" in p}):
         _subdir(out, folder)
     for rel, text in pages.items():
         write_text(out / rel, text)
+    for results, figs in claims:  # figure names are plain file names (experiments/render.figures)
+        folder = _subdir(_subdir(out, "claims"), slug(results["name"]))
+        for name, data in figs.items():
+            write_bytes(folder / name, data)
     return out
 
 

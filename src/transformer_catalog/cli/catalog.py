@@ -107,9 +107,11 @@ def cmd_site_build(args) -> None:
     import time
 
     from ..catalog.site import build_site
+    from ..experiments import shipped_results
 
     t = time.perf_counter()
-    out = build_site(catalog(), args.out, force=args.force)  # refuses a user's folder unless --force
+    # refuses a user's folder unless --force; claims.html shows the experiments' shipped results
+    out = build_site(catalog(), args.out, force=args.force, claims=shipped_results())
     print(f"built {out} ({len(list(out.rglob('*.html')))} pages) in {time.perf_counter() - t:.2f} s")
 
 
@@ -117,10 +119,11 @@ def cmd_site_serve(args) -> None:
     from pathlib import Path
 
     from ..catalog.site import build_site, serve
+    from ..experiments import shipped_results
 
     folder = Path(args.folder)
     if not (folder / "index.html").is_file():
-        build_site(catalog(), folder, force=args.force)
+        build_site(catalog(), folder, force=args.force, claims=shipped_results())
     try:
         serve(folder, args.port)
     except OSError as e:

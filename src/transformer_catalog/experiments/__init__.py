@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 from ..errors import TcatError
@@ -50,4 +51,21 @@ def get(name: str) -> Experiment:
     return experiments[name]
 
 
-__all__ = ["MODULES", "Experiment", "get", "registry"]
+# Results of the full settings, measured here and shipped with the package (BENCHMARKS.md and the site
+# render these); `tcat experiments run NAME` measures them again on the user's machine.
+SHIPPED = Path(__file__).parent / "results"
+
+
+def shipped_results() -> list[tuple[dict, dict[str, bytes]]]:
+    """[(results, {figure file name: bytes})] of every shipped run, in MODULES order."""
+    from .render import figures, load_results
+
+    out = []
+    for folder in sorted(p.parent for p in SHIPPED.glob("*/results.json")):
+        results = load_results(folder)
+        out.append((results, {f: (folder / f).read_bytes() for f in figures(results) if (folder / f).is_file()}))
+    order = {m.replace("_task", "").replace("_", "-"): i for i, m in enumerate(MODULES)}
+    return sorted(out, key=lambda r: order.get(r[0]["name"], len(order)))
+
+
+__all__ = ["MODULES", "SHIPPED", "Experiment", "get", "registry", "shipped_results"]
