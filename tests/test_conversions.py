@@ -10,6 +10,9 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
+from test_hf_parity import _gpt2, _llama  # noqa: E402
+from test_hf_parity import _opt as _parity_opt  # noqa: E402
+
 from transformer_catalog.errors import TcatError  # noqa: E402
 from transformer_catalog.families import family_for_hf  # noqa: E402
 from transformer_catalog.generate import beam_search, generate, iter_tokens  # noqa: E402
@@ -169,46 +172,10 @@ def test_position_numbering_that_the_target_architecture_lacks_is_refused(tmp_pa
 
 
 # -- decoders: batched, left-padded greedy generation -----------------------------------------------
-def _gpt2():
-    return transformers.GPT2LMHeadModel(
-        transformers.GPT2Config(
-            n_layer=2, n_embd=32, n_head=4, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0
-        )
-    )
-
-
+# the same tiny decoders as the parity tests; OPT with a pad id distinct from its bos/eos (2), so
+# left padding is visible in its positions
 def _opt():
-    return transformers.OPTForCausalLM(
-        transformers.OPTConfig(
-            hidden_size=32,
-            num_hidden_layers=2,
-            ffn_dim=64,
-            num_attention_heads=4,
-            vocab_size=100,
-            max_position_embeddings=64,
-            word_embed_proj_dim=32,
-            bos_token_id=2,
-            eos_token_id=2,
-            pad_token_id=1,
-        )
-    )
-
-
-def _llama():
-    return transformers.LlamaForCausalLM(
-        transformers.LlamaConfig(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            vocab_size=100,
-            max_position_embeddings=64,
-            bos_token_id=0,
-            eos_token_id=0,
-            pad_token_id=0,
-        )
-    )
+    return _parity_opt(pad_token_id=1)
 
 
 DECODERS = {"gpt2": _gpt2, "opt": _opt, "llama": _llama}
