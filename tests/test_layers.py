@@ -13,11 +13,11 @@ ROOT = Path(transformer_catalog.__file__).parent
 LAYERS = {
     "errors": 0,
     "files": 1, "runtime": 1,
-    "nn": 2, "data": 2,
+    "nn": 2, "data": 2, "metrics": 2,
     "families": 3, "objectives": 3, "generate": 3,
     "interop": 4, "catalog": 4,
     "train": 5,
-    "apps": 6, "experiments": 6,
+    "apps": 6, "experiments": 6, "lineage": 6, "interp": 6,
     "cli": 7,
 }  # fmt: skip
 ENTRY_POINTS = {"__main__.py"}  # `python -m ...` modules sit above everything by definition
