@@ -70,14 +70,20 @@ def eager_attention(
     dropout_p: float = 0.0,
     bias: Tensor | None = None,
     scale: float | None = None,
+    tap=None,
 ) -> Tensor:
-    """The paper's formula, step by step. q: (B, H, Tq, d), k and v: (B, H, Tk, d)."""
+    """The paper's formula, step by step. q: (B, H, Tq, d), k and v: (B, H, Tk, d). `tap(name, x)`
+    reads or replaces the scores and the pattern (hook points, nn/hooks.py)."""
     scores = q @ k.transpose(-2, -1) * (1 / math.sqrt(q.size(-1)) if scale is None else scale)
     if bias is not None:
         scores = scores + bias
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
+    if tap is not None:
+        scores = tap("hook_attn_scores", scores)
     weights = scores.softmax(dim=-1)
+    if tap is not None:
+        weights = tap("hook_pattern", weights)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v
@@ -94,22 +100,26 @@ def attend(
     bias: Tensor | None = None,
     scale: float | None = None,
     window: int | None = None,
+    tap=None,
 ) -> Tensor:
     """Scaled dot-product attention with an optional causal constraint (and sliding window), a
-    boolean mask and an additive bias on the logits (T5's relative positions)."""
+    boolean mask and an additive bias on the logits (T5's relative positions). With `tap` (a hook on
+    the scores or the pattern) it is computed eagerly, whatever the backend."""
     n_q, n_k = q.size(-2), k.size(-2)
     if window is not None and window < n_k:
         if causal:
             mask = combine_masks(mask, window_mask(n_q, n_k, window, q.device))
         else:
             mask = combine_masks(mask, local_mask(n_k, window, q.device))
+    if tap is not None:
+        backend = "eager"
     if backend == "sdpa" and causal and mask is None and bias is None and n_q == n_k:
         # The common training case: let SDPA pick its fused causal kernel.
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True, scale=scale)
     if causal and n_q > 1:  # a single new query may see every cached key: no mask needed
         mask = combine_masks(mask, causal_mask(n_q, n_k, q.device))
     if backend == "eager":
-        return eager_attention(q, k, v, mask, dropout_p, bias, scale)
+        return eager_attention(q, k, v, mask, dropout_p, bias, scale, tap)
     if bias is not None:  # SDPA takes one float mask: the bias with -inf where attention is not allowed
         mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
@@ -263,6 +273,8 @@ class MultiHeadAttention(nn.Module):
         scheme = scheme_for(cfg.position.kind)
         if scheme is not None and not cross:  # per-layer weights of the position scheme (Transformer-XL's)
             scheme.layer_parameters(self, cfg)
+        self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py)
+        self.hook_scope = "cross_attn" if cross else "attn"
 
     def _heads(self, x: Tensor, n: int) -> Tensor:  # (B, T, n * hd) -> (B, n, T, hd)
         B, T, _ = x.shape
@@ -282,6 +294,7 @@ class MultiHeadAttention(nn.Module):
         `positions`: the stack's position scheme for this forward (nn/positions.py), which rotates
         queries and keys and/or adds a bias to the logits. `memory`: hidden states of the previous
         segment (Transformer-XL), attended to as extra keys."""
+        h = self.hooks
         q = self._heads(self.q_proj(x), self.n_heads)
         if context is None:
             kv_in = x if memory is None else torch.cat([memory, x], dim=1)
@@ -300,6 +313,8 @@ class MultiHeadAttention(nn.Module):
             v = self._heads(self.v_proj(context), self.n_kv_heads)
             if cache is not None:
                 cache.cross_k, cache.cross_v = k, v
+        if h is not None:
+            q, k, v = self._hook_qkv(h, q, k, v)
         if self.n_kv_heads != self.n_heads:
             group = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
@@ -311,6 +326,33 @@ class MultiHeadAttention(nn.Module):
         bias = None if positions is None else positions.bias(q, k, self, scale)
         dropout_p = self.dropout if self.training else 0.0
         window = self.window if context is None else None
-        y = attend(q, k, v, mask, causal, dropout_p, self.backend, bias, self.scale, window)
+        tap = None if h is None else self._eager_tap(h)
+        y = attend(q, k, v, mask, causal, dropout_p, self.backend, bias, self.scale, window, tap)
+        if h is not None:
+            return self._hooked_output(h, y)
         B, H, T, d = y.shape
         return self.out_proj(y.transpose(1, 2).reshape(B, T, H * d))
+
+    # -- hook points (nn/hooks.py); reached only while hooks are installed --------------------------
+    def _hook_qkv(self, h, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        s = self.hook_scope
+        return h(f"{s}.hook_q", q), h(f"{s}.hook_k", k), h(f"{s}.hook_v", v)
+
+    def _eager_tap(self, h):
+        """A tap for eager attention when this layer's scores or pattern are hooked, else None (SDPA)."""
+        s = self.hook_scope
+        if not (h.wants(f"{s}.hook_attn_scores") or h.wants(f"{s}.hook_pattern")):
+            return None
+        return lambda name, x: h(f"{s}.{name}", x)
+
+    def _hooked_output(self, h, y: Tensor) -> Tensor:
+        """The output projection with hook_z and, when hooked, every head's share (hook_result)."""
+        s = self.hook_scope
+        y = h(f"{s}.hook_z", y)
+        B, H, T, d = y.shape
+        if not h.wants(f"{s}.hook_result"):
+            return self.out_proj(y.transpose(1, 2).reshape(B, T, H * d))
+        w = self.out_proj.weight.view(-1, H, d)  # (d_model, H, dh): head h's columns of W^O
+        result = h(f"{s}.hook_result", torch.einsum("bhtd,mhd->bhtm", y, w))
+        out = result.sum(1)
+        return out if self.out_proj.bias is None else out + self.out_proj.bias

@@ -36,11 +36,19 @@ class Block(nn.Module):
         self.parallel = cfg.parallel_residual
         self.ffn_norm = None if cfg.norm.shared_parallel else make_norm(d, cfg.norm)
         self.dropout = nn.Dropout(cfg.dropout)
+        self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py)
 
-    def _residual(self, x: Tensor, norm: nn.Module, sublayer: Callable[[Tensor], Tensor]) -> Tensor:
-        if self.pre_norm:
-            return x + dropout(self.dropout, sublayer(norm(x)))
-        return norm(x + dropout(self.dropout, sublayer(x)))
+    def _residual(
+        self, x: Tensor, norm: nn.Module, sublayer: Callable[[Tensor], Tensor], out: str, resid: str
+    ) -> Tensor:
+        """The sublayer in its residual connection; `out` and `resid` name its hook points."""
+        h = self.hooks
+        if h is None:
+            if self.pre_norm:
+                return x + dropout(self.dropout, sublayer(norm(x)))
+            return norm(x + dropout(self.dropout, sublayer(x)))
+        y = h(out, dropout(self.dropout, sublayer(norm(x) if self.pre_norm else x)))
+        return h(resid, x + y if self.pre_norm else norm(x + y))
 
     def forward(
         self,
@@ -55,20 +63,31 @@ class Block(nn.Module):
     ) -> Tensor:
         if memory is not None and self.pre_norm:  # the memory holds layer inputs: normalise them like x
             memory = self.self_attn_norm(memory)
+        h = self.hooks
+        if h is not None:
+            x = h("hook_resid_pre", x)
 
-        def self_attention(h):
-            return self.self_attn(h, mask=mask, causal=causal, cache=cache, positions=positions, memory=memory)
+        def self_attention(inp):
+            return self.self_attn(inp, mask=mask, causal=causal, cache=cache, positions=positions, memory=memory)
 
         if self.parallel:
-            h = self.self_attn_norm(x)
-            h2 = h if self.ffn_norm is None else self.ffn_norm(x)
-            return x + dropout(self.dropout, self_attention(h)) + dropout(self.dropout, self.ffn(h2))
-        x = self._residual(x, self.self_attn_norm, self_attention)
+            a = self.self_attn_norm(x)
+            f = a if self.ffn_norm is None else self.ffn_norm(x)
+            if h is None:
+                return x + dropout(self.dropout, self_attention(a)) + dropout(self.dropout, self.ffn(f))
+            a = h("hook_attn_out", dropout(self.dropout, self_attention(a)))
+            f = h("hook_mlp_out", dropout(self.dropout, self.ffn(f)))
+            return h("hook_resid_post", x + a + f)
+        x = self._residual(x, self.self_attn_norm, self_attention, "hook_attn_out", "hook_resid_mid")
         if self.cross_attn is not None:
             x = self._residual(
-                x, self.cross_attn_norm, lambda h: self.cross_attn(h, context=context, mask=context_mask, cache=cache)
+                x,
+                self.cross_attn_norm,
+                lambda c: self.cross_attn(c, context=context, mask=context_mask, cache=cache),
+                "hook_cross_attn_out",
+                "hook_resid_cross",
             )
-        return self._residual(x, self.ffn_norm, self.ffn)
+        return self._residual(x, self.ffn_norm, self.ffn, "hook_mlp_out", "hook_resid_post")
 
 
 class Stack(nn.Module):
@@ -87,6 +106,7 @@ class Stack(nn.Module):
         self.position_attribute = None if scheme is None else scheme.attribute
         if scheme is not None:
             self.add_module(scheme.attribute, scheme.build(cfg, causal))
+        self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py)
 
     @property
     def position_scheme(self) -> PositionScheme | None:
@@ -99,8 +119,11 @@ class Stack(nn.Module):
         if scheme is not None:
             kwargs["positions"] = scheme(x.size(1), 0 if caches is None else caches[0].length)
         blocks = list(self.blocks._modules.values())
+        tap = self.hooks
         for i in range(self.n_layers):  # with shared layers, one block is applied n_layers times
             block = blocks[i % len(blocks)]
+            if tap is not None:
+                tap.layer = i  # the names of this application's hook points
             layer_in = x
             x = block(
                 x,
@@ -110,4 +133,7 @@ class Stack(nn.Module):
             )
             if memory is not None:
                 memory.update(i, layer_in)
+        if tap is not None:
+            tap.layer = None
+            return x if self.final_norm is None else tap("ln_final.hook_normalized", self.final_norm(x))
         return x if self.final_norm is None else self.final_norm(x)

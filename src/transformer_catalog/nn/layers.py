@@ -221,11 +221,21 @@ class FeedForward(nn.Module):
         # nn.Transformer (and tensor2tensor) also drop out the hidden activation; the paper is
         # silent. We follow them so that training matches the common reference implementation.
         self.dropout = nn.Dropout(dropout)
+        self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.hooks is not None:
+            return self._hooked(self.hooks, x)
         if self.gate is not None:
             return self.down(dropout(self.dropout, self.act(self.gate(x)) * self.up(x)))
         return self.down(dropout(self.dropout, self.act(self.up(x))))
+
+    def _hooked(self, h, x: Tensor) -> Tensor:
+        if self.gate is not None:
+            hidden = self.act(h("mlp.hook_pre", self.gate(x))) * h("mlp.hook_pre_linear", self.up(x))
+        else:
+            hidden = self.act(h("mlp.hook_pre", self.up(x)))
+        return self.down(dropout(self.dropout, h("mlp.hook_post", hidden)))
 
 
 @scheme("relative")
@@ -302,6 +312,7 @@ class MoEFeedForward(nn.Module):
         self.gated = ffn.gated
         self.act = _ACTIVATIONS[ffn.activation]
         self.aux_loss: Tensor | None = None
+        self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py)
 
     def _within_capacity(self, experts: Tensor, shape: torch.Size) -> Tensor:
         """(tokens, k) bool: the assignment fits its expert's capacity. Each sequence fills the
@@ -315,6 +326,8 @@ class MoEFeedForward(nn.Module):
         shape = x.shape
         x = x.reshape(-1, shape[-1])
         probs = F.softmax(self.router(x).float(), dim=-1)
+        if self.hooks is not None:  # (B, T, E) for the hook, as every other point is per position
+            probs = self.hooks("mlp.hook_router", probs.reshape(*shape[:-1], -1)).reshape(probs.shape)
         weights, experts = probs.topk(self.top_k, dim=-1)
         if self.renormalize:
             weights = weights / weights.sum(dim=-1, keepdim=True)

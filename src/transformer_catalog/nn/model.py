@@ -59,6 +59,7 @@ class Embeddings(nn.Module):
         self.norm = make_norm(width, cfg.norm) if e.norm else None
         self.dropout = nn.Dropout(cfg.dropout)
         self.project = nn.Linear(width, cfg.d_model) if width != cfg.d_model else None
+        self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py)
 
     def forward(
         self, ids: Tensor, offset: int = 0, token_types: Tensor | None = None, positions: Tensor | None = None
@@ -79,13 +80,15 @@ class Embeddings(nn.Module):
         if self.norm is not None:
             x = self.norm(x)
         x = dropout(self.dropout, x)
-        return x if self.project is None else self.project(x)
+        x = x if self.project is None else self.project(x)
+        return x if self.hooks is None else self.hooks("hook_embed", x)
 
 
 class _Base(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.config = cfg
+        self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py): hook_logits
 
     def init_weights(self) -> None:
         """Every parameter by the rule of the module type that holds it (nn/init.py)."""
@@ -104,7 +107,7 @@ class _Base(nn.Module):
     def logits(self, hidden: Tensor) -> Tensor:
         if self.config.embedding.scale_output:
             hidden = hidden * self.config.d_model**-0.5  # T5 v1.0 rescales before its tied head
-        return self.head(hidden)
+        return self.head(hidden) if self.hooks is None else self.hooks("hook_logits", self.head(hidden))
 
     def _head(self, cfg: ModelConfig, tokens: nn.Embedding) -> nn.Linear:
         head = nn.Linear(cfg.d_model, cfg.embedding.vocab_size, bias=cfg.embedding.head_bias)
@@ -146,6 +149,7 @@ class PatchEmbeddings(nn.Module):
         self.positions = nn.Parameter(torch.empty(1, v.n_patches + v.class_token, cfg.d_model))
         self.norm = make_norm(cfg.d_model, cfg.norm) if cfg.embedding.norm else None  # CLIP's "pre_layrnorm"
         self.dropout = nn.Dropout(cfg.dropout)
+        self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py)
 
     def forward(self, pixels: Tensor) -> Tensor:
         x = self.project(pixels).flatten(2).transpose(1, 2)  # (B, N, d), patches in row-major order
@@ -156,8 +160,8 @@ class PatchEmbeddings(nn.Module):
                 f"image gives {x.size(1)} positions; the model was built for {self.positions.size(1)} "
                 "(vision.image_size / vision.patch_size)"
             )
-        x = x + self.positions
-        return self.dropout(x if self.norm is None else self.norm(x))
+        x = self.dropout((x + self.positions) if self.norm is None else self.norm(x + self.positions))
+        return x if self.hooks is None else self.hooks("hook_embed", x)
 
 
 class VisionEncoderModel(_Base):
