@@ -58,7 +58,7 @@ def test_non_numeric_size(fixture_dir):
     edit(bert, "params: 110000000", "params: 110M")
     assert messages(fixture_dir) == [
         f"{bert}:{line_of(bert, 'params: 110M')}: sizes.0.params: "
-        "Input should be a valid integer, unable to parse string as an integer"
+        "'110M' is text; write the parameter count as a number, e.g. 15600000000000 or 1.56e+13"
     ]
 
 

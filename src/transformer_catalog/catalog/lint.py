@@ -96,6 +96,8 @@ def lint(models: Path = MODELS, lineage: Path = LINEAGE) -> list[Problem]:
                 msg = err["msg"].removeprefix("Value error, ")
                 if err["type"] == "extra_forbidden":
                     msg = "unknown field"
+                elif err["type"] == "missing":
+                    msg = f"missing: {loc[-1]} is required here" if loc else "missing"
                 elif err["type"] == "literal_error":
                     msg = f"{err['input']!r} is not allowed; use one of {err['ctx']['expected']}"
                 problems.append(Problem(rel, _line(lines, loc), field, msg))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import TcatError
+from .factcheck import check as check_facts
 
 DATA = Path(__file__).parent / "data"
 MODELS = DATA / "models"
@@ -147,8 +148,9 @@ def consistency(entries: list[dict], roots: list[dict], stems: list[str] | None 
     """Every consistency problem of validated entries (dicts) and lineage roots: unique names and
     aliases, the file named after the entry (`stems`: each entry's file stem), parents that exist
     and are not the entry itself, no cycles, dates no later than the arXiv id, unique roots whose
-    leads_to exist. Duplicates come first: the loader raises the first problem, and a copied file
-    is the likeliest cause of a misnamed one."""
+    leads_to exist, and the issue-19 facts (factcheck.py: base_model names, compute against 6·N·D).
+    Duplicates come first: the loader raises the first problem, and a copied file is the likeliest
+    cause of a misnamed one."""
     out: list[Inconsistency] = []
     # unique names and aliases (names first: an alias that shadows a name is the one at fault)
     seen: dict[str, str] = {}
@@ -186,6 +188,7 @@ def consistency(entries: list[dict], roots: list[dict], stems: list[str] | None 
                 out.append(Inconsistency(i, ("derived_from", j), f"{parent!r} is derived from itself"))
             elif parent.lower() not in known:
                 out.append(Inconsistency(i, ("derived_from", j), f"{parent!r} is not a catalog entry or lineage root"))
+        out += [Inconsistency(i, where, msg) for where, msg in check_facts(e, seen)]
         arxiv = (e.get("references") or {}).get("arxiv")
         if arxiv:
             arxiv_month = f"20{arxiv[:2]}-{arxiv[2:4]}"

@@ -19,6 +19,25 @@ TASKS = {
     "other": "an objective outside this taxonomy, named in task_note",
 }
 
+# What a model reads and writes (modalities.input / modalities.output). An empty output list means the
+# model outputs representations (embeddings, labels) rather than one of these.
+MODALITIES = {
+    "text": "natural-language text",
+    "code": "source code",
+    "image": "still images",
+    "video": "moving images",
+    "audio": "sound other than speech (music, effects)",
+    "speech": "spoken language",
+    "protein": "protein sequences or structures",
+    "dna": "nucleotide sequences",
+    "molecule": "small molecules (SMILES, graphs, 3-D conformations)",
+    "action": "robot or agent actions",
+    "3d": "3-D shapes, point clouds or scenes",
+    "tabular": "tables",
+    "time-series": "numeric series over time",
+    "graph": "graphs other than molecules",
+}
+
 LICENSE_CATEGORIES = {
     "open": "open-source licence (OSI-approved or equivalent) for weights and code",
     "open-restricted": "weights available under use restrictions (RAIL, community licences)",
