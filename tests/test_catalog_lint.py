@@ -300,3 +300,298 @@ def test_a_folder_or_fifo_named_yaml_is_one_line_not_a_hang(fixture_dir):
     os.mkfifo(fixture_dir / "zz-pipe.yaml")
     assert "zz-pipe.yaml: not a regular file" in _load_error(fixture_dir)
     assert any("zz-pipe.yaml:1: (file): not a regular file" in m for m in messages(fixture_dir))
+
+
+# -- issue 19's facts: each mistake is one `file:line: field: message` line --------------------------
+
+U = "https://example.org/x"
+GOOD_FACTS = f"""date_kind: arxiv
+sources:
+  date: {U}
+  derived_from: {U}
+  architecture: {U}
+  note: checked against the paper
+context_length:
+  tokens: 512
+  source: {U}
+training_tokens:
+  tokens: 131000000000
+  source: {U}
+  note: 1M steps x 256 sequences x 512 tokens
+training_compute:
+  flop: 2.6e+20
+  method: estimated-6ND
+  confidence: medium
+  variant: large
+  source: {U}
+hardware:
+  kind: Cloud TPU v3
+  count: 16
+  source: {U}
+open_weights:
+  open: true
+  format: TensorFlow checkpoint
+  source: {U}
+  license_changes:
+  - date: 2018-10
+    license: Apache-2.0
+    source: {U}
+modalities:
+  input: [text]
+  output: []
+base_model: [Transformer]
+"""
+
+
+def test_every_new_fact_is_accepted_when_well_formed(fixture_dir):
+    bert = fixture_dir / "bert.yaml"
+    bert.write_text(bert.read_text() + GOOD_FACTS)
+    assert messages(fixture_dir) == []
+    shown = load_catalog(fixture_dir, LINEAGE).get("BERT")
+    assert shown.training_tokens.tokens == 131_000_000_000 and shown.modalities.output == []
+    assert shown.open_weights.license_changes[0].license == "Apache-2.0"
+
+
+# (id, block appended to bert.yaml, text of the line reported, field, message)
+BAD_FACTS = [
+    (
+        "compute-without-method",
+        f"training_compute:\n  flop: 2.6e+20\n  confidence: high\n  source: {U}\n",
+        "training_compute:",
+        "training_compute",
+        "flop is given: say how it was obtained in `method` (reported or estimated-6ND)",
+    ),
+    (
+        "compute-without-confidence",
+        f"training_compute:\n  flop: 2.6e+20\n  method: reported\n  source: {U}\n",
+        "training_compute:",
+        "training_compute",
+        "flop is given: give a `confidence` (high, medium or low)",
+    ),
+    (
+        "compute-method-outside-vocabulary",
+        f"training_compute:\n  flop: 2.6e+20\n  method: guessed\n  confidence: low\n  source: {U}\n",
+        "method: guessed",
+        "training_compute.method",
+        "'guessed' is not allowed; use one of 'reported' or 'estimated-6ND'",
+    ),
+    (
+        "tokens-as-prose",
+        f"training_tokens:\n  tokens: 3.3 billion words\n  source: {U}\n",
+        "tokens: 3.3 billion",
+        "training_tokens.tokens",
+        "'3.3 billion words' is text; write the token count as a number, e.g. 15600000000000 or 1.56e+13",
+    ),
+    (
+        "tokens-with-a-suffix",
+        f"context_length:\n  tokens: 128k\n  source: {U}\n",
+        "tokens: 128k",
+        "context_length.tokens",
+        "'128k' is text; write the token count as a number, e.g. 15600000000000 or 1.56e+13",
+    ),
+    (
+        "undisclosed-without-a-note",
+        f"context_length:\n  tokens: null\n  source: {U}\n",
+        "context_length:",
+        "context_length",
+        "tokens is null: say in `note` that it is undisclosed, never guess",
+    ),
+    (
+        "compute-null-without-a-note",
+        f"training_compute:\n  flop: null\n  source: {U}\n",
+        "training_compute:",
+        "training_compute",
+        "flop is null: say in `note` that it is undisclosed, never guess",
+    ),
+    (
+        "licence-change-without-a-date",
+        f"open_weights:\n  open: true\n  source: {U}\n  license_changes:\n  - license: Apache-2.0\n    source: {U}\n",
+        "- license: Apache-2.0",
+        "open_weights.license_changes.0",
+        "a licence change needs `date`: the month it took effect (YYYY-MM)",
+    ),
+    (
+        "licence-changes-out-of-order",
+        f"open_weights:\n  open: true\n  source: {U}\n  license_changes:\n  - date: 2020-01\n    license: A\n"
+        f"    source: {U}\n  - date: 2019-01\n    license: B\n    source: {U}\n",
+        "open_weights:",
+        "open_weights",
+        "license_changes must be in date order: 2019-01 comes after 2020-01",
+    ),
+    (
+        "open-weights-against-the-licence",
+        f"open_weights:\n  open: false\n  source: {U}\n",
+        "open: false",
+        "open_weights.open",
+        "false, but the licence category 'open' has weights",
+    ),
+    (
+        "hybrid-as-a-flag",
+        "hybrid: true\n",
+        "hybrid: true",
+        "hybrid",
+        "hybrid needs its layer mix: hybrid: {layers: '1 attention : 7 Mamba ...', source: URL}",
+    ),
+    (
+        "hybrid-without-a-layer-mix",
+        f"hybrid:\n  source: {U}\n",
+        "hybrid:",
+        "hybrid",
+        "hybrid needs its layer mix in `layers`, e.g. '1 attention : 7 Mamba per 8-layer block'",
+    ),
+    (
+        "base-model-unknown",
+        "base_model:\n- GPT-7\n",
+        "- GPT-7",
+        "base_model.0",
+        "'GPT-7' is not a catalog entry (base_model names the weights' origin)",
+    ),
+    (
+        "base-model-itself",
+        "base_model:\n- bert\n",
+        "- bert",
+        "base_model.0",
+        "'bert' is this entry: a model cannot start from its own weights",
+    ),
+    (
+        "compute-variant-not-a-size",
+        f"training_compute:\n  flop: 1.0e+20\n  method: reported\n  confidence: high\n  variant: huge\n  source: {U}\n",
+        "variant: huge",
+        "training_compute.variant",
+        "'huge' is not one of the sizes (base, large)",
+    ),
+    (
+        "modality-outside-vocabulary",
+        "modalities:\n  input: [text, pictures]\n  output: [text]\n",
+        "input: [text, pictures]",
+        "modalities.input.1",
+        "'pictures' is not allowed; use one of 'text', 'code', 'image', 'video', 'audio', 'speech', 'protein', "
+        "'dna', 'molecule', 'action', '3d', 'tabular', 'time-series' or 'graph'",
+    ),
+    (
+        "modalities-without-input",
+        "modalities:\n  input: []\n  output: [text]\n",
+        "input: []",
+        "modalities.input",
+        "list at least one input modality (text, code, image, video, audio, speech, protein, dna, molecule, action, "
+        "3d, tabular, time-series, graph)",
+    ),
+    (
+        "date-kind-outside-vocabulary",
+        "date_kind: conference\n",
+        "date_kind:",
+        "date_kind",
+        "'conference' is not allowed; use one of 'arxiv', 'paper', 'release' or 'announcement'",
+    ),
+    (
+        "sources-without-a-url",
+        "sources:\n  note: somewhere\n",
+        "sources:",
+        "sources",
+        "name at least one source: date, derived_from or architecture (http(s) URLs)",
+    ),
+    (
+        "source-not-a-url",
+        "sources:\n  date: arxiv abs page\n",
+        "date: arxiv abs page",
+        "sources.date",
+        "'arxiv abs page' is not an http(s) URL",
+    ),
+    (
+        "fact-without-a-source",
+        "context_length:\n  tokens: 512\n",
+        "context_length:",
+        "context_length.source",
+        "missing: source is required here",
+    ),
+    (
+        "unknown-key-in-a-fact",
+        f"hardware:\n  kind: TPU v3\n  chips: 16\n  source: {U}\n",
+        "chips: 16",
+        "hardware.chips",
+        "unknown field",
+    ),
+]
+
+
+@pytest.mark.parametrize("block,needle,field,message", [c[1:] for c in BAD_FACTS], ids=[c[0] for c in BAD_FACTS])
+def test_each_bad_fact_is_one_located_line(fixture_dir, block, needle, field, message):
+    bert = fixture_dir / "bert.yaml"
+    bert.write_text(bert.read_text() + block)
+    assert messages(fixture_dir) == [f"{bert}:{line_of(bert, needle)}: {field}: {message}"]
+
+
+def test_an_arxiv_date_kind_is_the_arxiv_ids_month(fixture_dir):
+    bert = fixture_dir / "bert.yaml"
+    edit(bert, "date: 2018-10", "date: 2018-09")  # earlier than the arXiv id: fine by itself
+    assert messages(fixture_dir) == []
+    bert.write_text(bert.read_text() + "date_kind: arxiv\n")
+    assert messages(fixture_dir) == [
+        f"{bert}:{line_of(bert, 'date_kind:')}: date_kind: arxiv, but the date 2018-09 is not the month of arXiv "
+        "id 1810.04805"
+    ]
+    edit(bert, "date: 2018-09", "date: 2018-10")
+    edit(bert, "  arxiv: '1810.04805'\n", "")
+    assert messages(fixture_dir) == [
+        f"{bert}:{line_of(bert, 'date_kind:')}: date_kind: arxiv, but references has no arXiv id"
+    ]
+
+
+def test_active_params_cannot_exceed_params(fixture_dir):
+    bert = fixture_dir / "bert.yaml"
+    edit(bert, "  params: 110000000\n", "  params: 110000000\n  active_params: 220000000\n")
+    assert messages(fixture_dir) == [
+        f"{bert}:{line_of(bert, '- variant: base')}: sizes.0: active_params 220000000 is more than params 110000000"
+    ]
+
+
+def _with_compute(fixture_dir, flop: str, note: str = "", active: str = ""):
+    bert = fixture_dir / "bert.yaml"
+    if active:
+        edit(bert, "  params: 340000000\n", f"  params: 340000000\n  active_params: {active}\n")
+    note = f"\n  note: {note}" if note else ""
+    bert.write_text(
+        bert.read_text() + f"training_tokens:\n  tokens: 131000000000\n  source: {U}\n"
+        f"training_compute:\n  flop: {flop}\n  method: reported\n  confidence: high\n  source: {U}{note}\n"
+    )
+    return bert
+
+
+def test_compute_far_from_6nd_is_flagged(fixture_dir):
+    # N = 340M (the largest size, as no variant is named), D = 131B: 6·N·D = 2.67e20
+    bert = _with_compute(fixture_dir, "6.0e+20")
+    assert messages(fixture_dir) == [
+        f"{bert}:{line_of(bert, 'flop: 6.0e+20')}: training_compute.flop: 6e+20 FLOP is 2.2x 6·N·D = 2.67e+20 "
+        "(N = 340M params of large, D = 131B tokens): check N, D and the variant, or say why in "
+        "training_compute.note, naming 6·N·D"
+    ]
+
+
+@pytest.mark.parametrize("flop", ["2.6e+20", "5.3e+20", "1.34e+20"])
+def test_compute_within_2x_of_6nd_passes(fixture_dir, flop):
+    _with_compute(fixture_dir, flop)
+    assert messages(fixture_dir) == []
+
+
+def test_compute_gap_explained_in_the_note_passes(fixture_dir):
+    _with_compute(fixture_dir, "1.0e+21", note="includes the teacher's forward passes, hence 4x 6ND")
+    assert messages(fixture_dir) == []
+    _with_compute(fixture_dir, "1.0e+21", note="a typo, not an explanation")  # appends a second block
+    assert any("training_compute.flop" in m and "3.7x" in m for m in messages(fixture_dir))
+
+
+def test_compute_check_uses_active_params_where_given(fixture_dir):
+    # 2.6e20 is 6·N·D for all 340M parameters, but only 34M are active: 10x too much
+    bert = _with_compute(fixture_dir, "2.6e+20", active="34000000")
+    (msg,) = messages(fixture_dir)
+    assert msg.startswith(f"{bert}:{line_of(bert, 'flop: 2.6e+20')}: training_compute.flop: 2.6e+20 FLOP is 9.7x")
+    assert "(N = 34M active params of large, D = 131B tokens)" in msg
+
+
+def test_the_loader_refuses_a_bad_fact_in_one_line(fixture_dir):
+    bert = fixture_dir / "bert.yaml"
+    bert.write_text(bert.read_text() + "base_model:\n- GPT-7\n")
+    assert _load_error(fixture_dir) == (
+        f"{bert}: base_model.0: 'GPT-7' is not a catalog entry (base_model names the weights' origin) "
+        "(run 'tcat catalog lint' for all problems)"
+    )
