@@ -161,6 +161,19 @@ def hook_names(model: nn.Module) -> list[str]:
     return out
 
 
+def hidden_state_names(model: nn.Module, stack: str = "") -> list[str]:
+    """The hook points that equal transformers' output_hidden_states for one stack (prefix `stack`,
+    e.g. "encoder." or "decoder."; "" for a one-stack model): the embeddings' output, each layer's
+    output, the last one after the final norm where the stack has one."""
+    names = hook_names(model)
+    layers = [n for n in names if re.fullmatch(re.escape(stack) + r"blocks\.\d+\.hook_resid_post", n)]
+    final = [n for n in names if n == f"{stack}ln_final.hook_normalized"]
+    embed = [n for n in names if n == f"{stack}hook_embed"]
+    if not layers:
+        raise TcatError(f"no stack {stack!r} in this model; stacks are named by prefixes like 'encoder.'")
+    return embed + (layers[:-1] + final if final else layers)
+
+
 def head_axis(name: str) -> int | None:
     """The heads' axis of a hook point's tensor (None for residual-stream points)."""
     return 1 if name.rsplit(".", 1)[-1] in PER_HEAD else None
@@ -287,6 +300,7 @@ __all__ = [
     "check_names",
     "describe_names",
     "head_axis",
+    "hidden_state_names",
     "hook_names",
     "hooks",
     "position_axis",
