@@ -21,9 +21,10 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import TcatError
-from ..files import output_dir, write_bytes, write_text
+from ..files import output_dir, write_bytes
+from .charts import TRENDS, catalog_pictures
 from .load import slug
-from .pictures import family_tree_svg, sizes_svg, timeline_svg
+from .pagefacts import lineage_rows, model_facts, runs_by_root
 from .query import human, size_range
 from .text import safe_url
 from .vocab import ARCHITECTURES, TASKS
@@ -35,7 +36,9 @@ NAV = [
     ("tree.html", "Family tree"),
     ("timeline.html", "Timeline"),
     ("sizes.html", "Sizes"),
+    ("charts.html", "Trends"),
     ("taxonomy.html", "Taxonomy"),
+    ("lineage.html", "Lineage"),
     ("claims.html", "Claims"),
 ]
 
@@ -86,9 +89,11 @@ def _search_text(e) -> str:
     ).lower()
 
 
-def render_pages(catalog, claims=()) -> dict[str, str]:
+def render_pages(catalog, claims=(), lineage_of=None) -> dict[str, str]:
     """{relative path: text} of every file of the site. `claims`: [(experiment results, {figure: bytes})],
-    shown on claims.html (the figures themselves are written by build_site)."""
+    shown on claims.html and, for the experiments of a lineage row, on that root's page (the figures
+    themselves are written by build_site). `lineage_of`: {experiment name: lineage root or None}
+    (the experiments registry's `lineage`); without it a result's own "lineage" field is read."""
     from markupsafe import Markup
 
     env = _env()
@@ -110,17 +115,29 @@ def render_pages(catalog, claims=()) -> dict[str, str]:
             if u
         ]
         pages[f"models/{slug(e.name)}.html"] = model.render(
-            title=e.name, root="../", e=e, find=catalog.find, children=catalog.children(e.name), ref_links=ref_links
+            title=e.name,
+            root="../",
+            e=e,
+            find=catalog.find,
+            children=catalog.children(e.name),
+            ref_links=ref_links,
+            facts=model_facts(e),
         )
     picture = env.get_template("picture.html")
-    # pictures.py escapes every string it places in the SVG and links only to models/<slug>.html
-    for name, title, svg in (
-        ("tree", "Family tree", family_tree_svg(catalog, link_prefix="models/")),
-        ("timeline", "Timeline", timeline_svg(catalog.entries, link_prefix="models/")),
-        ("sizes", "Parameters over time", sizes_svg(catalog.entries, link_prefix="models/")),
-    ):
+    # the pictures escape every string they place in the SVG and link only to models/ and lineage/ pages
+    pictures = catalog_pictures(catalog, link_prefix="models/", root_prefix="lineage/")
+    for name, (title, svg) in pictures.items():
         pages[f"{name}.svg"] = svg
-        pages[f"{name}.html"] = picture.render(title=title, root="", name=name, svg=Markup(svg))
+        if name in ("tree", "timeline", "sizes"):
+            pages[f"{name}.html"] = picture.render(title=title, root="", name=name, svg=Markup(svg))
+    trends = [(name, title, Markup(pictures[name][1])) for name, title, _ in TRENDS]
+    pages["charts.html"] = env.get_template("charts.html").render(title="Trends", root="", charts=trends)
+    runs = runs_by_root(claims, lineage_of)
+    roots = lineage_rows(catalog, runs)
+    pages["lineage.html"] = env.get_template("lineage.html").render(title="Lineage", root="", roots=roots)
+    root_page = env.get_template("lineage_root.html")
+    for row in roots:
+        pages[f"lineage/{row.slug}.html"] = root_page.render(title=row.root.name, root="../", row=row)
     rows = [
         (
             task,
@@ -154,21 +171,37 @@ def _subdir(out: Path, name: str) -> Path:
     return path
 
 
-def build_site(catalog, out: str | Path, *, force: bool = False, claims=()) -> Path:
+def build_site(catalog, out: str | Path, *, force: bool = False, claims=(), lineage_of=None) -> Path:
     """Write the site into `out`: a new or empty folder, one tcat wrote before, or any folder with
     `force`. Each file is written atomically; files tcat did not generate are left alone.
-    `claims`: experiments' results and figures for claims.html (experiments.shipped_results())."""
+    `claims`: experiments' results and figures for claims.html and the lineage pages
+    (experiments.shipped_results()); `lineage_of`: {experiment name: lineage root}, see render_pages."""
     out = output_dir(out, force=force)
-    pages = render_pages(catalog, claims)
+    pages = render_pages(catalog, claims, lineage_of)
     for folder in sorted({p.split("/")[0] for p in pages if "/" in p}):
         _subdir(out, folder)
     for rel, text in pages.items():
-        write_text(out / rel, text)
+        _write(out / rel, text.encode("utf-8"))
     for results, figs in claims:  # figure names are plain file names (experiments/render.figures)
         folder = _subdir(_subdir(out, "claims"), slug(results["name"]))
         for name, data in figs.items():
-            write_bytes(folder / name, data)
+            _write(folder / name, data)
     return out
+
+
+def _write(path: Path, data: bytes) -> None:
+    """write_bytes, skipped where a regular file (not a link) already holds exactly `data`: a
+    rebuild then costs reads instead of two fsyncs per page."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        fd = None
+    if fd is not None:
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size == len(data) and f.read(len(data) + 1) == data:
+                return
+    write_bytes(path, data)
 
 
 # -- serving --------------------------------------------------------------------------------------
