@@ -29,11 +29,17 @@ def _family_legend(colors: dict, x: float, y: float, width: float) -> tuple[str,
 
 
 # -- family tree -------------------------------------------------------------------------------------------
+def _canonical(catalog, name: str) -> str:
+    entry = catalog.find(name)
+    return entry.name if entry is not None else name
+
+
 def _tree_layout(catalog):
     """Layered DAG: each node sits one layer right of its deepest parent; within a layer, nodes
     are ordered by the mean position of their parents (barycentre heuristic) to limit crossings."""
     entries = {e.name: e for e in catalog.entries}
-    parents: dict[str, list[str]] = {e.name: [p for p in e.derived_from] for e in catalog.entries}
+    # a parent may be named by an alias ("Command R+"): the edge goes to the entry's own box
+    parents = {e.name: [_canonical(catalog, p) for p in e.derived_from] for e in catalog.entries}
     for r in catalog.lineage:
         parents.setdefault(r.name, [])
         for nxt in r.leads_to:
