@@ -252,3 +252,126 @@ def test_site_build_cli_refuses_a_users_folder_and_a_file(tmp_path):
     r = tcat("site", "build", str(out), "--force")
     assert r.returncode == 0, r.stderr
     assert (out / "thesis.tex").read_text() == "my thesis" and (out / "index.html").is_file()
+
+
+# -- issue 19 views and issue 18 lineage pages ---------------------------------------------------------
+
+
+def _run(name, **extra):
+    """An experiment's results as experiments/render.load_results checks them."""
+    return {
+        "name": name,
+        "claim": "backpropagation solves XOR",
+        "control": "a linear model cannot",
+        "criterion": "accuracy 1.0",
+        "metrics": {"xor_accuracy": 1.0, "control_accuracy": 0.5},
+        "claim_holds": True,
+        "control_fails": True,
+        "setting": "full",
+        "command": f"tcat lineage run {name}",
+        "cpu_seconds": 3.2,
+        "machine": {},
+        "figures": ["curve.svg"],
+        "date": "2026-11-30",
+        **extra,
+    }
+
+
+def test_every_lineage_root_has_a_page_linked_from_the_list_and_the_tree(catalog):
+    pages = render_pages(catalog)
+    listing, tree = pages["lineage.html"], pages["tree.html"]
+    for r in catalog.lineage:
+        page = pages[f"lineage/{slug(r.name)}.html"]
+        assert f"<h1>{r.name} ({r.year})</h1>" in page and "No experiment yet for this row." in page
+        assert f'href="lineage/{slug(r.name)}.html"' in listing and f'href="lineage/{slug(r.name)}.html"' in tree
+        for nxt in r.leads_to:  # successors link to their page: another root's or a model's
+            target = f"lineage/{slug(nxt)}.html" if nxt in {x.name for x in catalog.lineage} else None
+            target = target or f"models/{slug(catalog.find(nxt).name)}.html"
+            assert f'href="../{target}"' in page
+    assert 'href="lineage.html"' in pages["index.html"] and 'href="charts.html"' in pages["index.html"]
+
+
+def test_lineage_pages_show_their_experiments_numbers_and_figures(tmp_path, catalog):
+    claims = [
+        (_run("mlp-xor"), {"curve.svg": b"<svg xmlns='http://www.w3.org/2000/svg'/>"}),
+        (_run("copy"), {}),  # an experiment of no lineage row
+        (_run("rnn-elman", lineage="RNN", figures=[]), {}),  # names its root itself
+    ]
+    out = build_site(catalog, tmp_path / "site", claims=claims, lineage_of={"mlp-xor": "MLP", "copy": None})
+    mlp = (out / "lineage" / "mlp.html").read_text()
+    assert "<h3>mlp-xor: demonstrated</h3>" in mlp and "<td>xor_accuracy</td><td>1.0</td>" in mlp
+    assert 'src="../claims/mlp-xor/curve.svg"' in mlp and (out / "claims" / "mlp-xor" / "curve.svg").is_file()
+    assert "tcat lineage run mlp-xor" in mlp and "No experiment yet" not in mlp
+    assert "rnn-elman: demonstrated" in (out / "lineage" / "rnn.html").read_text()
+    assert all("copy:" not in p.read_text() for p in (out / "lineage").glob("*.html"))
+    assert "No experiment yet" in (out / "lineage" / "perceptron.html").read_text()
+    listing = (out / "lineage.html").read_text()
+    assert "mlp-xor" in listing and "rnn-elman" in listing
+    # the registry's word wins over a result's own field
+    out2 = build_site(catalog, tmp_path / "site2", claims=claims[2:], lineage_of={"rnn-elman": "LSTM"})
+    assert "rnn-elman" in (out2 / "lineage" / "lstm.html").read_text()
+    assert "rnn-elman" not in (out2 / "lineage" / "rnn.html").read_text()
+
+
+def test_lineage_pages_escape_roots_and_results(catalog):
+    roots = [copy.deepcopy(r.to_dict()) for r in catalog.lineage]
+    roots[0]["note"] = "<script>alert('note')</script>"
+    roots[0]["source"] = "javascript:alert('source')"
+    hostile = Catalog(entries=list(catalog.entries), lineage=[Record(r) for r in roots], files={})
+    run = _run("<img src=x onerror=alert(1)>", claim="<script>alert('claim')</script>")
+    pages = render_pages(hostile, claims=[(run, {})], lineage_of={run["name"]: roots[0]["name"]})
+    page = pages[f"lineage/{slug(roots[0]['name'])}.html"]
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#39;note&#39;)&lt;/script&gt;" in page and 'class="inert-url"' in page
+    assert "&lt;script&gt;alert(&#39;claim&#39;)&lt;/script&gt;" in page
+    for url in re.findall(r'(?:href|src)="([^"]*)"', page):
+        assert safe_url(url.replace("&amp;", "&")) is not None, url
+
+
+def _with_facts(catalog) -> Catalog:
+    entries = [copy.deepcopy(e.to_dict()) for e in catalog.entries]
+    gpt3 = next(e for e in entries if e["name"] == "GPT-3")
+    gpt3["context_length"] = {"tokens": 2048, "source": "https://arxiv.org/abs/2005.14165"}
+    gpt3["training_tokens"] = {"tokens": 300_000_000_000, "source": "https://arxiv.org/abs/2005.14165"}
+    gpt3["training_compute"] = {"flop": 3.14e23, "method": "reported", "confidence": "high", "variant": "175B"}
+    gpt3["open_weights"] = {"open": False, "source": "javascript:alert('weights')"}
+    gpt3["hardware"] = {"kind": "NVIDIA V100 <b>", "count": 10000}
+    bert = next(e for e in entries if e["name"] == "BERT")
+    for key in ("context_length", "training_tokens", "training_compute", "open_weights", "hardware"):
+        bert.pop(key, None)
+    return Catalog(entries=[Record(e) for e in entries], lineage=list(catalog.lineage), files={})
+
+
+def test_model_pages_show_the_new_facts_escaped(catalog):
+    pages = render_pages(_with_facts(catalog))
+    page = pages[f"models/{slug('GPT-3')}.html"]
+    assert "<dt>Context length</dt><dd>2,048 tokens" in page and "<dt>Training tokens</dt><dd>300B tokens" in page
+    assert "3.14e+23 FLOP (reported, confidence high, 175B)" in page
+    assert "10,000 × NVIDIA V100 &lt;b&gt;" in page
+    assert "<dt>Open weights</dt><dd>no" in page and "javascript:alert(&#39;weights&#39;)" in page
+    assert 'href="javascript' not in page
+    assert "<dt>Context length</dt>" not in pages[f"models/{slug('BERT')}.html"]  # absent fields are left out
+
+
+def test_trend_charts_are_on_the_site_drawn_from_the_data(catalog):
+    cat = _with_facts(catalog)
+    pages = render_pages(cat)
+    charts = pages["charts.html"]
+    for name in ("compute", "tokens", "context", "open-weights"):
+        assert f'<section id="{name}">' in charts and f'href="{name}.svg"' in charts
+        assert pages[f"{name}.svg"].startswith("<svg")
+    compute = pages["compute.svg"]
+    with_compute = [e for e in cat.entries if (getattr(e, "training_compute", None) or {}) and e.training_compute.flop]
+    assert compute.count('class="mark"') == len(with_compute) >= 1
+    assert 'href="models/gpt-3.html"' in compute and "GPT-3 (2020-05): 3.14e+23 FLOP" in compute
+
+
+def test_pictures_scale_to_their_container_and_the_date_column_does_not_wrap(catalog):
+    pages = render_pages(catalog)
+    css = pages["assets/style.css"]
+    assert re.search(r"\.chart svg \{[^}]*max-width: 100%;[^}]*height: auto;", css)
+    assert re.search(r"td\.date, th\.date \{ white-space: nowrap; \}", css)
+    assert pages["index.html"].count('<td class="date">') == len(catalog.entries)
+    for name in ("tree", "timeline", "sizes"):
+        assert f'<div class="chart" id="{name}-chart"><svg' in pages[f"{name}.html"]
+        assert re.search(r'<svg [^>]*viewBox="0 0 \d+ \d+"', pages[f"{name}.svg"])
