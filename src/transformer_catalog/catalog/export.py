@@ -7,7 +7,7 @@ import io
 import json
 
 from .. import __version__
-from .query import size_range
+from .query import amount, fact, size_range
 from .text import md, md_link
 
 SCHEMA_ID = "catalog-v1.schema.json"  # published in the repository as schema/catalog-v1.schema.json
@@ -56,7 +56,63 @@ CSV_COLUMNS = [
     "arxiv",
     "in_paper",
     "corrections",
+    # issue 19's facts: empty where the entry does not record one, "undisclosed" where it is null
+    "date_kind",
+    "context_length",
+    "training_tokens",
+    "training_compute_flop",
+    "training_compute_method",
+    "training_compute_confidence",
+    "training_compute_variant",
+    "active_params",
+    "hardware",
+    "hardware_count",
+    "open_weights",
+    "weights_format",
+    "license_changes",
+    "input_modalities",
+    "output_modalities",
+    "base_model",
+    "hybrid_layers",
 ]
+
+
+def _number(entry, name: str, key: str):
+    node = fact(entry, name)
+    if node is None:
+        return ""
+    value = fact(node, key)
+    return "undisclosed" if value is None else value
+
+
+def _flag(value) -> str:
+    return "" if value is None else str(value).lower()
+
+
+def fact_cells(e) -> list:
+    """The CSV cells of issue 19's facts, in CSV_COLUMNS order."""
+    compute = fact(e, "training_compute")
+    weights = fact(e, "open_weights")
+    modalities = fact(e, "modalities")
+    return [
+        fact(e, "date_kind") or "",
+        _number(e, "context_length", "tokens"),
+        _number(e, "training_tokens", "tokens"),
+        _number(e, "training_compute", "flop"),
+        fact(compute, "method") or "",
+        fact(compute, "confidence") or "",
+        fact(compute, "variant") or "",
+        "; ".join(f"{s.variant}={fact(s, 'active_params')}" for s in e.sizes if fact(s, "active_params")),
+        fact(e, "hardware", "kind") or "",
+        fact(e, "hardware", "count") or "",
+        _flag(fact(weights, "open")),
+        fact(weights, "format") or "",
+        "; ".join(f"{c.date} {c.license}" for c in fact(weights, "license_changes") or []),
+        "; ".join(fact(modalities, "input") or []),
+        "; ".join(fact(modalities, "output") or []),
+        "; ".join(fact(e, "base_model") or []),
+        fact(e, "hybrid", "layers") or "",
+    ]
 
 
 def to_csv(entries) -> str:
@@ -85,6 +141,7 @@ def to_csv(entries) -> str:
                 e.references.arxiv or "",
                 e.in_paper,
                 len(e.corrections),
+                *fact_cells(e),
             ]
         )
     return out.getvalue()
@@ -94,8 +151,9 @@ def to_markdown(entries) -> str:
     """A GitHub-style table. Every cell is escaped (HTML and Markdown syntax), and the paper link is
     live only for an http(s) URL: the export may be rendered by a site that trusts it."""
     lines = [
-        "| model | date | family | architecture | pretraining | parameters | license | lab | paper |",
-        "|---|---|---|---|---|---:|---|---|---|",
+        "| model | date | family | architecture | pretraining | parameters | context | training tokens "
+        "| compute (FLOP) | open weights | license | lab | paper |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---|---|---|---|",
     ]
     for e in entries:
         r = e.references
@@ -107,6 +165,10 @@ def to_markdown(entries) -> str:
             md(e.architecture),
             md(", ".join(e.pretraining_tasks)),
             md(size_range(e)),
+            md(amount(e, "context_length")),
+            md(amount(e, "training_tokens")),
+            md(amount(e, "training_compute")),
+            md({True: "yes", False: "no"}.get(fact(e, "open_weights", "open"), "")),
             md(e.license.spdx or e.license.category),
             md(", ".join(e.lab)),
             md_link(str(r.year), link),

@@ -46,6 +46,48 @@ def human(n: int | None) -> str:
     return str(n)
 
 
+def fact(entry, *path):
+    """entry.a.b... or None where any step is absent: the issue-19 facts are optional, and a view
+    may be handed entries (or a cache) from before a field existed."""
+    node = entry
+    for key in path:
+        node = getattr(node, key, None) if not isinstance(node, dict) else node.get(key)
+        if node is None:
+            return None
+    return node
+
+
+def context_text(n: int | None) -> str:
+    """Context windows are powers of two or round thousands: 131072 -> 128K, 1000000 -> 1M."""
+    if n is None:
+        return "undisclosed"
+    if n >= 1 << 20 and n % (1 << 20) == 0:
+        return f"{n >> 20}M"
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n >> 10}K"
+    return human(n)
+
+
+def flop_text(x: float | None) -> str:
+    return "undisclosed" if x is None else f"{x:.2g}"
+
+
+AMOUNTS = {  # fact -> (its number's key, how to show it)
+    "context_length": ("tokens", context_text),
+    "training_tokens": ("tokens", lambda v: "undisclosed" if v is None else human(v)),
+    "training_compute": ("flop", flop_text),
+}
+
+
+def amount(entry, name: str) -> str:
+    """A fact's number for a table: '' when the entry does not record it, 'undisclosed' when null."""
+    node = fact(entry, name)
+    if node is None:
+        return ""
+    key, show = AMOUNTS[name]
+    return show(fact(node, key))
+
+
 def size_range(entry) -> str:
     lo, hi = entry.min_params, entry.max_params
     if hi is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from rich import box
 from rich.console import Group
 from rich.markup import escape
 from rich.panel import Panel
@@ -31,30 +32,87 @@ def _join(items) -> str:
     return t(", ".join(items))
 
 
-def list_table(entries) -> Table:
-    table = Table(title=f"{len(entries)} models", expand=False)
-    for col, kw in (
-        ("name", {"style": "bold"}),
-        ("date", {}),
-        ("family", {}),
-        ("architecture", {}),
-        ("pretraining", {}),
-        ("params", {"justify": "right"}),
-        ("license", {}),
-        ("lab", {}),
-    ):
-        table.add_column(col, **kw)
-    for e in entries:
-        table.add_row(
-            t(e.name),
-            t(e.date),
-            t(e.family),
-            t(e.architecture),
-            _join(e.pretraining_tasks),
-            t(size_range(e)),
-            t(e.license.category),
-            _join(e.lab),
-        )
+ARCH_SHORT = {"encoder": "enc", "decoder": "dec", "encoder-decoder": "enc-dec"}
+# the columns of `tcat list` in display order: (key, header, justify); name, date and params are never
+# dropped or cut; at a narrow width the others are added by LIST_PRIORITY while they fit
+LIST_COLUMNS = (
+    ("name", "name", "left"),
+    ("date", "date", "left"),
+    ("family", "family", "left"),
+    ("architecture", "architecture", "left"),
+    ("pretraining", "pretraining", "left"),
+    ("params", "params", "right"),
+    ("license", "license", "left"),
+    ("lab", "lab", "left"),
+)
+LIST_PRIORITY = ("architecture", "license", "family", "pretraining", "lab")
+SHORT_HEADS = {"architecture": "arch", "pretraining": "pretrain"}
+
+
+def _list_cells(e, narrow: bool) -> dict[str, str]:
+    labs = e.lab if not narrow or len(e.lab) < 2 else [e.lab[0], f"+{len(e.lab) - 1}"]
+    return {
+        "name": e.name,
+        "date": e.date,
+        "family": e.family,
+        "architecture": ARCH_SHORT[e.architecture] if narrow else e.architecture,
+        "pretraining": ", ".join(e.pretraining_tasks),
+        "params": size_range(e),
+        "license": e.license.category,
+        "lab": " ".join(labs) if narrow and len(labs) > 1 else ", ".join(labs),
+    }
+
+
+def _wide_width(entries) -> int:
+    """The width the full table needs without cutting a cell: the lab column may wrap (to 24)."""
+    cells = [_list_cells(e, False) for e in entries]
+    natural = [max([len(head)] + [len(clean(c[k])) for c in cells]) for k, head, _ in LIST_COLUMNS]
+    natural[-1] = min(natural[-1], 24)  # lab, the last column
+    return sum(natural) + 3 * len(natural) + 1
+
+
+def list_table(entries, width: int | None = None) -> Table:
+    """The catalog as a table. When every column does not fit `width` (a terminal's width, or
+    COLUMNS), name, date and params are kept whole, the lesser columns are shortened (architecture,
+    labs) and added by LIST_PRIORITY while they fit; what space is left goes to one more column, cut
+    with an ellipsis."""
+    narrow = width is not None and _wide_width(entries) > width
+    rows = [{k: clean(v) for k, v in _list_cells(e, narrow).items()} for e in entries]
+    heads = {k: (SHORT_HEADS.get(k, head) if narrow else head) for k, head, _ in LIST_COLUMNS}
+    natural = {k: max([len(heads[k])] + [len(r[k]) for r in rows]) for k, _, _ in LIST_COLUMNS}
+    shown, cut = {k for k, _, _ in LIST_COLUMNS}, {}
+    if narrow:
+        # a narrow table has no outer edge: each column costs its width, 2 of padding and 1 of rule
+        shown = {"name", "date", "params"}
+        used = sum(natural[k] + 3 for k in shown) - 1
+        for k in LIST_PRIORITY:
+            if used + natural[k] + 3 <= width:
+                shown.add(k)
+                used += natural[k] + 3
+        spare = width - used - 3
+        filler = next((k for k in ("family", "lab", "pretraining") if k not in shown), None)
+        if filler and spare >= 6:
+            shown.add(filler)
+            cut[filler] = spare
+    table = Table(
+        title=f"{len(entries)} models",
+        expand=False,
+        box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+        show_edge=not narrow,
+        pad_edge=not narrow,
+    )
+    for k, _, justify in LIST_COLUMNS:
+        if k not in shown:
+            continue
+        head = heads[k]
+        kw = {"justify": justify, "style": "bold" if k == "name" else None}
+        if k in ("name", "date", "params"):
+            kw.update(no_wrap=True, min_width=natural[k])
+        elif k in cut:
+            kw.update(no_wrap=True, overflow="ellipsis", max_width=cut[k])
+        table.add_column(head, **kw)
+    for r in rows:
+        table.add_row(*(escape(r[k]) for k, _, _ in LIST_COLUMNS if k in shown))
     return table
 
 
@@ -72,16 +130,20 @@ def show(catalog, e, breakdown=None) -> Group:
     row("architecture", e.architecture + (f" ({e.architecture_note})" if e.architecture_note else ""))
     row("pretraining", ", ".join(e.pretraining_tasks) + (f" ({e.task_note})" if e.task_note else ""))
     row("fine-tuning", e.finetuning_task)
-    row("date", e.date)
+    from .factviews import date_text, new_facts, new_sources, size_text
+
+    row("date", date_text(e))
     sizes = Table.grid(padding=(0, 2))
     for s in e.sizes:
-        sizes.add_row(t(s.variant), human(s.params) if s.params else "undisclosed", t(s.note or ""))
+        sizes.add_row(t(s.variant), t(size_text(s)), t(s.note or ""))
     row("sizes", sizes)
     row("extension", e.extension)
     row("applications", ", ".join(e.applications))
     row("corpus", e.corpus)
     lic = e.license
     row("license", " ".join(x for x in (lic.category, lic.spdx or "", f"({lic.name})" if lic.name else "") if x))
+    for label, text in new_facts(e):
+        row(label, text)
     row("lab", ", ".join(e.lab))
     row("in the catalog paper", "yes" if e.in_paper else "no (added by transformer-catalog)")
     parents = ", ".join(e.derived_from) or "(root)"
@@ -125,6 +187,8 @@ def show(catalog, e, breakdown=None) -> Group:
             refs.add_row(label, t(url))
     for s in e.sizes:
         refs.add_row(f"size {t(s.variant)}", t(s.source))
+    for label, url in new_sources(e):
+        refs.add_row(t(label), t(url))
     parts = [Panel(facts, title=f"[bold]{t(e.name)}[/bold]", expand=False), Panel(refs, title="sources", expand=False)]
     if e.corrections:
         corr = Table("field", "the catalog paper said", "we say", "source", title="corrections", expand=False)

@@ -1,5 +1,6 @@
-"""Catalog commands: list, show, tree, timeline, taxonomy, export, pictures, site, catalog lint.
-None of them imports torch (show computes a breakdown once, then reads it from the cache)."""
+"""Catalog commands: list, show, compare, tree, timeline, taxonomy, export, pictures, site, catalog
+lint and coverage. None of them imports torch (show computes a breakdown once, then reads it from
+the cache; a lineage root's experiments are read from the registry, whose modules import no torch)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import json
 import sys
 
 from ..errors import TcatError
-from .common import catalog, console
+from .common import catalog
+from .common import console as _console
 from .options import port
 
 
@@ -28,6 +30,18 @@ def params_text(flag: str):
 
     check.__name__ = "size"
     return check
+
+
+def console():
+    """The shared console, except that an explicit COLUMNS wins over its piped default of 160
+    columns: `COLUMNS=80 tcat list | less` lays out for 80."""
+    import os
+
+    c = _console()
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        c.width = int(columns)
+    return c
 
 
 def cmd_list(args) -> None:
@@ -54,18 +68,56 @@ def cmd_list(args) -> None:
 
         print("\n".join(clean(e.name) for e in entries))  # a name cannot drive the terminal
     else:
-        console().print(list_table(entries))
+        out = console()
+        out.print(list_table(entries, width=out.width))
+
+
+def lineage_runs(root: str) -> list[dict]:
+    """The lineage experiments of a root (Experiment.lineage names it) with their shipped numbers."""
+    from ..experiments import registry, shipped_results
+
+    shipped = {r["name"]: r for r, _ in shipped_results()}
+    runs = []
+    for e in registry().values():
+        if (getattr(e, "lineage", None) or "").lower() != root.lower():
+            continue
+        r = shipped.get(e.name, {})
+        keep = ("metrics", "claim_holds", "control_fails", "cpu_seconds")
+        runs.append({"name": e.name, "claim": e.claim, "control": e.control, **{k: r[k] for k in keep if k in r}})
+    return runs
 
 
 def cmd_show(args) -> None:
     from ..catalog.breakdown import breakdown
-    from ..catalog.views import show
+    from ..catalog.views import _get, show
 
     cat = catalog()
-    entry = cat.get(args.name)
+    root = next((r for r in cat.lineage if r.name.lower() == args.name.lower()), None)
+    if root is not None and cat.find(args.name) is None:
+        from ..catalog.factviews import lineage_root
+
+        console().print(lineage_root(cat, root, lineage_runs(root.name)))
+        return
+    entry = _get(cat, args.name)  # an unknown name also lists the lineage roots
     # The breakdown needs torch the first time for an entry (meta-device builds); then it is cached.
     computed = breakdown(entry, compute=not args.no_computed)
     console().print(show(cat, entry, computed))
+
+
+def cmd_compare(args) -> None:
+    from ..catalog.factviews import compare
+
+    cat = catalog()
+    entries, seen = [], {}
+    for name in args.names:
+        e = cat.get(name)
+        if e.name in seen:
+            raise TcatError(f"{name!r} and {seen[e.name]!r} are the same model ({e.name}); name each model once")
+        seen[e.name] = name
+        entries.append(e)
+    if len(entries) < 2:
+        raise TcatError(f"compare needs at least two models; for one, run: tcat show {args.names[0]!r}")
+    console().print(compare(entries))
 
 
 def cmd_tree(args) -> None:
@@ -170,6 +222,18 @@ def cmd_catalog_lint(args) -> None:
     print(f"{n} entries, no problems")
 
 
+def cmd_catalog_coverage(args) -> None:
+    from ..catalog.coverage import coverage
+    from ..catalog.factviews import coverage_view
+
+    report = coverage(catalog().entries)
+    console().print(coverage_view(report))
+    if args.json:
+        from .common import write_json
+
+        write_json(args.json, report)
+
+
 def register(sub, add) -> None:
     sp = add("list", cmd_list, "the catalog as a table, filtered and sorted")
     sp.add_argument("search", nargs="*", help="free-text search over names, descriptions, corpus, labs")
@@ -206,13 +270,16 @@ def register(sub, add) -> None:
     sp.add_argument("--reverse", action="store_true", help="reverse the order (default off)")
     sp.add_argument("--names", action="store_true", help="print names only, one per line (default off)")
 
-    sp = add("show", cmd_show, "every fact of one model, its lineage and its sources")
-    sp.add_argument("name", help="a catalog entry (tcat list --names)")
+    sp = add("show", cmd_show, "every fact of one model, its lineage and its sources; or a lineage root")
+    sp.add_argument("name", help="a catalog entry (tcat list --names) or a lineage root (RNN, LSTM, ...)")
     sp.add_argument(
         "--no-computed",
         action="store_true",
         help="skip the computed parameter breakdown and FLOPs (computing them needs torch once; default off)",
     )
+
+    sp = add("compare", cmd_compare, "two or more models side by side: sizes, context, tokens, compute, weights")
+    sp.add_argument("names", nargs="+", metavar="NAME", help="catalog entries or their aliases (tcat list --names)")
 
     sp = add("tree", cmd_tree, "the family tree, from the pre-Transformer roots or from ROOT")
     sp.add_argument("root", nargs="?", help="an entry to start from (default: the roots)")
@@ -289,3 +356,14 @@ def register(sub, add) -> None:
         "--models", default=None, metavar="DIR", help="folder of entry YAML files (default: the shipped catalog)"
     )
     sp.set_defaults(fn=cmd_catalog_lint)
+    sp = catsub.add_parser(
+        "coverage",
+        help="how many entries record context length, training tokens, compute and the other facts",
+        description="entries, and the share of decoder LLMs (architecture decoder, causal LM pretraining) "
+        "whose context length, training tokens and training compute are known, against issue 19's targets; "
+        "then every optional fact over all entries",
+    )
+    sp.add_argument(
+        "--json", default=None, metavar="FILE", help="also write the report to this file, atomically (default: none)"
+    )
+    sp.set_defaults(fn=cmd_catalog_coverage)
