@@ -13,10 +13,10 @@ import os
 import sys
 
 from ..errors import TcatError
-from . import apps, catalog, decode, models, train
+from . import apps, catalog, decode, inspect, models, train
 from .options import Help, Skipped
 
-GROUPS = (catalog, models, train, decode, apps)
+GROUPS = (catalog, models, train, decode, apps, inspect)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,199 @@
+"""interp/: the logit lens, activation patching and ablation, attention maps, and `tcat inspect
+attention` (its output files and its one-line errors)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transformer_catalog.catalog.specs import resolve
+from transformer_catalog.cli import main
+from transformer_catalog.errors import TcatError
+from transformer_catalog.interp import (
+    ablate,
+    attention_maps,
+    heatmap,
+    logit_diff,
+    logit_lens,
+    patch,
+    patching_effect,
+    run_with_cache,
+    svg_heatmap,
+)
+from transformer_catalog.interp.lens import _first_stable
+from transformer_catalog.nn.model import build_model
+
+
+def _gpt(layers=3):
+    cfg = resolve("GPT-2", scale="tiny").config.replace(n_decoder_layers=layers)
+    torch.manual_seed(0)
+    return build_model(cfg).eval()
+
+
+def _ids(n=10, seed=1, rows=2):
+    return torch.randint(3, 200, (rows, n), generator=torch.Generator().manual_seed(seed))
+
+
+# -- logit lens ---------------------------------------------------------------------------------------
+def test_lens_layer_l_is_the_model_cut_after_l_layers():
+    """Reading layer l through the final norm and head equals running the first l layers only."""
+    model = _gpt(3)
+    ids = _ids(12)
+    lens = logit_lens(model, ids)
+    assert lens.layers == ["embed", "1", "2", "3"]
+    for keep in (1, 2, 3):
+        cut = build_model(model.config.replace(n_decoder_layers=keep)).eval()
+        cut.load_state_dict(model.state_dict(), strict=False)  # the first `keep` blocks, norm and head
+        with torch.no_grad():
+            logits = cut(ids)[:, :-1]
+        expected = F.cross_entropy(logits.reshape(-1, logits.size(-1)), ids[:, 1:].reshape(-1)).item()
+        assert lens.loss[keep] == pytest.approx(expected, rel=1e-5)
+    assert lens.agreement[-1] == 1.0  # the last layer's reading is the model's answer
+    assert lens.loss[0] != pytest.approx(lens.loss[-1])
+    assert ((lens.first_layer >= 0) & (lens.first_layer <= 3)).all()
+
+
+def test_lens_first_layer_is_where_the_answer_stays():
+    final = torch.tensor([[5, 6, 7]])
+    tops = torch.tensor(
+        [
+            [[5, 0, 7]],  # embed: 5 and 7 already
+            [[1, 6, 7]],  # layer 1: 5 lost, 6 found
+            [[5, 6, 7]],  # layer 2
+            [[5, 6, 7]],  # layer 3
+        ]
+    )
+    assert _first_stable(tops, final).tolist() == [[2, 1, 0]]
+
+
+def test_lens_ignores_masked_targets_and_refuses_encoders():
+    model = _gpt(2)
+    ids = _ids(8, rows=1)
+    targets = ids[:, 1:].clone()
+    targets[0, :3] = -100
+    lens = logit_lens(model, ids, targets)
+    assert (lens.first_layer[0, :3] == -1).all() and (lens.first_layer[0, 3:] >= 0).all()
+    bert = build_model(resolve("BERT", scale="tiny").config)
+    with pytest.raises(TcatError, match="logit lens reads a stack through an output head; EncoderModel has none"):
+        logit_lens(bert, ids)
+
+
+# -- patching and ablation --------------------------------------------------------------------------------
+def _pair():
+    model = _gpt(2)
+    clean, corrupted = _ids(9, seed=1), _ids(9, seed=2)
+    corrupted[:, -1] = clean[:, -1]  # the same last token, a different context
+
+    def metric(logits):
+        return logit_diff(logits, correct=11, wrong=12)
+
+    return model, clean, corrupted, metric
+
+
+def test_patching_the_full_clean_activation_restores_the_clean_logit_diff_exactly():
+    model, clean, corrupted, metric = _pair()
+    with torch.no_grad():
+        clean_logits, cache = run_with_cache(
+            model, clean, names=["blocks.0.hook_resid_pre", "blocks.1.hook_resid_post"]
+        )
+        corrupted_logits = model(corrupted)
+        patched = patch(model, corrupted, cache, "blocks.0.hook_resid_pre")
+    assert metric(clean_logits) != metric(corrupted_logits)
+    assert metric(patched).item() == metric(clean_logits).item()
+    effects = patching_effect(model, clean, corrupted, metric, ["blocks.0.hook_resid_pre"])
+    assert effects["blocks.0.hook_resid_pre"].item() == 1.0
+    # the last layer's output at the last position alone decides the last logits: 1 there, 0 elsewhere
+    per_position = patching_effect(model, clean, corrupted, metric, ["blocks.1.hook_resid_post"], per="position")
+    assert per_position["blocks.1.hook_resid_post"].tolist() == [0.0] * 8 + [1.0]
+
+
+def test_per_head_patching_and_ablation_change_the_logit_diff():
+    model, clean, corrupted, metric = _pair()
+    effects = patching_effect(model, clean, corrupted, metric, ["blocks.1.attn.hook_z"], per="head")[
+        "blocks.1.attn.hook_z"
+    ]
+    assert effects.shape == (4,) and effects.abs().max() > 1e-3
+    grid = patching_effect(model, clean, corrupted, metric, ["blocks.1.attn.hook_z"], per="head-position")
+    assert grid["blocks.1.attn.hook_z"].shape == (4, 9)
+    with torch.no_grad():
+        base = metric(model(clean))
+        for value in ("zero", "mean"):
+            assert (metric(ablate(model, clean, "blocks.1.attn.hook_z", head=2, value=value)) - base).abs() > 1e-4
+        # ablating one head at one position changes that position only
+        plain, changed = model(clean), ablate(model, clean, "blocks.1.attn.hook_z", position=3, head=0)
+    assert torch.equal(plain[:, :3], changed[:, :3]) and not torch.allclose(plain[:, 3], changed[:, 3])
+
+
+def test_patching_refuses_bad_requests():
+    model, clean, corrupted, metric = _pair()
+    _, cache = run_with_cache(model, clean, names=["blocks.0.hook_resid_post", "blocks.0.attn.hook_z"])
+    with pytest.raises(TcatError, match=r"patching between runs of different lengths"):
+        patch(model, corrupted[:, :5], cache, "blocks.0.hook_resid_post")
+    with pytest.raises(TcatError, match=r"patching between runs of different lengths: clean inputs \[\(2, 9\)\]"):
+        patching_effect(model, clean, corrupted[:, :5], metric, ["blocks.0.hook_resid_post"])
+    with pytest.raises(TcatError, match=r"head 4 is out of range for blocks.0.attn.hook_z: the layer has 4 heads"):
+        patch(model, corrupted, cache, "blocks.0.attn.hook_z", head=4)
+    with pytest.raises(TcatError, match=r"blocks.0.hook_resid_post is not per head"):
+        patch(model, corrupted, cache, "blocks.0.hook_resid_post", head=0)
+    with pytest.raises(TcatError, match=r"position 9 is out of range .* 9 positions"):
+        patch(model, corrupted, cache, "blocks.0.hook_resid_post", position=9)
+    with pytest.raises(TcatError, match=r"no hook point 'blocks.5.hook_resid_post'"):
+        patch(model, corrupted, cache, "blocks.5.hook_resid_post")
+    with pytest.raises(TcatError, match=r"the clean cache holds no blocks.1.hook_resid_post"):
+        patch(model, corrupted, cache, "blocks.1.hook_resid_post")
+    with pytest.raises(TcatError, match="nothing to restore"):
+        patching_effect(model, clean, clean, metric, ["blocks.0.hook_resid_post"])
+
+
+# -- attention maps and the command --------------------------------------------------------------------------
+def test_maps_and_their_renderings_escape_tokens():
+    model = _gpt(2)
+    maps = attention_maps(model, _ids(5, rows=1))
+    assert list(maps) == ["blocks.0.attn.hook_pattern", "blocks.1.attn.hook_pattern"]
+    p = maps["blocks.1.attn.hook_pattern"]
+    assert p.shape == (4, 5, 5) and torch.allclose(p.sum(-1), torch.ones(4, 5)) and p[0].triu(1).abs().max() == 0
+    tokens = ["<script>", "a&b", " ", "\x1b[31m", "z"]
+    svg = svg_heatmap(p[0], tokens, tokens, "t <1>")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "a&amp;b" in svg and "\x1b" not in svg
+    assert svg.count("<rect") == 25
+    assert "\x1b" not in heatmap(p[0], tokens, tokens, "t").plain
+
+
+def test_inspect_attention_writes_maps_for_catalog_entries_and_folders(tmp_path, capsys):
+    assert main(["inspect", "attention", "GPT-2", "Hi <b>", "--out", str(tmp_path / "maps"), "--threads", "1"]) == 0
+    files = sorted(p.name for p in (tmp_path / "maps").glob("*.svg"))
+    assert len(files) == 2 * (4 + 1) and "blocks.1.attn.head3.svg" in files and "blocks.0.attn.mean.svg" in files
+    out = capsys.readouterr().out
+    assert "blocks.0.attn.hook_pattern (mean of 4 heads)" in out and "wrote 10 SVG maps" in out
+    # encoder-decoder: self-attention of both stacks and cross-attention; one layer, one head
+    assert main(["inspect", "attention", "BART", "abc", "--target", "xy", "--layer", "1", "--head", "0"]) == 0
+    out = capsys.readouterr().out
+    for name in ("encoder.blocks.1.attn", "decoder.blocks.1.attn", "decoder.blocks.1.cross_attn"):
+        assert f"{name}.hook_pattern (head 0)" in out
+    # a saved model folder (tcat build --out) and a Hugging Face folder open too
+    assert main(["build", "LLaMA", "--scale", "tiny", "--out", str(tmp_path / "built")]) == 0
+    assert main(["inspect", "attention", str(tmp_path / "built"), "hello", "--layer", "0"]) == 0
+    transformers = pytest.importorskip("transformers")
+    hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=300))
+    hf.save_pretrained(tmp_path / "hf")
+    assert main(["inspect", "attention", str(tmp_path / "hf"), "hello"]) == 0
+    assert "blocks.0.attn.hook_pattern" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["GPT-2", "hi", "--layer", "2"], r"--layer 2 is out of range: the model has 2 layers \(0..1\)"),
+        (["GPT-2", "hi", "--head", "4"], r"--head 4 is out of range: the model has 4 heads \(0..3\)"),
+        (["GPT-2", "hi", "--hook", "blocks.0.attn.hook_patern"], r"no hook point .* valid: hook_embed, blocks"),
+        (["GPT-2", "hi", "--hook", "blocks.0.attn.hook_q"], r"is not an attention pattern; patterns: blocks.0"),
+        (["GPT-2", "x" * 600], r"text of 600 tokens is longer than the model's context of 512 tokens"),
+        (["GPT-2", "hi", "--target", "x"], r"--target is the decoder's input of an encoder-decoder"),
+        (["ViT", "hi"], r"is a vision model"),
+    ],
+)
+def test_inspect_attention_bad_input_is_one_line_exit_2(argv, message, capsys):
+    import re
+
+    assert main(["inspect", "attention", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(message, err[0]), err
