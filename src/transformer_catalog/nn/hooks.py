@@ -261,7 +261,8 @@ def hooks(model: nn.Module, fns: dict[str, HookFn | list[HookFn]]) -> Iterator[N
             _uninstall(model)
 
 
-def _call(model: nn.Module, inputs):
+def call_model(model: nn.Module, inputs):
+    """model(inputs): a tensor is the first argument, a tuple or list the positional ones, a dict keywords."""
     if isinstance(inputs, dict):
         return model(**inputs)
     if isinstance(inputs, (tuple, list)):
@@ -289,7 +290,7 @@ def run_with_cache(
         cache[name] = x.detach() if detach else x
 
     with hooks(model, {n: keep for n in wanted}):
-        out = _call(model, inputs)
+        out = call_model(model, inputs)
     return out, cache
 
 
@@ -297,6 +298,7 @@ __all__ = [
     "PER_HEAD",
     "Registry",
     "Tap",
+    "call_model",
     "check_names",
     "describe_names",
     "head_axis",
