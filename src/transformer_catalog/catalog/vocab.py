@@ -134,6 +134,7 @@ LABS = {
     "ServiceNow": "ServiceNow",
     "TII": "Technology Innovation Institute",
     "AI2": "Allen Institute for AI",
+    "Swiss AI Initiative": "Swiss AI Initiative",
     "Snowflake": "Snowflake",
     "MiniMax": "MiniMax",
     "IBM": "IBM",
