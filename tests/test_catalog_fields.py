@@ -305,7 +305,11 @@ def test_show_rnn_through_the_cli():
     assert res.returncode == 0, res.stderr
     assert "lineage root" in res.stdout and "Elman" in res.stdout
     bad = tcat("show", "Perceptrn")
-    assert bad.returncode == 2 and "unknown model 'Perceptrn'" in bad.stderr and "lineage root" in bad.stderr
+    assert (
+        bad.returncode == 2 and "unknown model 'Perceptrn'; did you mean 'Perceptron' (a lineage root)?" in bad.stderr
+    )
+    none = tcat("show", "Xyzzy")
+    assert none.returncode == 2 and "or a lineage root (Perceptron, MLP, RNN" in none.stderr
 
 
 # -- coverage --------------------------------------------------------------------------------------
@@ -342,11 +346,17 @@ def test_coverage_counts_known_undisclosed_and_missing(fixture_cat):
     assert report["missing"]["training_compute"] == ["a", "b", "c"]
 
 
-def test_coverage_cli():
-    res = tcat("catalog", "coverage")
+def test_coverage_cli(tmp_path):
+    res = tcat("catalog", "coverage", "--json", str(tmp_path / "coverage.json"))
     assert res.returncode == 0, res.stderr
     for needle in ("entries", "decoder LLMs", "context length", "training tokens", "training compute", "hardware"):
         assert needle in res.stdout, needle
+    report = json.loads((tmp_path / "coverage.json").read_text())
+    assert f"entries {report['entries']} (target ≥ 210)" in " ".join(res.stdout.split())
+    tokens = report["decoder_llm_facts"]["training_tokens"]
+    assert tokens["known"] + tokens["undisclosed"] + tokens["missing"] == report["decoder_llms"]
+    bad = tcat("catalog", "coverage", "--json", str(tmp_path / "no-such-folder" / "c.json"))
+    assert bad.returncode == 2 and "cannot write" in bad.stderr and "entries" not in bad.stdout
 
 
 def test_shipped_catalog_meets_issue_19_coverage_targets():

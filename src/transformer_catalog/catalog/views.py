@@ -278,9 +278,15 @@ def _get(catalog, name: str):
     try:
         return catalog.get(name)
     except TcatError as e:
-        msg, roots = str(e), ", ".join(r.name for r in catalog.lineage)
-        if roots and "did you mean" not in msg:
-            msg += f", or a lineage root ({roots})"
+        import difflib
+
+        msg, names = str(e), [r.name for r in catalog.lineage]
+        close = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=1, cutoff=0.6)
+        if close and "did you mean" not in msg:
+            root = next(n for n in names if n.lower() == close[0])
+            msg = f"unknown model {name!r}; did you mean {root!r} (a lineage root)?"
+        elif names and "did you mean" not in msg:
+            msg += f", or a lineage root ({', '.join(names)})"
         raise TcatError(msg) from None
 
 

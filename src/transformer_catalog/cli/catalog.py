@@ -225,7 +225,9 @@ def cmd_catalog_lint(args) -> None:
 def cmd_catalog_coverage(args) -> None:
     from ..catalog.coverage import coverage
     from ..catalog.factviews import coverage_view
+    from .common import check_output_file
 
+    check_output_file(args.json)  # before the work: a bad path is one line, not a lost report
     report = coverage(catalog().entries)
     console().print(coverage_view(report))
     if args.json:
