@@ -385,3 +385,29 @@ def test_catalog_commands_do_not_import_torch(tmp_path):
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+# -- the new facts cannot drive the terminal or break a Markdown cell ---------------------------------
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[31mRED\x1b[0m\u202eevil[bold]x[/bold]|<b>"
+
+
+def test_new_facts_are_cleaned_in_every_view(fixture_cat):
+    import copy
+
+    from transformer_catalog.catalog.export import to_markdown
+    from transformer_catalog.catalog.factviews import compare
+    from transformer_catalog.catalog.load import Record
+    from transformer_catalog.catalog.views import show
+
+    d = copy.deepcopy(fixture_cat.get("BERT").to_dict())
+    d["hybrid"]["layers"] = d["hardware"]["kind"] = d["sources"]["note"] = HOSTILE
+    d["open_weights"]["license_changes"][0]["license"] = d["context_length"]["note"] = HOSTILE
+    d["base_model"] = [HOSTILE]
+    bert = Record(d)
+    for view in (show(fixture_cat, bert), compare([bert, fixture_cat.get("Transformer")])):
+        text = _render(view)
+        assert not any(bad in text for bad in ("\x1b", "\x07", "\u202e")), text
+        assert "RED" in text and "[bold]x[/bold]" in text  # the text stays, as text
+    row = to_markdown([bert]).splitlines()[2]
+    assert "<b>" not in row and row.count(" | ") == 12
