@@ -155,6 +155,20 @@ def test_csv_and_markdown_say_undisclosed(fixture_cat):
 # -- show and compare ------------------------------------------------------------------------------
 
 
+def test_undisclosed_facts_read_once_with_their_note(fixture_cat):
+    import copy
+
+    from transformer_catalog.catalog.factviews import new_facts
+    from transformer_catalog.catalog.load import Record
+
+    d = copy.deepcopy(fixture_cat.get("BERT").to_dict())
+    d["training_tokens"] = {"tokens": None, "source": U, "note": "undisclosed"}
+    d["training_compute"] = {"flop": None, "source": U, "note": "not in the model card"}
+    facts = dict(new_facts(Record(d)))
+    assert facts["training tokens"] == "undisclosed"
+    assert facts["training compute"] == "undisclosed — not in the model card"
+
+
 def test_show_prints_every_new_fact_and_its_source(fixture_cat):
     from transformer_catalog.catalog.views import show
 

@@ -45,7 +45,8 @@ def new_facts(e, notes: bool = True) -> list[tuple[str, str]]:
 
     def _noted(text: str, node) -> str:
         note = fact(node, "note") if notes else None
-        return f"{text} — {note}" if note else text
+        same = note and note.strip(" .").lower() == text.lower()  # "undisclosed — undisclosed" says it once
+        return f"{text} — {note}" if note and not same else text
 
     ctx = fact(e, "context_length")
     if ctx is not None:
