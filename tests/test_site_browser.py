@@ -16,6 +16,7 @@ if not (CHROMIUM.exists() and DRIVER.exists()):
     pytest.skip(
         "Debian chromium and chromium-driver are not installed (make test installs them)", allow_module_level=True
     )
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
@@ -123,3 +124,132 @@ def test_catalog_strings_are_escaped(browser, tmp_path):
         assert not browser.find_elements(By.CSS_SELECTOR, "dl img")
     finally:
         server.shutdown()
+
+
+# -- issue 19: charts fit 1280 px with their legends, tooltips, the tree's traced path ---------------------
+
+PICTURE_PAGES = ("tree.html", "timeline.html", "sizes.html", "charts.html")
+
+
+@pytest.fixture
+def at_1280(browser):
+    browser.set_window_size(1280, 900)
+    yield browser
+    browser.set_window_size(1400, 1000)
+
+
+def _rect(browser, el):
+    return browser.execute_script(
+        "var r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]", el
+    )
+
+
+@pytest.mark.parametrize("window", [1280, 900])
+@pytest.mark.parametrize("page", PICTURE_PAGES)
+def test_each_chart_and_its_legend_fit_the_window(at_1280, site, page, window):
+    browser = at_1280
+    browser.set_window_size(window, 900)
+    browser.get(f"{site}/{page}")
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width  # no sideways scroll
+    charts = browser.find_elements(By.CSS_SELECTOR, ".chart svg")
+    assert len(charts) == (4 if page == "charts.html" else 1)
+    for svg in charts:
+        left, _, right, _ = _rect(browser, svg)
+        assert 0 <= left and right <= width, page
+        legend = svg.find_element(By.CSS_SELECTOR, "g.legend")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", legend)
+        left, top, right, bottom = _rect(browser, legend)
+        assert 0 <= left and right <= width and 0 <= top and bottom <= browser.execute_script("return innerHeight")
+        assert legend.is_displayed() and legend.find_elements(By.CSS_SELECTOR, "g.legend-item")
+    families = {e.family for e in load_catalog().entries}
+    if page in ("tree.html", "timeline.html"):
+        shown = [t.text for t in charts[0].find_elements(By.CSS_SELECTOR, "g.legend text") if t.text]
+        assert len(shown) == len(families) and set(shown) == families  # every family, each visible
+
+
+def test_hovering_a_chart_mark_shows_its_tooltip(at_1280, site):
+    browser = at_1280
+    browser.get(f"{site}/timeline.html")
+    mark = browser.find_elements(By.CSS_SELECTOR, ".chart svg g.mark")[0]
+    ActionChains(browser).move_to_element(mark.find_element(By.TAG_NAME, "circle")).perform()
+    tip = browser.find_element(By.ID, "tip")
+    title = browser.execute_script("return arguments[0].querySelector('title').textContent", mark)
+    assert tip.is_displayed() and tip.text == title
+
+
+def _ancestor_edges(name: str) -> set[str]:
+    """'parent → child' for every edge on the way from `name` up to the roots, from the catalog."""
+    cat = load_catalog()
+    parents = {e.name: [cat.find(p).name if cat.find(p) else p for p in e.derived_from] for e in cat.entries}
+    for r in cat.lineage:
+        for nxt in r.leads_to:
+            parents.setdefault(nxt, []).append(r.name)
+    out, todo, seen = set(), [name], set()
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        for p in parents.get(n, []):
+            out.add(f"{p} → {n}")
+            todo.append(p)
+    return out
+
+
+def test_hovering_a_tree_node_highlights_its_path_to_the_roots(at_1280, site):
+    browser = at_1280
+    browser.get(f"{site}/tree.html")
+    node = next(
+        g
+        for g in browser.find_elements(By.CSS_SELECTOR, "svg.tree g.node")
+        if browser.execute_script("return arguments[0].querySelector('title').textContent", g).startswith("GPT-2 (")
+    )
+    ActionChains(browser).move_to_element(node.find_element(By.TAG_NAME, "rect")).perform()
+    lit = browser.find_elements(By.CSS_SELECTOR, "svg.tree path.edge.hl")
+    names = {browser.execute_script("return arguments[0].querySelector('title').textContent", e) for e in lit}
+    expected = _ancestor_edges("GPT-2")
+    assert names == expected and {"GPT → GPT-2", "Perceptron → MLP"} <= names
+    stroke = browser.execute_script("return getComputedStyle(arguments[0]).stroke", lit[0])
+    assert stroke == "rgb(214, 39, 40)"
+    other = browser.find_element(By.CSS_SELECTOR, "svg.tree path.edge:not(.hl)")
+    assert float(browser.execute_script("return getComputedStyle(arguments[0]).strokeOpacity", other)) < 0.2
+    ActionChains(browser).move_to_element(browser.find_element(By.TAG_NAME, "h1")).perform()
+    assert not browser.find_elements(By.CSS_SELECTOR, "svg.tree .hl")  # cleared when the pointer leaves
+
+
+def test_the_tree_zooms_to_actual_size_and_back(at_1280, site):
+    browser = at_1280
+    browser.get(f"{site}/tree.html")
+    svg = browser.find_element(By.CSS_SELECTOR, "svg.tree")
+    natural = float(svg.get_attribute("width"))
+    fit = _rect(browser, svg)
+    browser.find_element(By.ID, "zoom").click()
+    left, _, right, _ = _rect(browser, svg)
+    assert right - left == pytest.approx(natural, abs=1) and fit[2] - fit[0] < natural
+    browser.find_element(By.ID, "zoom").click()
+    assert _rect(browser, svg) == fit
+
+
+def test_the_date_column_does_not_wrap(at_1280, site):
+    browser = at_1280
+    browser.get(site + "/index.html")
+    lines = browser.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll('#models td.date'), function (td) {"
+        " var r = document.createRange(); r.selectNodeContents(td); return r.getClientRects().length; })"
+    )
+    assert lines and set(lines) == {1}
+
+
+def test_a_lineage_page_opens_from_the_tree_and_the_list(browser, site):
+    browser.get(site + "/lineage.html")
+    browser.find_element(By.LINK_TEXT, "LSTM").click()
+    assert browser.current_url.endswith("/lineage/lstm.html")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "LSTM (1997)"
+    browser.find_element(By.LINK_TEXT, "Transformer").click()  # the root leads to the catalog's entry
+    assert browser.current_url.endswith("/models/transformer.html")
+    browser.get(site + "/tree.html")
+    box = browser.find_element(By.CSS_SELECTOR, "svg.tree a[href='lineage/rnn.html'] rect")
+    ActionChains(browser).move_to_element(box).click().perform()
+    assert browser.current_url.endswith("/lineage/rnn.html")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "RNN (1990)"

@@ -67,7 +67,7 @@ def family_colors(entries) -> dict[str, str]:
     return {f: color(i) for i, f in enumerate(ordered)}
 
 
-def svg_doc(width: float, height: float, body: list[str], title: str, kind: str = "chart") -> str:
+def svg_doc(width: float, height: float, body: list[str], title: str, kind: str = "plot") -> str:
     """A standalone SVG document. width/height give its natural size; with the viewBox a page's CSS
     (max-width: 100%; height: auto) shrinks it to its container, legend included."""
     return (
