@@ -64,4 +64,5 @@ def coverage(entries) -> dict:
         "all_entries": everywhere,
         "moe_with_active_params": sum(_is_moe(e) for e in entries),
         "missing": {name: sorted(e.name for e in llms if state(e, name) == "missing") for name in NUMBERS},
+        "undisclosed": {name: sorted(e.name for e in llms if state(e, name) == "undisclosed") for name in NUMBERS},
     }

@@ -153,7 +153,8 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def coverage_view(report: dict) -> Group:
+def coverage_view(report: dict, names: bool = False) -> Group:
+    """The report; with `names`, the decoder LLMs that lack each number (missing, then undisclosed)."""
     head = Table.grid(padding=(0, 2))
     head.add_row("entries", f"{report['entries']} (target ≥ {report['min_entries']})")
     head.add_row("decoder LLMs", f"{report['decoder_llms']} (architecture decoder, causal LM pretraining)")
@@ -172,7 +173,17 @@ def coverage_view(report: dict) -> Group:
     every = Table("field", "known", "undisclosed", "missing", "share", title="all entries")
     for name, c in report["all_entries"].items():
         every.add_row(name, str(c["known"]), str(c["undisclosed"]), str(c["missing"]), _pct(c["share"]))
-    return Group(head, llm, every)
+    parts = [head, llm, every]
+    if names:
+        lacking = Table("decoder LLMs without", "missing", "undisclosed", title="to fill in", show_lines=True)
+        for name in report["missing"]:
+            lacking.add_row(
+                name.replace("_", " "),
+                t(", ".join(report["missing"][name]) or "-"),
+                t(", ".join(report["undisclosed"][name]) or "-"),
+            )
+        parts.append(lacking)
+    return Group(*parts)
 
 
 def lineage_root(catalog, root, runs: list[dict]) -> Group:

@@ -229,7 +229,7 @@ def cmd_catalog_coverage(args) -> None:
 
     check_output_file(args.json)  # before the work: a bad path is one line, not a lost report
     report = coverage(catalog().entries)
-    console().print(coverage_view(report))
+    console().print(coverage_view(report, names=args.names))
     if args.json:
         from .common import write_json
 
@@ -367,5 +367,11 @@ def register(sub, add) -> None:
     )
     sp.add_argument(
         "--json", default=None, metavar="FILE", help="also write the report to this file, atomically (default: none)"
+    )
+    sp.add_argument(
+        "--names",
+        action="store_true",
+        help="also list the decoder LLMs whose context length, tokens or compute is missing or undisclosed "
+        "(default off)",
     )
     sp.set_defaults(fn=cmd_catalog_coverage)
