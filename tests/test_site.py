@@ -375,3 +375,27 @@ def test_pictures_scale_to_their_container_and_the_date_column_does_not_wrap(cat
     for name in ("tree", "timeline", "sizes"):
         assert f'<div class="chart" id="{name}-chart"><svg' in pages[f"{name}.html"]
         assert re.search(r'<svg [^>]*viewBox="0 0 \d+ \d+"', pages[f"{name}.svg"])
+
+
+def test_model_pages_set_the_family_side_by_side(catalog):
+    cat = _with_facts(catalog)
+    pages = render_pages(cat)
+    page = pages[f"models/{slug('GPT-3')}.html"]
+    family = sorted((e for e in cat.entries if e.family == "GPT"), key=lambda e: (e.date, e.name))
+    table = page[page.index('<table class="family">') :]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r"<tr(?: class=\"self\")?><td>(.*?)</td>", table)
+    assert len(rows) == len(family) and rows.index("<strong>GPT-3</strong>") == family.index(cat.get("GPT-3"))
+    assert f'<a href="{slug(family[0].name)}.html">' in table
+    gpt3 = re.search(r'<tr class="self">(.*?)</tr>', table, re.S).group(1)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", gpt3)[:7] == [
+        "2020-05",
+        "125M–175B",
+        "—",
+        "2,048",
+        "300B",
+        "3.1e+23",
+        "closed",
+    ]
+    lone = next(e for e in cat.entries if sum(x.family == e.family for x in cat.entries) == 1)
+    assert '<table class="family">' not in pages[f"models/{slug(lone.name)}.html"]

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .chartkit import fact
+from .charts import weights_status
 from .load import slug
-from .query import human
+from .query import human, size_range
 
 
 @dataclass
@@ -126,4 +127,38 @@ def lineage_rows(catalog, runs: dict[str, list[Run]]) -> list[Row]:
             leads.append((n, path))
         grew = sorted(p.name for p in catalog.lineage if r.name in p.leads_to)
         rows.append(Row(r, slug(r.name), grew, leads, runs.get(r.name, [])))
+    return rows
+
+
+# -- the family side by side ---------------------------------------------------------------------------------
+FAMILY_COLUMNS = (
+    "Model",
+    "Date",
+    "Parameters",
+    "Active",
+    "Context",
+    "Training tokens",
+    "Compute (FLOP)",
+    "Open weights",
+)
+
+
+def family_rows(catalog, e) -> list[tuple[str, str | None, list[str]]]:
+    """The entry and the other members of its family, oldest first, as (name, page, cells): the
+    facts people compare first, side by side ("—" where an entry does not record one)."""
+    rows = []
+    for m in sorted((x for x in catalog.entries if x.family == e.family), key=lambda x: (x.date, x.name)):
+        active = [s.active_params for s in m.sizes if fact(s, "active_params")]
+        context, tokens = fact(m, "context_length", "tokens"), fact(m, "training_tokens", "tokens")
+        flop = fact(m, "training_compute", "flop")
+        cells = [
+            m.date,
+            size_range(m),
+            human(max(active)) if active else "—",
+            f"{context:,}" if context else "—",
+            human(int(tokens)) if tokens else "—",
+            f"{flop:.2g}" if flop else "—",
+            weights_status(m),
+        ]
+        rows.append((m.name, None if m.name == e.name else f"{slug(m.name)}.html", cells))
     return rows

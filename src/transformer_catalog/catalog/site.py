@@ -24,7 +24,7 @@ from ..errors import TcatError
 from ..files import output_dir, write_bytes
 from .charts import TRENDS, catalog_pictures
 from .load import slug
-from .pagefacts import lineage_rows, model_facts, runs_by_root
+from .pagefacts import FAMILY_COLUMNS, family_rows, lineage_rows, model_facts, runs_by_root
 from .query import human, size_range
 from .text import safe_url
 from .vocab import ARCHITECTURES, TASKS
@@ -122,6 +122,8 @@ def render_pages(catalog, claims=(), lineage_of=None) -> dict[str, str]:
             children=catalog.children(e.name),
             ref_links=ref_links,
             facts=model_facts(e),
+            family=family_rows(catalog, e),
+            family_columns=FAMILY_COLUMNS,
         )
     picture = env.get_template("picture.html")
     # the pictures escape every string they place in the SVG and link only to models/ and lineage/ pages
