@@ -369,10 +369,10 @@ def test_coverage_cli(tmp_path):
     assert f"entries {report['entries']} (target ≥ 210)" in " ".join(res.stdout.split())
     tokens = report["decoder_llm_facts"]["training_tokens"]
     assert tokens["known"] + tokens["undisclosed"] + tokens["missing"] == report["decoder_llms"]
-    named = tcat("catalog", "coverage", "--names")
+    named = tcat("catalog", "coverage", "--names", columns="4000")  # wide enough that no cell wraps
     assert named.returncode == 0 and "to fill in" in named.stdout and "to fill in" not in res.stdout
-    for name in report["missing"]["context_length"] + report["undisclosed"]["training_tokens"]:
-        assert name in " ".join(named.stdout.split()), name
+    for names in (report["missing"]["context_length"], report["undisclosed"]["training_tokens"]):
+        assert ", ".join(names) in named.stdout
     bad = tcat("catalog", "coverage", "--json", str(tmp_path / "no-such-folder" / "c.json"))
     assert bad.returncode == 2 and "cannot write" in bad.stderr and "entries" not in bad.stdout
 
