@@ -4,7 +4,9 @@ the site's entries). `tcat experiments list | run NAME [--tiny]` calls registry(
 
 To add one: write a module here with NAME, CLAIM, CONTROL, a Config dataclass (full defaults,
 Config.tiny() for the test) and run(cfg, out) ending in base.finish(...); add its module name to
-MODULES; tests/test_experiments.py then runs it at its tiny setting.
+MODULES; tests/test_experiments.py then runs it at its tiny setting. A module that also defines
+LINEAGE (a root's name in catalog/data/lineage.yaml) is a lineage row: `tcat lineage list|run`,
+`tcat show ROOT` and the site's lineage pages find it through Experiment.lineage.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from types import ModuleType
 
 from ..errors import TcatError
 
-MODULES = ("copy_task", "lm_context")  # in the order `tcat experiments list` shows them
+MODULES = (
+    "copy_task",
+    "lm_context",
+    "lineage_perceptron",
+    "lineage_mlp",
+    "lineage_hopfield",
+    "lineage_gcn",
+)  # in the order `tcat experiments list` shows them
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,7 @@ class Experiment:
     claim: str
     control: str
     module: ModuleType
+    lineage: str | None = None  # the lineage root (catalog/data/lineage.yaml) whose claim it demonstrates
 
     def config(self, tiny: bool = False):
         """The full setting, or the tiny one that runs in seconds."""
@@ -40,7 +50,9 @@ def registry() -> dict[str, Experiment]:
     out = {}
     for module_name in MODULES:
         module = importlib.import_module(f"{__name__}.{module_name}")
-        out[module.NAME] = Experiment(module.NAME, module.CLAIM, module.CONTROL, module)
+        out[module.NAME] = Experiment(
+            module.NAME, module.CLAIM, module.CONTROL, module, getattr(module, "LINEAGE", None)
+        )
     return out
 
 
@@ -64,7 +76,7 @@ def shipped_results() -> list[tuple[dict, dict[str, bytes]]]:
     for folder in sorted(p.parent for p in SHIPPED.glob("*/results.json")):
         results = load_results(folder)
         out.append((results, {f: (folder / f).read_bytes() for f in figures(results) if (folder / f).is_file()}))
-    order = {m.replace("_task", "").replace("_", "-"): i for i, m in enumerate(MODULES)}
+    order = {name: i for i, name in enumerate(registry())}
     return sorted(out, key=lambda r: order.get(r[0]["name"], len(order)))
 
 
