@@ -399,3 +399,21 @@ def test_model_pages_set_the_family_side_by_side(catalog):
     ]
     lone = next(e for e in cat.entries if sum(x.family == e.family for x in cat.entries) == 1)
     assert '<table class="family">' not in pages[f"models/{slug(lone.name)}.html"]
+
+
+def test_a_rebuild_leaves_unchanged_pages_alone_and_rewrites_the_rest(tmp_path, catalog):
+    out = build_site(catalog, tmp_path / "site")
+    index, tree = out / "index.html", out / "tree.html"
+    before = index.stat().st_ino
+    tree.write_text("edited")
+    (out / "charts.html").unlink()
+    aside = tmp_path / "same.html"  # a link to a file holding exactly the page is still refused
+    aside.write_bytes((out / "lineage.html").read_bytes())
+    (out / "lineage.html").unlink()
+    (out / "lineage.html").symlink_to(aside)
+    with pytest.raises(TcatError, match="symbolic link"):
+        build_site(catalog, out)
+    (out / "lineage.html").unlink()
+    build_site(catalog, out)
+    assert index.stat().st_ino == before  # not replaced: no write, no fsync
+    assert tree.read_text() != "edited" and (out / "charts.html").is_file() and (out / "lineage.html").is_file()

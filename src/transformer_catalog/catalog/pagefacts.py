@@ -143,11 +143,11 @@ FAMILY_COLUMNS = (
 )
 
 
-def family_rows(catalog, e) -> list[tuple[str, str | None, list[str]]]:
-    """The entry and the other members of its family, oldest first, as (name, page, cells): the
-    facts people compare first, side by side ("—" where an entry does not record one)."""
+def family_rows(members, e) -> list[tuple[str, str | None, list[str]]]:
+    """The entry among `members` (its family, oldest first) as (name, page, cells): the facts
+    people compare first, side by side ("—" where an entry does not record one)."""
     rows = []
-    for m in sorted((x for x in catalog.entries if x.family == e.family), key=lambda x: (x.date, x.name)):
+    for m in members:
         active = [s.active_params for s in m.sizes if fact(s, "active_params")]
         context, tokens = fact(m, "context_length", "tokens"), fact(m, "training_tokens", "tokens")
         flop = fact(m, "training_compute", "flop")
