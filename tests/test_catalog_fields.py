@@ -290,11 +290,9 @@ def test_show_of_a_lineage_root_lists_its_experiments():
 
     cat = load_catalog()
     rnn = next(r for r in cat.lineage if r.name == "RNN")
-    runs = [
-        {"name": "lineage-rnn", "claim": "Elman's RNN counts", "control": "shuffled", "metrics": {"acc": 0.98765},
-         "claim_holds": True, "control_fails": True, "cpu_seconds": 42.4},
-        {"name": "lineage-rnn2", "claim": "another", "control": "c"},
-    ]  # fmt: skip
+    first = {"name": "lineage-rnn", "claim": "Elman's RNN counts", "control": "shuffled", "cpu_seconds": 42.4}
+    first.update(metrics={"acc": 0.98765, "curve": [0.1, 0.2]}, claim_holds=True, control_fails=True)
+    runs = [first, {"name": "lineage-rnn2", "claim": "another", "control": "c"}]
     text = _render(lineage_root(cat, rnn, runs))
     for needle in (
         "RNN",
@@ -311,6 +309,7 @@ def test_show_of_a_lineage_root_lists_its_experiments():
         "none yet",
     ):
         assert needle in text, needle
+    assert "curve" not in text  # lists are the figure's, not the summary's
     assert "no lineage experiment" in _render(lineage_root(cat, rnn, []))
 
 

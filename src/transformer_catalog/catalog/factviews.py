@@ -210,7 +210,9 @@ def lineage_root(catalog, root, runs: list[dict]) -> Group:
         exp.add_row("claim", t(r["claim"]))
         exp.add_row("control", t(r["control"]))
         if r.get("metrics"):
-            exp.add_row("shipped result", t(", ".join(f"{k} {_num(v)}" for k, v in r["metrics"].items())))
+            # the scalar numbers (a metric may also be a per-epoch list, which the site's figure shows)
+            scalars = [(k, v) for k, v in r["metrics"].items() if isinstance(v, (int, float, str))][:12]
+            exp.add_row("shipped result", t(", ".join(f"{k} {_num(v)}" for k, v in scalars)))
             verdict = f"claim {'holds' if r.get('claim_holds') else 'does not hold'}, control "
             verdict += "fails as it should" if r.get("control_fails") else "does not fail"
             exp.add_row("verdict", t(verdict))
