@@ -417,3 +417,16 @@ def test_a_rebuild_leaves_unchanged_pages_alone_and_rewrites_the_rest(tmp_path, 
     build_site(catalog, out)
     assert index.stat().st_ino == before  # not replaced: no write, no fsync
     assert tree.read_text() != "edited" and (out / "charts.html").is_file() and (out / "lineage.html").is_file()
+
+
+def test_model_pages_link_parents_named_by_alias_and_their_lineage_roots(catalog):
+    entries = [copy.deepcopy(e.to_dict()) for e in catalog.entries]
+    parent = next(d for d in entries if d["aliases"] and d["name"] != "BERT")
+    bert = next(d for d in entries if d["name"] == "BERT")
+    bert["derived_from"] = [parent["aliases"][0]]
+    pages = render_pages(Catalog(entries=[Record(d) for d in entries], lineage=list(catalog.lineage), files={}))
+    assert f'<a href="{slug(parent["name"])}.html">{parent["aliases"][0]}</a>' in pages["models/bert.html"]
+    led = [(r.name, catalog.find(n).name) for r in catalog.lineage for n in r.leads_to if catalog.find(n)]
+    assert led  # LSTM leads to the Transformer
+    for root, name in led:
+        assert f'<a href="../lineage/{slug(root)}.html">{root}</a>' in pages[f"models/{slug(name)}.html"]

@@ -107,6 +107,11 @@ def render_pages(catalog, claims=(), lineage_of=None) -> dict[str, str]:
     families: dict[str, list] = {}
     for e in entries:  # oldest first
         families.setdefault(e.family, []).append(e)
+    roots_of: dict[str, list[str]] = {}  # entry name -> the lineage roots that lead to it
+    for r in catalog.lineage:
+        for n in r.leads_to:
+            if catalog.find(n) is not None:
+                roots_of.setdefault(catalog.find(n).name, []).append(r.name)
     for e in catalog.entries:
         r = e.references
         ref_links = [
@@ -127,6 +132,7 @@ def render_pages(catalog, claims=(), lineage_of=None) -> dict[str, str]:
             ref_links=ref_links,
             facts=model_facts(e),
             family=family_rows(families[e.family], e),
+            lineage_roots=roots_of.get(e.name, []),
             family_columns=FAMILY_COLUMNS,
         )
     picture = env.get_template("picture.html")
