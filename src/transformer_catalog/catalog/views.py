@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Group
 from rich.markup import escape
 from rich.panel import Panel
@@ -66,7 +67,7 @@ def _list_cells(e, narrow: bool) -> dict[str, str]:
 def _wide_width(entries) -> int:
     """The width the full table needs without cutting a cell: the lab column may wrap (to 24)."""
     cells = [_list_cells(e, False) for e in entries]
-    natural = [max([len(head)] + [len(clean(c[k])) for c in cells]) for k, head, _ in LIST_COLUMNS]
+    natural = [max([len(head)] + [cell_len(clean(c[k])) for c in cells]) for k, head, _ in LIST_COLUMNS]
     natural[-1] = min(natural[-1], 24)  # lab, the last column
     return sum(natural) + 3 * len(natural) + 1
 
@@ -79,7 +80,7 @@ def list_table(entries, width: int | None = None) -> Table:
     narrow = width is not None and _wide_width(entries) > width
     rows = [{k: clean(v) for k, v in _list_cells(e, narrow).items()} for e in entries]
     heads = {k: (SHORT_HEADS.get(k, head) if narrow else head) for k, head, _ in LIST_COLUMNS}
-    natural = {k: max([len(heads[k])] + [len(r[k]) for r in rows]) for k, _, _ in LIST_COLUMNS}
+    natural = {k: max([len(heads[k])] + [cell_len(r[k]) for r in rows]) for k, _, _ in LIST_COLUMNS}
     shown, cut = {k for k, _, _ in LIST_COLUMNS}, {}
     if narrow:
         # a narrow table has no outer edge: each column costs its width, 2 of padding and 1 of rule
