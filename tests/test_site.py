@@ -306,7 +306,8 @@ def test_lineage_pages_show_their_experiments_numbers_and_figures(tmp_path, cata
     assert all("copy:" not in p.read_text() for p in (out / "lineage").glob("*.html"))
     assert "No experiment yet" in (out / "lineage" / "perceptron.html").read_text()
     listing = (out / "lineage.html").read_text()
-    assert "mlp-xor" in listing and "rnn-elman" in listing
+    assert '<a href="lineage/mlp.html#mlp-xor">mlp-xor</a> (demonstrated)' in listing
+    assert '<a href="lineage/rnn.html#rnn-elman">rnn-elman</a> (demonstrated)' in listing
     # the registry's word wins over a result's own field
     out2 = build_site(catalog, tmp_path / "site2", claims=claims[2:], lineage_of={"rnn-elman": "LSTM"})
     assert "rnn-elman" in (out2 / "lineage" / "lstm.html").read_text()
