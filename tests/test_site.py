@@ -431,3 +431,41 @@ def test_model_pages_link_parents_named_by_alias_and_their_lineage_roots(catalog
     assert led  # LSTM leads to the Transformer
     for root, name in led:
         assert f'<a href="../lineage/{slug(root)}.html">{root}</a>' in pages[f"models/{slug(name)}.html"]
+
+
+def test_model_facts_read_every_new_field_and_say_undisclosed():
+    from transformer_catalog.catalog.pagefacts import model_facts
+
+    e = Record(
+        {
+            "sizes": [{"variant": "671B", "params": 671_000_000_000, "active_params": 37_000_000_000, "source": "u"}],
+            "date_kind": "release",
+            "context_length": {"tokens": None, "note": "Undisclosed by the lab", "source": "https://a.example/c"},
+            "training_tokens": {"tokens": 14_800_000_000_000, "source": "https://a.example/t"},
+            "training_compute": {"flop": None, "note": "not in the paper"},
+            "hardware": {"kind": "H800", "count": 2048, "source": "https://a.example/h"},
+            "open_weights": {
+                "open": True,
+                "format": "safetensors",
+                "source": "https://a.example/w",
+                "license_changes": [{"date": "2025-03", "license": "MIT", "source": "https://a.example/l"}],
+            },
+            "modalities": {"input": ["text", "image"], "output": ["text"]},
+            "base_model": ["DeepSeek-V3-Base"],
+            "hybrid": {"layers": "1 attention : 7 Mamba", "source": "https://a.example/y"},
+            "sources": {"date": "https://a.example/d", "architecture": "https://a.example/a", "note": "press"},
+        }
+    )
+    facts = {f.label: (f.text, f.links) for f in model_facts(e)}
+    assert facts["Active parameters"][0] == "671B: 37B of 671B"
+    assert facts["Date is that of"][0] == "the release"
+    assert facts["Context length"] == ("Undisclosed by the lab", [("source", "https://a.example/c")])
+    assert facts["Training tokens"][0] == "14.8T tokens"
+    assert facts["Training compute"] == ("undisclosed — not in the paper", [])
+    assert facts["Hardware"][0] == "2,048 × H800"
+    assert facts["Open weights"][0] == "yes (safetensors); 2025-03: MIT"
+    assert facts["Open weights"][1] == [("source", "https://a.example/w"), ("licence 2025-03", "https://a.example/l")]
+    assert facts["Modalities"][0] == "text, image → text" and facts["Base model (weights)"][0] == "DeepSeek-V3-Base"
+    assert facts["Hybrid layers"][0] == "1 attention : 7 Mamba"
+    assert facts["Sources"] == ("press", [("date", "https://a.example/d"), ("architecture", "https://a.example/a")])
+    assert model_facts(Record({"sizes": []})) == []  # an entry without the fields shows none of them

@@ -25,6 +25,8 @@ class Fact:
 
 def _sourced(label: str, text: str, node, extra: str | None = None) -> Fact:
     note = fact(node, "note")
+    if text == "undisclosed" and note and "undisclosed" in note.lower():
+        text, note = note, None  # the note already says so, with its reason
     parts = [text] + [p for p in (extra, note) if p]
     source = fact(node, "source")
     return Fact(label, " — ".join(parts), [("source", source)] if source else [])
@@ -42,7 +44,8 @@ def model_facts(e) -> list[Fact]:
         text = ", ".join(f"{s.variant}: {human(s.active_params)} of {human(s.params)}" for s in sizes)
         out.append(Fact("Active parameters", text))
     if fact(e, "date_kind"):
-        out.append(Fact("Date dates", f"the {e.date_kind} version"))
+        kind = _DATE_KINDS.get(e.date_kind, e.date_kind)
+        out.append(Fact("Date is that of", f"the {kind}"))
     c = fact(e, "context_length")
     if c is not None:
         out.append(_sourced("Context length", _amount(fact(c, "tokens"), "tokens", "{:,}".format), c))
@@ -83,6 +86,7 @@ def model_facts(e) -> list[Fact]:
     return out
 
 
+_DATE_KINDS = {"arxiv": "first arXiv version", "paper": "paper", "release": "release", "announcement": "announcement"}
 _SOURCES = (("date", "date"), ("derived_from", "parents"), ("architecture", "architecture"))
 
 
