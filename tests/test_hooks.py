@@ -252,3 +252,26 @@ def test_minilm_real_weights_patterns_and_hidden_states_equal_transformers():
     for a, b in zip(patterns, theirs.attentions):
         rows = real[:, None, :, None].expand_as(a)  # queries that are real tokens
         assert (a[rows] - b[rows]).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_attention_only_blocks_have_no_feed_forward(parallel):
+    """ffn.d_ff = 0 builds blocks without a feed-forward sublayer (attention-only models, Olsson et
+    al. 2022): the same function as a model whose feed-forwards output exactly zero."""
+    cfg = resolve("GPT-2", scale="tiny").config.replace(parallel_residual=parallel)
+    torch.manual_seed(0)
+    zeroed = build_model(cfg.replace(**{"ffn.d_ff": 1})).eval()
+    for block in zeroed.decoder.blocks:
+        torch.nn.init.zeros_(block.ffn.down.weight)
+        torch.nn.init.zeros_(block.ffn.down.bias)
+    none = build_model(cfg.replace(**{"ffn.d_ff": 0})).eval()
+    assert all(b.ffn is None and b.ffn_norm is None for b in none.decoder.blocks)
+    none.load_state_dict(zeroed.state_dict(), strict=False)
+    ids = torch.randint(3, 100, (2, 9))
+    assert torch.allclose(none(ids), zeroed(ids), atol=1e-6)
+    names = hook_names(none)
+    assert not any("mlp" in n for n in names) and "blocks.1.hook_resid_post" in names
+    _, cache = run_with_cache(none, ids)
+    assert list(cache) == names
+    with pytest.raises(TcatError, match="ffn.d_ff: must be positive, or 0 for attention-only blocks"):
+        cfg.replace(**{"ffn.d_ff": -1})

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import TcatError
 from .common import add_threads, console, set_threads
-from .options import number
+from .options import help_text, number
 
 INDEX = number(int, 0, 10**6)
 
@@ -223,10 +223,18 @@ def register(sub, add) -> None:
     sp.add_argument("text", metavar="TEXT", help="the input text (at most the model's context in tokens)")
     sp.add_argument("--target", default=None, help="encoder-decoders: the decoder's input text (default: TEXT)")
     sp.add_argument(
-        "--layer", type=INDEX, default=None, metavar="L", help="only layer L, counted from 0 (default: every layer)"
+        "--layer",
+        type=INDEX,
+        default=None,
+        metavar="L",
+        help=help_text("only layer L, counted from 0", None, INDEX, default_text="every layer"),
     )
     sp.add_argument(
-        "--head", type=INDEX, default=None, metavar="H", help="only head H, from 0 (default: the heads' mean)"
+        "--head",
+        type=INDEX,
+        default=None,
+        metavar="H",
+        help=help_text("only head H, counted from 0", None, INDEX, default_text="the heads' mean"),
     )
     sp.add_argument(
         "--hook",

@@ -29,7 +29,7 @@ class LensResult:
     loss: list[float]  # mean next-token cross-entropy read at each layer (nats)
     accuracy: list[float]  # share of positions whose top-1 token is the true next token
     agreement: list[float]  # share of positions whose top-1 token is the final layer's top-1
-    first_layer: Tensor  # (B, T - 1) long, per predicted position; -1 where the target is ignored
+    first_layer: Tensor  # (B, positions) long, per predicted position; -1 where the target is ignored
 
     def answer_layer(self) -> float:
         """Mean over predicted positions of the layer at which the final answer appears."""
@@ -64,21 +64,27 @@ def _setup(model: nn.Module, inputs) -> tuple[str, nn.Module, Tensor]:
 
 
 def logit_lens(model: nn.Module, inputs, targets: Tensor | None = None) -> LensResult:
-    """The lens over every layer of the model's (decoder) stack. `targets` (B, T - 1): the token each
-    position predicts (default: the next input token); IGNORE (-100) leaves a position out."""
+    """The lens over every layer of the model's (decoder) stack. `targets` (B, T - 1) or (B, T): the
+    token each position predicts (default: the next input token, so the last position predicts
+    nothing); IGNORE (-100) leaves a position out (padding)."""
     prefix, stack, ids = _setup(model, inputs)
     if ids.size(1) < 2 and targets is None:
         raise TcatError("the logit lens needs at least 2 tokens: each position predicts the next one")
     targets = ids[:, 1:] if targets is None else targets
+    n_pos = targets.size(1)
+    if targets.size(0) != ids.size(0) or n_pos not in (ids.size(1) - 1, ids.size(1)):
+        raise TcatError(
+            f"targets of shape {list(targets.shape)} for inputs {list(ids.shape)}: expected (B, T - 1) or (B, T)"
+        )
     names = [f"{prefix}hook_embed"] + [f"{prefix}blocks.{i}.hook_resid_post" for i in range(stack.n_layers)]
     with torch.no_grad():
         final_logits, cache = run_with_cache(model, inputs, names=names)
-        final_top = final_logits[:, :-1].argmax(-1)
+        final_top = final_logits[:, :n_pos].argmax(-1)
         real = targets != IGNORE
         n = real.sum().clamp(min=1)
         loss, accuracy, agreement, tops = [], [], [], []
         for name in names:
-            h = cache[name][:, :-1]
+            h = cache[name][:, :n_pos]
             if stack.final_norm is not None:
                 h = stack.final_norm(h)
             logits = model.logits(h).float()

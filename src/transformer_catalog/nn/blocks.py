@@ -30,11 +30,12 @@ class Block(nn.Module):
             self.cross_attn_norm = make_norm(d, cfg.norm)
         else:
             self.cross_attn = None
-        self.ffn = (
-            MoEFeedForward(d, cfg.ffn, cfg.moe) if cfg.experts_at(layer) else FeedForward(d, cfg.ffn, cfg.dropout)
-        )
+        if cfg.experts_at(layer):
+            self.ffn = MoEFeedForward(d, cfg.ffn, cfg.moe)
+        else:  # ffn.d_ff 0: an attention-only block
+            self.ffn = FeedForward(d, cfg.ffn, cfg.dropout) if cfg.ffn.d_ff else None
         self.parallel = cfg.parallel_residual
-        self.ffn_norm = None if cfg.norm.shared_parallel else make_norm(d, cfg.norm)
+        self.ffn_norm = None if cfg.norm.shared_parallel or self.ffn is None else make_norm(d, cfg.norm)
         self.dropout = nn.Dropout(cfg.dropout)
         self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py)
 
@@ -74,10 +75,12 @@ class Block(nn.Module):
             a = self.self_attn_norm(x)
             f = a if self.ffn_norm is None else self.ffn_norm(x)
             if h is None:
-                return x + dropout(self.dropout, self_attention(a)) + dropout(self.dropout, self.ffn(f))
-            a = h("hook_attn_out", dropout(self.dropout, self_attention(a)))
-            f = h("hook_mlp_out", dropout(self.dropout, self.ffn(f)))
-            return h("hook_resid_post", x + a + f)
+                x = x + dropout(self.dropout, self_attention(a))
+                return x if self.ffn is None else x + dropout(self.dropout, self.ffn(f))
+            x = x + h("hook_attn_out", dropout(self.dropout, self_attention(a)))
+            if self.ffn is not None:
+                x = x + h("hook_mlp_out", dropout(self.dropout, self.ffn(f)))
+            return h("hook_resid_post", x)
         x = self._residual(x, self.self_attn_norm, self_attention, "hook_attn_out", "hook_resid_mid")
         if self.cross_attn is not None:
             x = self._residual(
@@ -87,6 +90,8 @@ class Block(nn.Module):
                 "hook_cross_attn_out",
                 "hook_resid_cross",
             )
+        if self.ffn is None:
+            return x if h is None else h("hook_resid_post", x)
         return self._residual(x, self.ffn_norm, self.ffn, "hook_mlp_out", "hook_resid_post")
 
 

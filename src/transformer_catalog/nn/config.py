@@ -102,7 +102,7 @@ class NormConfig:
 
 @dataclass
 class FFNConfig:
-    d_ff: int = 2048
+    d_ff: int = 2048  # 0: no feed-forward sublayer (attention-only blocks, as Olsson et al. 2022 study)
     # gelu = exact (erf) GELU; gelu_tanh = its tanh approximation (GPT-2's "gelu_new"); silu = swish
     # relu2 = squared ReLU (Nemotron-4); quick_gelu = x * sigmoid(1.702 x) (CLIP)
     activation: Literal["relu", "gelu", "gelu_tanh", "silu", "relu2", "quick_gelu"] = "relu"
@@ -286,8 +286,8 @@ class ModelConfig:
         for path, p in (("dropout", self.dropout), ("attention.dropout", self.attention.dropout)):
             if not 0.0 <= p < 1.0:
                 fail(path, f"must be in [0, 1), got {p}")
-        if self.ffn.d_ff <= 0:
-            fail("ffn.d_ff", f"must be positive, got {self.ffn.d_ff}")
+        if self.ffn.d_ff < 0 or (self.ffn.d_ff == 0 and self.moe is not None and not self.moe.d_ff):
+            fail("ffn.d_ff", f"must be positive, or 0 for attention-only blocks without experts, got {self.ffn.d_ff}")
         if self.embedding.vocab_size <= 0:
             fail("embedding.vocab_size", f"must be positive, got {self.embedding.vocab_size}")
         if not 0 <= self.embedding.pad_id < self.embedding.vocab_size:

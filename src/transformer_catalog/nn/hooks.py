@@ -29,7 +29,8 @@ objective's wrapper, a CLIP tower) prefixes its attribute path: `text.blocks.0..
     blocks.{i}.mlp.hook_pre_linear           (B, T, d_ff)     gated FFNs: the linear (up) branch
     blocks.{i}.mlp.hook_post                 (B, T, d_ff)     the hidden activation (x gate)
     blocks.{i}.mlp.hook_router               (B, T, E)        mixture of experts: router probabilities
-    blocks.{i}.hook_mlp_out                  (B, T, d)
+    blocks.{i}.hook_mlp_out                  (B, T, d)        (no mlp points in attention-only blocks:
+                                                              ffn.d_ff = 0)
     blocks.{i}.hook_resid_post               (B, T, d)        the block's output
     hook_embed                               (B, T, d)        the embeddings' output (the stack's input)
     ln_final.hook_normalized                 (B, T, d)        pre-norm stacks with a final norm
@@ -47,6 +48,10 @@ is installed, and attention keeps its fused SDPA kernel. Only a layer whose scor
 hooked computes its attention eagerly; hook_result is computed only when hooked. A hook for a name
 that does not exist is one line (TcatError) listing the valid names; a replacement of another shape
 is refused the same way. Hooks nest: contexts add to and remove from one registry per model.
+
+Built on these (transformer_catalog.interp): logit_lens (lens.py), patch / ablate / patching_effect /
+logit_diff (patching.py: a named activation per position and/or head, clean vs corrupted runs),
+attention_maps / heatmap / svg_heatmap (maps.py); `tcat inspect attention` (cli/inspect.py).
 """
 
 from __future__ import annotations
@@ -137,6 +142,8 @@ def _block_names(block: nn.Module) -> list[str]:
         names.append("hook_resid_mid")
         if block.cross_attn is not None:
             names += [*attn("cross_attn"), "hook_cross_attn_out", "hook_resid_cross"]
+    if block.ffn is None:  # attention-only
+        return [*names, "hook_resid_post"]
     if isinstance(block.ffn, MoEFeedForward):
         names.append("mlp.hook_router")
     else:
