@@ -197,3 +197,20 @@ def test_inspect_attention_bad_input_is_one_line_exit_2(argv, message, capsys):
     assert main(["inspect", "attention", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and re.search(message, err[0]), err
+
+
+def test_logit_lens_experiment_tiny_claim_holds_and_control_fails(tmp_path):
+    """experiments/logit_lens.py at its tiny setting: the trained model's lens loss falls layer by
+    layer and the untrained control's does not; the numbers are the lens's own."""
+    from transformer_catalog.experiments import logit_lens
+
+    cfg = logit_lens.Config.tiny()
+    r = logit_lens.run(cfg, tmp_path / "lens")
+    m = r["metrics"]
+    assert r["claim_holds"] and r["control_fails"], m
+    layers = [m[f"loss_layer_{i}"] for i in range(1, cfg.layers + 1)]
+    assert all(b < a for a, b in zip(layers, layers[1:]))
+    assert m["drop_first_to_last_layer"] == pytest.approx(layers[0] - layers[-1], abs=1e-4)
+    assert m["control_drop_first_to_last_layer"] < logit_lens.DROP <= m["drop_first_to_last_layer"]
+    assert 0 <= m["answer_layer_mean"] <= cfg.layers and m["held_out_tokens"] > 100
+    assert (tmp_path / "lens" / "logit-lens.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
