@@ -34,8 +34,39 @@ def test_registry_lists_every_module_with_its_shape():
         assert ex.name == name and ex.claim.endswith(".") and ex.control.endswith(".")
         assert ex.config().setting == "full" and ex.config(tiny=True).setting == "tiny"
         assert ex.config(tiny=True) != ex.config()
-    with pytest.raises(TcatError, match="unknown experiment 'nope'; known: copy, lm-context"):
+    with pytest.raises(TcatError, match="unknown experiment 'nope'; known: copy, lm-context, lineage-perceptron"):
         get("nope")
+
+
+def test_lineage_is_read_from_the_module():
+    experiments = registry()
+    assert experiments["copy"].lineage is None and experiments["lm-context"].lineage is None
+    assert experiments["lineage-hopfield"].lineage == experiments["lineage-elman"].lineage == "RNN"
+    for ex in experiments.values():
+        assert ex.lineage == getattr(ex.module, "LINEAGE", None)
+
+
+def test_lineage_rows_meet_their_targets_at_the_tiny_setting(runs):
+    m = {name: runs[name][0]["metrics"] for name in runs if name.startswith("lineage-")}
+    p = m["lineage-perceptron"]
+    assert p["iris_accuracy_worst_seed"] == 1.0 and p["iris_seeds_converged"] == p["seeds"]
+    assert p["xor_best_accuracy_any_seed_any_pass"] <= 0.75 and p["xor_seeds_converged"] == 0
+    mlp = m["lineage-mlp"]
+    assert mlp["xor_seeds_solved"] >= 9 and mlp["encoder_seeds_with_8_distinct_codes"] >= 9
+    assert mlp["linear_hidden_best_xor_accuracy"] <= 0.75
+    h = m["lineage-hopfield"]
+    assert h["recall_at_0.05N"] >= h["recall_at_0.10N"] >= 0.95 > 0.5 >= h["recall_at_0.20N"]
+    e = m["lineage-elman"]
+    assert e["surprisal_word_initial_bits"] > e["surprisal_word_internal_bits"]
+    assert e["gap_bits"] > 2 * e["unigram_gap_bits"] and e["held_out_bits_per_letter"] < e["unigram_bits_per_letter"]
+    lstm = m["lineage-lstm"]
+    assert lstm["lstm_mse_T20"] < 0.01 and lstm["tanh_rnn_mse_T20"] > 0.1
+    g = m["lineage-gcn"]
+    assert g["gcn_accuracy_mean"] >= 0.9 and g["mlp_accuracy_mean"] <= 0.65
+    s = m["lineage-seq2seq"]
+    assert s["transformer_tokens_per_cpu_s"] > s["lstm-attention_tokens_per_cpu_s"]
+    assert s["transformer_chrf"] >= s["lstm-attention_chrf"] > s["lstm-no-attention_chrf"]
+    assert s["transformer_tokens"] == s["lstm-attention_tokens"]  # the same batches, step for step
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -24,7 +24,10 @@ MODULES = (
     "lineage_perceptron",
     "lineage_mlp",
     "lineage_hopfield",
+    "lineage_elman",
+    "lineage_lstm",
     "lineage_gcn",
+    "lineage_seq2seq",
 )  # in the order `tcat experiments list` shows them
 
 
