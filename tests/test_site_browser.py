@@ -50,8 +50,14 @@ def _serve(folder: Path):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = build_site(load_catalog(), tmp_path_factory.mktemp("site") / "site")
+def shown():
+    """The catalog the site is built from, loaded once: expectations come from the same data."""
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, shown):
+    out = build_site(shown, tmp_path_factory.mktemp("site") / "site")
     server, url = _serve(out)
     yield url
     server.shutdown()
@@ -61,8 +67,8 @@ def visible_rows(browser):
     return [r for r in browser.find_elements(By.CSS_SELECTOR, "#models tbody tr") if r.is_displayed()]
 
 
-def test_filtering_by_family_changes_the_row_count(browser, site):
-    cat = load_catalog()
+def test_filtering_by_family_changes_the_row_count(browser, site, shown):
+    cat = shown
     browser.get(site + "/index.html")
     assert len(visible_rows(browser)) == len(cat.entries)
     Select(browser.find_element(By.ID, "family")).select_by_value("BERT")
@@ -73,19 +79,19 @@ def test_filtering_by_family_changes_the_row_count(browser, site):
     assert len(visible_rows(browser)) == 0  # no BERT-family decoder
 
 
-def test_search_matches_the_cli_search(browser, site):
+def test_search_matches_the_cli_search(browser, site, shown):
     browser.get(site + "/index.html?q=retrieval")
-    shown = sorted(r.find_element(By.TAG_NAME, "a").text for r in visible_rows(browser))
-    assert shown == sorted(e.name for e in select(load_catalog(), search="retrieval"))
+    rows = sorted(r.find_element(By.TAG_NAME, "a").text for r in visible_rows(browser))
+    assert rows == sorted(e.name for e in select(shown, search="retrieval"))
 
 
-def test_sorting_by_parameters(browser, site):
+def test_sorting_by_parameters(browser, site, shown):
     browser.get(site + "/index.html")
     header = browser.find_elements(By.CSS_SELECTOR, "#models thead th")[5]
     header.click()
     header.click()  # descending
     first = visible_rows(browser)[0].find_element(By.TAG_NAME, "a").text
-    biggest = max(load_catalog().entries, key=lambda e: e.max_params or 0)
+    biggest = max(shown.entries, key=lambda e: e.max_params or 0)
     assert first == biggest.name
 
 
@@ -146,7 +152,7 @@ def _rect(browser, el):
 
 @pytest.mark.parametrize("window", [1280, 900])
 @pytest.mark.parametrize("page", PICTURE_PAGES)
-def test_each_chart_and_its_legend_fit_the_window(at_1280, site, page, window):
+def test_each_chart_and_its_legend_fit_the_window(at_1280, site, shown, page, window):
     browser = at_1280
     browser.set_window_size(window, 900)
     browser.get(f"{site}/{page}")
@@ -162,7 +168,7 @@ def test_each_chart_and_its_legend_fit_the_window(at_1280, site, page, window):
         left, top, right, bottom = _rect(browser, legend)
         assert 0 <= left and right <= width and 0 <= top and bottom <= browser.execute_script("return innerHeight")
         assert legend.is_displayed() and legend.find_elements(By.CSS_SELECTOR, "g.legend-item")
-    families = {e.family for e in load_catalog().entries}
+    families = {e.family for e in shown.entries}
     if page in ("tree.html", "timeline.html"):
         shown = [t.text for t in charts[0].find_elements(By.CSS_SELECTOR, "g.legend text") if t.text]
         assert len(shown) == len(families) and set(shown) == families  # every family, each visible
@@ -178,9 +184,8 @@ def test_hovering_a_chart_mark_shows_its_tooltip(at_1280, site):
     assert tip.is_displayed() and tip.text == title
 
 
-def _ancestor_edges(name: str) -> set[str]:
+def _ancestor_edges(cat, name: str) -> set[str]:
     """'parent → child' for every edge on the way from `name` up to the roots, from the catalog."""
-    cat = load_catalog()
     parents = {e.name: [cat.find(p).name if cat.find(p) else p for p in e.derived_from] for e in cat.entries}
     for r in cat.lineage:
         for nxt in r.leads_to:
@@ -197,7 +202,7 @@ def _ancestor_edges(name: str) -> set[str]:
     return out
 
 
-def test_hovering_a_tree_node_highlights_its_path_to_the_roots(at_1280, site):
+def test_hovering_a_tree_node_highlights_its_path_to_the_roots(at_1280, site, shown):
     browser = at_1280
     browser.get(f"{site}/tree.html")
     node = next(
@@ -208,7 +213,7 @@ def test_hovering_a_tree_node_highlights_its_path_to_the_roots(at_1280, site):
     ActionChains(browser).move_to_element(node.find_element(By.TAG_NAME, "rect")).perform()
     lit = browser.find_elements(By.CSS_SELECTOR, "svg.tree path.edge.hl")
     names = {browser.execute_script("return arguments[0].querySelector('title').textContent", e) for e in lit}
-    expected = _ancestor_edges("GPT-2")
+    expected = _ancestor_edges(shown, "GPT-2")
     assert names == expected and {"GPT → GPT-2", "Perceptron → MLP"} <= names
     stroke = browser.execute_script("return getComputedStyle(arguments[0]).stroke", lit[0])
     assert stroke == "rgb(214, 39, 40)"
