@@ -1,6 +1,7 @@
 """Catalog commands: list, show, compare, tree, timeline, taxonomy, export, pictures, site, catalog
-lint and coverage. None of them imports torch (show computes a breakdown once, then reads it from
-the cache; a lineage root's experiments are read from the registry, whose modules import no torch)."""
+lint and coverage (changes and diff: cli/changes.py). None of them imports torch (show computes a
+breakdown once, then reads it from the cache; a lineage root's experiments are read from the
+registry, whose modules import no torch)."""
 
 from __future__ import annotations
 
@@ -291,6 +292,9 @@ def register(sub, add) -> None:
     sp.add_argument("--before", default=None, help="up to this year or month (default: any)")
 
     add("taxonomy", cmd_taxonomy, "pretraining architecture × pretraining task")
+    from . import changes  # tcat changes and tcat diff (their own module: this one is near 400 lines)
+
+    changes.register(sub, add)
 
     sp = add("export", cmd_export, "the catalog as JSON, CSV, Markdown, BibTeX or LaTeX")
     sp.add_argument(
