@@ -427,6 +427,7 @@ def test_model_pages_link_parents_named_by_alias_and_their_lineage_roots(catalog
     bert["derived_from"] = [parent["aliases"][0]]
     pages = render_pages(Catalog(entries=[Record(d) for d in entries], lineage=list(catalog.lineage), files={}))
     assert f'<a href="{slug(parent["name"])}.html">{parent["aliases"][0]}</a>' in pages["models/bert.html"]
+    assert '<a href="bert.html">BERT</a>' in pages[f"models/{slug(parent['name'])}.html"]  # among its descendants
     led = [(r.name, catalog.find(n).name) for r in catalog.lineage for n in r.leads_to if catalog.find(n)]
     assert led  # LSTM leads to the Transformer
     for root, name in led:

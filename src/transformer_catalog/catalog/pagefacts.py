@@ -147,22 +147,28 @@ FAMILY_COLUMNS = (
 )
 
 
-def family_rows(members, e) -> list[tuple[str, str | None, list[str]]]:
-    """The entry among `members` (its family, oldest first) as (name, page, cells): the facts
-    people compare first, side by side ("—" where an entry does not record one)."""
+def family_cells(m) -> list[str]:
+    """The facts people compare first, in FAMILY_COLUMNS order after the name ("—" where absent)."""
+    active = [s.active_params for s in m.sizes if fact(s, "active_params")]
+    context, tokens = fact(m, "context_length", "tokens"), fact(m, "training_tokens", "tokens")
+    flop = fact(m, "training_compute", "flop")
+    return [
+        m.date,
+        size_range(m),
+        human(max(active)) if active else "—",
+        f"{context:,}" if context else "—",
+        human(int(tokens)) if tokens else "—",
+        f"{flop:.2g}" if flop else "—",
+        weights_status(m),
+    ]
+
+
+def family_rows(members, e, cells: dict) -> list[tuple[str, str | None, list[str]]]:
+    """`e` among `members` (its family, oldest first) side by side, as (name, page or None for
+    `e` itself, cells); `cells` caches family_cells by name across the family's pages."""
     rows = []
     for m in members:
-        active = [s.active_params for s in m.sizes if fact(s, "active_params")]
-        context, tokens = fact(m, "context_length", "tokens"), fact(m, "training_tokens", "tokens")
-        flop = fact(m, "training_compute", "flop")
-        cells = [
-            m.date,
-            size_range(m),
-            human(max(active)) if active else "—",
-            f"{context:,}" if context else "—",
-            human(int(tokens)) if tokens else "—",
-            f"{flop:.2g}" if flop else "—",
-            weights_status(m),
-        ]
-        rows.append((m.name, None if m.name == e.name else f"{slug(m.name)}.html", cells))
+        if m.name not in cells:
+            cells[m.name] = family_cells(m)
+        rows.append((m.name, None if m.name == e.name else f"{slug(m.name)}.html", cells[m.name]))
     return rows

@@ -112,6 +112,13 @@ def render_pages(catalog, claims=(), lineage_of=None) -> dict[str, str]:
         for n in r.leads_to:
             if catalog.find(n) is not None:
                 roots_of.setdefault(catalog.find(n).name, []).append(r.name)
+    children: dict[str, list] = {}  # parent's name -> its descendants, oldest first (a parent named by alias too)
+    for e in entries:
+        for p in e.derived_from:
+            parent = catalog.find(p)
+            if parent is not None and e not in children.setdefault(parent.name, []):
+                children[parent.name].append(e)
+    cells: dict[str, list[str]] = {}
     for e in catalog.entries:
         r = e.references
         ref_links = [
@@ -128,10 +135,10 @@ def render_pages(catalog, claims=(), lineage_of=None) -> dict[str, str]:
             root="../",
             e=e,
             find=catalog.find,
-            children=catalog.children(e.name),
+            children=children.get(e.name, []),
             ref_links=ref_links,
             facts=model_facts(e),
-            family=family_rows(families[e.family], e),
+            family=family_rows(families[e.family], e, cells),
             lineage_roots=roots_of.get(e.name, []),
             family_columns=FAMILY_COLUMNS,
         )
