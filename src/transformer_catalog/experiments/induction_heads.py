@@ -302,15 +302,12 @@ def _figure(cfg: Config, one: dict, two: dict, out) -> str:
         steps = [r["step"] for r in run["curve"]]
         ax.plot(steps, [r["loss"] for r in run["curve"]], color=color, label=f"{label}: loss")
         sx.plot(steps, [r["induction"] for r in run["curve"]], color=color, ls="--", label=f"{label}: best induction")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats, repeated-span sequences)")
-    sx.set_ylabel("best head's induction score")
-    sx.set_ylim(0, 1.02)
+    ax.set(xlabel="step", ylabel="loss (nats, repeated-span sequences)", title="the phase change")
+    sx.set(ylabel="best head's induction score", ylim=(0, 1.02))
     sx.axhline(TARGET_SCORE, color="grey", lw=0.6, ls=":")
     lines = ax.get_legend_handles_labels()
     more = sx.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="center right")
-    ax.set_title("the phase change")
     ax.grid(alpha=0.3)
     rows = [("1L layer 0", one, 0), ("2L layer 0", two, 0), ("2L layer 1", two, 1)]
     for bx, key, title in ((axes[1], "induction", "induction score"), (axes[2], "prefix_matching", "prefix matching")):
@@ -355,15 +352,9 @@ def run(cfg: Config, out) -> dict:
     best_2l = max(max(row) for row in scores)
     best_1l = max(max(row) for row in one["scores"]["induction"])
     figure = _figure(cfg, one, two, out)
-    write_json(
-        out / "curves.json",
-        {
-            "one_layer": one["curve"],
-            "two_layer": two["curve"],
-            "scores": {"one_layer": one["scores"], "two_layer": two["scores"]},
-            "patching": patched,
-        },
-    )
+    curves = {"one_layer": one["curve"], "two_layer": two["curve"], "patching": patched}
+    curves["scores"] = {"one_layer": one["scores"], "two_layer": two["scores"]}
+    write_json(out / "curves.json", curves)
     jump = next((r["step"] for r in two["curve"] if r["induction"] >= TARGET_SCORE), None)
     removed = 1 - ablated_gain / gain if gain > 0 else 0.0
     last1, last2 = one["curve"][-1], two["curve"][-1]
