@@ -17,8 +17,9 @@ LAYERS = {
     "families": 3, "objectives": 3, "generate": 3,
     "interop": 4, "catalog": 4,
     "train": 5,
-    "apps": 6, "experiments": 6, "lineage": 6, "interp": 6,
-    "cli": 7,
+    "lineage": 6, "interp": 6,  # libraries of the lineage rows and of interpretability, used by experiments
+    "apps": 7, "experiments": 7,
+    "cli": 8,
 }  # fmt: skip
 ENTRY_POINTS = {"__main__.py"}  # `python -m ...` modules sit above everything by definition
 
