@@ -214,3 +214,16 @@ def test_logit_lens_experiment_tiny_claim_holds_and_control_fails(tmp_path):
     assert m["control_drop_first_to_last_layer"] < logit_lens.DROP <= m["drop_first_to_last_layer"]
     assert 0 <= m["answer_layer_mean"] <= cfg.layers and m["held_out_tokens"] > 100
     assert (tmp_path / "lens" / "logit-lens.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_inspect_attention_on_the_real_minilm_weights(capsys):
+    from transformer_catalog.train.pretrained import minilm_folder
+
+    try:
+        minilm_folder()
+    except TcatError as e:
+        pytest.skip(str(e))
+    assert main(["inspect", "attention", "minilm", "The LORD is my shepherd", "--layer", "5", "--head", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "all-MiniLM-L6-v2: blocks.5.attn.hook_pattern (head 0)" in out
+    assert "0:[CLS]" in out and "[SEP]" in out  # the tokenizer's own special tokens frame the text
