@@ -60,6 +60,7 @@ def changes_of(row, variant=None) -> dict[str, str]:
         ("T5", "small", ["relative bias (bucketed)", "RMSNorm", "pre-norm", "ReLU"], ["decoupled head size"]),
         ("BLOOM", None, ["ALiBi", "embedding norm"], ["RoPE", "learned absolute"]),
         ("ALBERT", None, ["shared layers", "factorised embedding", "post-norm", "encoder-only"], []),
+        ("ViT", None, ["encoder-only", "image patches", "learned absolute"], ["no positions"]),
         ("Transformer", None, ["post-norm", "sinusoidal", "ReLU", "encoder-decoder", "embedding × √d_model"], []),
     ],
 )  # fmt: skip
