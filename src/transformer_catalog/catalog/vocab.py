@@ -134,6 +134,8 @@ LABS = {
     "ServiceNow": "ServiceNow",
     "TII": "Technology Innovation Institute",
     "AI2": "Allen Institute for AI",
+    "Singapore University of Technology and Design": "Singapore University of Technology and Design",
+    "SUTD": "Singapore University of Technology and Design",
     "Swiss AI Initiative": "Swiss AI Initiative",
     "Snowflake": "Snowflake",
     "MiniMax": "MiniMax",
