@@ -118,6 +118,8 @@ def test_compute_is_placed_on_a_log_scale_by_its_value(filled):
     assert ys[a] - ys[b] == pytest.approx(decades / (y_axis.hi - y_axis.lo) * charts.PLOT_H, abs=0.2)
     methods = {m.get("data-series") for m in _marks(root)}
     assert methods == {"reported", "estimated-6ND"}
+    unrecorded = [Record(copy.deepcopy(filled.entries[0].to_dict()) | {"training_compute": {"flop": 1e22}})]
+    assert _parse(compute_svg(unrecorded)).find(".//s:g[@class='mark']", NS).get("data-series") == "other"
 
 
 def test_tokens_chart_has_the_chinchilla_line_at_twenty_tokens_per_parameter(shipped):

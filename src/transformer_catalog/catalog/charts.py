@@ -162,13 +162,17 @@ def _note(n: int, total: int, what: str) -> str:
 # -- the charts --------------------------------------------------------------------------------------------
 def compute_svg(entries, link_prefix: str | None = None) -> str:
     title = "Training compute over time (FLOP, log scale)"
-    methods = {"reported": ("reported", "#4e79a7"), "estimated-6ND": ("estimated as 6·N·D", "#f28e2b")}
+    methods = {
+        "reported": ("reported", "#4e79a7"),
+        "estimated-6ND": ("estimated as 6·N·D", "#f28e2b"),
+        "other": ("method not recorded", "#bab0ac"),  # never counted as reported
+    }
     points = []
     for e in entries:
         flop = fact(e, "training_compute", "flop")
         if flop and flop > 0:
             c = e.training_compute
-            method = fact(c, "method") if fact(c, "method") in methods else "reported"
+            method = fact(c, "method") if fact(c, "method") in methods else "other"
             variant = f", {c.variant}" if fact(c, "variant") else ""
             hover = f"{e.name} ({e.date}): {flop:.3g} FLOP{variant}, {method}, confidence {fact(c, 'confidence')}"
             points.append((e, e.date, float(flop), method, hover))
