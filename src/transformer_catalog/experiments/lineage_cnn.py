@@ -27,19 +27,18 @@ class Config:
     setting: str = "full"
     n_train: int = 60000
     n_test: int = 10000
-    epochs: int = 3
+    epochs: int = 6
     batch: int = 128
-    lr: float = 1e-3
-    conv1: int = 20
-    conv2: int = 40
+    lr: float = 2e-3
+    conv1: int = 10
+    conv2: int = 24
     hidden: int = 100  # the CNN's dense layer
     mlp_hidden: int = 800  # each of the MLP's two hidden layers
     seed: int = 0
 
     @classmethod
     def tiny(cls) -> Config:
-        return cls(setting="tiny", n_train=6000, n_test=2000, epochs=2, batch=64, conv1=8, conv2=16, hidden=64,
-                   mlp_hidden=256)  # fmt: skip
+        return cls(setting="tiny", n_train=6000, n_test=2000, epochs=3, batch=32)
 
 
 def run(cfg: Config, out) -> dict:
