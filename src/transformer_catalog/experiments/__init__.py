@@ -26,6 +26,7 @@ MODULES = (
     "lineage_hopfield",
     "lineage_elman",
     "lineage_lstm",
+    "lineage_cnn",
     "lineage_gcn",
     "lineage_seq2seq",
 )  # in the order `tcat experiments list` shows them
