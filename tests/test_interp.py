@@ -227,3 +227,13 @@ def test_inspect_attention_on_the_real_minilm_weights(capsys):
     out = capsys.readouterr().out
     assert "all-MiniLM-L6-v2: blocks.5.attn.hook_pattern (head 0)" in out
     assert "0:[CLS]" in out and "[SEP]" in out  # the tokenizer's own special tokens frame the text
+
+
+def test_inspect_attention_refuses_a_file_or_an_empty_folder_as_model(tmp_path, capsys):
+    (tmp_path / "weights.bin").write_bytes(b"x")
+    (tmp_path / "empty").mkdir()
+    assert main(["inspect", "attention", str(tmp_path / "weights.bin"), "hi"]) == 2
+    assert main(["inspect", "attention", str(tmp_path / "empty"), "hi"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "weights.bin: not a folder; MODEL is a run or Hugging Face folder" in err[0]
+    assert "not a checkpoint folder (no config.json)" in err[1]

@@ -94,6 +94,8 @@ def open_model(name: str) -> Opened:
 
         return _hf_folder(minilm_folder(), "all-MiniLM-L6-v2")
     path = Path(name)
+    if path.exists() and not path.is_dir():
+        raise TcatError(f"{name}: not a folder; MODEL is a run or Hugging Face folder, minilm, or a catalog entry")
     if path.is_dir():
         config = path / "config.json"
         if config.is_file():
