@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .base import Clock, finish, prepare, pyplot, save_figure
 
@@ -29,12 +29,15 @@ class Config:
     n: int = 100
     trials: int = 20  # independent memories per load
     noise: float = 0.10  # share of units flipped in the cue
-    loads: tuple[float, ...] = (0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.14, 0.16, 0.18, 0.20, 0.25, 0.30)
+    # loads as a list, not a tuple: results.json stores the config, and JSON has no tuples
+    loads: list[float] = field(
+        default_factory=lambda: [0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3]
+    )
     seed: int = 0
 
     @classmethod
     def tiny(cls) -> Config:
-        return cls(setting="tiny", trials=4, loads=(0.05, 0.10, 0.20))
+        return cls(setting="tiny", trials=4, loads=[0.05, 0.10, 0.20])
 
 
 def run(cfg: Config, out) -> dict:

@@ -4,7 +4,7 @@ problem at T = 100 and T = 200, LSTM against a tanh RNN of the same width, same 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .base import Clock, finish, prepare, pyplot, save_figure
 
@@ -23,8 +23,9 @@ CONTROL = (
 @dataclass
 class Config:
     setting: str = "full"
-    lengths: tuple[int, ...] = (100, 200)
-    steps: tuple[int, ...] = (2000, 3000)  # training batches per length
+    # lists, not tuples: results.json stores the config, and JSON has no tuples
+    lengths: list[int] = field(default_factory=lambda: [100, 200])
+    steps: list[int] = field(default_factory=lambda: [2000, 3000])  # training batches per length
     hidden: int = 32
     batch: int = 32
     lr: float = 1e-2
@@ -33,7 +34,7 @@ class Config:
 
     @classmethod
     def tiny(cls) -> Config:
-        return cls(setting="tiny", lengths=(20,), steps=(400,), hidden=16, eval_n=200)
+        return cls(setting="tiny", lengths=[20], steps=[400], hidden=16, eval_n=200)
 
 
 def run(cfg: Config, out) -> dict:

@@ -40,7 +40,7 @@ class Config:
     lr: float = 1e-3
     warmup: int = 100
     label_smoothing: float = 0.1
-    budget_cpu_s: float = 100.0  # training CPU seconds per model (one thread); 0 = max_steps only
+    budget_cpu_s: float = 60.0  # training CPU seconds per model (one thread); 0 = max_steps only
     max_steps: int = 0  # 0 = no step limit
     eval_pairs: int = 0  # test pairs scored (0 = every pair of the held-out books)
     seed: int = 0
