@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import TcatError
 from ..files import output_dir, write_bytes
+from .changes import changes_page
 from .charts import TRENDS, catalog_pictures
 from .load import slug
 from .pagefacts import FAMILY_COLUMNS, family_rows, lineage_rows, model_facts, runs_by_root
@@ -39,6 +40,7 @@ NAV = [
     ("sizes.html", "Sizes"),
     ("charts.html", "Trends"),
     ("taxonomy.html", "Taxonomy"),
+    ("changes.html", "Changes"),
     ("lineage.html", "Lineage"),
     ("claims.html", "Claims"),
 ]
@@ -168,6 +170,8 @@ def render_pages(catalog, claims=(), lineage_of=None) -> dict[str, str]:
         for task in TASKS
     ]
     pages["taxonomy.html"] = env.get_template("taxonomy.html").render(title="Taxonomy", root="", rows=rows)
+    # the architecture changes each buildable entry's built config uses (changes.py; configs cached by digest)
+    pages["changes.html"] = changes_page(env, catalog)
     pages["claims.html"] = env.get_template("claims.html").render(
         title="Demonstrated claims", root="", claims=[(r, sorted(figs), slug(r["name"])) for r, figs in claims]
     )

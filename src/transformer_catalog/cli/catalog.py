@@ -156,6 +156,13 @@ def cmd_export(args) -> None:
         sys.stdout.write(text)
 
 
+def _lineage_of() -> dict:
+    """{experiment name: the lineage root it demonstrates, or None}: the site's lineage pages show them."""
+    from ..experiments import registry
+
+    return {name: getattr(e, "lineage", None) for name, e in registry().items()}
+
+
 def cmd_site_build(args) -> None:
     import time
 
@@ -164,7 +171,7 @@ def cmd_site_build(args) -> None:
 
     t = time.perf_counter()
     # refuses a user's folder unless --force; claims.html shows the experiments' shipped results
-    out = build_site(catalog(), args.out, force=args.force, claims=shipped_results())
+    out = build_site(catalog(), args.out, force=args.force, claims=shipped_results(), lineage_of=_lineage_of())
     print(f"built {out} ({len(list(out.rglob('*.html')))} pages) in {time.perf_counter() - t:.2f} s")
 
 
@@ -176,7 +183,7 @@ def cmd_site_serve(args) -> None:
 
     folder = Path(args.folder)
     if not (folder / "index.html").is_file():
-        build_site(catalog(), folder, force=args.force, claims=shipped_results())
+        build_site(catalog(), folder, force=args.force, claims=shipped_results(), lineage_of=_lineage_of())
     try:
         serve(folder, args.port)
     except OSError as e:
@@ -186,16 +193,12 @@ def cmd_site_serve(args) -> None:
 def cmd_pictures(args) -> None:
     from pathlib import Path
 
-    from ..catalog.pictures import family_tree_svg, sizes_svg, timeline_svg
+    from ..catalog.charts import catalog_pictures
     from ..files import output_dir, write_text
 
     cat = catalog()
     out = output_dir(Path(args.out), force=args.force)
-    for name, svg in (
-        ("tree", family_tree_svg(cat)),
-        ("timeline", timeline_svg(cat.entries)),
-        ("sizes", sizes_svg(cat.entries)),
-    ):
+    for name, (_title, svg) in catalog_pictures(cat).items():  # the tree, timeline, sizes and trend charts
         print(write_text(out / f"{name}.svg", svg))
 
 
@@ -345,7 +348,7 @@ def register(sub, add) -> None:
     )
     sp.set_defaults(fn=cmd_site_serve)
 
-    sp = add("pictures", cmd_pictures, "write the family tree, timeline and size chart as SVG files")
+    sp = add("pictures", cmd_pictures, "write the family tree, timeline, size chart and trend charts as SVG files")
     sp.add_argument("--out", default="pictures", metavar="DIR", help="output folder (default pictures)")
     sp.add_argument(
         "--force", action="store_true", help="write into a non-empty folder tcat did not create (default off)"
