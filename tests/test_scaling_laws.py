@@ -145,6 +145,7 @@ def test_rerun_skips_finished_runs_and_refuses_another_setting(task, tmp_path, m
     monkeypatch.setattr(sl, "train_run", lambda c, t, r: trained.append(r["size"]) or real(c, t, r))
     again, book = sl.run_grid(cfg, tmp_path, task)
     assert trained == [] and book["skipped"] == 3 and [r["loss"] for r in again] == [r["loss"] for r in runs]
+    assert book["estimated_cpu_seconds"] == 0 and book["grid_estimated_cpu_seconds"] > 0  # costed, not retrained
     sl.run_file(tmp_path, 1e9, "L1-d32").unlink()  # a grid stopped before this run: only it is trained
     sl.run_grid(cfg, tmp_path, task)
     assert trained == ["L1-d32"]

@@ -187,10 +187,11 @@ def step_seconds(cfg: Config, task, layers: int, d_model: int, steps: int = 3) -
     return (time.process_time() - start) / steps
 
 
-def estimate(cfg: Config, task, runs: list[dict]) -> float:
+def estimate(cfg: Config, task, runs: list[dict], cost: dict | None = None) -> float:
     """CPU seconds the runs will take: training steps at each size's measured cost, plus evaluation
-    of the held-out split (a forward pass: about a third of a step per batch)."""
-    cost = {}
+    of the held-out split (a forward pass: about a third of a step per batch). `cost`: step costs
+    measured before, by size (filled in)."""
+    cost = {} if cost is None else cost
     held_out_steps = len(task.batches(task.valid, cfg.max_tokens, 0, 0))
     total = 0.0
     for r in runs:
@@ -254,7 +255,8 @@ def run_grid(cfg: Config, out: Path, task, log=None) -> tuple[list[dict], dict]:
     for r in runs:
         saved = load_run(run_file(out, r["budget"], r["size"]), spec(cfg, r))
         (done if saved else todo).append(saved or r)
-    est = estimate(cfg, task, todo) if todo else 0.0
+    cost: dict = {}
+    est = estimate(cfg, task, todo, cost)
     if est > cfg.max_cpu_minutes * 60:
         raise TcatError(
             f"scaling grid: {len(todo)} runs need about {est / 60:.1f} CPU minutes (measured step costs), over "
@@ -268,7 +270,13 @@ def run_grid(cfg: Config, out: Path, task, log=None) -> tuple[list[dict], dict]:
             log(f"C={r['budget']:.0e} {r['size']}: loss {result['loss']:.4f} ({result['cpu_seconds']:.0f} CPU s)")
     order = {(r["budget"], r["size"]): i for i, r in enumerate(runs)}
     done.sort(key=lambda r: order[(r["budget"], r["size"])])
-    return done, {"estimated_cpu_seconds": round(est, 1), "skipped": len(runs) - len(todo), "trained": len(todo)}
+    whole = estimate(cfg, task, runs, cost)  # the whole grid's estimate, beside its measured CPU time
+    return done, {
+        "estimated_cpu_seconds": round(est, 1),
+        "grid_estimated_cpu_seconds": round(whole, 1),
+        "skipped": len(runs) - len(todo),
+        "trained": len(todo),
+    }
 
 
 def analyse(cfg: Config, runs: list[dict]) -> dict:
@@ -295,8 +303,9 @@ def _metrics(cfg: Config, fits: dict, runs: list[dict], grid: dict, catalog: dic
     from . import scaling_fit as sf
 
     iso, law, boot = fits["isoflop"], fits["law"], fits["bootstrap"]
-    m = {"runs": len(runs), "runs_trained_now": grid["trained"], "estimated_cpu_seconds": grid["estimated_cpu_seconds"]}
-    m["grid_cpu_seconds"] = round(sum(r["cpu_seconds"] for r in runs), 1)
+    m = {"runs": len(runs), "runs_trained_now": grid["trained"]}
+    m["grid_estimated_cpu_seconds"] = grid["grid_estimated_cpu_seconds"]  # from step costs measured in this call
+    m["grid_cpu_seconds"] = round(sum(r["cpu_seconds"] for r in runs), 1)  # the runs' own, summed
     for key in ("a", "b"):
         m[f"isoflop_{key}"] = iso.get(key)
         m[f"isoflop_{key}_lo"], m[f"isoflop_{key}_hi"] = boot.get(key) or [None, None]
