@@ -17,8 +17,8 @@ CLAIM = (
 )
 CONTROL = (
     "The same RBM with each hidden unit's learned weights shuffled across the pixels (same weight "
-    "magnitudes, learned structure destroyed): if any random nonlinear expansion did as well, the features "
-    "would owe nothing to CD learning; its accuracy must not exceed the raw pixels'."
+    "magnitudes, learned structure destroyed): if any random nonlinear expansion of this width did as well, "
+    "the gain would owe nothing to CD learning; its accuracy must stay below the RBM features'."
 )
 
 
@@ -26,16 +26,17 @@ CONTROL = (
 class Config:
     setting: str = "full"
     hidden: int = 500  # wide, as DBN layers were (500-500-2000 on MNIST)
-    epochs: int = 50
+    epochs: int = 30
     batch: int = 10
     lr: float = 0.05
-    l2_grid: tuple = (1e-5, 1e-4, 1e-3, 1e-2)  # tried on a held-out fifth, for each feature set alike
-    lr_steps: int = 500  # L-BFGS iterations of the logistic regression (it converges sooner)
+    l2_grid: tuple = (1e-5, 1e-4, 1e-3)  # tried on a held-out fifth, for each feature set alike
+    lr_steps: int = 200  # L-BFGS iterations of the logistic regression
+    folds: int = 5
     seed: int = 0
 
     @classmethod
     def tiny(cls) -> Config:
-        return cls(setting="tiny", hidden=200, epochs=10, lr_steps=200)
+        return cls(setting="tiny", hidden=200, epochs=10, lr_steps=100, folds=3)
 
 
 def run(cfg: Config, out) -> dict:
@@ -47,16 +48,28 @@ def run(cfg: Config, out) -> dict:
     out = prepare(out)
     clock = Clock()
     data = load_images("digits")
-    x, y = data["train"][0].flatten(1), data["train"][1]
-    tx, ty = data["test"][0].flatten(1), data["test"][1]
-    rbm, errors = train_rbm(x, cfg.hidden, cfg.epochs, cfg.batch, cfg.lr, cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
-    order = torch.argsort(torch.rand(rbm.W.shape, generator=gen), dim=0)  # a permutation per hidden unit
-    shuffled = RBM(torch.gather(rbm.W, 0, order), rbm.b, rbm.c)
-    grid = list(cfg.l2_grid)
-    raw, raw_l2 = best_l2_accuracy(x, y, tx, ty, grid, steps=cfg.lr_steps)
-    feat, feat_l2 = best_l2_accuracy(rbm.hidden_probs(x), y, rbm.hidden_probs(tx), ty, grid, steps=cfg.lr_steps)
-    ctl, ctl_l2 = best_l2_accuracy(shuffled.hidden_probs(x), y, shuffled.hidden_probs(tx), ty, grid, steps=cfg.lr_steps)
+    # All 1,797 digits in k folds, each held out once: 360 test digits alone cannot resolve the point or
+    # so that separates these feature sets (one digit is 0.28 points), 1,797 pooled predictions can.
+    x = torch.cat([data["train"][0], data["test"][0]]).flatten(1)
+    y = torch.cat([data["train"][1], data["test"][1]])
+    fold = torch.randperm(len(y), generator=torch.Generator().manual_seed(cfg.seed)) % cfg.folds
+    right = {"raw": 0, "rbm": 0, "shuffled": 0}
+    chosen = {name: [] for name in right}
+    for k in range(cfg.folds):
+        tr, te = fold != k, fold == k
+        # the RBM sees only this fold's training images, and no labels
+        rbm, errs = train_rbm(x[tr], cfg.hidden, cfg.epochs, cfg.batch, cfg.lr, cfg.seed + k)
+        gen = torch.Generator().manual_seed(cfg.seed + 1000 + k)
+        order = torch.argsort(torch.rand(rbm.W.shape, generator=gen), dim=0)  # a permutation per hidden unit
+        shuffled = RBM(torch.gather(rbm.W, 0, order), rbm.b, rbm.c)
+        for name, f in (("raw", lambda v: v), ("rbm", rbm.hidden_probs), ("shuffled", shuffled.hidden_probs)):
+            acc, l2 = best_l2_accuracy(f(x[tr]), y[tr], f(x[te]), y[te], list(cfg.l2_grid), steps=cfg.lr_steps)
+            right[name] += round(acc * int(te.sum()))
+            chosen[name].append(l2)
+        if k == 0:
+            first, errors = rbm, errs  # the figure shows the first fold's RBM
+    raw, feat, ctl = (right[n] / len(y) for n in ("raw", "rbm", "shuffled"))
+    rbm = first
 
     plt = pyplot()
     fig = plt.figure(figsize=(10, 4), dpi=100)
@@ -68,7 +81,7 @@ def run(cfg: Config, out) -> dict:
     w = (w - w.amin((2, 3), keepdim=True)) / (w.amax((2, 3), keepdim=True) - w.amin((2, 3), keepdim=True) + 1e-9)
     tiles = torch.nn.functional.pad(w, (0, 1, 0, 1), value=1).permute(0, 2, 1, 3).reshape(side * 9, side * 9)
     filters.imshow(tiles, cmap="gray")
-    filters.set_title(f"{side * side} of the RBM's {cfg.hidden} filters")
+    filters.set_title(f"{side * side} of the RBM's {cfg.hidden} filters (fold 1)")
     filters.axis("off")
     curve = fig.add_subplot(grid_spec[1])
     curve.plot(range(1, len(errors) + 1), errors, color="#4e79a7")
@@ -82,7 +95,7 @@ def run(cfg: Config, out) -> dict:
     bars.set_ylim(min(values) - 0.05, 1)
     for i, v in enumerate(values):
         bars.text(i, v + 0.003, f"{v:.1%}", ha="center")
-    bars.set_ylabel(f"logistic regression, test accuracy ({len(ty)} digits)")
+    bars.set_ylabel(f"logistic regression, held-out accuracy ({cfg.folds}-fold)")
     fig.tight_layout()
     figure = save_figure(fig, out, "lineage-rbm.png")
     return finish(
@@ -90,19 +103,21 @@ def run(cfg: Config, out) -> dict:
         sys.modules[__name__],
         cfg,
         clock,
-        criterion="test accuracy on RBM features > on raw pixels; shuffled-filter features <= raw pixels",
+        criterion="held-out accuracy on RBM features > on raw pixels; shuffled-filter features < RBM features",
         metrics={
             "rbm_feature_accuracy": feat,
             "raw_pixel_accuracy": raw,
             "shuffled_filter_accuracy": ctl,
-            "rbm_l2": feat_l2,
-            "raw_l2": raw_l2,
-            "shuffled_l2": ctl_l2,
+            "rbm_errors": len(y) - right["rbm"],
+            "raw_pixel_errors": len(y) - right["raw"],
+            "shuffled_filter_errors": len(y) - right["shuffled"],
+            "l2_chosen_rbm": " ".join(f"{v:g}" for v in chosen["rbm"]),
+            "l2_chosen_raw": " ".join(f"{v:g}" for v in chosen["raw"]),
             "final_reconstruction_error": errors[-1],
-            "train_images": len(y),
-            "test_images": len(ty),
+            "digits": len(y),
+            "folds": cfg.folds,
         },
         claim_holds=feat > raw,
-        control_fails=ctl <= raw,
+        control_fails=ctl < feat,
         figures=[figure],
     )
