@@ -21,12 +21,15 @@ from ..errors import TcatError
 MODULES = (
     "copy_task",
     "lm_context",
+    "logit_lens",
+    "induction_heads",
     "lineage_perceptron",
     "lineage_mlp",
     "lineage_hopfield",
     "lineage_elman",
     "lineage_lstm",
     "lineage_cnn",
+    "lineage_rbm",
     "lineage_gcn",
     "lineage_seq2seq",
 )  # in the order `tcat experiments list` shows them
