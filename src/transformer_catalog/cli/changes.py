@@ -51,7 +51,7 @@ def _side(cat, configs, name: str) -> tuple[str, dict, object]:
         from ..families import config_names, get_config
 
         if not colon and base in config_names():
-            return base, flat_config(get_config(base)), None
+            return base, ({} if configs is None else flat_config(get_config(base))), None
         known = [e.name for e in cat.entries if e.spec] + [a for e in cat.entries if e.spec for a in e.aliases]
         close = difflib.get_close_matches(base, [*known, *config_names()], n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "see 'tcat list' and 'tcat configs'"
@@ -59,6 +59,11 @@ def _side(cat, configs, name: str) -> tuple[str, dict, object]:
     if not entry.spec:
         why = f" ({entry.not_buildable})" if entry.not_buildable else ""
         raise TcatError(f"{entry.name} has no architecture spec{why}, so there is no config to compare")
+    spec_variants = list(entry.spec.to_dict().get("variants") or {})
+    if variant and spec_variants and variant not in spec_variants:  # refused before any build or cache write
+        raise TcatError(f"{entry.name} has no variant {variant!r}; choose from {', '.join(spec_variants)}")
+    if configs is None:  # a look without building: the label the built side will have
+        return f"{entry.name} {variant or (spec_variants[0] if spec_variants else '')}".strip(), {}, entry
     built = configs()[entry.name]
     variant = variant or next(iter(built))
     if variant not in built:
@@ -95,11 +100,14 @@ def cmd_diff(args) -> None:
             built.append(built_configs(cat))
         return built[0]
 
+    # every name is checked, and two names for one model refused, before any config is built or cached
+    peek_a = _side(cat, None, args.a)
+    b = args.b or _parent(cat, peek_a[2], args.a)
+    peek_b = _side(cat, None, b)
+    if peek_a[0] == peek_b[0]:
+        raise TcatError(f"{args.a!r} and {b!r} are the same model ({peek_a[0]}); name two models or two sizes")
     label_a, flat_a, entry_a = _side(cat, configs, args.a)
-    b = args.b or _parent(cat, entry_a, args.a)
     label_b, flat_b, _ = _side(cat, configs, b)
-    if label_a == label_b:
-        raise TcatError(f"{args.a!r} and {b!r} are the same model ({label_a}); name two models or two sizes")
     cats, fields = differences(flat_a, flat_b)
     console().print(diff_view(label_a, label_b, cats, fields))
 
