@@ -314,3 +314,12 @@ def test_lineage_run_refuses_a_users_folder_before_working(tmp_path, capsys):
     assert main(["lineage", "run", "gcn", "--tiny", "--out", str(mine)]) == 2
     assert "non-empty folder tcat did not create" in capsys.readouterr().err
     assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
+
+
+def test_experiments_list_aligns_claims_after_the_longest_name(capsys):
+    assert main(["experiments", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    width = max(len(n) for n in registry())
+    assert len(lines) == len(registry())
+    for line, (name, ex) in zip(lines, registry().items()):
+        assert line == f"{name.ljust(width)} {ex.claim}"

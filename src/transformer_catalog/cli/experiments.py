@@ -25,8 +25,10 @@ def _experiment(name: str):
 
 
 def cmd_list(args) -> None:
-    for name, experiment in _registry().items():
-        print(f"{name:<14} {experiment.claim}")
+    reg = _registry()
+    width = max(map(len, reg), default=0)  # names line up however long the longest is
+    for name, experiment in reg.items():
+        print(f"{name:<{width}} {experiment.claim}")
 
 
 def _run_one(experiment, out, tiny: bool) -> dict:
