@@ -428,3 +428,23 @@ def test_new_facts_are_cleaned_in_every_view(fixture_cat):
         assert "RED" in text and "[bold]x[/bold]" in text  # the text stays, as text
     row = to_markdown([bert]).splitlines()[2]
     assert "<b>" not in row and row.count(" | ") == 12
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (999, "999"),
+        (999.5, "1K"),  # rounds to 1000: the unit above, not "1e+03"
+        (999_499, "999K"),
+        (999_500, "1M"),  # not "1e+03K"
+        (999_999_999, "1B"),
+        (999_500_000_000_000, "1e+15"),  # past the largest unit: scientific, not "1e+03T"
+        (2.5e15, "2.5e+15"),
+        (1_500_000_000, "1.5B"),
+        (15_600_000_000_000, "15.6T"),
+    ],
+)
+def test_human_moves_up_a_unit_when_rounding_reaches_1000(value, text):
+    from transformer_catalog.catalog.query import human
+
+    assert human(value) == text

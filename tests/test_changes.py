@@ -161,6 +161,18 @@ def test_damaged_cache_is_rebuilt(cache, monkeypatch, tmp_path):
     assert built_configs(cat) == first
 
 
+@pytest.mark.parametrize("name", ["changes.py", "config.py", "specs.py"])
+def test_config_cache_key_follows_the_code_that_builds_and_flattens_configs(monkeypatch, name):
+    """flat_config (changes.py) shapes every cached config: editing it must invalidate the cache."""
+    from transformer_catalog.catalog import changes
+
+    before = changes._code_digest()
+    real = changes._read_code
+    monkeypatch.setattr(changes, "_read_code", lambda p: real(p) + (b"# edited" if p.name == name else b""))
+    assert changes._code_digest() != before
+    assert name in {p.name for p in changes._code_files()}
+
+
 # -- the commands ------------------------------------------------------------------------------------
 
 

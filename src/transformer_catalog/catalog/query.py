@@ -38,11 +38,20 @@ def _choice(value: str, allowed, flag: str) -> str:
 
 
 def human(n: int | None) -> str:
+    """12345 -> 12.3K, 1.5e9 -> 1.5B; a value that rounds to 1000 of a unit is written in the unit
+    above (999_500 -> 1M, not 1e+03K), and one past 1000T in scientific notation (1e+15)."""
     if n is None:
         return "?"
-    for div, unit in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+    units = ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K"))
+    above = None
+    for div, unit in units:
+        if float(f"{n / div:.3g}") >= 1000:
+            return f"{n / above[0]:.3g}{above[1]}" if above else f"{n:.3g}"
         if n >= div:
             return f"{n / div:.3g}{unit}"
+        above = (div, unit)
+    if float(f"{n:.3g}") >= 1000:
+        return f"{n / 1000:.3g}K"
     return str(n)
 
 
