@@ -27,6 +27,7 @@ MARKER = ".tcat"
 MARKER_TEXT = "This folder was written by tcat (transformer-catalog); tcat may rewrite the files it made here.\n"
 
 _KINDS = {
+    stat.S_IFREG: "a regular file",
     stat.S_IFDIR: "a folder",
     stat.S_IFLNK: "a symbolic link",
     stat.S_IFCHR: "a device",
