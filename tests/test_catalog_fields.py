@@ -359,6 +359,39 @@ def test_coverage_counts_known_undisclosed_and_missing(fixture_cat):
     assert report["missing"]["training_compute"] == ["a", "b", "c"]
 
 
+def test_coverage_met_at_the_target_exactly_and_not_just_below(fixture_cat):
+    """`met` is share >= target: 90 of 100 meets 0.90, 89 of 100 does not (likewise 60/59, 40/39)."""
+    import copy
+
+    from transformer_catalog.catalog.coverage import TARGETS, coverage
+    from transformer_catalog.catalog.load import Record
+
+    base = fixture_cat.get("BERT").to_dict()
+    facts = {
+        "context_length": {"tokens": 4096, "source": U},
+        "training_tokens": {"tokens": 10**12, "source": U},
+        "training_compute": {"flop": 1e21, "method": "reported", "confidence": "high", "source": U},
+    }
+
+    def llms(known: dict[str, int]):
+        out = []
+        for i in range(100):
+            d = copy.deepcopy(base)
+            d.update(name=f"m{i}", architecture="decoder", pretraining_tasks=["causal LM"])
+            for key, fact_ in facts.items():
+                d[key] = fact_ if i < known[key] else None
+            out.append(Record(d))
+        return out
+
+    at = {k: round(100 * TARGETS[k]) for k in facts}
+    report = coverage(llms(at))["decoder_llm_facts"]
+    for key in facts:
+        assert report[key]["share"] == TARGETS[key] and report[key]["met"], (key, report[key])
+    below = coverage(llms({k: v - 1 for k, v in at.items()}))["decoder_llm_facts"]
+    for key in facts:
+        assert below[key]["share"] < TARGETS[key] and not below[key]["met"], (key, below[key])
+
+
 def test_coverage_cli(tmp_path):
     res = tcat("catalog", "coverage", "--json", str(tmp_path / "coverage.json"))
     assert res.returncode == 0, res.stderr
@@ -374,6 +407,10 @@ def test_coverage_cli(tmp_path):
         assert ", ".join(names) in named.stdout
     bad = tcat("catalog", "coverage", "--json", str(tmp_path / "no-such-folder" / "c.json"))
     assert bad.returncode == 2 and "cannot write" in bad.stderr and "entries" not in bad.stdout
+    for empty in ("", " "):  # an empty path is refused in one line, not silently skipped
+        none = tcat("catalog", "coverage", "--json", empty)
+        assert none.returncode == 2 and "--json ''" in none.stderr and "Traceback" not in none.stderr
+        assert "entries" not in none.stdout
 
 
 def test_shipped_catalog_meets_issue_19_coverage_targets():
