@@ -110,6 +110,30 @@ def test_replacing_an_activation_changes_the_output_and_identity_does_not():
             model(ids)
 
 
+# a plain MLP, a gated one, a mixture of experts: between them every kind of hook point
+REPLACEABLE = [(f, n) for f in ("GPT-2", "LLaMA", "Mixtral 8x7B") for n in hook_names(_model_and_inputs(f)[0])]
+
+
+@pytest.mark.parametrize("family, name", REPLACEABLE)
+def test_every_hook_point_can_be_replaced_and_cached_alone(family, name):
+    """A replacement at any point reaches the output (none is computed and then ignored), and a
+    cache of that one name holds it: a scores-only hook too, which needs eager attention."""
+    model, ids = _model_and_inputs(family)
+    g = torch.Generator().manual_seed(2)
+
+    def perturb(x, n):  # a random factor in [1, 1.5) per element: masked (-inf) scores stay masked
+        return x * (1 + 0.5 * torch.rand(x.shape, generator=g))
+
+    with torch.no_grad():
+        plain = model(ids)
+        with hooks(model, {name: perturb}):
+            changed = model(ids)
+        out, cache = run_with_cache(model, ids, names=[name])
+    assert (changed - plain).abs().max() > 1e-4, name
+    assert list(cache) == [name] and cache[name].shape[0] == 2
+    assert (out - plain).abs().max() <= 1e-5
+
+
 def test_replacing_keys_and_queries_of_a_cross_attention():
     model, (src, tgt) = _model_and_inputs("BART")
     with torch.no_grad():
@@ -151,6 +175,8 @@ def test_sdpa_stays_unless_scores_or_pattern_are_hooked(monkeypatch):
     assert calls == []
     run_with_cache(model, ids, names=["blocks.1.attn.hook_pattern"])
     assert calls == [1]
+    _, cache = run_with_cache(model, ids, names=["blocks.0.attn.hook_attn_scores"])  # scores alone: eager too
+    assert calls == [1, 1] and list(cache) == ["blocks.0.attn.hook_attn_scores"]
 
 
 def test_hooks_fire_through_the_kv_cache():

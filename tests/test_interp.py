@@ -77,6 +77,23 @@ def test_lens_ignores_masked_targets_and_refuses_encoders():
         logit_lens(bert, ids)
 
 
+@pytest.mark.parametrize("family", ["BART", "T5"])
+def test_lens_of_an_encoder_decoder_reads_the_decoder_and_its_last_layer_is_the_model(family):
+    """On (src, tgt) the lens reads the decoder stack (3 encoder layers, 2 decoder layers here): its
+    last layer's loss is the model's own cross-entropy on tgt, and its answer is the model's."""
+    cfg = resolve(family, scale="tiny").config.replace(n_encoder_layers=3, n_decoder_layers=2)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    src, tgt = _ids(11, seed=3), _ids(7, seed=4)
+    lens = logit_lens(model, (src, tgt))
+    assert lens.layers == ["embed", "1", "2"] and lens.first_layer.shape == (2, 6)
+    with torch.no_grad():
+        logits = model(src, tgt)[:, :-1]
+    expected = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt[:, 1:].reshape(-1)).item()
+    assert lens.loss[-1] == pytest.approx(expected, rel=1e-5)
+    assert lens.agreement[-1] == 1.0 and lens.loss[0] != pytest.approx(lens.loss[-1])
+
+
 # -- patching and ablation --------------------------------------------------------------------------------
 def _pair():
     model = _gpt(2)
@@ -121,6 +138,79 @@ def test_per_head_patching_and_ablation_change_the_logit_diff():
         # ablating one head at one position changes that position only
         plain, changed = model(clean), ablate(model, clean, "blocks.1.attn.hook_z", position=3, head=0)
     assert torch.equal(plain[:, :3], changed[:, :3]) and not torch.allclose(plain[:, 3], changed[:, 3])
+
+
+def _after_patch_hooks(monkeypatch) -> list:
+    """What each hooked point holds after patching.py's own hook: a read hook registered after it
+    (wrapping the `hooks` that patch and ablate install theirs with) records a copy per forward."""
+    from transformer_catalog.interp import patching
+
+    seen, real = [], patching.hooks
+
+    def read(x, name):
+        seen.append(x.clone())
+
+    monkeypatch.setattr(patching, "hooks", lambda model, fns: real(model, {n: [f, read] for n, f in fns.items()}))
+    return seen
+
+
+def test_patching_a_head_takes_that_head_from_the_clean_run_and_the_rest_from_the_corrupted(monkeypatch):
+    model, clean, corrupted, metric = _pair()
+    name = "blocks.1.attn.hook_z"
+    with torch.no_grad():
+        clean_logits, cache = run_with_cache(model, clean, names=[name])
+        corrupted_logits, other = run_with_cache(model, corrupted, names=[name])
+    c, x = cache[name], other[name]  # (B, H, T, dh)
+    assert not torch.allclose(c, x)
+    seen = _after_patch_hooks(monkeypatch)
+    with torch.no_grad():
+        direct = torch.stack([metric(patch(model, corrupted, cache, name, head=h)) for h in range(4)])
+        one = patch(model, corrupted, cache, name, position=3, head=1)
+        effects = patching_effect(model, clean, corrupted, metric, [name], per="head")[name]
+    for k, z in enumerate(seen[:4] + seen[5:]):  # patch(head=h) for h = 0..3, then patching_effect's sweep
+        h = k % 4
+        assert torch.equal(z[:, h], c[:, h])
+        assert all(torch.equal(z[:, g], x[:, g]) for g in range(4) if g != h), (k, h)
+    expected = x.clone()
+    expected[:, 1, 3] = c[:, 1, 3]  # one head at one (query) position
+    assert len(seen) == 9 and torch.equal(seen[4], expected)
+    assert not torch.allclose(one, corrupted_logits)
+    # each head's effect is its own patch's share of the clean-minus-corrupted metric, and they differ
+    base, span = metric(corrupted_logits), metric(clean_logits) - metric(corrupted_logits)
+    assert torch.allclose(effects, (direct - base) / span, atol=1e-6)
+    assert (effects - effects[0]).abs().max() > 1e-3
+
+
+def test_mean_ablation_is_the_mean_over_batch_and_positions_on_the_chosen_slice(monkeypatch):
+    model, clean, _, _ = _pair()
+    seen = _after_patch_hooks(monkeypatch)
+    # per-head points average each head over batch and query positions; residual ones over batch and positions
+    for name, head, axes in [("blocks.1.attn.hook_z", 2, (0, 2)), ("blocks.0.hook_resid_mid", None, (0, 1))]:
+        with torch.no_grad():
+            _, cache = run_with_cache(model, clean, names=[name])
+            x = cache[name]
+            mean = x.mean(dim=axes, keepdim=True).expand_as(x)
+            seen.clear()
+            ablate(model, clean, name, head=head, value="mean")
+            ablate(model, clean, name, position=4, head=head, value="mean")
+        whole, at4 = x.clone(), x.clone()
+        sl = (slice(None),) if head is None else (slice(None), head)
+        whole[sl] = mean[sl]
+        at4[(*sl, 4)] = mean[(*sl, 4)]
+        assert len(seen) == 2 and torch.allclose(seen[0], whole, atol=1e-6), name
+        assert torch.allclose(seen[1], at4, atol=1e-6), name
+        assert not torch.allclose(x, whole)  # the mean differs from the activation it replaces
+
+
+def test_logit_diff_is_the_correct_minus_the_wrong_logit_at_the_position():
+    logits = torch.zeros(2, 3, 5)
+    logits[0, -1, 1], logits[0, -1, 3] = 4.0, 1.0  # row 0: correct 1 beats wrong 3 by 3
+    logits[1, -1, 1], logits[1, -1, 3] = 0.5, 2.5  # row 1: by -2
+    logits[:, 0, 2] = 7.0
+    assert logit_diff(logits, correct=1, wrong=3).item() == 0.5  # the mean over the batch
+    assert logit_diff(logits, correct=3, wrong=1).item() == -0.5
+    assert logit_diff(logits, correct=torch.tensor([1, 3]), wrong=torch.tensor([3, 1])).item() == 2.5
+    assert logit_diff(logits, correct=2, wrong=0, position=0).item() == 7.0
 
 
 def test_patching_refuses_bad_requests():
