@@ -85,6 +85,7 @@ def render_markdown(results: dict, figure_dir: str = "") -> str:
         "",
         f"**Criterion.** {_md(r['criterion'])}",
         "",
+        *([f"**Missed.** {_md(r['miss'])}", ""] if r.get("miss") else []),
         "| measure | value |",
         "|---|---:|",
     ]
@@ -122,6 +123,7 @@ def render_html(results: dict) -> dict:
         "claim": e(r["claim"]),
         "control": e(r["control"]),
         "criterion": e(r["criterion"]),
+        "miss": e(r.get("miss") or ""),  # by how much a target was missed, and why (a result that does not hold)
         "verdict": e(verdict(r)),
         "demonstrated": bool(r["claim_holds"] and r["control_fails"]),
         "metrics": [(e(k), e(fmt(v))) for k, v in r["metrics"].items()],
