@@ -10,6 +10,7 @@ catalog (base_model names, compute against 6·N·D) are in factcheck.py, run by 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -17,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .vocab import ARCHITECTURES, LAB_NAMES, LICENSE_CATEGORIES, MODALITIES, TASKS
 
-URL = re.compile(r"^https?://\S+$")
+# a host (no empty "https://"), then a path; \Z, not $: $ also matches before a final newline. Quotes
+# and angle brackets never belong in a URL and would break out of an href on the site.
+URL = re.compile(r"https?://[^\s/?#\"'<>]+([/?#][^\s\"'<>]*)?\Z")
 DATE = r"^(19|20)\d\d-(0[1-9]|1[0-2])$"
 ARXIV = r"^\d{4}\.\d{4,5}$"
 
@@ -29,7 +32,18 @@ def _pattern(regex: str):
 
 def _url(v: str | None) -> str | None:
     if v is not None and not URL.match(v):
-        raise ValueError(f"{v!r} is not an http(s) URL")
+        raise ValueError(f"{v!r} is not an http(s) URL (a host, no spaces, quotes or <>)")
+    return v
+
+
+def _flop(v):
+    """A positive finite number: YAML's true/.nan/.inf are not compute (pydantic would take true as 1.0)."""
+    if isinstance(v, bool):
+        raise ValueError(f"{v!r} is not a number of FLOP; write e.g. 3.8e+25")
+    if isinstance(v, str) and _NUMBER.match(v.strip()):  # YAML reads 3.8e25 (no '+') as text
+        v = float(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError(f"{v!r} is not a finite number of FLOP")
     return v
 
 
@@ -133,6 +147,7 @@ class TrainingCompute(Strict):
     note: str | None = None
 
     _check_source = field_validator("source")(lambda cls, v: _url(v))
+    _finite = field_validator("flop", mode="before")(lambda cls, v: _flop(v))
 
     @model_validator(mode="after")
     def _how_obtained(self):
