@@ -30,6 +30,7 @@ MODULES = (
     "lineage_lstm",
     "lineage_cnn",
     "lineage_rbm",
+    "lineage_autoencoder",
     "lineage_gcn",
     "lineage_seq2seq",
 )  # in the order `tcat experiments list` shows them
