@@ -27,6 +27,7 @@ context_length:
   source: {U}ctx
 training_tokens:
   tokens: 131000000000
+  variant: large
   source: {U}tokens
 training_compute:
   flop: 2.6e+19
@@ -102,10 +103,12 @@ def test_json_export_with_every_fact_validates_against_the_published_schema(fixt
     jsonschema.validate(data, schema)
     bert = next(e for e in data["entries"] if e["name"] == "BERT")
     assert bert["training_compute"]["flop"] == 2.6e19 and bert["sizes"][1]["active_params"] == 34_000_000
+    assert bert["training_tokens"]["variant"] == "large"
     assert [c["license"] for c in bert["open_weights"]["license_changes"]] == ["Apache-2.0", "MIT"]
     # the schema carries the new rules: prose tokens, an unknown method or modality are refused
     for path, bad in (
         (("training_tokens", "tokens"), "131B"),
+        (("training_tokens", "variant"), 3),  # a size's name, not a number
         (("training_compute", "method"), "guessed"),
         (("modalities", "input"), ["pictures"]),
         (("open_weights", "license_changes"), [{"license": "MIT", "source": U}]),  # no date
@@ -177,7 +180,7 @@ def test_show_prints_every_new_fact_and_its_source(fixture_cat):
         "2018-10 (arxiv)",
         "340M (34M active)",
         "128K tokens (131072)",
-        "131B",
+        "131B for large",  # the size the tokens were counted for
         "2.6e+19 FLOP (reported, high confidence) for large; 6·N·D = 2.7e+19 — from the paper's appendix",
         "16 × Cloud TPU v3",
         "yes (safetensors)",
@@ -214,6 +217,8 @@ def test_compare_puts_models_side_by_side(fixture_cat):
     ctx = next(line for line in text.splitlines() if "context length" in line)
     cells = [c.strip() for c in ctx.split("│")[1:-1]]
     assert cells == ["context length", "128K tokens (131072)", "-"]
+    tokens = next(line for line in text.splitlines() if "training tokens" in line)
+    assert [c.strip() for c in tokens.split("│")[1:-1]] == ["training tokens", "131B for large", "-"]
     assert "from the paper's appendix" not in text  # notes stay in show
     labels = [line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")]
     labels = [label for label in labels if label]

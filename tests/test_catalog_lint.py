@@ -638,14 +638,19 @@ def test_active_params_cannot_exceed_params(fixture_dir):
     ]
 
 
-def _with_compute(fixture_dir, flop: str, note: str = "", active: str = ""):
+def _with_compute(
+    fixture_dir, flop: str, note: str = "", active: str = "", method="reported", tokens_of="", compute_of=""
+):
     bert = fixture_dir / "bert.yaml"
     if active:
         edit(bert, "  params: 340000000\n", f"  params: 340000000\n  active_params: {active}\n")
     note = f"\n  note: {note}" if note else ""
+    tokens_of = f"  variant: {tokens_of}\n" if tokens_of else ""
+    compute_of = f"  variant: {compute_of}\n" if compute_of else ""
     bert.write_text(
-        bert.read_text() + f"training_tokens:\n  tokens: 131000000000\n  source: {U}\n"
-        f"training_compute:\n  flop: {flop}\n  method: reported\n  confidence: high\n  source: {U}{note}\n"
+        bert.read_text() + f"training_tokens:\n  tokens: 131000000000\n{tokens_of}  source: {U}\n"
+        f"training_compute:\n  flop: {flop}\n  method: {method}\n  confidence: high\n{compute_of}"
+        f"  source: {U}{note}\n"
     )
     return bert
 
@@ -679,6 +684,65 @@ def test_compute_check_uses_active_params_where_given(fixture_dir):
     (msg,) = messages(fixture_dir)
     assert msg.startswith(f"{bert}:{line_of(bert, 'flop: 2.6e+20')}: training_compute.flop: 2.6e+20 FLOP is 9.7x")
     assert "(N = 34M active params of large, D = 131B tokens)" in msg
+
+
+def test_compute_at_045x_of_6nd_is_flagged(fixture_dir):
+    # the 2x rule's lower bound: 1.2e20 is 0.45x of 6·N·D = 2.67e20
+    bert = _with_compute(fixture_dir, "1.2e+20")
+    assert messages(fixture_dir) == [
+        f"{bert}:{line_of(bert, 'flop: 1.2e+20')}: training_compute.flop: 1.2e+20 FLOP is 0.45x 6·N·D = 2.67e+20 "
+        "(N = 340M params of large, D = 131B tokens): check N, D and the variant, or say why in "
+        "training_compute.note, naming 6·N·D"
+    ]
+
+
+@pytest.mark.parametrize("flop", ["2.67e+20", "2.9e+20", "2.45e+20"])  # 1.0x, 1.09x, 0.92x
+def test_an_estimate_within_10_percent_of_6nd_passes(fixture_dir, flop):
+    _with_compute(fixture_dir, flop, method="estimated-6ND")
+    assert messages(fixture_dir) == []
+
+
+@pytest.mark.parametrize("flop,ratio", [("3.0e+20", "1.1x"), ("2.4e+20", "0.9x"), ("5.3e+20", "2x")])
+def test_an_estimate_off_6nd_by_more_than_10_percent_is_flagged(fixture_dir, flop, ratio):
+    """estimated-6ND is 6·N·D of the entry's own N and D: 1.12x, 0.898x (and 1.98x, within the 2x rule
+    for reported values) are errors, and a note naming 6·N·D does not excuse an estimate."""
+    bert = _with_compute(fixture_dir, flop, method="estimated-6ND", note="6 x N x D with another D")
+    assert messages(fixture_dir) == [
+        f"{bert}:{line_of(bert, f'flop: {flop}')}: training_compute.flop: {float(flop):.3g} FLOP is {ratio} "
+        "6·N·D = 2.67e+20 (N = 340M params of large, D = 131B tokens): an estimate must be 6·N·D ±10%"
+    ]
+
+
+def test_a_reported_value_keeps_the_2x_rule(fixture_dir):
+    _with_compute(fixture_dir, "5.3e+20")  # 1.98x, reported: accepted
+    assert messages(fixture_dir) == []
+
+
+def test_compute_check_needs_n_and_d_of_the_same_size(fixture_dir):
+    """Tokens counted for the smaller size say nothing about the largest size's compute: skipped;
+    with both naming that size, N is its parameters."""
+    _with_compute(fixture_dir, "6.0e+20", tokens_of="base")  # compute defaults to large, tokens are base's
+    assert messages(fixture_dir) == []
+    _with_compute(fixture_dir, "6.0e+20", tokens_of="base", compute_of="base")  # YAML: the later block wins
+    (msg,) = messages(fixture_dir)
+    assert ": training_compute.flop: 6e+20 FLOP is 6.9x 6·N·D = 8.65e+19 (N = 110M params of base, D = 131B" in msg
+
+
+def test_compute_check_with_tokens_of_the_largest_size_named(fixture_dir):
+    bert = _with_compute(fixture_dir, "6.0e+20", tokens_of="large")  # explicit, same as the default
+    assert messages(fixture_dir) == [
+        f"{bert}:{line_of(bert, 'flop: 6.0e+20')}: training_compute.flop: 6e+20 FLOP is 2.2x 6·N·D = 2.67e+20 "
+        "(N = 340M params of large, D = 131B tokens): check N, D and the variant, or say why in "
+        "training_compute.note, naming 6·N·D"
+    ]
+
+
+def test_tokens_variant_must_be_a_size(fixture_dir):
+    bert = _with_compute(fixture_dir, "2.6e+20", tokens_of="huge")
+    assert messages(fixture_dir) == [
+        f"{bert}:{line_of(bert, 'variant: huge')}: training_tokens.variant: 'huge' is not one of the sizes "
+        "(base, large)"
+    ]
 
 
 def test_the_loader_refuses_a_bad_fact_in_one_line(fixture_dir):

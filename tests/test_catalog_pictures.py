@@ -142,6 +142,33 @@ def test_tokens_chart_has_the_chinchilla_line_at_twenty_tokens_per_parameter(shi
     assert "Chinchilla-optimal: D = 20 N" in "".join(root.itertext())
 
 
+def test_tokens_are_plotted_against_the_size_they_were_counted_for(shipped):
+    """A multi-size entry whose tokens belong to its smaller size (Llama 3.2's 9T are the 1B/3B
+    models', not 90B-Vision's) is placed at that size's N; without a variant, at the largest."""
+    entries = _bare(shipped)[:3]
+    two_sizes = [
+        {"variant": "small", "params": 7_000_000_000, "source": "https://example.org"},
+        {"variant": "large", "params": 70_000_000_000, "source": "https://example.org"},
+    ]
+    for d, variant in zip(entries, ["small", None, "large"]):
+        d["sizes"] = copy.deepcopy(two_sizes)
+        d["training_tokens"] = {"tokens": 20 * (7_000_000_000 if variant == "small" else 70_000_000_000)}
+        d["training_tokens"] |= {"source": "https://example.org"} | ({"variant": variant} if variant else {})
+    entries[1]["training_tokens"]["tokens"] = 20 * 70_000_000_000  # no variant: the largest size's
+    root = _parse(tokens_svg(_catalog(shipped, entries).entries))
+    line = root.find(".//s:g[@class='reference']/s:polyline", NS)
+    (x1, y1), (x2, y2) = [tuple(map(float, p.split(","))) for p in line.get("points").split()]
+    names, marks = _mark_names(root), _marks(root)
+    centres = {name: _centre(m) for name, m in zip(names, marks)}
+    for d in entries:  # each at D = 20 N of its own size: on the line
+        px, py = centres[d["name"]]
+        assert abs((py - y1) * (x2 - x1) - (y2 - y1) * (px - x1)) / math.hypot(x2 - x1, y2 - y1) < 0.5, d["name"]
+    # the small-size point sits a decade below the large one in N
+    assert centres[entries[0]["name"]][1] > centres[entries[2]["name"]][1] + 50
+    hover = marks[names.index(entries[0]["name"])].find("s:title", NS).text
+    assert "7B parameters (small), 140B tokens" in hover
+
+
 def test_open_weights_counts_per_year_follow_the_flag_then_the_licence(filled):
     root = _parse(open_weights_svg(filled.entries))
     bars = root.findall(".//s:g[@class='bar']", NS)

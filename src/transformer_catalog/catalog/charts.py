@@ -183,18 +183,32 @@ def compute_svg(entries, link_prefix: str | None = None) -> str:
     return _scatter(title, note, points, x, y, "first publication", "training compute (FLOP)", methods, link_prefix)
 
 
+def tokens_size(e) -> tuple[str | None, int | None]:
+    """(variant, parameters) of the size the training tokens were counted for: training_tokens.variant
+    where given (tokens are often published for one size only), else the largest size."""
+    variant = fact(e, "training_tokens", "variant")
+    if variant:
+        size = next((s for s in e.sizes if s.variant == variant), None)
+        return variant, fact(size, "params")
+    return None, e.max_params
+
+
 def tokens_svg(entries, link_prefix: str | None = None) -> str:
-    """N (the largest size; total parameters for a mixture of experts) against D, with the
-    Chinchilla-optimal line D = 20 N: points right of it saw more tokens per parameter."""
+    """N (the size the tokens were counted for, else the largest; total parameters for a mixture of
+    experts) against D, with the Chinchilla-optimal line D = 20 N: points right of it saw more
+    tokens per parameter."""
     title = "Parameters against training tokens (log–log), with the Chinchilla-optimal line"
     arch = {"decoder": ("decoder", "#4e79a7"), "encoder": ("encoder", "#f28e2b")}
     arch["encoder-decoder"] = ("encoder-decoder", "#76b7b2")
     points = []
     for e in entries:
-        d, n = fact(e, "training_tokens", "tokens"), e.max_params
+        (variant, n), d = tokens_size(e), fact(e, "training_tokens", "tokens")
         if d and n and d > 0:
             ratio = d / n
-            hover = f"{e.name} ({e.date}): {human(n)} parameters, {human(int(d))} tokens ({ratio:.3g} per parameter)"
+            of = f" ({variant})" if variant else ""
+            hover = (
+                f"{e.name} ({e.date}): {human(n)} parameters{of}, {human(int(d))} tokens ({ratio:.3g} per parameter)"
+            )
             points.append((e, float(d), float(n), e.architecture if e.architecture in arch else "decoder", hover))
     if not points:
         return _empty(title, "No entry records its training tokens (and a size) yet.")

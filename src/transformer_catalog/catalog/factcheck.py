@@ -5,7 +5,11 @@ The compute check: a published training compute more than 2x away from 6·N·D (
 parameters of the compute's variant where given, else its parameters; D the training tokens) is an
 error, like every lint problem, because a gap that large is nearly always a wrong N, D or variant.
 Where the gap is real (several epochs counted differently, compute that includes a teacher or
-RL), the entry says why in training_compute.note, naming 6·N·D, and the check accepts it.
+RL), the entry says why in training_compute.note, naming 6·N·D, and the check accepts it. A value
+labelled estimated-6ND is that product of the entry's own fields, so it must be within 10% of it,
+note or not. N and D must belong to the same size: training_tokens.variant names the size the
+tokens were counted for (default the largest, as for the compute); when it is not the compute's
+variant, the check is skipped, since one size's tokens say nothing about another's compute.
 """
 
 from __future__ import annotations
@@ -14,27 +18,40 @@ import re
 
 from .query import human
 
+ESTIMATE_TOLERANCE = 0.10  # a value labelled estimated-6ND is 6·N·D of the entry's own N and D, to rounding
 SIX_ND = re.compile(r"6\s*[·*×x]?\s*N\s*[·*×x]?\s*D", re.IGNORECASE)
 OPEN_CATEGORIES = {"open", "open-restricted", "non-commercial"}  # weights can be downloaded
 CLOSED_CATEGORIES = {"api", "closed", "code-only"}  # weights cannot
 
 
-def compute_variant(entry: dict) -> dict | None:
-    """The size training_compute refers to: its `variant`, else the largest known size."""
+def _size_of(entry: dict, key: str) -> dict | None:
+    """The size a fact refers to: its `variant`, else the largest known size."""
     sizes = entry.get("sizes") or []
-    variant = (entry.get("training_compute") or {}).get("variant")
+    variant = (entry.get(key) or {}).get("variant")
     if variant:
         return next((s for s in sizes if s["variant"] == variant), None)
     known = [s for s in sizes if s.get("params")]
     return max(known, key=lambda s: s["params"]) if known else None
 
 
+def compute_variant(entry: dict) -> dict | None:
+    """The size training_compute refers to: its `variant`, else the largest known size."""
+    return _size_of(entry, "training_compute")
+
+
+def tokens_variant(entry: dict) -> dict | None:
+    """The size training_tokens were counted for (often only one size's are published): its
+    `variant`, else the largest known size."""
+    return _size_of(entry, "training_tokens")
+
+
 def six_nd(entry: dict) -> tuple[float, int, int, bool] | None:
-    """(6·N·D, N, D, whether N is active params) where N and D are known, else None."""
-    size = compute_variant(entry)
+    """(6·N·D, N, D, whether N is active params) where N and D are known and belong to the same
+    size (N of the compute's variant, D counted for that variant), else None."""
+    size, tokens_size = compute_variant(entry), tokens_variant(entry)
     tokens = (entry.get("training_tokens") or {}).get("tokens")
-    if size is None or not tokens:
-        return None
+    if size is None or not tokens or tokens_size is None or tokens_size["variant"] != size["variant"]:
+        return None  # another size's tokens say nothing about this size's compute
     n = size.get("active_params") or size.get("params")
     if not n:
         return None
@@ -46,10 +63,10 @@ def check(entry: dict, known: dict[str, str]) -> list[tuple[tuple, str]]:
     out: list[tuple[tuple, str]] = []
     compute = entry.get("training_compute") or {}
     variants = [s["variant"] for s in entry.get("sizes") or []]
-    if compute.get("variant") and compute["variant"] not in variants:
-        out.append(
-            (("training_compute", "variant"), f"{compute['variant']!r} is not one of the sizes ({', '.join(variants)})")
-        )
+    for key in ("training_compute", "training_tokens"):
+        variant = (entry.get(key) or {}).get("variant")
+        if variant and variant not in variants:
+            out.append(((key, "variant"), f"{variant!r} is not one of the sizes ({', '.join(variants)})"))
     arxiv = (entry.get("references") or {}).get("arxiv")
     if entry.get("date_kind") == "arxiv":
         if not arxiv:
@@ -70,17 +87,31 @@ def check(entry: dict, known: dict[str, str]) -> list[tuple[tuple, str]]:
             out.append((("open_weights", "open"), f"false, but the licence category {category!r} has weights"))
     flop = compute.get("flop")
     estimate = six_nd(entry)
-    if flop and estimate and not SIX_ND.search(compute.get("note") or ""):
+    if flop and estimate and compute.get("method") == "estimated-6ND":
         est, n, d, active = estimate
-        ratio = flop / est
+        if abs(flop / est - 1) > ESTIMATE_TOLERANCE:  # an estimate is this product, or the fields are wrong
+            out.append((("training_compute", "flop"), _gap(entry, flop, estimate, "an estimate must be 6·N·D ±10%")))
+    elif flop and estimate and not SIX_ND.search(compute.get("note") or ""):
+        ratio = flop / estimate[0]
         if ratio > 2 or ratio < 0.5:
-            size = compute_variant(entry)["variant"]
             out.append(
                 (
                     ("training_compute", "flop"),
-                    f"{flop:.3g} FLOP is {ratio:.2g}x 6·N·D = {est:.3g} (N = {human(n)} "
-                    f"{'active ' if active else ''}params of {size}, D = {human(d)} tokens): check N, D and "
-                    "the variant, or say why in training_compute.note, naming 6·N·D",
+                    _gap(
+                        entry,
+                        flop,
+                        estimate,
+                        "check N, D and the variant, or say why in training_compute.note, naming 6·N·D",
+                    ),
                 )
             )
     return out
+
+
+def _gap(entry: dict, flop: float, estimate: tuple, advice: str) -> str:
+    est, n, d, active = estimate
+    size = compute_variant(entry)["variant"]
+    return (
+        f"{flop:.3g} FLOP is {flop / est:.2g}x 6·N·D = {est:.3g} (N = {human(n)} "
+        f"{'active ' if active else ''}params of {size}, D = {human(d)} tokens): {advice}"
+    )

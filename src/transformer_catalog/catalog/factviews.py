@@ -55,7 +55,8 @@ def new_facts(e, notes: bool = True) -> list[tuple[str, str]]:
     tok = fact(e, "training_tokens")
     if tok is not None:
         n = fact(tok, "tokens")
-        out.append(("training tokens", _noted(human(n) if n else "undisclosed", tok)))
+        of = f" for {tok.variant}" if fact(tok, "variant") else ""  # tokens often belong to one size
+        out.append(("training tokens", _noted((human(n) if n else "undisclosed") + of, tok)))
     comp = fact(e, "training_compute")
     if comp is not None:
         flop = fact(comp, "flop")

@@ -135,7 +135,9 @@ class ContextLength(Strict):
 
 
 class TrainingTokens(ContextLength):
-    """Tokens seen in pretraining (all epochs), as published."""
+    """Tokens seen in pretraining (all epochs), as published; often for one size only."""
+
+    variant: str | None = None  # the size they were counted for (one of sizes' variants); default the largest
 
 
 class TrainingCompute(Strict):
