@@ -232,7 +232,7 @@ def cmd_catalog_coverage(args) -> None:
     from .common import check_output_file
 
     if args.json is not None and not args.json.strip():  # --json '' names no file: say so, never skip it
-        raise TcatError("catalog coverage --json '': give the file to write, e.g. --json coverage.json")
+        raise TcatError("--json '': give the file to write, e.g. --json coverage.json")
     check_output_file(args.json)  # before the work: a bad path is one line, not a lost report
     report = coverage(catalog().entries)
     console().print(coverage_view(report, names=args.names))
