@@ -120,6 +120,7 @@ CASES = [
     ("show-root-typo", ["show", "Perceptrn"],
      r"unknown model 'Perceptrn'; did you mean 'Perceptron' \(a lineage root\)\?"),
     ("coverage-extra-argument", ["catalog", "coverage", "x"], r"unrecognized arguments: x"),
+    ("coverage-json-empty", ["catalog", "coverage", "--json", ""], r"--json '': give the file to write"),
     ("coverage-json-folder", ["catalog", "coverage", "--json", "empty"], r"empty: exists and is not a regular file"),
     ("coverage-json-missing-folder", ["catalog", "coverage", "--json", "nowhere/c.json"],
      r"nowhere/c.json: cannot write, nowhere is not an existing folder"),
