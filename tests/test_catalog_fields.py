@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from transformer_catalog.catalog.load import LINEAGE, MODELS, load_catalog
+from transformer_catalog.catalog.query import fact
 
 SCHEMA_FILE = Path(__file__).parent.parent / "schema" / "catalog-v1.schema.json"
 U = "https://example.org/"
@@ -490,3 +491,14 @@ def test_human_moves_up_a_unit_when_rounding_reaches_1000(value, text):
     from transformer_catalog.catalog.query import human
 
     assert human(value) == text
+
+
+def test_csv_export_names_the_size_the_training_tokens_belong_to():
+    from transformer_catalog.catalog.export import to_csv
+
+    cat = load_catalog()
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(to_csv(cat.entries)))}
+    named = [e for e in cat.entries if fact(e, "training_tokens", "variant")]
+    assert named, "no shipped entry names the size of its training tokens"
+    for e in named:
+        assert rows[e.name]["training_tokens_variant"] == fact(e, "training_tokens", "variant"), e.name
