@@ -470,3 +470,13 @@ def test_model_facts_read_every_new_field_and_say_undisclosed():
     assert facts["Hybrid layers"][0] == "1 attention : 7 Mamba"
     assert facts["Sources"] == ("press", [("date", "https://a.example/d"), ("architecture", "https://a.example/a")])
     assert model_facts(Record({"sizes": []})) == []  # an entry without the fields shows none of them
+
+
+def test_model_page_names_the_size_its_training_tokens_belong_to():
+    from transformer_catalog.catalog.pagefacts import model_facts
+    from transformer_catalog.catalog.query import fact
+
+    e = load_catalog().find("Llama 3.2")
+    assert fact(e, "training_tokens", "variant") == "3B"
+    (row,) = [f for f in model_facts(e) if f.label == "Training tokens"]
+    assert row.text.startswith("9T tokens for 3B"), row.text

@@ -51,7 +51,10 @@ def model_facts(e) -> list[Fact]:
         out.append(_sourced("Context length", _amount(fact(c, "tokens"), "tokens", "{:,}".format), c))
     t = fact(e, "training_tokens")
     if t is not None:
-        out.append(_sourced("Training tokens", _amount(fact(t, "tokens"), "tokens", lambda v: human(int(v))), t))
+        text = _amount(fact(t, "tokens"), "tokens", lambda v: human(int(v)))
+        if fact(t, "tokens") is not None and fact(t, "variant"):  # the size they were counted for
+            text += f" for {t.variant}"
+        out.append(_sourced("Training tokens", text, t))
     k = fact(e, "training_compute")
     if k is not None:
         flop = fact(k, "flop")
