@@ -40,10 +40,15 @@ class Config:
     vocab: int = 1024
     max_len: int = 64
     max_tokens: int = 512  # per step: 8 sequences of 64 (small budgets need steps more than big batches)
-    # (layers, d_model): 12 L d^2 non-embedding parameters, from 3K to 0.6M
-    sizes: tuple = ((1, 16), (1, 32), (1, 64), (2, 64), (2, 96), (3, 128))
+    # (layers, d_model): 12 L d^2 non-embedding parameters, from 3K to 1.2M
+    sizes: tuple = ((1, 16), (1, 32), (1, 64), (2, 64), (2, 96), (3, 128), (4, 160))
     # (C in FLOPs, indices into sizes): each IsoFLOP curve spans sizes on both sides of its optimum
-    grid: tuple = ((3e10, (0, 1, 2, 3, 4)), (1e11, (0, 1, 2, 3, 4)), (3e11, (1, 2, 3, 4, 5)))
+    grid: tuple = (
+        (3e10, (0, 1, 2, 3, 4)),
+        (1e11, (0, 1, 2, 3, 4)),
+        (3e11, (1, 2, 3, 4, 5)),
+        (1e12, (2, 3, 4, 5, 6)),
+    )
     head_dim: int = 32
     lr: float = 3e-3
     seed: int = 0
