@@ -23,6 +23,7 @@ MODULES = (
     "lm_context",
     "logit_lens",
     "induction_heads",
+    "scaling_laws",
     "lineage_perceptron",
     "lineage_mlp",
     "lineage_hopfield",
