@@ -32,6 +32,7 @@ MODULES = (
     "lineage_cnn",
     "lineage_rbm",
     "lineage_autoencoder",
+    "lineage_vae",
     "lineage_gcn",
     "lineage_seq2seq",
 )  # in the order `tcat experiments list` shows them
