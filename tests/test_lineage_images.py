@@ -131,3 +131,14 @@ def test_one_adversarial_step_moves_both_players_and_samples_are_images():
     assert any(not torch.equal(d0[k], v) for k, v in D.state_dict().items())
     out = G.sample(torch.arange(10), torch.Generator().manual_seed(0))
     assert out.shape == (10, 1, 28, 28) and 0 <= float(out.min()) and float(out.max()) <= 1
+
+
+def test_a_missed_gan_criterion_is_stated_with_its_numbers_never_hidden():
+    from transformer_catalog.experiments.lineage_gan import Config, miss
+
+    held = {"cas": 0.8, "control_cas": 0.1, "fid_cnn": 40.0, "control_fid_cnn": 480.0, "steps": 900,
+            "real_train_fid_cnn": 0.2}  # fmt: skip
+    assert miss(held, Config()) == ""
+    short = held | {"fid_cnn": 58.2, "control_fid_cnn": 474.5}
+    assert "8.2 x the GAN's, not >= 10 x" in miss(short, Config())
+    assert miss(held | {"cas": 0.4}, Config()).startswith("CAS 0.400 < 0.5")
