@@ -33,6 +33,7 @@ MODULES = (
     "lineage_rbm",
     "lineage_autoencoder",
     "lineage_vae",
+    "lineage_gan",
     "lineage_gcn",
     "lineage_seq2seq",
 )  # in the order `tcat experiments list` shows them
