@@ -323,3 +323,27 @@ def test_experiments_list_aligns_claims_after_the_longest_name(capsys):
     assert len(lines) == len(registry())
     for line, (name, ex) in zip(lines, registry().items()):
         assert line == f"{name.ljust(width)} {ex.claim}"
+
+
+def test_a_missed_target_is_explained_from_the_numbers():
+    from transformer_catalog.experiments import lineage_hopfield, lineage_seq2seq
+
+    hop = {"recall_at_0.10N": 0.94, "recall_at_0.20N": 0.2, "exact_recall_bound_patterns": 10.857, "n_units": 100,
+           "recall_within_2pct_at_0.10N": 0.98, "recall_within_2pct_at_0.20N": 0.33}  # fmt: skip
+    text = lineage_hopfield.miss(hop)
+    assert "0.940, 0.010 short of 0.95" in text and "N / (2 ln N) = 10.9" in text and "0.980 at 0.10 N" in text
+    assert lineage_hopfield.miss(hop | {"recall_at_0.10N": 0.96}) == ""
+    s2s = {"transformer_chrf": 9.3, "lstm-attention_chrf": 6.4, "lstm-no-attention_chrf": 8.7, "copy_source_chrf": 17.0,
+           "transformer_tokens_per_cpu_s": 7500.0, "lstm-attention_tokens_per_cpu_s": 4800.0,
+           "lstm-no-attention_tokens_per_cpu_s": 6400.0,
+           "lstm-attention_steps": 116, "lstm-no-attention_steps": 158}  # fmt: skip
+    text = lineage_seq2seq.miss(s2s, 60.0)
+    assert "chrF 8.7, 2.3 above the attention LSTM's 6.4" in text and "below copying the source, 17.0" in text
+    assert lineage_seq2seq.miss(s2s | {"lstm-no-attention_chrf": 5.0}, 60.0) == ""
+    slow = lineage_seq2seq.miss(s2s | {"transformer_tokens_per_cpu_s": 4000.0, "transformer_chrf": 6.0}, 60.0)
+    assert "not above the attention LSTM's 4,800" in slow and "0.4 below the attention LSTM's 6.4" in slow
+    for name in ("lineage-hopfield", "lineage-seq2seq"):  # the shipped misses say so
+        shipped = {
+            r["name"]: r for r, _ in __import__("transformer_catalog.experiments", fromlist=["x"]).shipped_results()
+        }
+        assert shipped[name]["miss"].strip()
