@@ -71,7 +71,7 @@ def run(cfg: Config, out) -> dict:
         ]
     for r, (label, images) in enumerate(rows):
         for c in range(10):
-            axes[r, c].imshow(images[c, 0].clamp(0, 1), cmap="gray", vmin=0, vmax=1)
+            axes[r, c].imshow(images[c, 0].clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
             axes[r, c].set_xticks([])
             axes[r, c].set_yticks([])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)

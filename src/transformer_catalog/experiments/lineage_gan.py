@@ -106,14 +106,14 @@ def run(cfg: Config, out) -> dict:
     plt = pyplot()
     fig, (grid, curve) = plt.subplots(1, 2, figsize=(10, 5), dpi=100, gridspec_kw={"width_ratios": [1, 1.1]})
     pick = torch.cat([torch.arange(8) + c * cfg.samples_per_class for c in range(10)])
-    grid.imshow(samples[pick, 0].reshape(10, 8, 28, 28).permute(0, 2, 1, 3).reshape(280, 224), cmap="gray")
+    grid.imshow(samples[pick, 0].reshape(10, 8, 28, 28).permute(0, 2, 1, 3).reshape(280, 224).numpy(), cmap="gray")
     grid.set_yticks([14 + 28 * c for c in range(10)], data["classes"], fontsize=7)
     grid.set_xticks([])
     grid.set_title(f"generated, one class per row (CAS {gan['cas']:.2f}, FID-CNN {gan['fid_cnn']:.2f})")
-    steps = torch.arange(len(history))
+    steps = list(range(len(history)))
     h = torch.tensor(history)
     window = max(1, len(history) // 50)  # a running mean: single steps are noisy
-    smooth = torch.nn.functional.avg_pool1d(h.T[:, None], window, 1).squeeze(1)
+    smooth = torch.nn.functional.avg_pool1d(h.T[:, None], window, 1).squeeze(1).tolist()
     for i, (label, color) in enumerate((("D loss", "#e15759"), ("G loss", "#4e79a7"))):
         curve.plot(steps[window - 1 :], smooth[i], label=label, color=color)
     curve.plot(steps[window - 1 :], smooth[2], label="D(real)", color="#59a14f", ls="--")

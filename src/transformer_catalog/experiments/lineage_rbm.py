@@ -80,7 +80,7 @@ def run(cfg: Config, out) -> dict:
     w = rbm.W[:, : side * side].T.reshape(side, side, 8, 8)
     w = (w - w.amin((2, 3), keepdim=True)) / (w.amax((2, 3), keepdim=True) - w.amin((2, 3), keepdim=True) + 1e-9)
     tiles = torch.nn.functional.pad(w, (0, 1, 0, 1), value=1).permute(0, 2, 1, 3).reshape(side * 9, side * 9)
-    filters.imshow(tiles, cmap="gray")
+    filters.imshow(tiles.numpy(), cmap="gray")
     filters.set_title(f"{side * side} of the RBM's {cfg.hidden} filters (fold 1)")
     filters.axis("off")
     curve = fig.add_subplot(grid_spec[1])

@@ -58,10 +58,10 @@ def _manifold_figure(model2d, tx, ty, classes, out):
     with torch.no_grad():
         tiles = torch.sigmoid(model2d.decode_logits(z, None)).reshape(n, n, 28, 28)
         mu, _ = model2d.encode(tx[:2000], None)
-    grid_ax.imshow(tiles.permute(0, 2, 1, 3).reshape(n * 28, n * 28), cmap="gray")
+    grid_ax.imshow(tiles.permute(0, 2, 1, 3).reshape(n * 28, n * 28).numpy(), cmap="gray")
     grid_ax.set_title("decoded from a 15 x 15 grid of the 2-D latent space")
     grid_ax.axis("off")
-    points = scatter.scatter(mu[:, 0], mu[:, 1], c=ty[:2000], cmap="tab10", s=4)
+    points = scatter.scatter(mu[:, 0].numpy(), mu[:, 1].numpy(), c=ty[:2000].numpy(), cmap="tab10", s=4)
     handles = [plt.Line2D([], [], marker="o", ls="", color=points.cmap(points.norm(c))) for c in range(10)]
     scatter.legend(handles, classes, fontsize=7, markerscale=1, loc="best")
     scatter.set_title("test images' latent means, by class")
@@ -76,7 +76,7 @@ def _samples_figure(samples, control, per_class, classes, out):
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.4), dpi=100)
     for ax, images, title in ((axes[0], samples, "VAE"), (axes[1], control, "control: no KL term")):
         pick = torch.cat([torch.arange(8) + c * per_class for c in range(10)])  # 8 per class, a row each
-        ax.imshow(images[pick, 0].reshape(10, 8, 28, 28).permute(0, 2, 1, 3).reshape(280, 224), cmap="gray")
+        ax.imshow(images[pick, 0].reshape(10, 8, 28, 28).permute(0, 2, 1, 3).reshape(280, 224).numpy(), cmap="gray")
         ax.set_title(f"{title}: decoded from z ~ N(0, I), one class per row")
         ax.set_yticks([14 + 28 * c for c in range(10)], classes, fontsize=7)
         ax.set_xticks([])
