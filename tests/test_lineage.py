@@ -296,7 +296,7 @@ def test_lineage_run_one_row_and_all_rows(tmp_path, capsys, monkeypatch):
     [
         (["lineage", "run", "nope"], "unknown lineage row 'nope'; known: perceptron, mlp"),
         (["lineage", "run", "copy"], "unknown lineage row 'copy'"),  # an experiment, not a lineage row
-        (["lineage", "run"], "give one row NAME or --all, not both"),
+        (["lineage", "run"], "name the row to run, or --all for every row"),
         (["lineage", "run", "gcn", "--all"], "give one row NAME or --all, not both"),
         (["lineage", "run", "gcn", "--threads", "-1"], "--threads"),
     ],

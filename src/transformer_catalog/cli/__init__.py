@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     command = args.command + "".join(
         f" {getattr(args, k)}"
-        for k in ("site_command", "catalog_command", "experiments_command", "inspect_command")
+        for k in ("site_command", "catalog_command", "experiments_command", "inspect_command", "lineage_command")
         if getattr(args, k, None)
     )
     # a warning is one line, as an error is (not the file, line and source that Python adds)

@@ -76,8 +76,10 @@ def cmd_lineage_run(args) -> None:
 
     from ..files import output_dir
 
-    if bool(args.name) == args.all:
+    if args.name and args.all:
         raise TcatError("give one row NAME or --all, not both (tcat lineage list)")
+    if not args.name and not args.all:
+        raise TcatError("name the row to run, or --all for every row (tcat lineage list)")
     rows = list(_rows().values()) if args.all else [_row(args.name)]
     suffix = "-tiny" if args.tiny else ""
     root = Path(args.out or "runs/lineage")
