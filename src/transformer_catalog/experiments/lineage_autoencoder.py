@@ -4,7 +4,7 @@ with a linear autoencoder of the same shape as the control (lineage/autoencoder.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .base import Clock, finish, prepare, pyplot, save_figure
 
@@ -27,7 +27,7 @@ class Config:
     n_train: int = 60000
     n_test: int = 10000
     code: int = 30
-    hidden: tuple = (512, 256)  # encoder 784-512-256-30, decoder mirrored
+    hidden: list = field(default_factory=lambda: [512, 256])  # encoder 784-512-256-30, decoder mirrored
     epochs: int = 6
     batch: int = 32
     lr: float = 1e-3
@@ -36,7 +36,7 @@ class Config:
     @classmethod
     def tiny(cls) -> Config:
         # a code of 8 (against PCA-8): a small code is where a nonlinear map gains most, and soonest
-        return cls(setting="tiny", n_train=10000, n_test=2000, code=8, hidden=(256,), epochs=3, lr=2e-3)
+        return cls(setting="tiny", n_train=10000, n_test=2000, code=8, hidden=[256], epochs=3, lr=2e-3)
 
 
 def run(cfg: Config, out) -> dict:
