@@ -31,8 +31,8 @@ def cmd_list(args) -> None:
         print(f"{name:<{width}} {experiment.claim}")
 
 
-def _run_one(experiment, out, tiny: bool) -> dict:
-    result = experiment.run(out, tiny=tiny)
+def _run_one(experiment, out, tiny: bool, cfg=None) -> dict:
+    result = experiment.run(out, cfg=cfg, tiny=tiny)
     verdict = "holds" if result.get("claim_holds") else "does NOT hold"
     control = "fails as it should" if result.get("control_fails") else "does NOT fail"
     print(json.dumps(result.get("metrics", {})))
@@ -43,13 +43,18 @@ def _run_one(experiment, out, tiny: bool) -> dict:
 def cmd_run(args) -> None:
     from pathlib import Path
 
-    experiment = _experiment(args.name)
-    out = Path(args.out or f"runs/experiments/{args.name}{'-tiny' if args.tiny else ''}")
+    from ..experiments.base import override
     from ..files import output_dir
 
-    output_dir(out, force=args.force)  # refused before minutes of work if it is a user's folder or a file
+    experiment = _experiment(args.name)
+    out = Path(args.out or f"runs/experiments/{args.name}{'-tiny' if args.tiny else ''}")
+    cfg = override(experiment.config(args.tiny), args.set or [])
     set_threads(args.threads)
-    _run_one(experiment, out, args.tiny)
+    check = getattr(experiment.module, "check", None)
+    if check is not None:  # an impossible setting is refused before anything is written
+        check(cfg)
+    output_dir(out, force=args.force)  # refused before minutes of work if it is a user's folder or a file
+    _run_one(experiment, out, args.tiny, cfg)
 
 
 def _rows() -> dict:
@@ -113,6 +118,13 @@ def register(add) -> None:
         help="output folder (default runs/experiments/NAME, or NAME-tiny with --tiny)",
     )
     sp.add_argument("--tiny", action="store_true", help="the tiny setting: runs in seconds (default off)")
+    sp.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="change one field of the experiment's Config (repeatable), e.g. --set steps=500; "
+        "lists as JSON: --set 'grid=[[1e11,[0,1]]]'",
+    )
     sp.add_argument(
         "--force",
         action="store_true",

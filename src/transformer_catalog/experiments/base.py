@@ -135,3 +135,41 @@ def prepare(out) -> Path:
     from ..files import output_dir
 
     return output_dir(out)
+
+
+def override(cfg, assignments: list[str]):
+    """`cfg` with FIELD=VALUE assignments applied (the CLI's --set), each value read as the field's current
+    type: an int, a number, true/false, text, or JSON for lists (a grid of budgets and sizes)."""
+    import json
+
+    from ..errors import TcatError
+
+    fields = {f.name: f for f in dataclasses.fields(cfg)}
+    changes = {}
+    for item in assignments:
+        name, eq, text = item.partition("=")
+        if not eq or not name:
+            raise TcatError(f"--set {item!r}: expected FIELD=VALUE")
+        if name not in fields or name == "setting":
+            raise TcatError(f"--set {name}: unknown field; fields: {', '.join(n for n in fields if n != 'setting')}")
+        current = getattr(cfg, name)
+        try:
+            if isinstance(current, bool):
+                if text.lower() not in ("true", "false"):
+                    raise ValueError
+                value = text.lower() == "true"
+            elif isinstance(current, int):
+                value = int(text)
+            elif isinstance(current, float):
+                value = float(text)
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise ValueError
+            elif isinstance(current, (list, tuple)):
+                value = type(current)(json.loads(text))
+            else:
+                value = text
+        except (ValueError, TypeError):
+            kind = type(current).__name__
+            raise TcatError(f"--set {name}={text!r}: expected a value like {current!r} ({kind})") from None
+        changes[name] = value
+    return dataclasses.replace(cfg, **changes)

@@ -251,6 +251,24 @@ def train_run(cfg: Config, task, r: dict) -> dict:
     }
 
 
+def _within_budget(cfg: Config, est: float, n_runs: int) -> None:
+    if est > cfg.max_cpu_minutes * 60:
+        raise TcatError(
+            f"scaling grid: {n_runs} runs need about {est / 60:.1f} CPU minutes (measured step costs), over "
+            f"max_cpu_minutes={cfg.max_cpu_minutes:g}; drop budgets or sizes, or raise max_cpu_minutes"
+        )
+
+
+def check(cfg: Config) -> None:
+    """Refuse an impossible grid before anything is written (tcat experiments run calls this first): a
+    budget too small for a size, a corpus too short for a run, or a whole grid over max_cpu_minutes."""
+    from ..train.tasks import make_objective_task
+
+    task = make_objective_task("clm", cfg.data, cfg.vocab, cfg.max_len)
+    runs = plan(cfg, task)
+    _within_budget(cfg, estimate(cfg, task, runs), len(runs))
+
+
 def run_grid(cfg: Config, out: Path, task, log=None) -> tuple[list[dict], dict]:
     """Train every run not yet saved in `out` (after costing them); returns (runs, bookkeeping)."""
     from ..files import write_json
@@ -262,11 +280,7 @@ def run_grid(cfg: Config, out: Path, task, log=None) -> tuple[list[dict], dict]:
         (done if saved else todo).append(saved or r)
     cost: dict = {}
     est = estimate(cfg, task, todo, cost)
-    if est > cfg.max_cpu_minutes * 60:
-        raise TcatError(
-            f"scaling grid: {len(todo)} runs need about {est / 60:.1f} CPU minutes (measured step costs), over "
-            f"max_cpu_minutes={cfg.max_cpu_minutes:g}; drop budgets or sizes, or raise max_cpu_minutes"
-        )
+    _within_budget(cfg, est, len(todo))
     for r in todo:
         result = train_run(cfg, task, r) | {"spec": spec(cfg, r)}
         write_json(run_file(out, r["budget"], r["size"]), result)  # at once: a stopped grid resumes here
