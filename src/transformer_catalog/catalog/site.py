@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import TcatError
 from ..files import output_dir, write_bytes
+from .attention_page import attention_pages
 from .changes import changes_page
 from .charts import TRENDS, catalog_pictures
 from .load import slug
@@ -41,6 +42,7 @@ NAV = [
     ("charts.html", "Trends"),
     ("taxonomy.html", "Taxonomy"),
     ("changes.html", "Changes"),
+    ("attention.html", "Attention"),
     ("lineage.html", "Lineage"),
     ("claims.html", "Claims"),
 ]
@@ -172,6 +174,7 @@ def render_pages(catalog, claims=(), lineage_of=None) -> dict[str, str]:
     pages["taxonomy.html"] = env.get_template("taxonomy.html").render(title="Taxonomy", root="", rows=rows)
     # the architecture changes each buildable entry's built config uses (changes.py; configs cached by digest)
     pages["changes.html"] = changes_page(env, catalog)
+    pages.update(attention_pages(env))  # the real MiniLM's attention maps, shipped as data (no torch here)
     pages["claims.html"] = env.get_template("claims.html").render(
         title="Demonstrated claims", root="", claims=[(r, sorted(figs), slug(r["name"])) for r, figs in claims]
     )

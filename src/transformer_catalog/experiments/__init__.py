@@ -23,6 +23,7 @@ MODULES = (
     "lm_context",
     "logit_lens",
     "induction_heads",
+    "induction_text",
     "scaling_laws",
     "lineage_perceptron",
     "lineage_mlp",
