@@ -123,7 +123,7 @@ def register(add) -> None:
         action="append",
         metavar="FIELD=VALUE",
         help="change one field of the experiment's Config (repeatable), e.g. --set steps=500; "
-        "lists as JSON: --set 'grid=[[1e11,[0,1]]]'",
+        "lists as JSON: --set 'grid=[[1e11,[0,1]]]' (default: none, the setting as shipped)",
     )
     sp.add_argument(
         "--force",

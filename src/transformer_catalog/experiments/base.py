@@ -144,6 +144,8 @@ def override(cfg, assignments: list[str]):
 
     from ..errors import TcatError
 
+    if not assignments:
+        return cfg
     fields = {f.name: f for f in dataclasses.fields(cfg)}
     changes = {}
     for item in assignments:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import TcatError
+
 XOR_X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = torch.tensor([0.0, 1.0, 1.0, 0.0])
 
@@ -58,7 +60,9 @@ def train_perceptron(x: torch.Tensor, t: torch.Tensor, epochs: int, seed: int, l
 
 def iris_setosa() -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's bundled iris (150 flowers, 4 measurements in cm): setosa (1) against the rest (0)."""
-    from sklearn.datasets import load_iris
-
+    try:
+        from sklearn.datasets import load_iris
+    except ImportError:
+        raise TcatError("the perceptron row reads scikit-learn's iris: pip install scikit-learn") from None
     iris = load_iris()
     return torch.tensor(iris.data, dtype=torch.float64), torch.tensor(iris.target == 0, dtype=torch.float64)

@@ -125,10 +125,15 @@ def _cores(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def _stacks(core: nn.Module, prefix: str) -> list[tuple[str, str, nn.Module, nn.Module | None]]:
     """(stack prefix, attribute, stack, its embeddings) of a core model: one stack is unprefixed."""
-    pairs = [(a, e) for a, e in (("encoder", "src_embed"), ("decoder", "tgt_embed")) if hasattr(core, a)]
-    if len(pairs) == 1:  # a one-stack model calls its embeddings `embed`
-        return [(prefix, pairs[0][0], getattr(core, pairs[0][0]), getattr(core, "embed", None))]
-    return [(f"{prefix}{a}.", a, getattr(core, a), getattr(core, e)) for a, e in pairs]
+    from .model import DecoderModel, EncoderDecoderModel
+
+    if isinstance(core, EncoderDecoderModel):
+        return [
+            (f"{prefix}{a}.", a, getattr(core, a), getattr(core, e))
+            for a, e in (("encoder", "src_embed"), ("decoder", "tgt_embed"))
+        ]
+    one = "decoder" if isinstance(core, DecoderModel) else "encoder"  # a one-stack model calls its embeddings `embed`
+    return [(prefix, one, getattr(core, one), core.embed)]
 
 
 def _block_names(block: nn.Module) -> list[str]:
@@ -153,6 +158,8 @@ def _block_names(block: nn.Module) -> list[str]:
 
 def hook_names(model: nn.Module) -> list[str]:
     """Every hook point of `model`, in the order a forward pass reaches them."""
+    from .model import DecoderModel, EncoderDecoderModel
+
     out = []
     for prefix, core in _cores(model):
         for stack_prefix, _, stack, embed in _stacks(core, prefix):
@@ -163,7 +170,7 @@ def hook_names(model: nn.Module) -> list[str]:
                 out += [f"{stack_prefix}blocks.{i}.{n}" for n in _block_names(blocks[i % len(blocks)])]
             if stack.final_norm is not None:
                 out.append(f"{stack_prefix}ln_final.hook_normalized")
-        if hasattr(core, "head"):
+        if isinstance(core, (DecoderModel, EncoderDecoderModel)):  # the models with an output head
             out.append(f"{prefix}hook_logits")
     return out
 
@@ -222,7 +229,7 @@ def check_names(model: nn.Module, names: Iterable[str]) -> list[str]:
 # -- installing and removing -------------------------------------------------------------------------------
 def _registry(model: nn.Module) -> Registry:
     """The model's registry, installing Taps on every hookable module the first time."""
-    reg = getattr(model, "_hook_registry", None)
+    reg = model.__dict__.get("_hook_registry")  # set below with object.__setattr__: a plain attribute
     if reg is not None:
         return reg
     reg = Registry(hook_names(model))
@@ -243,7 +250,7 @@ def _registry(model: nn.Module) -> Registry:
 
 def _uninstall(model: nn.Module) -> None:
     for m in model.modules():
-        if getattr(m, "hooks", None) is not None and isinstance(m.hooks, Tap):
+        if isinstance(m.__dict__.get("hooks"), Tap):
             m.hooks = None
     object.__setattr__(model, "_hook_registry", None)
 
