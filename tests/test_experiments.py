@@ -88,7 +88,7 @@ def test_claim_holds_and_control_fails_at_the_tiny_setting(runs, name):
     for figure in results["figures"]:
         assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert results["command"] == f"tcat experiments run {name} --tiny" and results["setting"] == "tiny"
-    assert results["config"] == {**vars(get(name).config(tiny=True))}
+    assert results["config"] == json.loads(json.dumps(vars(get(name).config(tiny=True))))
     assert results["cpu_seconds"] > 0 and results["wall_seconds"] > 0
     flags = set()
     for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:

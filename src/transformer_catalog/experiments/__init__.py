@@ -24,6 +24,7 @@ MODULES = (
     "logit_lens",
     "induction_heads",
     "induction_text",
+    "grokking",
     "scaling_laws",
     "lineage_perceptron",
     "lineage_mlp",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import io
+import json
 import os
 import platform
 import time
@@ -118,7 +119,7 @@ def finish(
         "claim_holds": bool(claim_holds),
         "control_fails": bool(control_fails),
         "setting": cfg.setting,
-        "config": dataclasses.asdict(cfg),
+        "config": json.loads(json.dumps(dataclasses.asdict(cfg))),  # as results.json holds it (tuples -> lists)
         "command": command(module.NAME, cfg),
         "cpu_seconds": cpu,
         "wall_seconds": wall,
@@ -140,8 +141,6 @@ def prepare(out) -> Path:
 def override(cfg, assignments: list[str]):
     """`cfg` with FIELD=VALUE assignments applied (the CLI's --set), each value read as the field's current
     type: an int, a number, true/false, text, or JSON for lists (a grid of budgets and sizes)."""
-    import json
-
     from ..errors import TcatError
 
     if not assignments:

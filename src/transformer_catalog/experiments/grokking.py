@@ -6,7 +6,6 @@ handful of frequencies. The control is the same run without weight decay."""
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass
 
@@ -22,6 +21,9 @@ CONTROL = (
     "The same model, data and budget without weight decay: it fits the training pairs as fast, but does not "
     "generalise (test accuracy stays below 0.99), so generalisation is weight decay's doing, not the budget's."
 )
+# At p = 23 and a learning rate high enough to grok in seconds, test accuracy wavers around 0.95 after it
+# jumps: tests/test_grokking.py checks the tiny run's jump (>= 0.9 only with weight decay), not the 0.99 bar.
+TINY_SHOWS_CLAIM_NOT = "the tiny run generalises (about 0.95) but does not hold 0.99 at its high learning rate"
 TARGET_TEST_ACC = 0.99
 MAX_KEY_FREQUENCIES = 6
 ENERGY = 0.9  # key frequencies: the fewest that hold this share of the embedding's non-constant Fourier energy
@@ -37,7 +39,7 @@ class Config:
     d_model: int = 64
     heads: int = 4
     d_ff: int = 256
-    steps: int = 3500
+    steps: int = 4000
     lr: float = 3e-3
     weight_decay: float = 1.0
     warmup: int = 10
@@ -112,12 +114,15 @@ def train(cfg: Config, weight_decay: float, progress=None) -> dict:
     model = build_model(model_config(cfg))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=weight_decay, betas=(0.9, 0.98))
 
-    # linear warmup, then a cosine decay to a tenth: at a constant 3e-3, Adam's late loss spikes knock the
-    # generalised solution over for a few hundred steps (a first run ended in such a dip, at test 0.957)
+    # linear warmup, constant, then a linear decay to a tenth over the last tenth of the steps. At a constant
+    # 3e-3 Adam's loss spikes can knock the generalised solution over for a few hundred steps (a first run
+    # ended in such a dip, at test 0.957); a cosine decay over the whole run stopped weight decay's clean-up
+    # early (a second run: test 1.0, but 22 frequencies for 90% of the energy, against 7 at constant rate).
     def factor(s: int) -> float:
+        tail = cfg.steps - cfg.steps // 10
         if s < cfg.warmup:
             return (s + 1) / cfg.warmup
-        return 0.1 + 0.45 * (1 + math.cos(math.pi * (s - cfg.warmup) / max(1, cfg.steps - cfg.warmup)))
+        return 1.0 if s < tail else 1.0 - 0.9 * (s - tail) / max(1, cfg.steps - tail)
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     curve = []
@@ -197,7 +202,7 @@ def run(cfg: Config, out) -> dict:
     general = first_step(claim["curve"], "test_acc", TARGET_TEST_ACC)
     figure = _figure(cfg, claim, control, out)
     write_json(out / "curves.json", {"weight_decay": claim["curve"], "no_weight_decay": control["curve"]})
-    return finish(
+    results = finish(
         out,
         sys.modules[__name__],
         cfg,
@@ -229,3 +234,28 @@ def run(cfg: Config, out) -> dict:
         control_fails=c_last["test_acc"] < TARGET_TEST_ACC,
         figures=[figure],
     )
+    missed = miss(results["metrics"], cfg.d_model)
+    if missed and not (results["claim_holds"] and results["control_fails"]):  # shown on the site and in BENCHMARKS.md
+        results["miss"] = missed
+        write_json(out / "results.json", results)
+    return results
+
+
+def miss(m: dict, width: int) -> str:
+    """By how much and why a target was missed, from the measured numbers ("" when none was)."""
+    out = []
+    if m["step_generalised"] is None or m["test_acc"] < TARGET_TEST_ACC:
+        out.append(f"final test accuracy {m['test_acc']:.3f}, below {TARGET_TEST_ACC}")
+    elif m["step_train_fitted"] is None or m["step_generalised"] <= m["step_train_fitted"]:
+        out.append("test accuracy did not lag training accuracy")
+    if m["key_frequencies"] > MAX_KEY_FREQUENCIES:
+        out.append(
+            f"{m['key_frequencies']} Fourier frequencies hold {ENERGY:.0%} of the embedding's energy, not <= "
+            f"{MAX_KEY_FREQUENCIES} (the control's: {m['control_key_frequencies']}); the run generalised (test "
+            f"{m['test_acc']:.3f} from step {m['step_generalised']}, training pairs fitted at step "
+            f"{m['step_train_fitted']}), but at width {width} (the paper: 128) and this budget weight "
+            "decay had not yet cleaned the embedding down to a handful of frequencies"
+        )
+    if m["control_test_acc"] >= TARGET_TEST_ACC:
+        out.append(f"the control generalised too (test {m['control_test_acc']:.3f})")
+    return "; ".join(out)
