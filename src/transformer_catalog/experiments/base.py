@@ -174,3 +174,14 @@ def override(cfg, assignments: list[str]):
             raise TcatError(f"--set {name}={text!r}: expected a value like {current!r} ({kind})") from None
         changes[name] = value
     return dataclasses.replace(cfg, **changes)
+
+
+def state_miss(out: Path, results: dict, missed: str) -> dict:
+    """Add `missed` (by how much and why a target was missed, from the measured numbers) to a result that does
+    not hold, and rewrite its results.json: the site and BENCHMARKS.md show it beside the numbers."""
+    from ..files import write_json
+
+    if missed and not (results["claim_holds"] and results["control_fails"]):
+        results["miss"] = missed
+        write_json(out / "results.json", results)
+    return results

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from .base import Clock, finish, prepare, pyplot, save_figure
+from .base import Clock, finish, prepare, pyplot, save_figure, state_miss
 
 NAME = "grokking"
 CLAIM = (
@@ -234,11 +234,7 @@ def run(cfg: Config, out) -> dict:
         control_fails=c_last["test_acc"] < TARGET_TEST_ACC,
         figures=[figure],
     )
-    missed = miss(results["metrics"], cfg.d_model)
-    if missed and not (results["claim_holds"] and results["control_fails"]):  # shown on the site and in BENCHMARKS.md
-        results["miss"] = missed
-        write_json(out / "results.json", results)
-    return results
+    return state_miss(out, results, miss(results["metrics"], cfg.d_model))
 
 
 def miss(m: dict, width: int) -> str:

@@ -8,7 +8,7 @@ import json
 import sys
 from dataclasses import dataclass
 
-from .base import Clock, finish, prepare, pyplot, save_figure
+from .base import Clock, finish, prepare, pyplot, save_figure, state_miss
 
 NAME = "lineage-gan"
 LINEAGE = "GAN"
@@ -147,10 +147,4 @@ def run(cfg: Config, out) -> dict:
         control_fails=ctl["cas"] <= 0.2 and ctl["fid_cnn"] >= 10 * gan["fid_cnn"],
         figures=[figure],
     )
-    missed = miss(results["metrics"], cfg)
-    if missed:  # shown on the site and in BENCHMARKS.md beside the numbers (render.py)
-        from ..files import write_json
-
-        results["miss"] = missed
-        write_json(out / "results.json", results)
-    return results
+    return state_miss(out, results, miss(results["metrics"], cfg))

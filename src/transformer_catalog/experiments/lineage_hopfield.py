@@ -8,7 +8,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 
-from .base import Clock, finish, prepare, pyplot, save_figure
+from .base import Clock, finish, prepare, pyplot, save_figure, state_miss
 
 NAME = "lineage-hopfield"
 LINEAGE = "RNN"
@@ -88,13 +88,7 @@ def run(cfg: Config, out) -> dict:
         control_fails=rates[0.20] <= 0.5,
         figures=[figure],
     )
-    missed = miss(results["metrics"])
-    if missed and not (results["claim_holds"] and results["control_fails"]):  # shown on the site and in BENCHMARKS.md
-        from ..files import write_json
-
-        results["miss"] = missed
-        write_json(out / "results.json", results)
-    return results
+    return state_miss(out, results, miss(results["metrics"]))
 
 
 def miss(m: dict) -> str:

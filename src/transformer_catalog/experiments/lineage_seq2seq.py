@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import Clock, finish, prepare, pyplot, save_figure
+from .base import Clock, finish, prepare, pyplot, save_figure, state_miss
 
 NAME = "lineage-seq2seq"
 LINEAGE = "LSTM"
@@ -217,13 +217,7 @@ def run(cfg: Config, out) -> dict:
         control_fails=c["chrf"] < a["chrf"],
         figures=[figure],
     )
-    missed = miss(results["metrics"], cfg.budget_cpu_s)
-    if missed and not (results["claim_holds"] and results["control_fails"]):  # shown on the site and in BENCHMARKS.md
-        from ..files import write_json
-
-        results["miss"] = missed
-        write_json(out / "results.json", results)
-    return results
+    return state_miss(out, results, miss(results["metrics"], cfg.budget_cpu_s))
 
 
 def miss(m: dict, budget: float) -> str:
