@@ -106,6 +106,7 @@ CASES = [
     ("inspect-target-one-stack", ["inspect", "attention", "GPT-2", "hi", "--target", "x"],
      r"--target is the decoder's input of an encoder-decoder"),
     ("inspect-vision-model", ["inspect", "attention", "ViT", "hi"], r"is a vision model \(it reads images\)"),
+    ("inspect-vision-not-an-image", ["inspect", "attention", "ViT", "file.txt"], r"file.txt: not a readable image"),
     ("inspect-out-is-file", ["inspect", "attention", "GPT-2", "hi", "--out", "file.txt"],
      r"file.txt: exists and is not a folder"),
     ("diff-unknown", ["diff", "Lama", "GPT-2"], r"unknown model 'Lama'; did you mean .*'Llama 2'"),

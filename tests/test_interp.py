@@ -327,3 +327,24 @@ def test_inspect_attention_refuses_a_file_or_an_empty_folder_as_model(tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "weights.bin: not a folder; MODEL is a run or Hugging Face folder" in err[0]
     assert "not a checkpoint folder (no config.json)" in err[1]
+
+
+def test_inspect_attention_reads_an_image_for_a_vision_model(tmp_path, capsys):
+    """ViT (a buildable catalog entry that reads images): the text argument names an image file; its maps
+    cover the class token and every patch."""
+    import numpy as np
+    from matplotlib import image as mpimg
+
+    from transformer_catalog.catalog.specs import resolve
+    from transformer_catalog.cli import main
+
+    mpimg.imsave(tmp_path / "img.png", np.random.RandomState(0).rand(28, 28), cmap="gray")
+    out = tmp_path / "maps"
+    assert main(["inspect", "attention", "ViT", str(tmp_path / "img.png"), "--layer", "0", "--out", str(out)]) == 0
+    vision = resolve("ViT", scale="tiny").config.vision
+    heads = resolve("ViT", scale="tiny").config.attention.n_heads
+    svgs = sorted(p.name for p in out.glob("*.svg"))
+    assert svgs == sorted([f"blocks.0.attn.head{h}.svg" for h in range(heads)] + ["blocks.0.attn.mean.svg"])
+    text = (out / "blocks.0.attn.head0.svg").read_text()
+    side = vision.image_size // vision.patch_size
+    assert ">cls<" in text and f">p{side - 1},{side - 1}<" in text  # the class token and the last patch label

@@ -6,7 +6,8 @@ MODEL is tried in this order: `minilm` (the shipped all-MiniLM-L6-v2 weights), a
 (config.json with a model_type; interop.from_hf, its tokenizer.json with its special tokens), a tcat
 run or checkpoint folder (train/checkpoint.py; its tokenizer.json), or a catalog entry / named config
 (catalog/specs.py resolve) built at tiny scale with random weights (seed 0), whose tokens are the
-text's UTF-8 bytes. A two-tower model (CLIP) is inspected through its text tower."""
+text's UTF-8 bytes. A two-tower model (CLIP) is inspected through its text tower; a vision encoder (ViT)
+reads an image file (PNG) named where the text goes, and its tokens are the class token and the patches."""
 
 from __future__ import annotations
 
@@ -54,9 +55,7 @@ def _text_tower(model, label: str):
 
     if isinstance(model, DualEncoder):
         return model.text, f"{label} (text tower)"
-    if getattr(model.config, "vision", None):
-        raise TcatError(f"{label} is a vision model (it reads images); inspect attention takes a text model")
-    return model, label
+    return model, label  # a vision encoder reads an image file named where the text goes (_image_inputs)
 
 
 def _hf_folder(folder: Path, label: str) -> Opened:
@@ -122,6 +121,8 @@ def _inputs(opened, text: str, target: str | None):
     import torch
 
     model = opened.model
+    if model.config.vision is not None:
+        return _image_inputs(model.config.vision, text, opened.label, target)
     limit = model.config.position.max_len
     ids = opened.encode(text)
     if not ids:
@@ -140,6 +141,38 @@ def _inputs(opened, text: str, target: str | None):
     if model.config.arch == "encoder":
         return {"ids": src, "keep": torch.ones_like(src, dtype=torch.bool)}, {"": opened.tokens(ids)}
     return src, {"": opened.tokens(ids)}
+
+
+def _image_inputs(vision, path: str, label: str, target: str | None):
+    """(pixels (1, C, H, W) scaled to [-1, 1], {"": class token + patch labels}) from an image file (PNG,
+    read by matplotlib), resized to the model's image size; grey images fill every channel."""
+    import torch
+    import torch.nn.functional as F
+
+    if target is not None:
+        raise TcatError("--target is the decoder's input of an encoder-decoder; this model has one stack")
+    file = Path(path)
+    if not file.is_file():
+        raise TcatError(
+            f"{label} is a vision model (it reads images): give an image file (PNG), not text ({path[:40]!r})"
+        )
+    import matplotlib.image as mpimg
+
+    try:
+        image = torch.as_tensor(mpimg.imread(file), dtype=torch.float32)
+    except (OSError, ValueError, SyntaxError) as e:
+        raise TcatError(f"{path}: not a readable image ({str(e).splitlines()[0][:80]})") from None
+    if image.max() > 1:  # 8-bit values (JPEG through PIL) rather than PNG's [0, 1]
+        image = image / 255
+    image = image[..., None] if image.dim() == 2 else image[..., :3]  # drop an alpha channel
+    image = image.permute(2, 0, 1)[None]
+    channels = vision.channels
+    image = image.mean(1, keepdim=True).expand(-1, channels, -1, -1) if image.size(1) != channels else image
+    size = vision.image_size
+    pixels = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False) * 2 - 1
+    side = size // vision.patch_size
+    labels = (["cls"] if vision.class_token else []) + [f"p{r},{c}" for r in range(side) for c in range(side)]
+    return pixels, {"": labels}
 
 
 def _select(model, hooks: list[str] | None, layer: int | None) -> list[str]:
