@@ -18,6 +18,7 @@ LAYERS = {
     "interop": 4, "catalog": 4,
     "train": 5,
     "lineage": 6, "interp": 6,  # libraries of the lineage rows and of interpretability, used by experiments
+    "rlhf": 6, "diffusion": 6,  # preference tuning and the diffusion Transformer: libraries the experiments run
     "apps": 7, "experiments": 7,
     "cli": 8,
 }  # fmt: skip
