@@ -331,5 +331,9 @@ CASES = [
      r"file.txt: exists and is not a folder"),
     ("experiments-out-user", ["experiments", "run", "copy", "--out", "user"], r"user is a non-empty folder"),
     ("experiments-threads", ["experiments", "run", "copy", "--threads", "999"], r"argument --threads: .*out of range"),
+    # -- rlhf (issue 13) -------------------------------------------------------------------------------
+    # -- diffusion (issue 14) --------------------------------------------------------------------------
+    # -- efficient attention and long context (issue 16) -----------------------------------------------
+    # -- today's Hugging Face architectures (issue 20) -------------------------------------------------
 ]
 # fmt: on
