@@ -5,10 +5,14 @@ python benchmarks/report.py
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+ROOT = HERE.parent
 RESULTS = ROOT / "benchmarks" / "results"
 
 TRANSLATION_TRAIN = (
@@ -620,6 +624,9 @@ def step_profile(lines):
     lines += ["", f"Command: `{r['command']}`", ""]
 
 
+AREAS = [a for a in ("levers", "attention", "long_context", "rlhf", "diffusion") if (HERE / f"report_{a}.py").exists()]
+
+
 def main():
     lines = [
         "# Benchmarks",
@@ -640,6 +647,8 @@ def main():
     decoder_speed(lines)
     sentence_embedding(lines)
     step_profile(lines)
+    for area in AREAS:  # sections kept beside their benchmarks (benchmarks/report_<area>.py)
+        importlib.import_module(f"report_{area}").section(lines)
     catalog(lines)
     params(lines)
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")
