@@ -22,7 +22,7 @@ from .. import __version__
 CATEGORIES = ("stack", "norm", "position", "feed-forward", "attention", "block", "experts", "biases", "embedding")
 # The code whose behaviour decides a built config: a change to any of it invalidates the cache.
 _PKG = Path(__file__).parent.parent
-_CODE = ("nn/config.py", "catalog/specs.py", "catalog/changes.py", "families/*.py")  # flat_config is here
+_CODE = ("nn/config*.py", "catalog/specs.py", "catalog/changes.py", "families/*.py")  # flat_config is here
 
 
 @dataclass(frozen=True, order=True)
