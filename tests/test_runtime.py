@@ -1,4 +1,4 @@
-"""Thread choice (never more threads than free cores) and the bf16 default (on only with AMX)."""
+"""Thread choice (never more threads than free cores) and the bf16 default (on where bf16 measures faster)."""
 
 import os
 
@@ -27,15 +27,17 @@ def test_set_threads_prefers_an_explicit_count_then_omp_num_threads(monkeypatch)
         torch.set_num_threads(before)
 
 
-def test_bf16_auto_follows_amx(tmp_path, monkeypatch):
+def test_bf16_auto_follows_a_measurement_not_the_amx_flag(tmp_path, monkeypatch):
     with_amx, without = tmp_path / "amx", tmp_path / "no-amx"
     with_amx.write_text("processor : 0\nflags : fpu avx512f avx512_bf16 amx_bf16 amx_tile\n")
     without.write_text("processor : 0\nflags : fpu avx512f avx512_bf16\n")
     assert runtime.has_amx(str(with_amx)) and not runtime.has_amx(str(without))
     assert not runtime.has_amx(str(tmp_path / "missing"))
-    monkeypatch.setattr(runtime, "has_amx", lambda: True)
-    assert runtime.use_bf16("auto") and runtime.use_bf16("on") and not runtime.use_bf16("off")
     monkeypatch.setattr(runtime, "has_amx", lambda: False)
+    monkeypatch.setattr(runtime, "bf16_matmul_pays", lambda *shape: True)
+    assert runtime.use_bf16("auto") and runtime.use_bf16("on") and not runtime.use_bf16("off")
+    monkeypatch.setattr(runtime, "has_amx", lambda: True)
+    monkeypatch.setattr(runtime, "bf16_matmul_pays", lambda *shape: False)
     assert not runtime.use_bf16("auto") and runtime.use_bf16("on")
 
 

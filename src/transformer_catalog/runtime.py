@@ -36,8 +36,8 @@ def set_threads(n: int = 0) -> int:
 
 
 def has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether the CPU multiplies bf16 matrices in AMX tiles (Sapphire Rapids and later), where bf16
-    autocast trains ~1.5x faster than fp32. Without AMX (avx512_bf16 only) bf16 is slower than fp32."""
+    """Whether the CPU multiplies bf16 matrices in AMX tiles (Sapphire Rapids and later). Only a
+    fact to report: bf16 pays on some avx512_bf16 CPUs without AMX too (bf16_matmul_pays measures)."""
     try:
         with open(cpuinfo) as f:
             return any(line.startswith("flags") and " amx_bf16" in line for line in f)
@@ -45,9 +45,43 @@ def has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
         return False
 
 
-def use_bf16(choice: str) -> bool:
-    """--bf16 auto|on|off: auto means on exactly where the CPU has AMX."""
-    return choice == "on" or (choice == "auto" and has_amx())
+def bf16_matmul_pays(rows: int = 1024, d_in: int = 768, d_out: int = 3072, margin: float = 1.25) -> bool:
+    """Whether a (rows x d_in) @ (d_in x d_out) matmul, a training step's typical one, runs at least
+    `margin` times faster in bf16 than in fp32 here: the best of 5 timings each after a warm-up (the
+    best, so another process's time slice does not decide). AMX and avx512_bf16 CPUs measure 1.5-3x
+    at GPT sizes; a CPU that emulates bf16, or matmuls too small to amortise the conversion, do not."""
+    import time
+
+    import torch
+
+    x, w = torch.randn(rows, d_in), torch.randn(d_in, d_out)
+    best = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = x.to(dtype), w.to(dtype)
+        a @ b
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - t)
+        best[dtype] = min(times)
+    return best[torch.bfloat16] * margin <= best[torch.float32]
+
+
+# auto keeps fp32 for models whose matmuls are smaller than this (FLOPs of the probe): their steps
+# are dominated by other work, a timing of microseconds is noise, and fp32 is exact
+AUTO_BF16_MIN_FLOPS = 1e9
+
+
+def use_bf16(choice: str, probe: tuple[int, int, int] | None = None) -> bool:
+    """--bf16 auto|on|off: auto means on where bf16 measures faster here, timed on the run's own
+    matmul shape (`probe`: tokens per micro-batch, width in, width out), not read off a CPU flag."""
+    if choice != "auto":
+        return choice == "on"
+    if probe is None:
+        return bf16_matmul_pays()
+    rows, d_in, d_out = probe
+    return 2 * rows * d_in * d_out >= AUTO_BF16_MIN_FLOPS and bf16_matmul_pays(rows, d_in, d_out)
 
 
 def has_cxx_compiler() -> bool:

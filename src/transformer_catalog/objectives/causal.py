@@ -18,6 +18,57 @@ from torch import Tensor
 from .base import IGNORE, Defaults, Vocab, flatten, generator, pad, token_loss
 
 
+class LowPrecisionCrossEntropy(torch.autograd.Function):
+    """Mean cross-entropy over labelled rows of bf16 logits, computed in fp32 a chunk of rows at a
+    time: `F.cross_entropy(logits.float())` materialises the fp32 logits, then fp32 log-probabilities
+    (kept for backward), then an fp32 gradient cast back to bf16. Here nothing of the logits' size
+    is fp32: forward keeps the bf16 logits and one fp32 log-sum-exp per row, backward writes the
+    bf16 gradient (softmax - one-hot) chunk by chunk."""
+
+    CHUNK_ELEMENTS = 1 << 22  # fp32 working set of one chunk: 16 MB
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, labels: Tensor) -> Tensor:
+        rows = max(1, LowPrecisionCrossEntropy.CHUNK_ELEMENTS // logits.size(-1))
+        valid = labels != IGNORE
+        safe = labels.clamp(min=0)
+        lse = torch.empty(logits.size(0), dtype=torch.float32, device=logits.device)
+        total = torch.zeros((), dtype=torch.float32, device=logits.device)
+        for i in range(0, logits.size(0), rows):
+            x = logits[i : i + rows].float()
+            lse[i : i + rows] = x.logsumexp(-1)
+            picked = x.gather(1, safe[i : i + rows, None]).squeeze(1)
+            total += ((lse[i : i + rows] - picked) * valid[i : i + rows]).sum()
+        n = valid.sum().clamp(min=1)
+        ctx.save_for_backward(logits, labels, lse)
+        ctx.n = n
+        return total / n
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        logits, labels, lse = ctx.saved_tensors
+        rows = max(1, LowPrecisionCrossEntropy.CHUNK_ELEMENTS // logits.size(-1))
+        out = torch.empty_like(logits)
+        scale = (grad / ctx.n).float()
+        for i in range(0, logits.size(0), rows):
+            lab = labels[i : i + rows]
+            p = (logits[i : i + rows].float() - lse[i : i + rows, None]).exp_()
+            valid = lab != IGNORE
+            p[valid, lab[valid]] -= 1.0
+            p *= valid[:, None] * scale
+            out[i : i + rows] = p
+        return out, None
+
+
+def causal_token_loss(logits: Tensor, labels: Tensor) -> tuple[Tensor, int]:
+    """token_loss, but bf16 logits go through LowPrecisionCrossEntropy (no fp32 copy of them)."""
+    if logits.dtype != torch.bfloat16:
+        return token_loss(logits, labels)
+    n = int((labels != IGNORE).sum())
+    flat = logits.reshape(-1, logits.size(-1))
+    return LowPrecisionCrossEntropy.apply(flat, labels.reshape(-1)), n
+
+
 class _OnDecoder(Defaults):
     """Decoder objectives train the core decoder as it is; a batch's `mask`, when present,
     replaces the causal mask."""
@@ -25,7 +76,7 @@ class _OnDecoder(Defaults):
     arch = "decoder"
 
     def loss(self, model, batch):
-        return token_loss(model(batch["ids"], attn_mask=batch.get("mask")), batch["labels"])
+        return causal_token_loss(model(batch["ids"], attn_mask=batch.get("mask")), batch["labels"])
 
 
 @dataclass

@@ -50,13 +50,18 @@ def overrides(items: list[str]) -> dict:
     return out
 
 
-def train_config(values: dict) -> TrainConfig:
-    """A TrainConfig from option values (bf16 given as auto/on/off becomes on or off here)."""
+def train_config(values: dict, model_cfg=None) -> TrainConfig:
+    """A TrainConfig from option values (bf16 given as auto/on/off becomes on or off here; auto
+    times a bf16 and an fp32 matmul of `model_cfg`'s shape: tokens per micro-batch x width x ffn)."""
     from ..runtime import use_bf16
 
     values = dict(values)
     if isinstance(values.get("bf16"), str):
-        values["bf16"] = use_bf16(values["bf16"])
+        probe = None
+        if model_cfg is not None:
+            width = model_cfg.d_model
+            probe = (values.get("max_tokens", TrainConfig.max_tokens), width, model_cfg.ffn.d_ff or 4 * width)
+        values["bf16"] = use_bf16(values["bf16"], probe)
     return TrainConfig(**values)
 
 
@@ -131,7 +136,7 @@ def fresh(opts: RunOptions, train: dict, world: int, progress: bool) -> Run:
     max_len = opts.max_len or base.position.max_len
     task = make_task(opts.task, opts.data, opts.vocab or min(base.embedding.vocab_size, 32000), max_len, tokenizer)
     model_cfg = base.replace(**{"embedding.vocab_size": task.vocab_size, "embedding.pad_id": task.pad_id})
-    cfg = train_config({"bf16": "auto", **train})
+    cfg = train_config({"bf16": "auto", **train}, model_cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg)
     if init_state is not None:
@@ -248,7 +253,7 @@ def resume(opts: RunOptions, run_given: dict, train_given: dict, world: int, pro
     values.update({k: v for k, v in train_given.items() if k in known})
     values["grad_accum"] = accum
     values["max_minutes"] = train_given.get("max_minutes", 0.0)  # this invocation's budget, not the run's
-    cfg = train_config(values)
+    cfg = train_config(values, model_cfg)
     tokenizer = Tokenizer.load(folder / "tokenizer.json") if (folder / "tokenizer.json").is_file() else None
     task_meta = meta["task"]
     task = make_task(

@@ -1,7 +1,7 @@
 """The trainer, for every task and objective: Adam with the paper's warmup / inverse-square-root
-schedule or AdamW with warmup + cosine decay, gradient accumulation and clipping, optional bf16
-autocast, label smoothing, periodic evaluation, metrics as JSONL plus a loss plot (loss.png),
-atomic checkpoints and exact resume.
+schedule or AdamW with warmup + cosine decay, gradient accumulation and clipping, optional bf16 (a
+bf16 compute copy with fp32 master weights, train/precision.py), label smoothing, periodic
+evaluation, metrics as JSONL plus a loss plot (loss.png), atomic checkpoints and exact resume.
 
 Exact resume: everything that decides the next step is saved — weights, Adam moments, the step
 (the learning rate is a pure function of it), the data position (epoch, next batch; the batch
@@ -103,11 +103,19 @@ class Trainer:
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.model, self.task, self.cfg = model, task, cfg
         self.run_meta = run_meta
+        # bf16 in one process: a bf16 compute copy with fp32 master weights (train/precision.py);
+        # under torchrun, bf16 stays autocast (DDP/FSDP reduce and shard the fp32 model itself)
+        self.mixed = None
+        if cfg.bf16 and self.world == 1:
+            from .precision import MasterWeights
+
+            self.mixed = MasterWeights(model)
+        compute = model if self.mixed is None else self.mixed.compute
         if cfg.compile:
             from .compile import compile_blocks
 
-            compile_blocks(model)  # before DDP/FSDP wrap it, as torchtitan does
-        self.step_module = distributed.wrap(model, fsdp)  # what the training forward runs through
+            compile_blocks(compute)  # before DDP/FSDP wrap it, as torchtitan does
+        self.step_module = distributed.wrap(compute, fsdp)  # what the training forward runs through
         self.out = Path(out)
         self.ckpt = self.out / "checkpoint"
         self.progress = progress and self.rank == 0
@@ -151,6 +159,8 @@ class Trainer:
         weights = read_weights(self.model, folder / "model.safetensors")
         self.state, optimizer_state = load_training_state(folder)
         distributed.load_state(self.model, self.optimizer, weights, optimizer_state)
+        if self.mixed is not None:
+            self.mixed.refresh()  # the compute copy is a function of the master weights
         self._truncate_metrics(self.state["step"])
 
     def _truncate_metrics(self, step: int) -> None:
@@ -221,6 +231,8 @@ class Trainer:
                                 f"loss became {loss.item()} at step {st['step'] + 1}; lower the learning rate"
                             )
                         (loss / cfg.grad_accum).backward()
+                    if self.mixed is not None:
+                        self.mixed.grads_to_master()  # accumulated in fp32
                     total += loss.item() / cfg.grad_accum
                     n_tok += task.count_tokens(batch)
                 total = distributed.mean(total)
@@ -229,6 +241,8 @@ class Trainer:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
                 self.optimizer.step()
                 self.optimizer.zero_grad(set_to_none=True)
+                if self.mixed is not None:
+                    self.mixed.refresh()
                 st["step"] += 1
                 st["tokens"] += n_tok
                 window_tokens += n_tok
