@@ -32,7 +32,8 @@ class PreferenceLoss(NamedTuple):
 # -- log-probabilities -----------------------------------------------------------------------------------------
 def token_logps(logits: Tensor, targets: Tensor) -> Tensor:
     """log p(target_t | ...) at every position: logits (B, T, V) predicting targets (B, T)."""
-    return torch.gather(F.log_softmax(logits.float(), dim=-1), 2, targets.unsqueeze(-1)).squeeze(-1)
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 logits: softmax in fp32
+    return torch.gather(F.log_softmax(logits, dim=-1), 2, targets.unsqueeze(-1)).squeeze(-1)
 
 
 def sequence_logps(logits: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
@@ -94,16 +95,13 @@ def dpo_loss(
     ref_chosen: Tensor,
     ref_rejected: Tensor,
     beta: float = 0.1,
-    label_smoothing: float = 0.0,
 ) -> PreferenceLoss:
     """DPO: -log sigmoid(beta * [(log pi(y_w) - log pi_ref(y_w)) - (log pi(y_l) - log pi_ref(y_l))]), averaged
-    over pairs. Inputs are (B,) summed response log-probabilities. `label_smoothing` eps > 0 is the
-    conservative DPO of Mitchell (2023): a pair's label is wrong with probability eps."""
+    over pairs. Inputs are (B,) summed response log-probabilities."""
     _check_beta(beta)
     chosen = policy_chosen - ref_chosen
     rejected = policy_rejected - ref_rejected
-    logits = beta * (chosen - rejected)
-    losses = -(1 - label_smoothing) * F.logsigmoid(logits) - label_smoothing * F.logsigmoid(-logits)
+    losses = -F.logsigmoid(beta * (chosen - rejected))
     return PreferenceLoss(losses.mean(), beta * chosen.detach(), beta * rejected.detach())
 
 
@@ -188,9 +186,10 @@ def grpo_loss(
     adv = advantages.unsqueeze(1)
     per_token = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
     kl = torch.zeros_like(logps)
-    if ref_logps is not None and beta != 0:
+    if ref_logps is not None:  # measured even at beta = 0: the drift from the reference is worth watching
         kl = torch.exp(ref_logps - logps) - (ref_logps - logps) - 1
-        per_token = per_token + beta * kl
+        if beta != 0:
+            per_token = per_token + beta * kl
     lengths = m.sum(-1).clamp(min=1)
     loss = ((per_token * m).sum(-1) / lengths).mean()
     return loss, ((kl * m).sum(-1) / lengths).mean().detach()
