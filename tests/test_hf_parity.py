@@ -408,9 +408,9 @@ def test_missing_tensor_and_unsupported_setting_are_named(tmp_path):
     with pytest.raises(TcatError, match="tensor model.layers.1.mlp.up_proj.weight is missing"):
         from_hf(path)
     cfg = json.loads((path / "config.json").read_text())
-    cfg["rope_parameters"] = {"rope_type": "yarn", "factor": 4.0, "rope_theta": 10000.0}
+    cfg["rope_parameters"] = {"rope_type": "proportional", "factor": 4.0, "rope_theta": 10000.0}
     (path / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(TcatError, match="rope_type='yarn' is not supported"):
+    with pytest.raises(TcatError, match="rope_type='proportional' is not supported"):
         from_hf(path)
 
 

@@ -5,6 +5,8 @@ an untied output projection. Checkpoint mapping below."""
 
 from __future__ import annotations
 
+import math
+
 from ..errors import TcatError
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, MoEConfig, NormConfig, PositionConfig
 from ._family import Family
@@ -35,28 +37,59 @@ layers = decoder_layers
 
 def _rope(hf: dict, max_len: int) -> PositionConfig:
     # transformers >= 4.56 nests RoPE settings in rope_parameters; older configs use rope_theta
-    # and rope_scaling. Unscaled, linear and llama3 scaling are implemented.
+    # and rope_scaling. Read as transformers' modeling_rope_utils reads them (defaults included).
     params = {**(hf.get("rope_scaling") or {}), **(hf.get("rope_parameters") or {})}
     kind = params.get("rope_type", params.get("type", "default"))
     theta = float(params.get("rope_theta", hf.get("rope_theta", 10000.0)))
     if kind == "default":
         return PositionConfig(kind="rope", max_len=max_len, rope_theta=theta)
-    if kind == "linear":
-        return PositionConfig(
-            kind="rope", max_len=max_len, rope_theta=theta, rope_scaling="linear", rope_factor=float(params["factor"])
-        )
+    if kind not in ("linear", "llama3", "dynamic", "yarn", "longrope"):
+        raise TcatError(f"Hugging Face config {hf.get('model_type')}: rope_type={kind!r} is not supported yet")
+    # Phi-3 keeps the pretraining length at the top level; transformers lets it win over rope_parameters'
+    original = int(
+        hf.get("original_max_position_embeddings") or params.get("original_max_position_embeddings") or max_len
+    )
+    factor = params.get("factor")
+    if factor is None and kind in ("yarn", "longrope"):  # transformers derives it from the two lengths
+        factor = max_len / original
+    if factor is None or not float(factor) > 0:
+        raise TcatError(f"Hugging Face config {hf.get('model_type')}: rope factor must be positive, got {factor}")
+    p = PositionConfig(kind="rope", max_len=max_len, rope_theta=theta, rope_scaling=kind, rope_factor=float(factor))
     if kind == "llama3":
-        return PositionConfig(
-            kind="rope",
-            max_len=max_len,
-            rope_theta=theta,
-            rope_scaling="llama3",
-            rope_factor=float(params["factor"]),
-            rope_low_freq=float(params["low_freq_factor"]),
-            rope_high_freq=float(params["high_freq_factor"]),
-            rope_original_len=int(params["original_max_position_embeddings"]),
-        )
-    raise TcatError(f"Hugging Face config {hf.get('model_type')}: rope_type={kind!r} is not supported yet")
+        p.rope_low_freq = float(params["low_freq_factor"])
+        p.rope_high_freq = float(params["high_freq_factor"])
+        p.rope_original_len = int(params["original_max_position_embeddings"])
+    elif kind == "dynamic":
+        # transformers scales beyond max_position_embeddings itself, with no upper limit: tcat keeps
+        # that length as the original one and accepts factor times as many positions
+        p.rope_original_len, p.max_len = max_len, int(math.ceil(max_len * p.rope_factor))
+    elif kind == "yarn":
+        p.rope_original_len = original
+        p.rope_attention_factor = _yarn_attention_factor(params, p.rope_factor)
+        p.rope_beta_fast = float(params.get("beta_fast") or 32)
+        p.rope_beta_slow = float(params.get("beta_slow") or 1)
+        p.rope_truncate = bool(params.get("truncate", True))
+    elif kind == "longrope":
+        p.rope_original_len = original
+        p.rope_short_factor = [float(f) for f in params["short_factor"]]
+        p.rope_long_factor = [float(f) for f in params["long_factor"]]
+        p.rope_attention_factor = None if params.get("attention_factor") is None else float(params["attention_factor"])
+    return p
+
+
+def _yarn_attention_factor(params: dict, factor: float) -> float | None:
+    """YaRN's cos/sin multiplier as transformers resolves it; None leaves tcat's default (the same
+    0.1 ln(factor) + 1). DeepSeek's mscale / mscale_all_dim give a ratio of two such terms."""
+    if params.get("attention_factor") is not None:
+        return float(params["attention_factor"])
+    mscale, mscale_all_dim = params.get("mscale"), params.get("mscale_all_dim")
+    if not (mscale and mscale_all_dim):
+        return None
+
+    def term(m: float) -> float:
+        return 1.0 if factor <= 1 else 0.1 * m * math.log(factor) + 1.0
+
+    return term(mscale) / term(mscale_all_dim)
 
 
 def config_from_hf(hf: dict) -> ModelConfig:
@@ -134,7 +167,7 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
         "attention_bias": a.qkv_bias,
         "mlp_bias": cfg.ffn.bias,
         "rope_theta": cfg.position.rope_theta,
-        **_rope_to_hf(cfg.position),
+        **_rope_to_hf(cfg.position, int(cfg.head_dim * cfg.position.rotary_fraction)),
         "pad_token_id": cfg.embedding.pad_id,
         **({"sliding_window": a.window} if model_type != "llama" else {}),
         **(
@@ -150,17 +183,40 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     }
 
 
-def _rope_to_hf(p: PositionConfig) -> dict:
+def _rope_to_hf(p: PositionConfig, rot: int) -> dict:
+    """The rope_scaling / rope_parameters entries (and any top-level key they override); `rot` is
+    the number of rotating dimensions per head."""
     if p.rope_scaling == "none":
         return {}
+    if p.rope_scaling == "ntk":  # static NTK-aware scaling is a raised base, which transformers reads as such
+        theta = p.rope_theta * p.rope_factor ** (rot / (rot - 2))
+        return {"rope_theta": theta, "rope_parameters": {"rope_type": "default", "rope_theta": theta}}
     scaling = {"rope_type": p.rope_scaling, "factor": p.rope_factor}
+    top = {}
     if p.rope_scaling == "llama3":
         scaling |= {
             "low_freq_factor": p.rope_low_freq,
             "high_freq_factor": p.rope_high_freq,
             "original_max_position_embeddings": p.rope_original_len,
         }
-    return {"rope_scaling": scaling, "rope_parameters": {"rope_theta": p.rope_theta, **scaling}}
+    elif p.rope_scaling == "dynamic":  # transformers scales beyond max_position_embeddings
+        top = {"max_position_embeddings": p.rope_original_len}
+    elif p.rope_scaling == "yarn":
+        scaling |= {
+            "original_max_position_embeddings": p.rope_original_len,
+            "beta_fast": p.rope_beta_fast,
+            "beta_slow": p.rope_beta_slow,
+            "truncate": p.rope_truncate,
+        }
+    elif p.rope_scaling == "longrope":
+        scaling |= {
+            "original_max_position_embeddings": p.rope_original_len,
+            "short_factor": list(p.rope_short_factor),
+            "long_factor": list(p.rope_long_factor),
+        }
+    if p.rope_attention_factor is not None and p.rope_scaling in ("yarn", "longrope"):
+        scaling["attention_factor"] = p.rope_attention_factor
+    return {**top, "rope_scaling": scaling, "rope_parameters": {"rope_theta": p.rope_theta, **scaling}}
 
 
 B, H = "decoder.blocks.{i}", "model.layers.{i}"
