@@ -18,8 +18,10 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .init import initialised, normal
+from .layers import make_norm
 from .positions import Positions, scheme_for
 from .sparse import block_sparse_mask
+from .tiled import tiled_attention
 
 
 # -- masks ---------------------------------------------------------------------------------------
@@ -71,17 +73,26 @@ def eager_attention(
     bias: Tensor | None = None,
     scale: float | None = None,
     tap=None,
+    softcap: float | None = None,
+    sinks: Tensor | None = None,
 ) -> Tensor:
     """The paper's formula, step by step. q: (B, H, Tq, d), k and v: (B, H, Tk, d). `tap(name, x)`
-    reads or replaces the scores and the pattern (hook points, nn/hooks.py)."""
+    reads or replaces the scores and the pattern (hook points, nn/hooks.py). `softcap` bounds the
+    scaled logits smoothly to (-softcap, softcap) before any bias or mask (Gemma 2)."""
     scores = q @ k.transpose(-2, -1) * (1 / math.sqrt(q.size(-1)) if scale is None else scale)
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
     if bias is not None:
         scores = scores + bias
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     if tap is not None:
         scores = tap("hook_attn_scores", scores)
-    weights = scores.softmax(dim=-1)
+    if sinks is None:
+        weights = scores.softmax(dim=-1)
+    else:  # one more logit per head, which takes probability and brings no value (gpt-oss's sinks)
+        sink = sinks.to(scores.dtype).view(1, -1, 1, 1).expand(*scores.shape[:-1], 1)
+        weights = torch.cat([scores, sink], dim=-1).softmax(dim=-1)[..., :-1]
     if tap is not None:
         weights = tap("hook_pattern", weights)
     if dropout_p > 0.0:
@@ -101,17 +112,22 @@ def attend(
     scale: float | None = None,
     window: int | None = None,
     tap=None,
+    softcap: float | None = None,
+    sinks: Tensor | None = None,
 ) -> Tensor:
     """Scaled dot-product attention with an optional causal constraint (and sliding window), a
     boolean mask and an additive bias on the logits (T5's relative positions). With `tap` (a hook on
-    the scores or the pattern) it is computed eagerly, whatever the backend."""
+    the scores or the pattern) or `softcap` (which SDPA cannot apply) it is computed eagerly,
+    whatever the backend."""
     n_q, n_k = q.size(-2), k.size(-2)
+    if backend == "tiled" and tap is None and softcap is None and sinks is None and bias is None and dropout_p == 0.0:
+        return tiled_attention(q, k, v, mask, causal, scale, window)  # the window from positions, block by block
     if window is not None and window < n_k:
         if causal:
             mask = combine_masks(mask, window_mask(n_q, n_k, window, q.device))
         else:
             mask = combine_masks(mask, local_mask(n_k, window, q.device))
-    if tap is not None:
+    if tap is not None or softcap is not None or sinks is not None:  # sinks: SDPA has no extra logit
         backend = "eager"
     if backend == "sdpa" and causal and mask is None and bias is None and n_q == n_k:
         # The common training case: let SDPA pick its fused causal kernel.
@@ -119,7 +135,7 @@ def attend(
     if causal and n_q > 1:  # a single new query may see every cached key: no mask needed
         mask = combine_masks(mask, causal_mask(n_q, n_k, q.device))
     if backend == "eager":
-        return eager_attention(q, k, v, mask, dropout_p, bias, scale, tap)
+        return eager_attention(q, k, v, mask, dropout_p, bias, scale, tap, softcap, sinks)
     if bias is not None:  # SDPA takes one float mask: the bias with -inf where attention is not allowed
         mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
@@ -140,6 +156,7 @@ class LayerCache:
         self._k: Tensor | None = None
         self._v: Tensor | None = None
         self.length = 0
+        self.state: Tensor | None = None  # a linear-attention mixer's recurrent state (nn/linear_attention.py)
         self.cross_k: Tensor | None = None
         self.cross_v: Tensor | None = None
 
@@ -174,7 +191,7 @@ class LayerCache:
 
     def reorder(self, index: Tensor) -> None:
         """Keep batch rows `index` (beam search reorders hypotheses every step)."""
-        for name in ("_k", "_v", "cross_k", "cross_v"):
+        for name in ("_k", "_v", "cross_k", "cross_v", "state"):
             t = getattr(self, name)
             if t is not None:
                 setattr(self, name, t.index_select(0, index))
@@ -263,13 +280,21 @@ class MultiHeadAttention(nn.Module):
         self.dropout = a.dropout
         self.backend = a.backend
         self.scale = a.scale
-        local = a.window_pattern[layer % len(a.window_pattern)] == "L"
-        self.window = a.window if local else None
+        self.local = cfg.local_at(layer) and not cross
+        self.window = a.window if self.local else None
+        self.softcap = a.softcap
+        self.sinks = nn.Parameter(torch.empty(a.n_heads)) if a.sinks else None  # gpt-oss: a logit per head
+        self.rotates = cfg.rotates_at(layer) or cfg.position.kind != "rope"  # False only on rope's NoPE layers
         self.block_sparse, self.layer = (a.block_sparse if not cross else None), layer
         self.q_proj = nn.Linear(d, a.n_heads * hd, bias=a.qkv_bias)
         self.k_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.out_proj = nn.Linear(a.n_heads * hd, d, bias=a.out_bias)
+        # q/k norm: per head over head_dim (Qwen3, Gemma 3), or over all heads' projections (OLMo 2)
+        self.qk_norm = a.qk_norm
+        if a.qk_norm != "none":
+            self.q_norm = make_norm(hd if a.qk_norm == "head" else a.n_heads * hd, cfg.norm)
+            self.k_norm = make_norm(hd if a.qk_norm == "head" else self.n_kv_heads * hd, cfg.norm)
         scheme = scheme_for(cfg.position.kind)
         if scheme is not None and not cross:  # per-layer weights of the position scheme (Transformer-XL's)
             scheme.layer_parameters(self, cfg)
@@ -279,6 +304,20 @@ class MultiHeadAttention(nn.Module):
     def _heads(self, x: Tensor, n: int) -> Tensor:  # (B, T, n * hd) -> (B, n, T, hd)
         B, T, _ = x.shape
         return x.view(B, T, n, self.head_dim).transpose(1, 2)
+
+    def _norm_q(self, q: Tensor) -> Tensor:  # (B, T, H * hd), normalised as attention.qk_norm says
+        if self.qk_norm == "none":
+            return q
+        if self.qk_norm == "all":
+            return self.q_norm(q)
+        return self.q_norm(q.unflatten(-1, (-1, self.head_dim))).flatten(-2)
+
+    def _norm_k(self, k: Tensor) -> Tensor:
+        if self.qk_norm == "none":
+            return k
+        if self.qk_norm == "all":
+            return self.k_norm(k)
+        return self.k_norm(k.unflatten(-1, (-1, self.head_dim))).flatten(-2)
 
     def forward(
         self,
@@ -295,12 +334,13 @@ class MultiHeadAttention(nn.Module):
         queries and keys and/or adds a bias to the logits. `memory`: hidden states of the previous
         segment (Transformer-XL), attended to as extra keys."""
         h = self.hooks
-        q = self._heads(self.q_proj(x), self.n_heads)
+        q = self._heads(self._norm_q(self.q_proj(x)), self.n_heads)
         if context is None:
             kv_in = x if memory is None else torch.cat([memory, x], dim=1)
-            k, v = self._heads(self.k_proj(kv_in), self.n_kv_heads), self._heads(self.v_proj(kv_in), self.n_kv_heads)
-            if positions is not None:
-                q, k = positions.rotate(q, k)  # before the cache: cached keys keep their rotation
+            k = self._heads(self._norm_k(self.k_proj(kv_in)), self.n_kv_heads)
+            v = self._heads(self.v_proj(kv_in), self.n_kv_heads)
+            if positions is not None and self.rotates:
+                q, k = positions.rotate(q, k, self.local)  # before the cache: cached keys keep their rotation
             if cache is not None:
                 k, v = cache.append(k, v)
                 filled = cache.visible(q.size(2))
@@ -309,7 +349,7 @@ class MultiHeadAttention(nn.Module):
         elif cache is not None and cache.cross_k is not None:
             k, v = cache.cross_k, cache.cross_v
         else:
-            k = self._heads(self.k_proj(context), self.n_kv_heads)
+            k = self._heads(self._norm_k(self.k_proj(context)), self.n_kv_heads)
             v = self._heads(self.v_proj(context), self.n_kv_heads)
             if cache is not None:
                 cache.cross_k, cache.cross_v = k, v
@@ -327,7 +367,9 @@ class MultiHeadAttention(nn.Module):
         dropout_p = self.dropout if self.training else 0.0
         window = self.window if context is None else None
         tap = None if h is None else self._eager_tap(h)
-        y = attend(q, k, v, mask, causal, dropout_p, self.backend, bias, self.scale, window, tap)
+        y = attend(
+            q, k, v, mask, causal, dropout_p, self.backend, bias, self.scale, window, tap, self.softcap, self.sinks
+        )
         if h is not None:
             return self._hooked_output(h, y)
         B, H, T, d = y.shape

@@ -13,7 +13,10 @@ from torch import Tensor, nn
 
 from .attention import LayerCache, MultiHeadAttention
 from .config import ModelConfig
+from .hyena import Hyena
 from .layers import FeedForward, MoEFeedForward, dropout, make_norm
+from .linear_attention import LinearAttention
+from .mla import LatentAttention
 from .positions import Positions, PositionScheme, scheme_for
 from .xl import Memory
 
@@ -22,9 +25,14 @@ class Block(nn.Module):
     def __init__(self, cfg: ModelConfig, cross_attention: bool = False, layer: int = 0):
         super().__init__()
         d = cfg.d_model
-        self.pre_norm = cfg.norm.placement == "pre"
-        self.self_attn = MultiHeadAttention(cfg, layer=layer)
-        self.self_attn_norm = make_norm(d, cfg.norm)
+        # x + Sublayer(Norm(x)) for pre and sandwich; sublayer_output normalises the output instead
+        self.placement = cfg.norm.placement
+        self.pre_norm = self.placement in ("pre", "sandwich")
+        attention = MultiHeadAttention if cfg.attention.latent is None else LatentAttention  # MLA: DeepSeek
+        mixer = {"attention": attention, "linear": LinearAttention, "hyena": Hyena}[cfg.mixer]  # config mixer
+        self.self_attn = mixer(cfg, layer=layer)
+        first_identity = layer == 0 and not cfg.norm.first_attn_norm  # ModernBERT: the embeddings are normalised
+        self.self_attn_norm = nn.Identity() if first_identity else make_norm(d, cfg.norm)
         if cross_attention:
             self.cross_attn = MultiHeadAttention(cfg, cross=True)
             self.cross_attn_norm = make_norm(d, cfg.norm)
@@ -36,20 +44,35 @@ class Block(nn.Module):
             self.ffn = FeedForward(d, cfg.ffn, cfg.dropout) if cfg.ffn.d_ff else None
         self.parallel = cfg.parallel_residual
         self.ffn_norm = None if cfg.norm.shared_parallel or self.ffn is None else make_norm(d, cfg.norm)
+        # sandwich (Gemma 2/3): a second norm on each sublayer's output, before the residual sum
+        sandwich = self.placement == "sandwich"
+        self.post_attn_norm = make_norm(d, cfg.norm) if sandwich else None
+        self.post_cross_attn_norm = make_norm(d, cfg.norm) if sandwich and cross_attention else None
+        self.post_ffn_norm = make_norm(d, cfg.norm) if sandwich and self.ffn is not None else None
         self.dropout = nn.Dropout(cfg.dropout)
         self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py)
 
     def _residual(
-        self, x: Tensor, norm: nn.Module, sublayer: Callable[[Tensor], Tensor], out: str, resid: str
+        self,
+        x: Tensor,
+        norm: nn.Module,
+        sublayer: Callable[[Tensor], Tensor],
+        out: str,
+        resid: str,
+        post: nn.Module | None = None,
     ) -> Tensor:
-        """The sublayer in its residual connection; `out` and `resid` name its hook points."""
+        """The sublayer in its residual connection; `out` and `resid` name its hook points (`out`: what
+        is added to the residual stream). `post`: the sandwich's norm on the sublayer's output."""
         h = self.hooks
-        if h is None:
-            if self.pre_norm:
-                return x + dropout(self.dropout, sublayer(norm(x)))
-            return norm(x + dropout(self.dropout, sublayer(x)))
-        y = h(out, dropout(self.dropout, sublayer(norm(x) if self.pre_norm else x)))
-        return h(resid, x + y if self.pre_norm else norm(x + y))
+        if self.placement == "post":
+            y = dropout(self.dropout, sublayer(x))
+            return norm(x + y) if h is None else h(resid, norm(x + h(out, y)))
+        if self.placement == "sublayer_output":
+            y = dropout(self.dropout, norm(sublayer(x)))
+        else:
+            y = sublayer(norm(x))
+            y = dropout(self.dropout, y if post is None else post(y))
+        return x + y if h is None else h(resid, x + h(out, y))
 
     def forward(
         self,
@@ -81,7 +104,9 @@ class Block(nn.Module):
             if self.ffn is not None:
                 x = x + h("hook_mlp_out", dropout(self.dropout, self.ffn(f)))
             return h("hook_resid_post", x)
-        x = self._residual(x, self.self_attn_norm, self_attention, "hook_attn_out", "hook_resid_mid")
+        x = self._residual(
+            x, self.self_attn_norm, self_attention, "hook_attn_out", "hook_resid_mid", self.post_attn_norm
+        )
         if self.cross_attn is not None:
             x = self._residual(
                 x,
@@ -89,10 +114,11 @@ class Block(nn.Module):
                 lambda c: self.cross_attn(c, context=context, mask=context_mask, cache=cache),
                 "hook_cross_attn_out",
                 "hook_resid_cross",
+                self.post_cross_attn_norm,
             )
         if self.ffn is None:
             return x if h is None else h("hook_resid_post", x)
-        return self._residual(x, self.ffn_norm, self.ffn, "hook_mlp_out", "hook_resid_post")
+        return self._residual(x, self.ffn_norm, self.ffn, "hook_mlp_out", "hook_resid_post", self.post_ffn_norm)
 
 
 class Stack(nn.Module):

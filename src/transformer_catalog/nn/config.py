@@ -20,11 +20,14 @@ from .config_parts import (
     BlockSparseConfig,
     EmbeddingConfig,
     FFNConfig,
+    LatentConfig,
     MoEConfig,
     NormConfig,
     PositionConfig,
     VisionConfig,
+    latent_problem,
 )
+from .dit_config import DiTConfig  # a denoiser over patches (nn/dit.py)
 
 Arch = Literal["encoder", "decoder", "encoder-decoder"]
 
@@ -43,6 +46,10 @@ class ModelConfig:
     # Segment-level recurrence (Transformer-XL): each layer also attends to its inputs over the last
     # `memory` positions of the previous segment (see nn/xl.py). 0 = none. Needs position.kind: xl.
     memory: int = 0
+    # The sequence mixer of a decoder's self-attention sublayer: softmax attention, causal linear attention
+    # (nn/linear_attention.py: a recurrent state instead of a KV cache) or Hyena (nn/hyena.py: long
+    # convolutions by FFT with gating; no cache).
+    mixer: Literal["attention", "linear", "hyena"] = "attention"
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     position: PositionConfig = field(default_factory=PositionConfig)
     norm: NormConfig = field(default_factory=NormConfig)
@@ -50,6 +57,7 @@ class ModelConfig:
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     moe: MoEConfig | None = None  # replaces the feed-forward of the layers moe.pattern selects
     vision: VisionConfig | None = None  # the encoder reads image patches instead of tokens
+    dit: DiTConfig | None = None  # a diffusion denoiser over patches, conditioned on timestep and class
 
     def __post_init__(self) -> None:
         self.validate()
@@ -64,7 +72,23 @@ class ModelConfig:
 
     def experts_at(self, layer: int) -> bool:
         """Whether layer `layer` of a stack has a mixture of experts (moe.pattern repeats over the layers)."""
-        return self.moe is not None and self.moe.pattern[layer % len(self.moe.pattern)] == "E"
+        m = self.moe
+        return m is not None and layer >= m.first_dense and m.pattern[layer % len(m.pattern)] == "E"
+
+    def local_at(self, layer: int) -> bool:
+        """Whether layer `layer` attends within attention.window (window_pattern repeats over the layers)."""
+        a = self.attention
+        return a.window is not None and a.window_pattern[layer % len(a.window_pattern)] == "L"
+
+    def rotates_at(self, layer: int) -> bool:
+        """Whether layer `layer` rotates queries and keys (rope, and not a NoPE layer of position.rope_layers)."""
+        p = self.position
+        return p.kind == "rope" and p.rope_layers[layer % len(p.rope_layers)] == "R"
+
+    def layer_weights(self, layer: int) -> tuple:
+        """What decides the weights a block has at `layer` (blocks with equal keys have equal shapes):
+        experts or dense, and the first block's missing attention norm (norm.first_attn_norm)."""
+        return (self.experts_at(layer), layer == 0 and not self.norm.first_attn_norm)
 
     def validate(self) -> None:
         def fail(path: str, msg: str) -> None:
@@ -92,6 +116,8 @@ class ModelConfig:
                     "position.rotary_fraction",
                     f"{self.position.rotary_fraction} of head_dim={self.head_dim} must be an even number of dimensions",
                 )
+            if problem := self.position.scaling_problem(int(rot)):
+                fail(*problem)
         if self.position.kind == "disentangled":
             if self.arch != "encoder" or self.vision is not None:
                 fail("position.kind", "disentangled attention is built for text encoders (DeBERTa)")
@@ -99,6 +125,15 @@ class ModelConfig:
                 fail("attention.n_kv_heads", "disentangled attention needs one key head per query head")
         if self.position.kind == "xl" and self.arch != "decoder":
             fail("position.kind", "xl relative positions are built for decoders (Transformer-XL)")
+        # a mixer replaces the whole attention sublayer: attention.window / window_pattern no longer apply
+        if self.mixer != "attention" and (self.arch != "decoder" or self.memory):
+            fail("mixer", f"{self.mixer} replaces a decoder's causal self-attention: needs arch decoder, no memory")
+        if self.mixer != "attention" and self.position.kind not in ("sinusoidal", "learned", "rope", "none"):
+            fail("mixer", f"{self.mixer} takes no attention-logit positions (position.kind {self.position.kind})")
+        if self.attention.backend == "tiled" and (
+            self.attention.dropout or self.position.kind in ("relative", "alibi", "disentangled", "xl")
+        ):
+            fail("attention.backend", "tiled attention takes no attention dropout and no bias on the logits")
         if self.memory < 0 or (self.memory and self.position.kind != "xl"):
             fail(
                 "memory", "segment recurrence needs position.kind: xl (absolute positions would repeat) and memory >= 0"
@@ -129,6 +164,8 @@ class ModelConfig:
             fail("embedding.d_embed", f"must be positive, got {self.embedding.d_embed}")
         if self.embedding.d_embed not in (None, self.d_model) and self.embedding.tie_output and self.arch != "encoder":
             fail("embedding.d_embed", "a factorised embedding cannot be tied to the output projection")
+        if self.dit is not None:
+            self.dit.validate(self)
         if self.vision is not None:
             if self.arch != "encoder":
                 fail("vision", "image inputs need arch: encoder")
@@ -146,6 +183,10 @@ class ModelConfig:
                 )
             if self.moe.capacity is not None and self.moe.capacity < 1:
                 fail("moe.capacity", f"must be at least 1, got {self.moe.capacity}")
+            if problem := self.moe.problem():
+                fail(*problem)
+        if problem := latent_problem(self):
+            fail(*problem)
         if self.norm.kind == "rmsnorm" and self.norm.bias:
             fail("norm.bias", "rmsnorm has no bias; set norm.bias: false")
         if self.arch in ("encoder", "encoder-decoder") and self.n_encoder_layers < 1:
@@ -163,8 +204,26 @@ class ModelConfig:
             fail("embedding.pad_id", f"{self.embedding.pad_id} is outside the vocabulary")
         if self.position.max_len <= 0:
             fail("position.max_len", f"must be positive, got {self.position.max_len}")
-        if self.norm.placement == "pre" and not self.norm.final:
-            fail("norm.final", "a pre-norm stack needs a final norm (set norm.final: true)")
+        if self.norm.placement != "post" and not self.norm.final:
+            fail("norm.final", f"a {self.norm.placement}-norm stack needs a final norm (set norm.final: true)")
+        self._validate_modern(fail)
+
+    def _validate_modern(self, fail) -> None:
+        """Checks of the fields of the 2024-2026 decoders (q/k norm, soft-capping, NoPE layers...)."""
+        a, p, n = self.attention, self.position, self.norm
+        for path, cap in (("attention.softcap", a.softcap), ("embedding.logit_softcap", self.embedding.logit_softcap)):
+            if cap is not None and cap <= 0:
+                fail(path, f"must be positive, got {cap}")
+        if not p.rope_layers or set(p.rope_layers) - {"R", "N"}:
+            fail("position.rope_layers", f"{p.rope_layers!r} must be a string of R (rotary) and N (no positions)")
+        if p.kind != "rope" and (p.rope_layers != "R" or p.rope_local_theta is not None):
+            fail("position.rope_layers", "per-layer rotation settings need position.kind: rope")
+        if p.rope_local_theta is not None and p.rope_local_theta <= 0:
+            fail("position.rope_local_theta", f"must be positive, got {p.rope_local_theta}")
+        if n.unit_offset and n.kind != "rmsnorm":
+            fail("norm.unit_offset", "a gain stored as an offset from 1 is built for rmsnorm (Gemma)")
+        if not n.first_attn_norm and n.placement != "pre":
+            fail("norm.first_attn_norm", "dropping the first attention norm needs norm.placement: pre")
 
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -263,6 +322,7 @@ __all__ = [
     "FFNConfig",
     "EmbeddingConfig",
     "MoEConfig",
+    "LatentConfig",
     "VisionConfig",
     "ModelConfig",
 ]

@@ -23,7 +23,7 @@ def _blocks(cfg: ModelConfig, layers: range, cross: bool, measure, total=0):
     per distinct kind of layer (dense or experts; the attention window changes no weight)."""
     seen = {}
     for i in layers:
-        kind = cfg.experts_at(i)
+        kind = cfg.layer_weights(i)  # dense or experts, the first block without attention norm
         if kind not in seen:
             with torch.device("meta"):
                 seen[kind] = measure(Block(cfg, cross_attention=cross, layer=i))
@@ -49,7 +49,8 @@ def _count_cached(key: str) -> int:
     cfg = ModelConfig.from_dict(json.loads(key))
     enc, dec = cfg.n_encoder_layers, cfg.n_decoder_layers
     uses_enc, uses_dec = cfg.arch != "decoder", cfg.arch != "encoder"
-    if cfg.share_layers or ((not uses_enc or enc <= 1) and (not uses_dec or dec <= 1)):
+    # a DiT's blocks are not the core's Block: one whole meta build (28 blocks of DiT-XL cost nothing there)
+    if cfg.dit is not None or cfg.share_layers or ((not uses_enc or enc <= 1) and (not uses_dec or dec <= 1)):
         return _count(cfg)
     total = _count(cfg.replace(n_encoder_layers=1 if uses_enc else enc, n_decoder_layers=1 if uses_dec else dec))
     if uses_enc:
@@ -65,6 +66,7 @@ def _kind_rules():
     LayerNorm included) counts as embeddings whole. Untyped parameters outside these are the head."""
     from .attention import MultiHeadAttention
     from .layers import FeedForward, MoEFeedForward, RMSNorm
+    from .mla import LatentAttention
     from .model import Embeddings, PatchEmbeddings
     from .positions import PositionScheme
 
@@ -74,6 +76,7 @@ def _kind_rules():
         (torch.nn.LayerNorm, "norms"),
         (RMSNorm, "norms"),
         (MultiHeadAttention, "attention"),
+        (LatentAttention, "attention"),
         (FeedForward, "feed-forward"),
         (MoEFeedForward, "feed-forward"),
     )
@@ -114,6 +117,8 @@ def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
     """Parameters per kind: embeddings, attention, feed-forward, norms, head (untied part only).
     The parts outside the blocks come from a one-layer build; each stack's blocks are added layer
     by layer (one meta build per distinct kind of layer)."""
+    if cfg.dit is not None:  # its blocks are DiT blocks: one whole meta build
+        return dict(_by_kind(build_model(cfg, device="meta")))
     uses_enc, uses_dec = cfg.arch != "decoder", cfg.arch != "encoder"
     model = build_model(
         cfg.replace(n_encoder_layers=min(cfg.n_encoder_layers, 1), n_decoder_layers=min(cfg.n_decoder_layers, 1)),

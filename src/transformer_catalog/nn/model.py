@@ -107,7 +107,11 @@ class _Base(nn.Module):
     def logits(self, hidden: Tensor) -> Tensor:
         if self.config.embedding.scale_output:
             hidden = hidden * self.config.d_model**-0.5  # T5 v1.0 rescales before its tied head
-        return self.head(hidden) if self.hooks is None else self.hooks("hook_logits", self.head(hidden))
+        logits = self.head(hidden)
+        cap = self.config.embedding.logit_softcap
+        if cap is not None:  # Gemma 2: bounded smoothly to (-cap, cap)
+            logits = torch.tanh(logits / cap) * cap
+        return logits if self.hooks is None else self.hooks("hook_logits", logits)
 
     def _head(self, cfg: ModelConfig, tokens: nn.Embedding) -> nn.Linear:
         head = nn.Linear(cfg.d_model, cfg.embedding.vocab_size, bias=cfg.embedding.head_bias)
@@ -200,6 +204,8 @@ class DecoderModel(_Base):
             return "sliding-window attention"
         if a.block_sparse is not None:
             return "block-sparse attention"
+        if a.latent is not None:  # its cache holds latents, not per-head keys and values
+            return "multi-head latent attention"
         return None
 
     def new_static_cache(self, batch: int, max_len: int, dtype=torch.float32) -> StaticKVCache:
@@ -316,4 +322,8 @@ def build_model(cfg: ModelConfig, device: str | torch.device | None = None) -> n
     """Build the model `cfg` describes. device="meta" allocates nothing (for counting); None builds
     on the current default device (so a model built inside another's meta build stays on meta)."""
     with torch.device(device) if device is not None else contextlib.nullcontext():
+        if cfg.dit is not None:  # a denoiser of images, not a token model
+            from .dit import DiTModel
+
+            return DiTModel(cfg)
         return VisionEncoderModel(cfg) if cfg.vision else _ARCHS[cfg.arch](cfg)

@@ -65,7 +65,8 @@ class PositionScheme(nn.Module):
         """What every layer shares in one forward, for n_queries new positions after `past` cached ones."""
         raise NotImplementedError
 
-    def rotate(self, state, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
+    def rotate(self, state, q: Tensor, k: Tensor, local: bool = False) -> tuple[Tensor, Tensor]:
+        """q and k rotated; `local`: for a layer attention.window_pattern marks local (its own base)."""
         return q, k
 
     def bias(self, state, q: Tensor, k: Tensor, attention: nn.Module, scale: float) -> Tensor | None:
@@ -84,8 +85,8 @@ class Positions:
     def __init__(self, owner: PositionScheme, state):
         self.scheme, self.state = owner, state
 
-    def rotate(self, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
-        return self.scheme.rotate(self.state, q, k)
+    def rotate(self, q: Tensor, k: Tensor, local: bool = False) -> tuple[Tensor, Tensor]:
+        return self.scheme.rotate(self.state, q, k, local)
 
     def bias(self, q: Tensor, k: Tensor, attention: nn.Module, scale: float) -> Tensor | None:
         return self.scheme.bias(self.state, q, k, attention, scale)
