@@ -24,7 +24,7 @@ def test_decoder_harness_runs_every_peer_and_mode_and_the_report_renders(tmp_pat
             "--rounds",
             "1",
             "--modes",
-            "fp32",
+            "fp32,bf16",
             "--batches",
             "1",
             "--new-tokens",
@@ -38,6 +38,9 @@ def test_decoder_harness_runs_every_peer_and_mode_and_the_report_renders(tmp_pat
     assert res.returncode == 0, res.stderr[-2000:]
     r = json.loads((tmp_path / "gpt_tiny.json").read_text())
     assert {"tcat", "nanogpt", "hf"} <= set(r["train_tokens_per_s"]["fp32"])
+    # tcat's own bf16 path (master weights) runs beside every peer's autocast, with an MFU of the bf16 peak
+    assert {"tcat", "tcat-master", "nanogpt", "hf"} <= set(r["train_tokens_per_s"]["bf16"])
+    assert r["mfu"]["bf16"]["tcat-master"] > 0 and r["peak_gflops"]["bf16"] > 0
     assert {"tcat", "tcat-int8", "tcat-compiled", "hf"} <= set(r["generate_tokens_per_s"]["batch 1"])
     assert all(v > 0 for v in r["generate_tokens_per_s"]["batch 1"].values())
     assert r["peak_gflops"]["fp32"] > 0 and r["peak_rss_mb"] > 0
@@ -55,3 +58,42 @@ def test_decoder_harness_runs_every_peer_and_mode_and_the_report_renders(tmp_pat
     text = "\n".join(lines)
     assert "| training tokens/s, fp32 |" in text and "tcat-compiled" in text
     assert "batch-1 generation 6.9M: tcat >= 2.0x HF generate" in text
+
+
+def test_train_lever_harness_runs_and_records_rounds(tmp_path):
+    env = {**os.environ, "TCAT_BENCH_RESULTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_train_levers.py"), "--config", "tiny", "--rounds", "2"]
+    res = subprocess.run(
+        [*cmd, "--steps", "1", "--only", "headce,bf16,bf16loss"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    r = json.loads((tmp_path / "train_levers_tiny.json").read_text())
+    assert len(r["results"]) == 4 and r["clock"] == "cpu" and r["machine"]["isa"] is not None
+    for row in r["results"].values():
+        assert len(row["rounds"][row["with"]]) == 2 and len(row["round_ratios"]) == 2
+        assert row["ratio"] == pytest.approx(row["median"][row["with"]] / row["median"][row["without"]], rel=0.01)
+
+
+def test_fused_head_cross_entropy_equals_head_then_cross_entropy():
+    """The lever's fused loss computes gradients in forward: value and both gradients must equal the
+    unfused head + F.cross_entropy, over several chunks with a ragged last one."""
+    import torch
+    import torch.nn.functional as F
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bench_train_levers import FusedHeadCrossEntropy
+    finally:
+        sys.path.pop(0)
+    torch.manual_seed(0)
+    h = torch.randn(37, 16, requires_grad=True)
+    w = torch.randn(50, 16, requires_grad=True)
+    t = torch.randint(0, 50, (37,))
+    fused = FusedHeadCrossEntropy.apply(h, w, t, 8)
+    (3 * fused).backward()
+    gh, gw = h.grad.clone(), w.grad.clone()
+    h.grad = w.grad = None
+    ref = F.cross_entropy(h @ w.T, t)
+    (3 * ref).backward()
+    assert fused.item() == pytest.approx(ref.item(), rel=1e-5)
+    assert torch.allclose(gh, h.grad, atol=1e-5) and torch.allclose(gw, w.grad, atol=1e-5)

@@ -71,7 +71,8 @@ class TrainConfig:
     seed: int = opt(0, "seed of initialisation, batch order and dropout", range=(0, 2**31 - 1))
     bf16: bool = opt(
         False,
-        "bf16 autocast: auto = on where the CPU has AMX (faster than fp32 there)",
+        "bf16 compute with fp32 master weights (autocast under torchrun): auto = on where a bf16 matmul "
+        "of the model's shape measures faster here",
         resume="honoured",
         choices=("auto", "on", "off"),
         nargs="?",
