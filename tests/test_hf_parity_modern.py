@@ -72,6 +72,9 @@ CASES = {
         ),
         "gemma3_text",
     ),
+    "phi3": (_lm("Phi3Config", "Phi3ForCausalLM", num_key_value_heads=4), "phi3"),
+    "olmo2": (_lm("Olmo2Config", "Olmo2ForCausalLM"), "olmo2"),
+    "smollm3": (_lm("SmolLM3Config", "SmolLM3ForCausalLM", num_hidden_layers=4), "smollm3"),
 }
 HELD_OUT = {
     "qwen2-odd-heads-mqa-tied": (
@@ -148,6 +151,42 @@ HELD_OUT = {
             tie_word_embeddings=False,
         ),
         "gemma3_text",
+    ),
+    "phi3-gqa-partial-rotary-window": (
+        _lm(
+            "Phi3Config",
+            "Phi3ForCausalLM",
+            hidden_size=48,
+            num_attention_heads=6,
+            num_key_value_heads=2,
+            sliding_window=5,
+            rope_parameters={"rope_type": "default", "rope_theta": 1e4, "partial_rotary_factor": 0.5},
+        ),
+        "phi3",
+    ),
+    "olmo2-odd-heads-bias-rope-theta": (
+        _lm(
+            "Olmo2Config",
+            "Olmo2ForCausalLM",
+            hidden_size=40,
+            num_attention_heads=5,
+            num_key_value_heads=5,
+            attention_bias=True,
+            rope_parameters={"rope_type": "default", "rope_theta": 5e5},
+        ),
+        "olmo2",
+    ),
+    "smollm3-irregular-nope-untied-mqa": (
+        _lm(
+            "SmolLM3Config",
+            "SmolLM3ForCausalLM",
+            num_hidden_layers=5,
+            num_key_value_heads=1,
+            no_rope_layers=[1, 0, 0, 1, 1],
+            tie_word_embeddings=False,
+            mlp_bias=True,
+        ),
+        "smollm3",
     ),
 }
 ALL = {**CASES, **HELD_OUT}

@@ -22,10 +22,13 @@ from . import (
     gpt_neox,
     gptj,
     llama,
+    olmo2,
     openai_gpt,
     opt,
+    phi3,
     qwen,
     qwen3_moe,
+    smollm3,
     switch,
     t5,
     transformer,
@@ -59,6 +62,9 @@ FAMILIES: tuple[Family, ...] = tuple(
         gpt_oss,
         qwen,
         gemma,
+        phi3,
+        olmo2,
+        smollm3,
     )
 )
 _BY_NAME = {f.name: f for f in FAMILIES}
