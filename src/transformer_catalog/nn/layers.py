@@ -8,9 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import FFNConfig, MoEConfig, NormConfig, PositionConfig
-from .init import initialised, keep, normal, xavier
+from .config import FFNConfig, NormConfig, PositionConfig
+from .init import initialised, keep, normal
+from .moe import MoEFeedForward  # noqa: F401  (moved to nn/moe.py; re-exported for old imports)
 from .positions import PositionScheme, scheme
+from .rope import length_dependent, rotary_tables, rows_at_length, scaled_frequencies  # noqa: F401 (re-export)
 
 
 def _fixed_table(make, shape: tuple[int, ...]) -> Tensor:
@@ -105,25 +107,6 @@ def make_positions(d_model: int, cfg: PositionConfig) -> nn.Module | None:
     return None
 
 
-def scaled_frequencies(inv_freq: Tensor, cfg: PositionConfig) -> Tensor:
-    """Rotary frequencies after context-extension scaling (see PositionConfig.rope_scaling)."""
-    if cfg.rope_scaling == "linear":
-        return inv_freq / cfg.rope_factor
-    if cfg.rope_scaling == "ntk":  # inv_freq_i = theta^(-2i/d)  ->  (theta * factor^(d/(d-2)))^(-2i/d)
-        d = 2 * inv_freq.numel()
-        exponent = torch.arange(0, d, 2, dtype=torch.float32) / d
-        return inv_freq * cfg.rope_factor ** (-exponent * d / (d - 2))
-    if cfg.rope_scaling == "llama3":
-        wavelength = 2 * math.pi / inv_freq
-        long_limit = cfg.rope_original_len / cfg.rope_low_freq  # longer wavelengths: fully rescaled
-        short_limit = cfg.rope_original_len / cfg.rope_high_freq  # shorter wavelengths: untouched
-        blend = (cfg.rope_original_len / wavelength - cfg.rope_low_freq) / (cfg.rope_high_freq - cfg.rope_low_freq)
-        mixed = (1 - blend) * inv_freq / cfg.rope_factor + blend * inv_freq
-        out = torch.where(wavelength > long_limit, inv_freq / cfg.rope_factor, inv_freq)
-        return torch.where((wavelength >= short_limit) & (wavelength <= long_limit), mixed, out)
-    return inv_freq
-
-
 @scheme("rope")
 class RotaryEmbedding(PositionScheme):
     """RoPE (Su et al., RoFormer): rotate pairs of query/key dimensions by position-dependent
@@ -138,28 +121,43 @@ class RotaryEmbedding(PositionScheme):
     def __init__(self, head_dim: int, cfg: PositionConfig):
         super().__init__()
         self.rot = rot = int(head_dim * cfg.rotary_fraction)
+        # dynamic / longrope frequencies follow the sequence's length: computed per forward (nn/rope.py)
+        self.position = cfg if length_dependent(cfg) else None
 
-        def angles():
-            inv_freq = scaled_frequencies(
-                1.0 / cfg.rope_theta ** (torch.arange(0, rot, 2, dtype=torch.float32) / rot), cfg
-            )
-            a = torch.outer(torch.arange(cfg.max_len, dtype=torch.float32), inv_freq)
-            return torch.cat([a, a], dim=-1)  # (max_len, rot)
+        def tables():
+            return rotary_tables(rot, cfg, torch.arange(cfg.max_len, dtype=torch.float32))  # (max_len, rot) each
 
         shape = (cfg.max_len, rot)
-        self.register_buffer("cos", _fixed_table(lambda: angles().cos(), shape), persistent=False)
-        self.register_buffer("sin", _fixed_table(lambda: angles().sin(), shape), persistent=False)
+        self.register_buffer("cos", _fixed_table(lambda: tables()[0], shape), persistent=False)
+        self.register_buffer("sin", _fixed_table(lambda: tables()[1], shape), persistent=False)
+        self.has_local = cfg.rope_local_theta is not None
+        if self.has_local:  # the local layers' own base, without scaling (Gemma 3, ModernBERT)
+
+            def local_angles():
+                inv_freq = 1.0 / cfg.rope_local_theta ** (torch.arange(0, rot, 2, dtype=torch.float32) / rot)
+                a = torch.outer(torch.arange(cfg.max_len, dtype=torch.float32), inv_freq)
+                return torch.cat([a, a], dim=-1)
+
+            self.register_buffer("cos_local", _fixed_table(lambda: local_angles().cos(), shape), persistent=False)
+            self.register_buffer("sin_local", _fixed_table(lambda: local_angles().sin(), shape), persistent=False)
 
     @classmethod
     def build(cls, cfg, causal: bool) -> RotaryEmbedding:
-        return cls(cfg.head_dim, cfg.position)
+        latent = cfg.attention.latent  # latent attention rotates only its shared rope_dim part
+        return cls(cfg.head_dim if latent is None else latent.rope_dim, cfg.position)
 
     def prepare(self, n_queries: int, past: int | Tensor = 0) -> tuple[Tensor, Tensor]:
         """cos and sin rows of positions past .. past + n_queries - 1."""
-        return table_rows(self.cos, past, n_queries), table_rows(self.sin, past, n_queries)
+        if self.position is not None:
+            return tuple(t.to(self.cos.device) for t in rows_at_length(self.rot, self.position, n_queries, past))
+        rows = (table_rows(self.cos, past, n_queries), table_rows(self.sin, past, n_queries))
+        if self.has_local:  # then the local layers' rows
+            rows += (table_rows(self.cos_local, past, n_queries), table_rows(self.sin_local, past, n_queries))
+        return rows
 
-    def rotate(self, state, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
-        return self.apply(q, *state), self.apply(k, *state)
+    def rotate(self, state, q: Tensor, k: Tensor, local: bool = False) -> tuple[Tensor, Tensor]:
+        cos_sin = state[2:4] if local and self.has_local else state[:2]
+        return self.apply(q, *cos_sin), self.apply(k, *cos_sin)
 
     def apply(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
         """x: (B, H, T, head_dim) at the positions cos and sin (T, rot) were read for."""
@@ -170,25 +168,28 @@ class RotaryEmbedding(PositionScheme):
         return torch.cat([x_rot * cos + rotated * sin, x_pass], dim=-1)
 
 
-@initialised(keep)  # gains of 1
+@initialised(keep)  # gains of 1 (offsets of 0 with unit_offset)
 class RMSNorm(nn.Module):
     """x / sqrt(mean(x^2) + eps) * g (Zhang & Sennrich, 2019): LayerNorm without centring or bias.
-    Computed in fp32 whatever the input dtype, as LLaMA does."""
+    Computed in fp32 whatever the input dtype, as LLaMA does. With unit_offset the gain is
+    1 + weight, applied in fp32 before the cast back (Gemma's checkpoints store the offset)."""
 
-    def __init__(self, d_model: int, eps: float):
+    def __init__(self, d_model: int, eps: float, unit_offset: bool = False):
         super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(d_model))
+        self.eps, self.unit_offset = eps, unit_offset
+        self.weight = nn.Parameter(torch.zeros(d_model) if unit_offset else torch.ones(d_model))
 
     def forward(self, x: Tensor) -> Tensor:
         h = x.float()
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        if self.unit_offset:
+            return (h * (1.0 + self.weight.float())).to(x.dtype)
         return self.weight * h.to(x.dtype)
 
 
 def make_norm(d_model: int, cfg: NormConfig) -> nn.Module:
     if cfg.kind == "rmsnorm":
-        return RMSNorm(d_model, cfg.eps)
+        return RMSNorm(d_model, cfg.eps, cfg.unit_offset)
     return nn.LayerNorm(d_model, eps=cfg.eps, elementwise_affine=cfg.affine, bias=cfg.bias and cfg.affine)
 
 
@@ -286,69 +287,6 @@ class RelativePositionBias(PositionScheme):
         q = torch.arange(n_keys - n_queries, n_keys, device=self.weight.device)[:, None]
         k = torch.arange(n_keys, device=self.weight.device)[None, :]
         return self.weight[self.bucket(k - q)].permute(2, 0, 1)[None]
-
-
-@initialised(xavier)  # expert by expert; the router is a Linear
-class MoEFeedForward(nn.Module):
-    """Top-k mixture of experts (Shazeer et al., 2017; Switch; Mixtral). A linear router scores the
-    experts per token; each token's output is the router-weighted sum of its top-k experts. Experts
-    are gated like the dense feed-forward (ffn.gated). Expert weights are stored stacked: gate_up
-    (E, 2 d_ff, d) when gated, else up (E, d_ff, d); and down (E, d, d_ff).
-
-    After each forward, `aux_loss` holds the load-balancing loss E * sum_e f_e * P_e, where f_e is
-    the share of token assignments that went to expert e and P_e its mean router probability."""
-
-    def __init__(self, d_model: int, ffn: FFNConfig, moe: MoEConfig):
-        super().__init__()
-        d_ff = moe.d_ff or ffn.d_ff
-        self.top_k, self.renormalize, self.n_experts = moe.top_k, moe.renormalize, moe.n_experts
-        self.capacity = moe.capacity
-        self.router = nn.Linear(d_model, moe.n_experts, bias=False)
-        if ffn.gated:
-            self.gate_up = nn.Parameter(torch.empty(moe.n_experts, 2 * d_ff, d_model))
-        else:
-            self.up = nn.Parameter(torch.empty(moe.n_experts, d_ff, d_model))
-        self.down = nn.Parameter(torch.empty(moe.n_experts, d_model, d_ff))
-        self.gated = ffn.gated
-        self.act = _ACTIVATIONS[ffn.activation]
-        self.aux_loss: Tensor | None = None
-        self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py)
-
-    def _within_capacity(self, experts: Tensor, shape: torch.Size) -> Tensor:
-        """(tokens, k) bool: the assignment fits its expert's capacity. Each sequence fills the
-        experts in token order (then slot order), as Switch and Hugging Face count."""
-        per_row = experts.reshape(shape[0], -1) if len(shape) == 3 else experts.reshape(1, -1)
-        one_hot = F.one_hot(per_row, self.n_experts)  # (rows, tokens * k, E)
-        priority = (one_hot.cumsum(dim=1) * one_hot).sum(-1)  # 1 for an expert's first token, 2 for its second...
-        return (priority <= self.capacity).reshape(experts.shape)
-
-    def forward(self, x: Tensor) -> Tensor:
-        shape = x.shape
-        x = x.reshape(-1, shape[-1])
-        probs = F.softmax(self.router(x).float(), dim=-1)
-        if self.hooks is not None:  # (B, T, E) for the hook, as every other point is per position
-            probs = self.hooks("mlp.hook_router", probs.reshape(*shape[:-1], -1)).reshape(probs.shape)
-        weights, experts = probs.topk(self.top_k, dim=-1)
-        if self.renormalize:
-            weights = weights / weights.sum(dim=-1, keepdim=True)
-        counts = torch.bincount(experts.reshape(-1), minlength=self.n_experts).float()
-        self.aux_loss = self.n_experts * (counts / x.size(0) * probs.mean(0)).sum()
-        keep = (
-            torch.ones_like(experts, dtype=torch.bool)
-            if self.capacity is None
-            else self._within_capacity(experts, shape)
-        )
-        out = torch.zeros_like(x)
-        for e in torch.unique(experts[keep]).tolist():  # only the experts some token reached
-            token, slot = torch.where((experts == e) & keep)
-            if self.gated:
-                gate, up = F.linear(x[token], self.gate_up[e]).chunk(2, dim=-1)
-                h = self.act(gate) * up
-            else:
-                h = self.act(F.linear(x[token], self.up[e]))
-            y = F.linear(h, self.down[e])
-            out.index_add_(0, token, (y * weights[token, slot, None]).to(out.dtype))
-        return out.reshape(shape)
 
 
 def alibi_slopes(n_heads: int) -> Tensor:

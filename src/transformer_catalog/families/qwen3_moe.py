@@ -1,0 +1,99 @@
+"""Qwen3-MoE (arXiv 2505.09388): Qwen3's decoder (per-head RMSNorm of queries and keys, a head size
+of its own, no biases) with a mixture of SwiGLU experts in every `decoder_sparse_step`-th layer:
+softmax routing over all experts, the top k optionally renormalised (norm_topk_prob), no shared
+expert. Experts are stored one by one in checkpoints (stacked here, _experts.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import TcatError
+from ..nn.config import ModelConfig, MoEConfig
+from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_rules, decoder_to_hf, fail
+from ._experts import no_jitter, stack_experts, unstack_experts
+from ._family import Family
+from ._hf import decoder_layers
+from ._rules import rule
+
+HF_MODEL_TYPES = ("qwen3_moe",)
+DEFAULTS = dict(
+    model_type="qwen3_moe",
+    rms_norm_eps=1e-6,
+    hidden_act="silu",
+    tie_word_embeddings=False,
+    attention_bias=False,
+    decoder_sparse_step=1,
+    norm_topk_prob=False,
+    router_aux_loss_coef=0.001,
+    use_sliding_window=False,
+)
+
+
+def config_from_hf(hf: dict) -> ModelConfig:
+    hf = {**DEFAULTS, **hf}
+    no_jitter(hf)
+    if hf.get("mlp_only_layers"):
+        why = "is not supported (dense layers by decoder_sparse_step only)"
+        raise fail(hf, "mlp_only_layers", hf["mlp_only_layers"], why)
+    step = int(hf["decoder_sparse_step"])
+    experts = hf.get("num_local_experts", hf.get("num_experts"))  # config.json spells it num_local_experts
+    if step < 1 or not experts:
+        raise fail(hf, "decoder_sparse_step / num_experts", (step, experts), "must both be positive")
+    n = hf["num_hidden_layers"]
+    # transformers ignores sliding_window unless use_sliding_window; then every layer slides
+    types = ["sliding_attention"] * n if hf["use_sliding_window"] else None
+    hf = {**hf, "layer_types": types, "sliding_window": hf.get("sliding_window") if types else None}
+    bias = bool(hf["attention_bias"])
+    cfg = decoder_config(hf, qkv_bias=bias, out_bias=bias, attention={"qk_norm": "head"})
+    moe = MoEConfig(
+        n_experts=experts,
+        top_k=hf["num_experts_per_tok"],
+        d_ff=hf["moe_intermediate_size"],
+        renormalize=bool(hf["norm_topk_prob"]),
+        aux_loss_weight=float(hf["router_aux_loss_coef"]),
+        pattern="D" * (step - 1) + "E",  # layer i has experts where (i + 1) % step == 0
+    )
+    return cfg.replace(moe=dataclasses.asdict(moe))
+
+
+def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
+    m = cfg.moe
+    if m is None:
+        raise TcatError(f"export as {model_type}: the model has no mixture-of-experts layers (export it as qwen3)")
+    hf = decoder_to_hf(cfg, model_type, "Qwen3MoeForCausalLM")
+    hf.pop("layer_types")
+    step = len(m.pattern)
+    hf |= {
+        "use_sliding_window": cfg.attention.window is not None,
+        "attention_bias": cfg.attention.qkv_bias,
+        "num_experts": m.n_experts,
+        "num_experts_per_tok": m.top_k,
+        "moe_intermediate_size": m.d_ff or cfg.ffn.d_ff,
+        "norm_topk_prob": m.renormalize,
+        "router_aux_loss_coef": m.aux_loss_weight,
+        "decoder_sparse_step": step,
+        "mlp_only_layers": [],
+    }
+    return check_roundtrip(cfg, hf, config_from_hf)
+
+
+B, H = "decoder.blocks.{i}", "model.layers.{i}"
+MOE_RULES = [
+    rule(f"{B}.ffn.router.weight", f"{H}.mlp.gate.weight"),
+    rule(f"{B}.ffn.gate_up", f"{H}.mlp.experts.gate_up"),  # stacked by pack()
+    rule(f"{B}.ffn.down", f"{H}.mlp.experts.down"),
+]
+
+FAMILY = Family(
+    name="qwen3_moe",
+    defaults=DEFAULTS,
+    hf_model_types=HF_MODEL_TYPES,
+    config_from_hf=config_from_hf,
+    config_to_hf=config_to_hf,
+    rules=lambda cfg: [*decoder_rules(cfg), *MOE_RULES],
+    layers=decoder_layers,
+    ignored=IGNORED,
+    hf_prefix="model.",
+    pack=stack_experts,
+    unpack=unstack_experts,
+)
