@@ -286,3 +286,76 @@ def test_export_refuses_a_model_the_target_reads_differently(tmp_path):
     with pytest.raises(TcatError, match="export as qwen2: attention.qkv_bias=False cannot be expressed"):
         to_hf(ours, tmp_path / "out", "qwen2")
     assert not (tmp_path / "out").exists()
+
+
+def _modernbert(**kw):
+    cfg = dict(
+        vocab_size=100,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        max_position_embeddings=64,
+        local_attention=4,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        cls_token_id=1,
+        sep_token_id=2,
+    )
+    return transformers.ModernBertModel(transformers.ModernBertConfig(**{**cfg, **kw}))
+
+
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("defaults", {}),
+        # held out: biases everywhere, every other layer global, 6 heads, other RoPE bases, window 6
+        (
+            "biases-6-heads-thetas",
+            dict(
+                hidden_size=48,
+                num_attention_heads=6,
+                norm_bias=True,
+                attention_bias=True,
+                mlp_bias=True,
+                local_attention=6,
+                layer_types=["full_attention", "sliding_attention"] * 2,
+                rope_parameters={
+                    "full_attention": {"rope_type": "default", "rope_theta": 5e4},
+                    "sliding_attention": {"rope_type": "default", "rope_theta": 500.0},
+                },
+            ),
+        ),
+    ],
+)
+def test_modernbert_both_ways_with_padding(name, kw, tmp_path):
+    """Hidden states on a right-padded batch longer than the local window (4 or 6: half on each side),
+    both ways; the padded row's real tokens equal the row run alone."""
+    torch.manual_seed(0)
+    hf = _peaked(_modernbert(**kw))
+    ids = torch.randint(3, 100, (2, 14))
+    mask = torch.ones_like(ids)
+    ids[1, 9:], mask[1, 9:] = 0, 0
+    real = mask.bool()
+    with torch.no_grad():
+        expected = hf(input_ids=ids, attention_mask=mask).last_hidden_state
+        ours = from_hf(_save(hf, tmp_path / "hf"))
+        got = ours(ids, keep=real)
+        assert _diff(got, expected, real) <= TOL
+        alone = ours(ids[1:2, :9])
+        assert _diff(alone[0], got[1, :9]) <= TOL
+        to_hf(ours, tmp_path / "back", "modernbert")
+        back = transformers.AutoModel.from_pretrained(tmp_path / "back").eval()
+        assert _diff(back(input_ids=ids, attention_mask=mask).last_hidden_state, got, real) <= TOL
+    assert ours.config.norm.first_attn_norm is False and ours.config.attention.window == kw.get("local_attention", 4)
+
+
+def test_modernbert_masked_lm_checkpoint_loads_its_encoder(tmp_path):
+    hf = transformers.ModernBertForMaskedLM(_modernbert().config)
+    _peaked(hf)
+    ids = torch.randint(3, 100, (1, 10))
+    with torch.no_grad():
+        expected = hf.model(ids).last_hidden_state
+        got = from_hf(_save(hf, tmp_path / "hf"))(ids)
+    assert _diff(got, expected) <= TOL

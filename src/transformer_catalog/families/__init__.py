@@ -22,6 +22,7 @@ from . import (
     gpt_neox,
     gptj,
     llama,
+    modernbert,
     olmo2,
     openai_gpt,
     opt,
@@ -65,6 +66,7 @@ FAMILIES: tuple[Family, ...] = tuple(
         phi3,
         olmo2,
         smollm3,
+        modernbert,
     )
 )
 _BY_NAME = {f.name: f for f in FAMILIES}
