@@ -57,9 +57,18 @@ def test_decoder_harness_runs_every_peer_and_mode_and_the_report_renders(tmp_pat
     report.targets(lines)
     text = "\n".join(lines)
     assert "| training tokens/s, fp32 |" in text and "tcat-compiled" in text
+
+    report_levers = _report_levers(tmp_path)
+    (tmp_path / "gpt_small_bf16.json").write_text(json.dumps(r))
+    lines = []
+    report_levers.section(lines)
+    text = "\n".join(lines)
+    assert "| tokens/s, bf16 (tcat-master) / bf16 autocast |" in text and "ISA: " in text
+    assert "the best peer's autocast" in text and ("missed" in text or "met" in text)
     assert "batch-1 generation 6.9M: tcat >= 2.0x HF generate" in text
 
 
+@pytest.mark.slow  # ~20 s alone, over a minute on a loaded machine (imports every peer, measures the peaks)
 def test_train_lever_harness_runs_and_records_rounds(tmp_path):
     env = {**os.environ, "TCAT_BENCH_RESULTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_train_levers.py"), "--config", "tiny", "--rounds", "2"]
@@ -72,6 +81,22 @@ def test_train_lever_harness_runs_and_records_rounds(tmp_path):
     for row in r["results"].values():
         assert len(row["rounds"][row["with"]]) == 2 and len(row["round_ratios"]) == 2
         assert row["ratio"] == pytest.approx(row["median"][row["with"]] / row["median"][row["without"]], rel=0.01)
+    (tmp_path / "train_levers_small.json").write_text(json.dumps(r))
+    lines = []
+    _report_levers(tmp_path).section(lines)
+    rows = [line for line in lines if line.startswith("| bf16") or line.startswith("| fp32")]
+    assert len(rows) == 4 and all("x |" in row for row in rows)
+    assert any("in the library: `tcat train --bf16`" in row for row in rows)
+
+
+def _report_levers(results):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import report_levers
+    finally:
+        sys.path.pop(0)
+    report_levers.RESULTS = results
+    return report_levers
 
 
 def test_fused_head_cross_entropy_equals_head_then_cross_entropy():
