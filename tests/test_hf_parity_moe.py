@@ -177,6 +177,7 @@ CASES = {
         ),
         "qwen3_moe",
     ),
+    "qwen3_moe-dense": (lambda: _qwen3_moe(num_experts=0), "qwen3_moe"),  # transformers: dense Qwen3 layers
     "deepseek_v3": (_deepseek_v3, "deepseek_v3"),
     # held out: 3 heads of odd sizes, no query latent, attention biases, two dense layers, no renormalisation
     "deepseek_v3-odd": (

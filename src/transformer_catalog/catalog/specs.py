@@ -84,7 +84,25 @@ def tiny_config(cfg):
         changes["moe.n_experts"] = min(cfg.moe.n_experts, 4)
         changes["moe.top_k"] = min(cfg.moe.top_k, 2)
         changes["moe.d_ff"] = 128
+        changes |= _tiny_routing(cfg)
+    if cfg.attention.latent:  # latent attention: small latents, a query/key head of 8 rotated + 16 other dims
+        lat = cfg.attention.latent
+        changes["attention.head_dim"] = 24
+        changes["attention.latent"] = {**lat.__dict__, "kv_rank": 32, "q_rank": 48 if lat.q_rank else 0, "rope_dim": 8}
+        changes["attention.latent"]["v_head_dim"] = 16
     return cfg.replace(**changes)
+
+
+def _tiny_routing(cfg) -> dict:
+    """Routing fields that must shrink with 4 experts: at most 2 groups of 2, one dense layer first."""
+    m = cfg.moe
+    groups = 2 if m.groups > 1 else 1
+    return {
+        "moe.groups": groups,
+        "moe.top_groups": min(m.top_groups, groups),
+        "moe.first_dense": min(m.first_dense, 1),
+        "moe.shared_d_ff": 128 if m.shared_d_ff else 0,
+    }
 
 
 def entry_config(entry, variant: str | None = None) -> tuple[object, str]:

@@ -27,6 +27,7 @@ class Check:
 
 def verify(catalog, names: list[str] | None = None) -> list[Check]:
     from ..nn.count import count_parameters
+    from ..nn.moe import inactive_parameters
 
     entries = [catalog.get(n) for n in names] if names else [e for e in catalog.entries if e.spec]
     checks = []
@@ -38,7 +39,8 @@ def verify(catalog, names: list[str] | None = None) -> list[Check]:
             if size.variant not in spec["variants"] or not size.params:
                 continue
             try:
-                computed = count_parameters(build_config(spec, size.variant))
+                cfg = build_config(spec, size.variant)
+                computed = count_parameters(cfg)
             except TcatError as err:
                 checks.append(Check(e.name, size.variant, size.params, None, "error", str(err)))
                 continue
@@ -46,7 +48,19 @@ def verify(catalog, names: list[str] | None = None) -> list[Check]:
             why = spec.get("explained", {}).get(size.variant, "")
             status = "ok" if delta <= TOLERANCE else ("explained" if why else "FAIL")
             checks.append(Check(e.name, size.variant, size.params, computed, status, why if delta > TOLERANCE else ""))
+            if size.active_params and cfg.moe is not None:  # a mixture of experts: also the count a token uses
+                active = computed - inactive_parameters(cfg)
+                checks.append(_active(e.name, size.variant, size.active_params, active, spec))
     return checks
+
+
+def _active(entry: str, variant: str, published: int, computed: int, spec: dict) -> Check:
+    """The check of a mixture of experts' active parameters (variant "NAME active" in `explained`)."""
+    name = f"{variant} active"
+    why = spec.get("explained", {}).get(name, "")
+    off = abs(computed - published) / published > TOLERANCE
+    status = "FAIL" if off and not why else ("explained" if off else "ok")
+    return Check(entry, name, published, computed, status, why if off else "")
 
 
 def markdown(checks: list[Check]) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..errors import TcatError
 from ..nn.config import ModelConfig, MoEConfig
 from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_rules, decoder_to_hf, fail
 from ._experts import no_jitter, stack_experts, unstack_experts
@@ -37,14 +36,16 @@ def config_from_hf(hf: dict) -> ModelConfig:
         raise fail(hf, "mlp_only_layers", hf["mlp_only_layers"], why)
     step = int(hf["decoder_sparse_step"])
     experts = hf.get("num_local_experts", hf.get("num_experts"))  # config.json spells it num_local_experts
-    if step < 1 or not experts:
-        raise fail(hf, "decoder_sparse_step / num_experts", (step, experts), "must both be positive")
+    if step < 1 or experts is None or experts < 0:
+        raise fail(hf, "decoder_sparse_step / num_experts", (step, experts), "must be positive and non-negative")
     n = hf["num_hidden_layers"]
     # transformers ignores sliding_window unless use_sliding_window; then every layer slides
     types = ["sliding_attention"] * n if hf["use_sliding_window"] else None
     hf = {**hf, "layer_types": types, "sliding_window": hf.get("sliding_window") if types else None}
     bias = bool(hf["attention_bias"])
     cfg = decoder_config(hf, qkv_bias=bias, out_bias=bias, attention={"qk_norm": "head"})
+    if experts == 0:  # transformers builds dense Qwen3 layers then: the dense sizes share this layout
+        return cfg
     moe = MoEConfig(
         n_experts=experts,
         top_k=hf["num_experts_per_tok"],
@@ -57,15 +58,14 @@ def config_from_hf(hf: dict) -> ModelConfig:
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
-    m = cfg.moe
-    if m is None:
-        raise TcatError(f"export as {model_type}: the model has no mixture-of-experts layers (export it as qwen3)")
     hf = decoder_to_hf(cfg, model_type, "Qwen3MoeForCausalLM")
     hf.pop("layer_types")
+    hf |= {"use_sliding_window": cfg.attention.window is not None, "attention_bias": cfg.attention.qkv_bias}
+    m = cfg.moe
+    if m is None:  # dense: num_experts 0
+        return check_roundtrip(cfg, {**hf, "num_experts": 0, "mlp_only_layers": []}, config_from_hf)
     step = len(m.pattern)
     hf |= {
-        "use_sliding_window": cfg.attention.window is not None,
-        "attention_bias": cfg.attention.qkv_bias,
         "num_experts": m.n_experts,
         "num_experts_per_tok": m.top_k,
         "moe_intermediate_size": m.d_ff or cfg.ffn.d_ff,
