@@ -59,6 +59,26 @@ def check_grpo(cfg: GRPOConfig) -> None:
     cfg.additions.check()
 
 
+STAGE = "grpo-additions"
+
+
+def prepare_run(out: Path, resume: bool, stage: str, what: str) -> None:
+    """Before anything is written: a fresh run needs a folder tcat may write into and no checkpoint there; a
+    resumed one needs a checkpoint of its own kind (a PPO or SFT run is not resumed as this one)."""
+    from ..train.checkpoint import read_config
+    from ..train.setup import check_out
+
+    if not resume:
+        check_out(out)
+        return
+    if not (out / "checkpoint" / "trainer_state.json").is_file():
+        raise TcatError(f"{out}: nothing to resume (no checkpoint/trainer_state.json); drop --resume to start")
+    _, meta, _ = read_config(out / "checkpoint")
+    found = meta.get("task", {}).get("name") if isinstance(meta.get("task"), dict) else None
+    if found != stage:
+        raise TcatError(f"{out}: holds a {found or 'non-training'} run, not {what}; resume it with its own command")
+
+
 class StatsTrainer(Trainer):
     """The one trainer, with the task's running statistics (reward, KL) added to each loss record."""
 
@@ -160,8 +180,12 @@ def train_grpo(
     from ..train.trainer import TrainConfig
 
     check_grpo(cfg)
-    if resume and not (Path(out) / "checkpoint").is_dir() and not (Path(out) / "sft").is_dir():
-        raise TcatError(f"{out}: nothing to resume (no GRPO or SFT checkpoint there)")
+    if resume and (Path(out) / "checkpoint").is_dir():
+        prepare_run(Path(out), True, STAGE, "a GRPO run")
+    elif resume and not (Path(out) / "sft" / "checkpoint").is_dir():
+        raise TcatError(f"{out}: nothing to resume (no GRPO or SFT checkpoint there); drop --resume to start")
+    elif not resume:
+        prepare_run(Path(out), False, STAGE, "a GRPO run")
     start_cpu = time.process_time()
     out = output_dir(out)
     if policy is None:
@@ -183,7 +207,7 @@ def train_grpo(
         pad_id=tok.pad_id,
         vocab_size=tok.vocab_size,
         tokenizer=tok,
-        meta={"name": "grpo-additions", "policy": str(policy.resolve()), **asdict(cfg), "additions": asdict(sums)},
+        meta={"name": STAGE, "policy": str(policy.resolve()), **asdict(cfg), "additions": asdict(sums)},
         group_size=cfg.group_size,
         beta=cfg.beta,
         clip=cfg.clip,
