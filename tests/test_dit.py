@@ -248,3 +248,15 @@ def test_sampling_refuses_bad_requests_before_any_work():
     no_null = build_model(tiny_cfg(class_dropout=0.0))
     with pytest.raises(TcatError, match="learned null class"):
         sample(no_null, sched, torch.tensor([1]), steps=2, guidance=2.0)
+
+
+def test_gflops_are_the_papers_table_4():
+    from transformer_catalog.catalog.load import load_catalog
+    from transformer_catalog.catalog.specs import build_config
+    from transformer_catalog.nn.dit import gflops
+
+    spec = load_catalog().get("DiT").spec.to_dict()
+    paper = {("DiT-S", 8): 0.36, ("DiT-S", 2): 6.06, ("DiT-B", 4): 5.56, ("DiT-L", 2): 80.71, ("DiT-XL", 2): 118.64}
+    for (variant, patch), published in paper.items():
+        cfg = build_config(spec, variant).replace(**{"dit.patch_size": patch})
+        assert abs(gflops(cfg) - published) / published < 0.01, (variant, patch, gflops(cfg))

@@ -196,3 +196,21 @@ class DiTModel(nn.Module):
             h = block(h, c, context)
         h = self.final(h[:, n_extra:], c)
         return unpatchify(h, g.patch_size, g.out_channels)
+
+
+def gflops(cfg: ModelConfig) -> float:
+    """Forward Gflops per image as the paper counts them (fvcore: one multiply-add is one flop): patch
+    embedding, per block the projections and feed-forward on every token, the attention products, the
+    conditioning regressions, and the output layer. DiT-XL/2 gives 118.6 (the paper's Table 4)."""
+    g, d = cfg.dit, cfg.d_model
+    n = g.grid**2 + (2 if g.conditioning == "in-context" else 0)
+    hidden = cfg.ffn.d_ff * (2 if cfg.ffn.gated else 1)
+    per_block = n * (4 * d * d + hidden * d + cfg.ffn.d_ff * d) + 2 * n * n * d
+    if g.conditioning == "cross-attention":  # queries and output per token, keys and values of 2 tokens
+        per_block += n * 2 * d * d + 2 * 2 * d * d + 2 * n * 2 * d
+    elif g.conditioning in ("adaln-zero", "adaln"):
+        per_block += (6 if g.conditioning == "adaln-zero" else 4) * d * d
+    macs = g.grid**2 * g.patch_size**2 * g.channels * d + g.frequency_dim * d + d * d
+    macs += cfg.n_encoder_layers * per_block + g.grid**2 * d * g.patch_size**2 * g.out_channels
+    macs += 2 * d * d if g.conditioning in ("adaln-zero", "adaln") else 0
+    return macs / 1e9
