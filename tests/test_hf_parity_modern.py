@@ -19,6 +19,7 @@ from test_hf_parity import TOL, _diff, _peaked, _save  # noqa: E402
 from transformer_catalog.errors import TcatError  # noqa: E402
 from transformer_catalog.generate import iter_tokens  # noqa: E402
 from transformer_catalog.interop import from_hf, to_hf  # noqa: E402
+from transformer_catalog.nn.count import count_parameters  # noqa: E402
 
 # The bound for cached against recomputed logits: one query through SDPA against a whole
 # sequence sums in another order; Gemma's sqrt(d)-scaled embeddings at std 0.5 measured 1.4e-5.
@@ -206,6 +207,7 @@ def test_logits_match_both_ways(name, tmp_path):
         ours = from_hf(_save(hf, tmp_path / "hf"))
         got = ours(ids)
         assert _diff(got, expected) <= TOL
+        assert count_parameters(ours.config) == hf.num_parameters()  # the count tcat verify reports
         to_hf(ours, tmp_path / "back", ALL[name][1])
         back = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "back").eval()
         assert _diff(back(ids).logits, got) <= TOL
@@ -348,6 +350,7 @@ def test_modernbert_both_ways_with_padding(name, kw, tmp_path):
         to_hf(ours, tmp_path / "back", "modernbert")
         back = transformers.AutoModel.from_pretrained(tmp_path / "back").eval()
         assert _diff(back(input_ids=ids, attention_mask=mask).last_hidden_state, got, real) <= TOL
+    assert count_parameters(ours.config) == hf.num_parameters()
     assert ours.config.norm.first_attn_norm is False and ours.config.attention.window == kw.get("local_attention", 4)
 
 
