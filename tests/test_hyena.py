@@ -28,3 +28,56 @@ def test_implicit_filter_is_the_same_at_every_length_and_decays():
     assert long[0, 200:].abs().max() < long[0, :20].abs().max()  # the fastest channel has decayed
     with pytest.raises(TcatError, match="max_len=256"):
         f(257)
+
+
+# -- the mixer in every decoder family ------------------------------------------------------------------
+from mixer_specs import decoder_families, tiny_decoder  # noqa: E402
+
+from transformer_catalog.generate import iter_tokens  # noqa: E402
+from transformer_catalog.nn import build_model  # noqa: E402
+from transformer_catalog.nn.hyena import Hyena  # noqa: E402
+
+
+def _ids(cfg, shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, cfg.embedding.vocab_size - 1, shape, generator=g)
+    return ids + (ids >= cfg.embedding.pad_id).long()
+
+
+@pytest.mark.parametrize("layout,name", decoder_families())
+def test_hyena_mixer_in_every_decoder_family(layout, name):
+    base = tiny_decoder(name)
+    if base.position.kind in ("alibi", "relative", "disentangled", "xl"):
+        with pytest.raises(TcatError, match="mixer"):
+            base.replace(mixer="hyena")
+        return
+    cfg = base.replace(mixer="hyena")
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    assert all(isinstance(b.self_attn, Hyena) for b in model.decoder.blocks)
+    x = _ids(cfg, (2, 9))
+    with torch.no_grad():
+        assert (model(x)[:, :5] - model(x[:, :5])).abs().max() <= 1e-4  # causal
+        changed = x.clone()
+        changed[:, 2] = (changed[:, 2] + 1) % cfg.embedding.vocab_size
+        assert (model(changed)[:, 2:] - model(x)[:, 2:]).abs().max() > 1e-6  # and it does mix the sequence
+        prompt = x[:, :7].clone()
+        prompt[1, :3] = cfg.embedding.pad_id
+        keep = torch.ones_like(prompt, dtype=torch.bool)
+        keep[1, :3] = False
+        steps = list(iter_tokens(model, prompt, 3, keep=keep, use_cache=False))
+        alone = list(iter_tokens(model, prompt[1:, 3:], 3, use_cache=False))
+        for (t1, l1), (t2, l2) in zip(steps, alone):
+            assert torch.equal(t1[1:], t2) and (l1[1] - l2[0]).abs().max() <= 1e-4
+        with pytest.raises(TcatError, match="Hyena mixer keeps no KV cache"):
+            list(iter_tokens(model, prompt, 2))
+
+
+def test_hyena_trains_and_refuses_what_it_cannot_be():
+    cfg = tiny_decoder(dict(decoder_families())["gpt2"])
+    model = build_model(cfg.replace(mixer="hyena"))
+    x = _ids(cfg, (2, 12))
+    model(x).logsumexp(-1).mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters() if p.requires_grad)
+    with pytest.raises(TcatError, match="model config: mixer"):
+        cfg.replace(arch="encoder", mixer="hyena", n_encoder_layers=1)

@@ -65,3 +65,67 @@ def test_the_normaliser_matters():
     fq, fk = feature_map(q), feature_map(k)
     unnormalised = (fq @ fk.transpose(-2, -1) * torch.ones(20, 20).tril()) @ v
     assert (linear_parallel(fq, fk, v) - unnormalised).abs().max() > 1.0
+
+
+# -- the mixer in every decoder family ------------------------------------------------------------------
+from mixer_specs import decoder_families, tiny_decoder  # noqa: E402
+
+from transformer_catalog.errors import TcatError  # noqa: E402
+from transformer_catalog.generate import iter_tokens  # noqa: E402
+from transformer_catalog.nn import build_model  # noqa: E402
+from transformer_catalog.nn.linear_attention import LinearAttention  # noqa: E402
+
+POSITION_BIAS = ("alibi", "relative", "disentangled", "xl")  # logit biases: nothing to add them to
+
+
+def _ids(cfg, shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, cfg.embedding.vocab_size - 1, shape, generator=g)
+    return ids + (ids >= cfg.embedding.pad_id).long()
+
+
+@pytest.mark.parametrize("layout,name", decoder_families())
+def test_linear_mixer_in_every_decoder_family(layout, name):
+    base = tiny_decoder(name)
+    if base.position.kind in POSITION_BIAS:
+        with pytest.raises(TcatError, match="mixer"):
+            base.replace(mixer="linear")
+        return
+    cfg = base.replace(mixer="linear")
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    assert all(isinstance(b.self_attn, LinearAttention) for b in model.decoder.blocks)
+    x = _ids(cfg, (2, 9))
+    with torch.no_grad():
+        # causal: a prefix's logits do not depend on what follows
+        assert (model(x)[:, :5] - model(x[:, :5])).abs().max() <= 1e-4
+        # decoding through the recurrent state equals recomputing the whole prefix
+        cached = list(iter_tokens(model, x[:, :4], 6, use_cache=True))
+        full = list(iter_tokens(model, x[:, :4], 6, use_cache=False))
+        for (t1, l1), (t2, l2) in zip(cached, full):
+            assert torch.equal(t1, t2) and (l1 - l2).abs().max() <= 1e-4
+        # a left-padded prompt decodes as the prompt alone
+        prompt = x[:, :7].clone()
+        prompt[1, :3] = cfg.embedding.pad_id
+        keep = torch.ones_like(prompt, dtype=torch.bool)
+        keep[1, :3] = False
+        steps = list(iter_tokens(model, prompt, 4, keep=keep))
+        alone = list(iter_tokens(model, prompt[1:, 3:], 4))
+        for (t1, l1), (t2, l2) in zip(steps, alone):
+            assert torch.equal(t1[1:], t2) and (l1[1] - l2[0]).abs().max() <= 1e-4
+
+
+def test_linear_mixer_trains_and_keeps_a_constant_size_state():
+    cfg = tiny_decoder(dict(decoder_families())["gpt2"]).replace(mixer="linear")
+    model = build_model(cfg)
+    x = _ids(cfg, (2, 12))
+    loss = model(x).logsumexp(-1).mean()
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    cache = model.new_cache()
+    with torch.no_grad():
+        model.eval()(x[:, :3], cache)
+        size = cache.layers[0].state.shape
+        model(x[:, 3:4], cache)
+    assert cache.layers[0].state.shape == size and cache.layers[0].k is None  # no keys or values kept
+    assert cache.length == 4

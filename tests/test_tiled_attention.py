@@ -126,3 +126,49 @@ def test_bad_blocks_are_refused():
     check_blocks(1024, 128)
     with pytest.raises(TcatError, match="key heads do not divide"):
         tiled_attention(torch.randn(1, 4, 8, 8), torch.randn(1, 3, 8, 8), torch.randn(1, 3, 8, 8))
+
+
+# -- the backend in every family ---------------------------------------------------------------------------
+from transformer_catalog.catalog.load import load_catalog  # noqa: E402
+from transformer_catalog.catalog.verify import build_config, tiny_config  # noqa: E402
+from transformer_catalog.nn import build_model  # noqa: E402
+
+
+def _layouts():
+    seen = {}
+    for e in load_catalog().entries:
+        if e.spec and e.spec.to_dict()["layout"] not in seen:
+            seen[e.spec.to_dict()["layout"]] = e.name
+    return sorted(seen.items())
+
+
+@pytest.mark.parametrize("layout,name", _layouts())
+def test_tiled_backend_equals_sdpa_in_every_family(layout, name):
+    spec = load_catalog().get(name).spec.to_dict()
+    cfg = tiny_config(build_config(spec, next(iter(spec["variants"])))).replace(
+        dropout=0.0, **{"attention.dropout": 0.0}
+    )
+    if cfg.position.kind in ("relative", "alibi", "disentangled", "xl"):
+        with pytest.raises(TcatError, match="attention.backend: tiled attention takes no"):
+            cfg.replace(**{"attention.backend": "tiled"})
+        return
+    torch.manual_seed(0)
+    sdpa = build_model(cfg)
+    tiled = build_model(cfg.replace(**{"attention.backend": "tiled"}))
+    tiled.load_state_dict(sdpa.state_dict())
+    if cfg.vision is not None:
+        v = cfg.vision
+        inputs = (torch.randn(2, v.channels, v.image_size, v.image_size),)
+    else:
+        ids = torch.randint(1, cfg.embedding.vocab_size - 1, (2, 9))
+        inputs = (ids, ids) if cfg.arch == "encoder-decoder" else (ids,)
+    out = []
+    for model in (sdpa, tiled):
+        y = model(*inputs)
+        y.float().square().mean().backward()
+        out.append((y.detach(), {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
+    (ya, ga), (yb, gb) = out
+    assert (ya - yb).abs().max() <= 1e-4 * max(1.0, ya.abs().max().item())
+    assert ga.keys() == gb.keys()
+    for n in ga:
+        assert (ga[n] - gb[n]).abs().max() <= 1e-4 * max(1e-3, ga[n].abs().max().item()), n

@@ -13,10 +13,10 @@ import os
 import sys
 
 from ..errors import TcatError
-from . import apps, catalog, decode, inspect, models, train
+from . import apps, attention, catalog, decode, diffusion, inspect, models, rlhf, train
 from .options import Help, Skipped
 
-GROUPS = (catalog, models, train, decode, apps, inspect)
+GROUPS = (catalog, models, train, decode, apps, inspect, attention, diffusion, rlhf)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -14,6 +14,7 @@ Three forms compute the same numbers (tests hold them to each other within 1e-5)
              time and O(T d) memory, the training form at long lengths
 
 The normaliser rides along as one extra value column: v' = [v, 1] gives S' = [S, z] in one matmul.
+As a mixer in a rope model it leaves queries and keys unrotated (see LinearAttention.forward).
 """
 
 from __future__ import annotations
@@ -123,8 +124,9 @@ class LinearAttention(nn.Module):
         q = self._heads(self.q_proj(x), self.n_heads)
         k = self._heads(self.k_proj(x), self.n_kv_heads)
         v = self._heads(self.v_proj(x), self.n_kv_heads)
-        if positions is not None:
-            q, k = positions.rotate(q, k)
+        # No rotary positions: phi(R_i q) . phi(R_j k) is not a function of i - j (the feature map breaks the
+        # rotation's relativity), so a left-padded row would shift every score. Order comes from causality
+        # (and from absolute positions added to the embeddings, where the model has them).
         if self.n_kv_heads != self.n_heads:
             group = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)

@@ -1,0 +1,137 @@
+"""Recall data are what the papers define (every answer is recoverable from the context and only from it); the
+control cannot mix tokens; the cost harness measures memory where the score matrix is and is not kept, and its
+benchmark and report run end to end at a tiny size."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from transformer_catalog.experiments.recall import (
+    IGNORE,
+    Task,
+    associative_recall,
+    blind,
+    model_config,
+    multi_query_recall,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pairs_before(row, upto):
+    return {int(row[i]): int(row[i + 1]) for i in range(0, upto - 1, 2)}
+
+
+def test_associative_recall_answers_are_the_value_paired_with_the_query_in_that_sequence():
+    g = torch.Generator().manual_seed(0)
+    task = Task(30, 41)
+    x, y = associative_recall(64, task, g)
+    assert x.shape == (64, 41) and x.min() >= 1 and x.max() < 30
+    for row, target in zip(x, y):
+        mapping = _pairs_before(row, 40)
+        keys, values = set(mapping), set(mapping.values())
+        assert max(keys) <= 14 < min(values)  # keys from the first half of the vocabulary, values from the second
+        assert int(row[-1]) in mapping and int(target[-1]) == mapping[int(row[-1])]
+        assert (target[:-1] == IGNORE).all()
+        for i in range(0, 40, 2):  # one mapping per sequence: a key always comes with the same value
+            assert mapping[int(row[i])] == int(row[i + 1])
+    # different sequences use different mappings, so the answer cannot be memorised
+    firsts = {(int(r[0]), int(r[1])) for r in x}
+    assert len({k for k, _ in firsts}) < len(firsts)
+
+
+def test_dense_targets_are_exactly_the_repeated_keys():
+    g = torch.Generator().manual_seed(1)
+    x, y = associative_recall(16, Task(30, 33), g, dense=True)
+    for row, target in zip(x, y):
+        seen = set()
+        for i in range(0, 32, 2):
+            key = int(row[i])
+            assert (int(target[i]) == int(row[i + 1])) if key in seen else (int(target[i]) == IGNORE)
+            seen.add(key)
+
+
+def test_mqar_queries_each_key_once_after_the_pairs_and_nothing_else_is_ambiguous():
+    g = torch.Generator().manual_seed(0)
+    task = Task(256, 256, 16)
+    x, y = multi_query_recall(32, task, g)
+    for row, target in zip(x, y):
+        keys, values = row[0:32:2].tolist(), row[1:32:2].tolist()
+        assert len(set(keys)) == 16 and max(keys) < 128 <= min(values)
+        scored = (target != IGNORE).nonzero().flatten().tolist()
+        assert len(scored) == 16 and min(scored) >= 32
+        assert sorted(int(row[i]) for i in scored) == sorted(keys)
+        for i in scored:
+            assert int(target[i]) == values[keys.index(int(row[i]))]
+        rest = [int(row[i]) for i in range(32, 256) if i not in scored]
+        assert not set(rest) & set(keys)  # a key appears after the pairs only where it is queried
+    gaps = torch.cat([(t != IGNORE).nonzero().flatten() for t in y]).float() - 32
+    assert gaps.median() < 224 / 2  # power law: most queries come early
+
+
+def test_the_control_cannot_mix_tokens():
+    from transformer_catalog.nn import build_model
+
+    torch.manual_seed(0)
+    model = build_model(model_config("attention", Task(30, 17), 32, 2, 2))
+    blind(model)
+    x = torch.randint(1, 30, (1, 17))
+    changed = x.clone()
+    changed[0, :8] = (changed[0, :8] % 29) + 1
+    with torch.no_grad():
+        assert torch.equal(model(x)[0, 8:], model(changed)[0, 8:])  # what came before changes nothing
+
+
+def test_tiled_attention_keeps_no_score_matrix_where_eager_does():
+    from transformer_catalog.experiments import attention_cost as ac
+
+    n = 2048
+    warm = {k: ac.attention_call(k, 512) for k in ("eager", "tiled")}
+    eager = ac.measure(lambda: ac.attention_call("eager", n), 1, warm["eager"])
+    tiled = ac.measure(lambda: ac.attention_call("tiled", n), 1, warm["tiled"])
+    scores_mib = n * n * 4 / 2**20
+    assert eager["extra_mib"] > 2 * scores_mib  # scores and weights, kept for the backward
+    assert tiled["extra_mib"] < eager["extra_mib"] / 3
+
+
+def test_linear_decoding_step_reads_a_state_not_the_context():
+    from transformer_catalog.experiments import attention_cost as ac
+
+    step = ac.decode_step("linear", 4096)
+    step()
+    with pytest.raises(Exception, match="Hyena mixer keeps no KV cache"):
+        ac.decode_step("hyena", 16)
+
+
+def test_bench_and_report_run_end_to_end(tmp_path):
+    env = {**os.environ, "TCAT_BENCH_RESULTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    argv = ["--max-length", "1024", "--max-context", "1024", "--max-mixer-length", "256", "--reps", "1"]
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_attention.py"), *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    r = json.loads((tmp_path / "attention.json").read_text())
+    assert set(r["attention"]) == {"eager", "sdpa", "tiled", "window-sdpa", "window-tiled", "block-sparse"}
+    assert set(r["decode"]) == {"attention", "linear"} and set(r["mixers"]) == {"attention", "linear", "hyena"}
+    for name in r["figures"]:
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import report_attention
+    finally:
+        sys.path.pop(0)
+    report_attention.RESULTS = tmp_path
+    lines = []
+    report_attention.section(lines)
+    text = "\n".join(lines)
+    assert "| tiled (nn/tiled.py) |" in text and "CPU ms / token" in text and "Crossover" in text
+    assert r["command"] in text
