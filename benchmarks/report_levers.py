@@ -156,6 +156,25 @@ def lever_table(lines, r) -> None:
     lines += ["", f"Command: `{r['command']}`", ""]
 
 
+def profile(lines, r) -> None:
+    modes = [m for m in ("fp32", "bf16", "bf16-master") if m in r]
+    groups = sorted({g for m in modes for g in r[m]["groups"]}, key=lambda g: -r[modes[-1]]["groups"].get(g, 0))
+    names = {"bf16": "bf16 autocast", "bf16-master": "tcat's bf16 path"}
+    lines += [
+        "### Where the bf16 step's time goes",
+        "",
+        f"torch.profiler self time of every op of tcat's GPT training step ({r['config']} config), grouped; "
+        f"one run. Machine: {_machine(r['machine'])}.",
+        "",
+        "| share of step | "
+        + " | ".join(f"{names.get(m, m)} ({r[m]['tokens_per_s_profiled']:,} tokens/s profiled)" for m in modes)
+        + " |",
+        "|---|" + "---:|" * len(modes),
+    ]
+    lines += [f"| {g} | " + " | ".join(f"{r[m]['groups'].get(g, 0):.1%}" for m in modes) + " |" for g in groups]
+    lines += ["", f"Command: `{r['command']}`", ""]
+
+
 def section(lines: list[str]) -> None:
     found = [(name, _load(name)) for name in ("gpt_small_bf16", "gpt_gpt2_bf16", "bf16_curve", "train_levers_small")]
     found = {name: r for name, r in found if r}
@@ -172,6 +191,8 @@ def section(lines: list[str]) -> None:
         for name in ("gpt_small_bf16", "gpt_gpt2_bf16"):
             if name in found:
                 bf16_vs_peers(lines, found[name])
+    if "step_profile_bf16" in found:
+        profile(lines, found["step_profile_bf16"])
     if "bf16_curve" in found:
         curve(lines, found["bf16_curve"])
     if "train_levers_small" in found:

@@ -1,9 +1,10 @@
 """Where a training step's time goes: torch.profiler over tcat's GPT training step (the one
-benchmarks/bench_gpt.py times: forward, cross-entropy, backward, fused AdamW), fp32 and bf16
-autocast, self CPU time grouped into matmul / attention / casts / elementwise / normalisation /
-loss / optimizer / other, with the top ops.
+benchmarks/bench_gpt.py times: forward, cross-entropy, backward, fused AdamW), fp32, bf16
+autocast and bf16-master (tcat's bf16 path: bf16 compute copy, fp32 master weights), self CPU
+time grouped into matmul / attention / casts / elementwise / normalisation / loss / optimizer /
+other, with the top ops.
 
-  python scripts/profile_step.py [--config small] [--threads 1] [--steps 2] [--modes fp32,bf16] [--top 12]
+  python scripts/profile_step.py [--config small] [--threads 1] [--steps 2] [--modes fp32,bf16,bf16-master]
 
 Prints a table per mode (share of the step's self CPU time) and the ISA of the CPU, since bf16's
 cost depends on it (AMX tiles, avx512_bf16 dot products, or emulation).
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # an op's group by its name (the first pattern that the aten name contains wins)
 GROUPS = (
+    ("casts", ("_foreach_copy",)),  # the bf16 path's refresh of its compute copy from the master weights
     ("optimizer", ("adam", "_foreach")),
     ("loss", ("cross_entropy", "log_softmax", "nll_loss", "_softmax_backward_data")),
     ("attention", ("scaled_dot_product", "flash_attention", "_efficient_attention")),
@@ -54,8 +56,21 @@ def profile(mode: str, config: str, steps: int, top: int) -> dict:
     model = build_peers(c)["tcat"].train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     ids = torch.randint(0, c["vocab"], (c["batch"], c["ctx"]))
+    if mode == "bf16-master":  # tcat's bf16 path, as its Trainer runs it (train/precision.py)
+        from transformer_catalog.objectives.causal import causal_token_loss
+        from transformer_catalog.train.precision import MasterWeights
+
+        mixed = MasterWeights(model)
 
     def step():
+        if mode == "bf16-master":
+            loss, _ = causal_token_loss(mixed.compute(ids[:, :-1]), ids[:, 1:])
+            loss.backward()
+            mixed.grads_to_master()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            mixed.refresh()
+            return
         ctx = torch.autocast("cpu", dtype=torch.bfloat16) if mode == "bf16" else contextlib.nullcontext()
         with ctx:
             out = model(ids[:, :-1])

@@ -122,3 +122,24 @@ def test_fused_head_cross_entropy_equals_head_then_cross_entropy():
     (3 * ref).backward()
     assert fused.item() == pytest.approx(ref.item(), rel=1e-5)
     assert torch.allclose(gh, h.grad, atol=1e-5) and torch.allclose(gw, w.grad, atol=1e-5)
+
+
+@pytest.mark.slow  # builds every peer to take tcat's model: ~10 s alone, longer on a loaded machine
+def test_step_profile_of_the_bf16_path_renders():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import profile_step
+    finally:
+        sys.path.pop(0)
+    r = profile_step.profile("bf16-master", "tiny", 1, 5)
+    assert sum(r["groups"].values()) == pytest.approx(1.0, abs=0.01) and "matmul" in r["groups"]
+    assert profile_step.group("aten::_foreach_copy_") == "casts"  # the compute copy's refresh is a cast
+    lines = []
+    _report_levers(ROOT).profile(
+        lines, {"config": "tiny", "machine": _fake_machine(), "command": "x", "bf16-master": r}
+    )
+    assert any(line.startswith("| matmul |") for line in lines)
+
+
+def _fake_machine():
+    return {"cpu": "cpu", "isa": ["avx2"], "torch": "2", "threads": 1}
