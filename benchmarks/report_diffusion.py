@@ -1,0 +1,103 @@
+"""BENCHMARKS.md section for issue 14's DiT (experiments/diffusion_dit.py, shipped in
+src/transformer_catalog/experiments/results/diffusion-dit/): the reported model's CAS and FID-CNN beside the
+VAE and GAN of the lineage under the same metrics, FID-CNN against DDIM steps and guidance scale, the
+conditioning ablation and the scaling rows, and the sample grid. Every number is read from the shipped results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SHIPPED = Path(__file__).resolve().parent.parent / "src" / "transformer_catalog" / "experiments" / "results"
+FOLDER = SHIPPED / "diffusion-dit"
+ABLATION = ("adaln-zero", "adaln", "in-context", "cross-attention")
+
+
+def _machine(m: dict) -> str:
+    return f"{m['cpu']} ({', '.join(m.get('isa', [])) or '?'}), torch {m['torch']}, {m['threads']} thread(s)"
+
+
+def _key(name: str) -> str:
+    return name.replace(", ", "_").replace(" ", "")
+
+
+def _others(lines: list[str]) -> None:
+    """The lineage's generators under the same protocol (their own sample counts)."""
+    for name, label in (("lineage-vae", "VAE (lineage)"), ("lineage-gan", "GAN (lineage)")):
+        path = SHIPPED / name / "results.json"
+        if path.exists():
+            m = json.loads(path.read_text())["metrics"]
+            lines.append(
+                f"| {label} | {m['samples']:,} | {m['fid_cnn']:.1f} | {m['cas']:.3f} | `tcat experiments run {name}` |"
+            )
+
+
+def section(lines: list[str]) -> None:
+    lines += ["## DiT: a diffusion Transformer trained on Fashion-MNIST (issue 14)", ""]
+    if not (FOLDER / "results.json").exists():
+        lines += ["Not measured yet: run `tcat experiments run diffusion-dit`.", ""]
+        return
+    r = json.loads((FOLDER / "results.json").read_text())
+    c, m = r["config"], r["metrics"]
+    g = c["claim_guidance"]
+    lines += [
+        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all, "
+        f"{r['wall_seconds']:,.0f} s wall on a shared, loaded machine). Reported model: DiT with adaLN-Zero, "
+        f"width {c['d_model']}, depth {c['depth']}, {c['heads']} heads, patch {c['patch']} on {c['image_size']} x "
+        f"{c['image_size']} pixels ({m['params']:,} parameters, {m['gflops'] * 1e3:.1f} Mflops per image), "
+        f"{m['train_steps']} steps of {c['batch']} images ({m['train_cpu_seconds']:,.0f} CPU s of training, "
+        f"{c['schedule']} beta schedule, T = 1000), through `tcat diffusion train`'s trainer. FID-CNN is a "
+        "Fréchet distance in the features of a Fashion-MNIST classifier trained here (metrics/), not Inception's; "
+        f"it is computed on {c['n_fid']} samples per row here (the protocol's 10,000 did not fit the CPU budget; "
+        "small samples bias FID upwards, so compare rows of the same sample count).",
+        "",
+        "| generator | samples | FID-CNN | CAS | command |",
+        "|---|---:|---:|---:|---|",
+        f"| DiT, guidance {g:g}, DDIM {c['main_steps']} | {m['samples']:,} | {m['fid_cnn']:.1f} | {m['cas']:.3f} | "
+        f"`{r['command']}` |",
+        f"| DiT, null class only (control) | {m['samples']:,} | {m['control_fid_cnn']:.1f} | {m['control_cas']:.3f} | "
+        "same run |",
+    ]
+    _others(lines)
+    lines += [
+        f"| real training images (reference) | {m['fid_samples']:,} | {m['real_train_fid_cnn_same_n']:.1f} | "
+        f"{m['real_test_accuracy']:.3f} (test set) | same run |",
+        "",
+        f"CAS target 0.80: {'met' if r['claim_holds'] else 'missed'}"
+        + (f" ({r['miss']})" if "miss" in r else "")
+        + ".",
+        "",
+        "| DDIM steps (guidance 1) | " + " | ".join(str(s) for s in c["step_sweep"]) + " |",
+        "|---|" + "---:|" * len(c["step_sweep"]),
+        "| FID-CNN | " + " | ".join(f"{m[f'fid_cnn_ddim{s}']:.1f}" for s in c["step_sweep"]) + " |",
+        "",
+        f"| guidance scale (DDIM {c['main_steps']}) | " + " | ".join(f"{x:g}" for x in c["guidances"]) + " |",
+        "|---|" + "---:|" * len(c["guidances"]),
+        "| FID-CNN | " + " | ".join(f"{m[f'fid_cnn_guidance{x:g}']:.1f}" for x in c["guidances"]) + " |",
+        "| CAS | " + " | ".join(f"{m[f'cas_guidance{x:g}']:.3f}" for x in c["guidances"]) + " |",
+        "",
+        f"Ablation and scaling (width {c['ablation_d']}, {c['ablation_steps']} steps each unless the wall-clock "
+        f"guard stopped it earlier, DDIM {c['main_steps']}, guidance 1, {c['n_fid']} samples):",
+        "",
+        "| model | Mflops/image | steps | final loss | FID-CNN | CAS | training CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows = [*ABLATION, *(f"depth {d}, patch {p}" for d, p in c["scaling"])]
+    for name in rows:
+        k = _key(name)
+        label = f"{name} (depth {c['depth']}, patch {c['patch']})" if name in ABLATION else name
+        lines.append(
+            f"| {label} | {m[k + '_gflops'] * 1e3:.1f} | {m[k + '_train_steps']} | {m[k + '_final_loss']:.4f} | "
+            f"{m[k + '_fid_cnn']:.1f} | {m[k + '_cas']:.3f} | {m[k + '_train_cpu_seconds']:,.0f} |"
+        )
+    lines += [
+        "",
+        f"The paper's ablation ranking (adaLN-Zero lowest FID): {'reproduced' if m['ablation_adaln_zero_best'] else 'not reproduced'} "
+        f"at this scale (lowest: {m['ablation_best']}). FID falls with Gflops across the scaling rows: "
+        f"{'yes' if m['scaling_fid_falls_with_gflops'] else 'no'}.",
+        "",
+        "![DiT samples, one class per row](src/transformer_catalog/experiments/results/diffusion-dit/diffusion-dit-samples.png)",
+        "",
+        "![FID-CNN against steps, guidance, and Gflops](src/transformer_catalog/experiments/results/diffusion-dit/diffusion-dit-curves.png)",
+        "",
+    ]
