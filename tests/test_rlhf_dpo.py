@@ -196,3 +196,25 @@ def test_sampled_pairs_need_a_reward_model_and_an_sft_run(tmp_path):
     with pytest.raises(TcatError, match="no SFT run"):
         train_dpo(tmp_path / "sft", tmp_path / "out", DPOConfig(pairs="human"), progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def _pt(method, coef, seed, reward, kl):
+    return {"method": method, "coef": coef, "seed": seed, "reward": reward, "kl": kl}
+
+
+def test_frontier_means_and_dominance():
+    from transformer_catalog.rlhf.frontier import dominance, envelope, means
+
+    ppo = [_pt("ppo", 0.1, s, r, k) for s, (r, k) in enumerate([(1.0, 2.0), (1.2, 3.0), (0.8, 1.0)])]
+    ppo += [_pt("ppo", 0.5, s, 0.4, 0.5) for s in range(3)]
+    m = means(ppo, "ppo")
+    assert [x["coef"] for x in m] == [0.5, 0.1]  # sorted by KL
+    assert m[1]["reward"] == 1.0 and m[1]["kl"] == 2.0 and m[1]["reward_min"] == 0.8 and m[1]["kl_max"] == 3.0
+    assert envelope(m, 1.9) == pytest.approx(0.4) and envelope(m, 2.0) == 1.0 and envelope(m, 0.1) is None
+    better = [_pt("dpo", b, s, r, k) for s in range(3) for b, r, k in ((0.1, 1.5, 1.5), (1.0, 0.5, 0.4))]
+    assert dominance(ppo + better, sft_reward=0.0)["verdict"] == "dpo"
+    worse = [_pt("dpo", b, s, r, k) for s in range(3) for b, r, k in ((0.1, 0.6, 2.5), (1.0, 0.2, 0.6))]
+    assert dominance(ppo + worse, sft_reward=0.0)["verdict"] == "ppo"
+    mixed = [_pt("dpo", b, s, r, k) for s in range(3) for b, r, k in ((0.1, 0.9, 2.5), (1.0, 0.45, 0.5))]
+    verdict = dominance(ppo + mixed, sft_reward=0.0)
+    assert verdict["verdict"] == "crossing" and {g["kl"] for g in verdict["gaps"]} == {0.5, 2.0, 2.5}

@@ -113,7 +113,8 @@ def sampled_pairs(policy, tok, scorer, prompts: list[str], samples: int, max_new
 
 
 def human_pairs(tok, n: int, seed: int, max_len: int = 64) -> list[dict]:
-    """VADER's training-split preference pairs as whole snippets after <s> (they share no prompt)."""
+    """VADER's training-split preference pairs (split by `seed`, the SFT run's) as whole snippets after <s>
+    (they share no prompt)."""
     from .pairs import preference_pairs
 
     def ids(text: str) -> list[int]:
@@ -217,7 +218,7 @@ class PreferenceTask(Task):
 
 # -- the run -------------------------------------------------------------------------------------------------------
 def load_policy(run: str | Path):
-    """(model, tokenizer) of an SFT run's checkpoint; anything else is refused in one line."""
+    """(model, tokenizer, the SFT run's data-split seed) of an SFT run's checkpoint; anything else is refused."""
     from ..train.checkpoint import load_model, read_config
 
     folder = Path(run) / "checkpoint"
@@ -228,7 +229,7 @@ def load_policy(run: str | Path):
     if stage != "rlhf-sft":
         raise TcatError(f"{run}: holds a {stage or 'non-RLHF'} run, not an SFT policy")
     model, _, tok = load_model(folder)
-    return model, tok
+    return model, tok, int(meta["task"].get("seed", 0))
 
 
 def train_dpo(
@@ -244,15 +245,14 @@ def train_dpo(
     import json
 
     from ..files import output_dir, write_json
-    from ..train.trainer import TrainConfig
 
     check_dpo(cfg)
     if cfg.pairs == "sampled" and reward is None:
         raise TcatError("dpo: --pairs sampled ranks the SFT policy's samples with a reward model: give --reward RUN")
     prepare_run(Path(out), resume, STAGE, "a DPO run")
     start_cpu = time.process_time()
-    model, tok = load_policy(policy)
-    reference, _ = load_policy(policy)
+    model, tok, split_seed = load_policy(policy)
+    reference, _, _ = load_policy(policy)
     reference.eval().requires_grad_(False)
     scorer = None
     if reward is not None:
@@ -264,8 +264,26 @@ def train_dpo(
     if resume and pairs_file.is_file():
         pairs = json.loads(pairs_file.read_text())
     else:
-        pairs = _make_pairs(cfg, model, tok, scorer)
+        pairs = make_pairs(cfg, model, tok, scorer, split_seed)
         write_json(pairs_file, pairs)
+    meta = {"name": STAGE, "policy": str(Path(policy).resolve()), **asdict(cfg)}
+    trainer = fit_preferences(model, reference, tok, pairs, cfg, out, meta, resume=resume, progress=progress)
+    result = {"pairs": len(pairs), "steps": trainer.state["step"], "config": asdict(cfg)}
+    if scorer is not None:
+        result["eval"] = evaluate(
+            model.eval(), reference, tok, scorer, cfg.eval_prompts, cfg.max_new, cfg.seed, split_seed
+        )
+    result["cpu_seconds"] = round(time.process_time() - start_cpu, 1)
+    write_json(out / "dpo.json", result)
+    return result
+
+
+def fit_preferences(
+    model, reference, tok, pairs: list[dict], cfg: DPOConfig, out: Path, meta: dict, resume=False, progress=True
+) -> StatsTrainer:
+    """Train `model` (in place) on `pairs` with cfg's loss through the one trainer, into `out`."""
+    from ..train.trainer import TrainConfig
+
     if not pairs:
         raise TcatError("dpo: no pairs (every prompt's samples scored alike); raise --samples or --prompts")
     chosen = reference_logps(reference, [(p["prompt"], p["chosen"]) for p in pairs], tok.pad_id)
@@ -282,7 +300,7 @@ def train_dpo(
         pad_id=tok.pad_id,
         vocab_size=tok.vocab_size,
         tokenizer=tok,
-        meta={"name": STAGE, "policy": str(Path(policy).resolve()), **asdict(cfg)},
+        meta=meta,
         loss_name=cfg.loss,
         beta=cfg.beta,
         batch_pairs=cfg.batch_pairs,
@@ -302,30 +320,28 @@ def train_dpo(
         save_every=50,
         seed=cfg.seed,
     )
+    torch.manual_seed(cfg.seed)
     trainer = StatsTrainer(model.train(), task, train, out, progress=progress, run_meta={"dpo": asdict(cfg)})
     if resume:
         trainer.resume()
     trainer.fit()
-    result = {"pairs": len(pairs), "steps": trainer.state["step"], "config": asdict(cfg)}
-    if scorer is not None:
-        result["eval"] = evaluate(model.eval(), reference, tok, scorer, cfg.eval_prompts, cfg.max_new, cfg.seed)
-    result["cpu_seconds"] = round(time.process_time() - start_cpu, 1)
-    write_json(out / "dpo.json", result)
-    return result
+    return trainer
 
 
-def _make_pairs(cfg: DPOConfig, model, tok, scorer) -> list[dict]:
+def make_pairs(cfg: DPOConfig, model, tok, scorer, split_seed: int = 0) -> list[dict]:
+    """The run's pairs. The snippets' split is the SFT run's (`split_seed`), whatever this run's seed: another split
+    would draw prompts from snippets the SFT policy was trained on."""
     if cfg.pairs == "human":
-        return human_pairs(tok, cfg.human_pairs, cfg.seed)
+        return human_pairs(tok, cfg.human_pairs, split_seed)
     from .pairs import load_snippets, split_snippets
     from .sft import prompts
 
     # PPO's training prompts (rlhf/stages.run_ppo): the validation split's, never the held-out test prompts
-    train_prompts = prompts(split_snippets(load_snippets(), cfg.seed)["valid"], cfg.prompts, cfg.seed)
+    train_prompts = prompts(split_snippets(load_snippets(), split_seed)["valid"], cfg.prompts, cfg.seed)
     return sampled_pairs(model.eval(), tok, scorer, train_prompts, cfg.samples, cfg.max_new, cfg.temperature, cfg.seed)
 
 
-def evaluate(policy, ref, tok, scorer, n: int, max_new: int, seed: int = 0) -> dict:
+def evaluate(policy, ref, tok, scorer, n: int, max_new: int, seed: int = 0, split_seed: int = 0) -> dict:
     """Mean reward (rating units), VADER judge (rating units) and sequence KL to the reference of one sample per
     held-out prompt: PPO's own evaluation (rlhf/ppo.evaluate, the prompts and judge of rlhf/stages.run_ppo), so
     DPO and PPO points share their axes."""
@@ -334,8 +350,8 @@ def evaluate(policy, ref, tok, scorer, n: int, max_new: int, seed: int = 0) -> d
     from .sft import prompts
     from .stages import judge_fit
 
-    held_out = prompts(split_snippets(load_snippets(), seed)["test"], n)
-    a, b = judge_fit(seed)
+    held_out = prompts(split_snippets(load_snippets(), split_seed)["test"], n)
+    a, b = judge_fit(split_seed)
 
     def judge(texts):
         return [a * c + b for c in vader_compound(texts)]

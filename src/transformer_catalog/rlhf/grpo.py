@@ -36,6 +36,7 @@ class GRPOConfig:
     lr: float = 5e-5
     temperature: float = 1.0
     seed: int = 0
+    shuffle_rewards: bool = False  # the control: each batch's rewards permuted across its answers (no link to them)
     additions: add.AdditionsConfig = field(default_factory=add.AdditionsConfig)
 
 
@@ -97,6 +98,7 @@ class GRPOTask(Task):
     prompts_per_step: int = 16
     reference: torch.nn.Module | None = None
     reward_fn: Callable | None = None  # (tokenizer, pairs, responses) -> (N,) rewards; None: exact match
+    shuffle_rewards: bool = False
     window: list = field(default_factory=list)
 
     def batches(self, examples: list, max_tokens: int, seed: int, epoch: int) -> list[list[int]]:
@@ -124,6 +126,8 @@ class GRPOTask(Task):
         )
         responses = [add._until_eos(row, tok.eos_id) for row in out.tolist()]
         reward = (self.reward_fn or add.rewards)(tok, pairs, responses)
+        if self.shuffle_rewards:
+            reward = reward[torch.randperm(len(reward), generator=sampler)]
         advantages = group_advantages(reward, g)
         mask = torch.zeros_like(out, dtype=torch.float32)
         for i, r in enumerate(responses):
@@ -214,6 +218,7 @@ def train_grpo(
         temperature=cfg.temperature,
         prompts_per_step=cfg.prompts_per_step,
         reference=reference,
+        shuffle_rewards=cfg.shuffle_rewards,
     )
     train = TrainConfig(
         steps=cfg.steps,
