@@ -22,6 +22,8 @@ COUNT = number(int, 1, 10**6)
 LAYERS = number(int, 0, 64)
 WIDTH = number(int, 0, 8192)
 VOCAB = number(int, 300, 200000)
+REAL = number(float)  # checked by the stage itself, which says why (a negative beta, ...)
+GROUP = number(int, 1, 4096)
 
 
 def _common(sp, steps: int) -> None:
@@ -99,6 +101,24 @@ def cmd_ppo(args) -> None:
         print(f"  SFT {s['sft_reward']:+.2f} | {s['sft']}\n  PPO {s['ppo_reward']:+.2f} | {s['ppo']}")
 
 
+def cmd_dpo(args) -> None:
+    set_threads(args.threads)
+    from ..rlhf.dpo import DPOConfig, check_dpo, train_dpo
+
+    cfg = DPOConfig(loss=args.loss, beta=args.beta, pairs=args.pairs, steps=args.steps, lr=args.lr, seed=args.seed)
+    check_dpo(cfg)
+    _print(train_dpo(args.policy, args.out, cfg, reward=args.reward, resume=args.resume, progress=not args.quiet))
+
+
+def cmd_grpo(args) -> None:
+    set_threads(args.threads)
+    from ..rlhf.grpo import GRPOConfig, check_grpo, train_grpo
+
+    cfg = GRPOConfig(group_size=args.group_size, beta=args.beta, steps=args.steps, lr=args.lr, seed=args.seed)
+    check_grpo(cfg)
+    _print(train_grpo(args.out, cfg, policy=args.policy, resume=args.resume, progress=not args.quiet))
+
+
 def register(sub, add) -> None:
     group = add("rlhf", None, "learning from human feedback: SFT, reward model, PPO, DPO, GRPO on VADER's ratings")
     if getattr(group, "skipped", False):
@@ -152,3 +172,27 @@ def register(sub, add) -> None:
     sp.add_argument("--lr", type=LR, default=1e-5, help=help_text("learning rate", 1e-5, LR))
     sp.add_argument("--eval-prompts", type=COUNT, default=256, help=help_text("held-out prompts judged", 256, COUNT))
     sp.set_defaults(fn=cmd_ppo)
+
+    text = "DPO / IPO / KTO from an SFT run, on pairs sampled and ranked by a reward model or on the human pairs"
+    sp = inner.add_parser("dpo", help=text, description=text)
+    _common(sp, 120)
+    sp.add_argument("--policy", required=True, metavar="RUN", help="the SFT run (policy init and reference; required)")
+    sp.add_argument(
+        "--reward", default=None, metavar="RUN", help="the reward-model run (default none; needed for sampled pairs)"
+    )
+    sp.add_argument("--loss", default="dpo", choices=("dpo", "ipo", "kto"), help="the preference loss (default dpo)")
+    sp.add_argument(
+        "--beta", type=REAL, default=0.1, help=help_text("beta: strength of the tie to the reference", 0.1, REAL)
+    )
+    sp.add_argument("--pairs", default="sampled", choices=("sampled", "human"), help="pair source (default sampled)")
+    sp.add_argument("--lr", type=LR, default=5e-5, help=help_text("learning rate", 5e-5, LR))
+    sp.set_defaults(fn=cmd_dpo)
+
+    text = "GRPO with a verifiable reward: 3-digit additions, groups of samples per prompt, no learned reward"
+    sp = inner.add_parser("grpo", help=text, description=text)
+    _common(sp, 200)
+    sp.add_argument("--policy", default=None, metavar="RUN", help="an additions SFT run (default: train one first)")
+    sp.add_argument("--group-size", type=GROUP, default=8, help=help_text("samples per prompt", 8, GROUP))
+    sp.add_argument("--beta", type=REAL, default=0.04, help=help_text("KL coefficient", 0.04, REAL))
+    sp.add_argument("--lr", type=LR, default=5e-5, help=help_text("learning rate", 5e-5, LR))
+    sp.set_defaults(fn=cmd_grpo)

@@ -80,6 +80,14 @@ class ActorCritic(DecoderModel):
         return self.logits(h), self.value_head(h).squeeze(-1)
 
 
+def adapt_kl_coef(beta: float, kl: float, target: float, n: int, horizon: int) -> float:
+    """Ziegler et al.'s proportional controller: beta (1 + clip(KL / target - 1, -0.2, 0.2) n / horizon), with n
+    the rollouts just seen; target 0 keeps beta fixed."""
+    if target <= 0:
+        return beta
+    return beta * (1 + max(-0.2, min(0.2, kl / target - 1)) * n / horizon)
+
+
 def same_tokenizer(a, b) -> bool:
     return a.hf.get_vocab() == b.hf.get_vocab()
 
@@ -199,9 +207,7 @@ class PPO:
                 n_updates += 1
         seq_kl = kl.sum(1).mean().item()
         beta = st["kl_coef"]
-        if cfg.target_kl > 0:  # Ziegler et al.'s proportional controller
-            error = max(-0.2, min(0.2, seq_kl / cfg.target_kl - 1))
-            st["kl_coef"] = beta * (1 + error * cfg.batch / cfg.horizon)
+        st["kl_coef"] = adapt_kl_coef(beta, seq_kl, cfg.target_kl, cfg.batch, cfg.horizon)
         st["step"] += 1
         n_tok = int(m.sum())
         st["tokens"] += n_tok
@@ -249,6 +255,8 @@ class PPO:
         from .progress import RLProgress
 
         start, base = time.perf_counter(), self.state["elapsed"]
+        if self.out is not None:
+            self.out.mkdir(parents=True, exist_ok=True)
         with RLProgress(self.cfg.steps, self.state["step"], enabled=progress) as bar:
             while self.state["step"] < self.cfg.steps:
                 record = self.step()

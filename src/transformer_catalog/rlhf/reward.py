@@ -152,13 +152,13 @@ class RewardConfig:
     shuffle_labels: bool = False  # the control: each pair's order flipped at random
 
 
-def open_body(name: str):
-    """(encoder, tokenizer, max tokens) of the reward model's body; an encoder-decoder or decoder is refused."""
-    from ..train.pretrained import load_encoder, resolve_encoder
-
-    folder = resolve_encoder(name)
+def check_body(name: str):
+    """The body's folder, refused unless it is an encoder (read from its config, before loading weights)."""
     import json
 
+    from ..train.pretrained import resolve_encoder
+
+    folder = resolve_encoder(name)
     try:
         meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -168,7 +168,14 @@ def open_body(name: str):
         arch = "encoder-decoder"
     if arch is not None and arch != "encoder":
         raise TcatError(f"--body {name}: a {arch} model cannot score a text as a reward model; use an encoder")
-    return load_encoder(folder)
+    return folder
+
+
+def open_body(name: str):
+    """(encoder, tokenizer, max tokens) of the reward model's body; an encoder-decoder or decoder is refused."""
+    from ..train.pretrained import load_encoder
+
+    return load_encoder(check_body(name))
 
 
 def encode_pairs(pairs: list[Pair], tok, max_len: int, shuffle_seed: int | None = None) -> list:

@@ -61,12 +61,18 @@ def make_task(cfg: SFTConfig, tokenizer=None, snippets: dict | None = None):
     )
 
 
-def model_config(cfg: SFTConfig, task):
+def check_model(name: str):
+    """The named config or catalog entry, refused unless it is a decoder (before any data work)."""
     from ..catalog.specs import resolve
 
-    base = resolve(cfg.model).config
+    base = resolve(name).config
     if base.arch != "decoder":
-        raise TcatError(f"SFT trains a decoder; {cfg.model} is {base.arch}")
+        raise TcatError(f"--model {name}: SFT trains a decoder (a policy that generates); {name} is {base.arch}")
+    return base
+
+
+def model_config(cfg: SFTConfig, task):
+    base = check_model(cfg.model)
     changes = {
         "embedding.vocab_size": task.vocab_size,
         "embedding.pad_id": task.pad_id,

@@ -20,37 +20,32 @@ from . import sft as S
 from .pairs import Pair, Snippet, check_pairs, linear_fit, pairwise_accuracy, rater_agreement, vader_compound
 
 
-def _prepare(out: Path, resume: bool) -> None:
+def _prepare(out: Path, resume: bool, stage: str, what: str) -> None:
+    """A fresh run needs a folder it may write into; a resumed one a checkpoint of its own stage (a DPO
+    run is not resumed as PPO: its weights and optimizer mean something else)."""
+    from ..train.checkpoint import read_config, recover
     from ..train.setup import check_out
 
-    if resume:
-        if not (out / "checkpoint" / "trainer_state.json").is_file():
-            raise TcatError(f"{out}: nothing to resume (no checkpoint/trainer_state.json); drop --resume to start")
-    else:
+    if not resume:
         check_out(out)
-
-
-def _stage_of(out: Path) -> str | None:
-    from ..train.checkpoint import read_config
-
-    _, meta, _ = read_config(out / "checkpoint")
-    task = meta.get("task")
-    return task.get("objective") or task.get("name") if isinstance(task, dict) else None
-
-
-def _check_resume_stage(out: Path, stage: str, what: str) -> None:
-    found = _stage_of(out)
-    if found != stage:
-        raise TcatError(f"{out}: holds a {found or 'non-training'} run, not {what}; resume it with its own command")
+        return
+    recover(out / "checkpoint")
+    if (out / "checkpoint" / "config.json").is_file():
+        _, meta, _ = read_config(out / "checkpoint")
+        task = meta.get("task") if isinstance(meta.get("task"), dict) else {}
+        found = task.get("objective") or task.get("name")
+        if found != stage:
+            raise TcatError(f"{out}: holds a {found or 'non-training'} run, not {what}; resume it with its own command")
+    if not (out / "checkpoint" / "trainer_state.json").is_file():
+        raise TcatError(f"{out}: nothing to resume (no checkpoint/trainer_state.json); drop --resume to start")
 
 
 def run_sft(cfg: S.SFTConfig, out, resume: bool = False, minutes: float = 0.0, progress: bool = True) -> dict:
     from ..files import output_dir, write_json
 
     out = Path(out)
-    _prepare(out, resume)
-    if resume:
-        _check_resume_stage(out, S.STAGE, "SFT")
+    _prepare(out, resume, S.STAGE, "SFT")
+    S.check_model(cfg.model)
     run = S.trainer(cfg, out, progress=progress, resume=resume, minutes=minutes)
     output_dir(out)
     state = run.fit()
@@ -107,9 +102,8 @@ def run_reward(
     from .pairs import load_snippets, preference_pairs, split_snippets
 
     out = Path(out)
-    _prepare(out, resume)
-    if resume:
-        _check_resume_stage(out, R.STAGE, "a reward model")
+    _prepare(out, resume, R.STAGE, "a reward model")
+    R.check_body(cfg.body)
     if pairs_file:
         pairs, valid_snippets = load_pairs_file(pairs_file), None
     else:
@@ -191,9 +185,7 @@ def run_ppo(
 
     cfg.validate()
     out = Path(out)
-    _prepare(out, resume)
-    if resume:
-        _check_resume_stage(out, P.STAGE, "PPO")
+    _prepare(out, resume, P.STAGE, "PPO")
     sft_model, _, tok = _open_policy(sft, "--sft")
     ref = sft_model
     if reference is not None:
