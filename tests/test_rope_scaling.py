@@ -21,7 +21,7 @@ TOL = 1e-4
 ROT = 16  # head_dim 64 / 4 heads
 
 
-def _llama(**kw):
+def _llama(arch="Llama", **kw):
     cfg = dict(
         hidden_size=64,
         intermediate_size=96,
@@ -34,7 +34,7 @@ def _llama(**kw):
         eos_token_id=0,
         pad_token_id=0,
     )
-    model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**{**cfg, **kw}))
+    model = getattr(transformers, f"{arch}ForCausalLM")(getattr(transformers, f"{arch}Config")(**{**cfg, **kw}))
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for p in model.parameters():
@@ -77,6 +77,19 @@ SCALED = {
     ),
     # no factor: transformers derives it from the two lengths (64 / 16), as Phi-3's configs rely on
     "longrope": dict(max_position_embeddings=64, rope_parameters=LONGROPE),
+    # Phi-3's layout: the pretraining length at the top level, half of each head rotating (4 frequencies)
+    "phi3-longrope-partial-rotary": dict(
+        arch="Phi3",
+        max_position_embeddings=64,
+        original_max_position_embeddings=16,
+        rope_parameters={
+            "rope_type": "longrope",
+            "rope_theta": 10000.0,
+            "partial_rotary_factor": 0.5,
+            "short_factor": [1.0, 1.3, 2.0, 2.5],
+            "long_factor": [1.5, 3.0, 6.0, 10.0],
+        },
+    ),
 }
 
 
@@ -95,10 +108,13 @@ def test_llama_rope_scaling_parity_both_ways(name, length, tmp_path):
         assert ours.config.position.rope_scaling == SCALED[name]["rope_parameters"]["rope_type"]
         got = ours(ids)
         assert _diff(got, expected) <= TOL
-        to_hf(ours, tmp_path / "back", "llama")
+        to_hf(ours, tmp_path / "back", "phi3" if name.startswith("phi3") else "llama")
         back = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "back").eval()
         assert _diff(back(ids).logits, got) <= TOL
-        plain = _llama(max_position_embeddings=64)
+        unscaled_rope = {"rope_type": "default", "rope_theta": 10000.0}
+        if name.startswith("phi3"):
+            unscaled_rope["partial_rotary_factor"] = 0.5
+        plain = _llama(SCALED[name].get("arch", "Llama"), max_position_embeddings=64, rope_parameters=unscaled_rope)
         plain.load_state_dict(hf.state_dict())
         unscaled = plain(ids).logits
     # the sequence reached the scaled regime: the scaling changed the logits (yarn and longrope at every length)

@@ -1,0 +1,336 @@
+"""Long context: passkey retrieval and needle-in-a-haystack (data/passkey.py, King James Bible text
+as the haystack) on a small tcat GPT with rotary positions, trained at train_len characters, then
+read at 1x, 2x, 4x and 8x that length: unscaled, with each RoPE scaling (nn/rope.py) applied as is
+(zero-shot), and after a short fine-tuning with the scaling at finetune_len.
+
+The model is trained on the three tasks mixed (passkey, niah, niah-multikey), with the language
+modelling loss on every character plus the answer digits' loss (the answer is 5 of train_len
+predictions; without its own term the retrieval signal is diluted). A sample counts as retrieved
+when the argmax at every answer digit, given the digits before it, is right (greedy decoding
+would write the number). Effective length is RULER's: the longest tested length at which the mean
+accuracy over the tasks, and at every shorter tested length, is at least THRESHOLD."""
+
+from __future__ import annotations
+
+import math
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from ..errors import TcatError
+from .base import Clock, finish, prepare, pyplot, save_figure, state_miss
+
+NAME = "long-context"
+CLAIM = (
+    "A small GPT with rotary positions trained on passkey and needle retrieval at 256 characters of Bible "
+    "text retrieves at 4x that length (mean accuracy >= 0.9 over the three tasks) after <= 1,000 steps of "
+    "fine-tuning with a RoPE scaling (position interpolation, NTK-aware or YaRN)."
+)
+CONTROL = (
+    "The same model read at 4x its training length without any scaling or fine-tuning: positions it never "
+    "saw break retrieval, so its mean accuracy at 4x stays below 0.5."
+)
+TARGET = 0.9  # mean accuracy over the tasks at 4x, for the best scaled and fine-tuned model
+CONTROL_CEILING = 0.5
+THRESHOLD = 0.9  # effective length: mean accuracy at least this at the length and every shorter one
+SCALINGS = {"pi": "linear", "ntk": "ntk", "yarn": "yarn", "dynamic": "dynamic"}
+TINY_SHOWS_CLAIM_NOT = "a few dozen steps on the in-repo sample learn no retrieval"
+
+
+@dataclass
+class Config:
+    setting: str = "full"
+    data: str = "kjv"
+    # The issue asks for 512; 256 here so the whole run fits this shared CPU's budget (35 CPU-minutes, ~1/6 of
+    # a core): the needles and question take ~100-200 of the 256 characters, so the haystack is under half.
+    train_len: int = 256
+    multiples: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    d_model: int = 64
+    layers: int = 2
+    heads: int = 4
+    d_ff: int = 256
+    steps: int = 2000  # a pilot on KJV: retrieval's phase change came between steps 475 and 675
+    batch: int = 16
+    lr: float = 3e-3
+    warmup: int = 100
+    factor: float = 4.0  # the scaling factor of PI, NTK-aware and YaRN (dynamic NTK's grows with the length)
+    finetune: list[str] = field(default_factory=lambda: ["pi", "ntk", "yarn", "none"])  # none: unscaled control
+    zero_shot: list[str] = field(default_factory=lambda: ["pi", "ntk", "yarn", "dynamic"])
+    finetune_steps: int = 200
+    finetune_len: int = 1024  # 4x the training length: the length the claim is read at
+    finetune_batch: int = 4
+    finetune_lr: float = 1e-3
+    eval_samples: int = 30  # per task and length
+    seed: int = 0
+
+    @classmethod
+    def tiny(cls) -> Config:
+        return cls(
+            setting="tiny", data="bible-sample", train_len=256, multiples=[1, 2], d_model=32, heads=2, d_ff=64,
+            steps=30, batch=4, warmup=5, finetune=["yarn", "none"], zero_shot=["dynamic"], finetune_steps=5,
+            finetune_len=512, finetune_batch=2, eval_samples=4,
+        )  # fmt: skip
+
+
+def check(cfg: Config) -> None:
+    """Refuse an impossible setting before anything is written."""
+    if cfg.factor <= 0:
+        raise TcatError(f"long-context: factor must be positive (a scaling factor), got {cfg.factor}")
+    if cfg.finetune_steps > 1000:
+        raise TcatError(f"long-context: finetune_steps={cfg.finetune_steps} is over the 1,000 steps the claim allows")
+    if 4 not in cfg.multiples and cfg.setting == "full":
+        raise TcatError("long-context: multiples must include 4 (the claim is read at 4x)")
+    for name in (*cfg.finetune, *cfg.zero_shot):
+        if name != "none" and name not in SCALINGS:
+            raise TcatError(f"long-context: unknown scaling {name!r}; known: none, {', '.join(SCALINGS)}")
+    if min(cfg.multiples) < 1 or min(cfg.train_len, cfg.finetune_len) < 256:
+        raise TcatError(
+            "long-context: multiples must be >= 1, train_len and finetune_len >= 256 (the needles and question fit)"
+        )
+
+
+def model_config(cfg: Config, vocab: int, scaling: str = "none", max_len: int | None = None):
+    """The GPT's config: pre-norm, rotary positions, optionally scaled from train_len."""
+    from ..nn import ModelConfig
+
+    position = {"kind": "rope", "max_len": max_len or cfg.train_len}
+    if scaling != "none":
+        # dynamic NTK's factor is the length / train_len itself (transformers' formula with factor 1)
+        factor = 1.0 if scaling == "dynamic" else cfg.factor
+        position |= {"rope_scaling": SCALINGS[scaling], "rope_factor": factor, "rope_original_len": cfg.train_len}
+    return ModelConfig.from_dict(
+        {
+            "arch": "decoder",
+            "d_model": cfg.d_model,
+            "n_encoder_layers": 0,
+            "n_decoder_layers": cfg.layers,
+            "dropout": 0.0,
+            "attention": {"n_heads": cfg.heads, "qkv_bias": False, "out_bias": False},
+            "position": position,
+            "norm": {"placement": "pre", "final": True},
+            "ffn": {"d_ff": cfg.d_ff, "activation": "gelu"},
+            "embedding": {"vocab_size": vocab, "pad_id": 0, "scale": False, "tie_output": True},
+        }
+    )
+
+
+def rebuilt(model, cfg: Config, vocab: int, scaling: str, max_len: int):
+    """The same weights under another position config (the rotary tables are not weights)."""
+    from ..nn import build_model
+
+    out = build_model(model_config(cfg, vocab, scaling, max_len))
+    out.load_state_dict(model.state_dict())
+    return out
+
+
+def _mixed_batch(cfg: Config, n: int, length: int, haystack, vocab, g):
+    import torch
+
+    from ..data import passkey
+
+    per = [n // 3 + (i < n % 3) for i in range(3)]
+    return torch.cat([passkey.batch(t, k, length, haystack, vocab, g)[0] for t, k in zip(passkey.TASKS, per) if k])
+
+
+@contextmanager
+def progress_bar(label: str, total: int):
+    """A rich progress bar (rate, ETA) on a terminal; yields the function that advances it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} it/s"))
+    with Progress(*columns, TimeRemainingColumn(), disable=not sys.stderr.isatty(), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+def train(model, cfg: Config, steps: int, length: int, batch: int, lr: float, haystack, vocab, seed: int, label: str):
+    """AdamW on fresh mixed batches: language-model loss on every character + the answer digits' loss."""
+    import torch
+    import torch.nn.functional as F
+
+    from ..data import passkey
+
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    warm = min(cfg.warmup, max(1, steps // 10))
+    # linear warmup, then cosine decay to a tenth of lr
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * (0.1 + 0.45 * (1 + math.cos(math.pi * s / steps)))
+    )
+    curve = []
+    model.train()
+    with progress_bar(label, steps) as advance:
+        for step in range(steps):
+            ids = _mixed_batch(cfg, batch, length, haystack, vocab, g)
+            logits = model(ids[:, :-1])
+            lm = F.cross_entropy(logits.reshape(-1, logits.size(-1)), ids[:, 1:].reshape(-1))
+            answer, hits = passkey.answer_loss_and_hits(logits, ids)
+            loss = lm + answer
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            if step % 25 == 0 or step == steps - 1:
+                curve.append(
+                    {"step": step, "lm": lm.item(), "answer": answer.item(), "hit": hits.float().mean().item()}
+                )
+            advance()
+    model.eval()
+    return curve
+
+
+def evaluate(model, cfg: Config, haystack, vocab, lengths: list[int], seed: int) -> dict:
+    """{task: {length: accuracy}} on held-out haystacks (the same samples for every model)."""
+    import torch
+
+    from ..data import passkey
+
+    out = {}
+    with torch.no_grad():
+        for t, task in enumerate(passkey.TASKS):
+            out[task] = {}
+            for length in lengths:
+                g = torch.Generator().manual_seed(seed + 1000 * t + length)
+                hits = []
+                for start in range(0, cfg.eval_samples, 8):
+                    ids, _ = passkey.batch(task, min(8, cfg.eval_samples - start), length, haystack, vocab, g)
+                    hits.append(passkey.answer_loss_and_hits(model(ids[:, :-1]), ids)[1])
+                out[task][str(length)] = float(torch.cat(hits).float().mean())
+    return out
+
+
+def mean_by_length(acc: dict) -> dict:
+    tasks = list(acc)
+    return {n: sum(acc[t][n] for t in tasks) / len(tasks) for n in acc[tasks[0]]}
+
+
+def effective_length(means: dict, threshold: float = THRESHOLD) -> int:
+    """RULER's effective length: the longest tested length whose mean accuracy, and every shorter
+    tested length's, is at least `threshold` (0 when even the shortest misses)."""
+    best = 0
+    for n in sorted(means, key=int):
+        if means[n] < threshold:
+            break
+        best = int(n)
+    return best
+
+
+def miss(metrics: dict) -> str:
+    """By how much the claim or the control missed, from the measured numbers; empty when both are as stated."""
+    failed = []
+    if metrics["best_finetuned_at_4x"] < TARGET:
+        failed.append(
+            f"the best scaled and fine-tuned model ({metrics['best_method']}) retrieves "
+            f"{metrics['best_finetuned_at_4x']:.2f} at 4x < {TARGET} (unscaled at 1x: "
+            f"{metrics['none_at_1x']:.2f}, so the base model "
+            + ("learned the tasks" if metrics["none_at_1x"] >= THRESHOLD else "did not fully learn the tasks")
+            + f" at {metrics['train_len']} characters)"
+        )
+    if metrics["none_at_4x"] >= CONTROL_CEILING:
+        failed.append(f"the unscaled model still retrieves {metrics['none_at_4x']:.2f} at 4x (>= {CONTROL_CEILING})")
+    return "; ".join(failed) + ("." if failed else "")
+
+
+def _figure(cfg: Config, tables: dict, out) -> str:
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, acc in tables.items():
+        means = mean_by_length(acc)
+        xs = sorted(means, key=int)
+        style = "--" if name.endswith("zero-shot") else "-"
+        left.plot([int(x) for x in xs], [means[x] for x in xs], style, marker="o", label=name)
+    left.set_xscale("log", base=2)
+    left.axvline(cfg.train_len, color="grey", lw=0.8)
+    left.axhline(THRESHOLD, color="grey", lw=0.8, ls=":")
+    left.set(xlabel="context length (characters)", ylabel="mean accuracy (3 tasks)", ylim=(-0.03, 1.03))
+    left.set_title(f"trained at {cfg.train_len}; factor {cfg.factor:g}")
+    left.legend(fontsize=7)
+    best = max((n for n in tables if n.endswith("finetuned") and not n.startswith("none")),
+               key=lambda n: mean_by_length(tables[n]).get(str(4 * cfg.train_len), 0), default=None)  # fmt: skip
+    for name, style in (("none", ":"), (best, "-")):
+        if name is None:
+            continue
+        for task, acc in tables[name].items():
+            xs = sorted(acc, key=int)
+            right.plot([int(x) for x in xs], [acc[x] for x in xs], style, marker="o", label=f"{name}: {task}")
+    right.set_xscale("log", base=2)
+    right.set(xlabel="context length (characters)", ylabel="accuracy", ylim=(-0.03, 1.03), title="per task")
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, out, "long-context.png")
+
+
+def run(cfg: Config, out) -> dict:
+    import torch
+
+    from ..data import passkey
+    from ..files import write_json
+    from ..nn import build_model
+
+    check(cfg)
+    out = prepare(out)
+    clock = Clock()
+    torch.manual_seed(cfg.seed)
+    train_text, held_text = passkey.haystack_texts(cfg.data)
+    vocab = passkey.CharVocab(train_text + held_text)
+    train_hay, held_hay = (torch.tensor(vocab.encode(t)) for t in (train_text, held_text))
+    lengths = [cfg.train_len * m for m in cfg.multiples]
+    longest = max(*lengths, cfg.finetune_len)
+    base = build_model(model_config(cfg, vocab.size))
+    curves = {
+        "train": train(base, cfg, cfg.steps, cfg.train_len, cfg.batch, cfg.lr, train_hay, vocab, cfg.seed, "train")
+    }
+    cpu = {"train": clock.read()[0]}
+    tables = {
+        "none": evaluate(rebuilt(base, cfg, vocab.size, "none", longest), cfg, held_hay, vocab, lengths, cfg.seed)
+    }
+    for name in cfg.zero_shot:
+        model = rebuilt(base, cfg, vocab.size, name, longest)
+        tables[f"{name}-zero-shot"] = evaluate(model, cfg, held_hay, vocab, lengths, cfg.seed)
+    for name in cfg.finetune:
+        before = clock.read()[0]
+        model = rebuilt(base, cfg, vocab.size, name, longest)
+        curves[name] = train(
+            model, cfg, cfg.finetune_steps, cfg.finetune_len, cfg.finetune_batch, cfg.finetune_lr, train_hay, vocab,
+            cfg.seed + 7, f"fine-tune {name}",
+        )  # fmt: skip
+        cpu[f"finetune_{name}"] = round(clock.read()[0] - before, 1)
+        tables[f"{name}-finetuned"] = evaluate(model, cfg, held_hay, vocab, lengths, cfg.seed)
+    means = {name: mean_by_length(acc) for name, acc in tables.items()}
+    four = str(4 * cfg.train_len) if 4 in cfg.multiples else str(max(lengths))
+    scaled = [n for n in tables if n.endswith("finetuned") and not n.startswith("none")]
+    best = max(scaled, key=lambda n: means[n][four], default="none")
+    metrics = {
+        "train_len": cfg.train_len,
+        "none_at_1x": means["none"][str(cfg.train_len)],
+        "none_at_4x": means["none"][four],
+        "best_method": best,
+        "best_finetuned_at_4x": means[best][four] if scaled else 0.0,
+        **{f"{n}_at_4x": means[n][four] for n in tables},
+        **{f"{n}_effective_length": effective_length(means[n]) for n in tables},
+        **{f"cpu_seconds_{k}": v for k, v in cpu.items()},
+        "vocab": vocab.size,
+        "haystack_characters_train": int(train_hay.numel()),
+        "haystack_characters_held_out": int(held_hay.numel()),
+    }
+    write_json(out / "accuracy.json", {"tables": tables, "means": means, "curves": curves, "lengths": lengths})
+    figure = _figure(cfg, tables, out)
+    results = finish(
+        out,
+        sys.modules[__name__],
+        cfg,
+        clock,
+        criterion=(
+            f"mean accuracy over passkey, niah and niah-multikey at 4x the training length: >= {TARGET} for the best "
+            f"of the scaled models fine-tuned for {cfg.finetune_steps} steps at {cfg.finetune_len}; control (unscaled, "
+            f"not fine-tuned) < {CONTROL_CEILING}. Effective length (RULER): longest length with mean accuracy "
+            f">= {THRESHOLD} there and at every shorter tested length"
+        ),
+        metrics=metrics,
+        claim_holds=metrics["best_finetuned_at_4x"] >= TARGET,
+        control_fails=metrics["none_at_4x"] < CONTROL_CEILING,
+        figures=[figure],
+    )
+    return state_miss(out, results, miss(metrics))

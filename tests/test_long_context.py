@@ -1,0 +1,152 @@
+"""Passkey / needle-in-a-haystack data (data/passkey.py) and the long-context experiment's parts
+(experiments/long_context.py) on the in-repo Bible sample."""
+
+import re
+
+import pytest
+import torch
+
+from transformer_catalog.data import passkey
+from transformer_catalog.errors import TcatError
+
+
+@pytest.fixture(scope="module")
+def hay():
+    train, held = passkey.haystack_texts("bible-sample")
+    vocab = passkey.CharVocab(train + held)
+    return vocab, torch.tensor(vocab.encode(train)), torch.tensor(vocab.encode(held)), train, held
+
+
+@pytest.mark.parametrize("task", passkey.TASKS)
+@pytest.mark.parametrize("length", [300, 1000])
+def test_a_sample_is_haystack_needles_question_and_answer(hay, task, length):
+    vocab, train, _, text, _ = hay
+    g = torch.Generator().manual_seed(length)
+    for _ in range(5):
+        s = passkey.sample(task, length, train, vocab, g)
+        assert s.ids.shape == (length,) and 0 <= s.depth <= 1
+        decoded = vocab.decode(s.ids.tolist())
+        assert decoded.endswith(s.answer) and len(s.answer) == passkey.ANSWER_DIGITS and s.answer.isdigit()
+        assert vocab.decode(s.ids[-passkey.ANSWER_DIGITS :].tolist()) == s.answer
+        if task == "passkey":
+            needles = re.findall(r"The pass key is (\d+)\. Remember it\. (\d+) is the pass key\.", decoded)
+            assert needles == [(s.answer, s.answer)]
+            assert decoded.endswith(f"What is the pass key? The pass key is {s.answer}")
+        else:
+            needles = dict(re.findall(r"The magic number for (\w+) is (\d+)\. ", decoded))
+            key = re.search(r"What is the magic number for (\w+)\?", decoded).group(1)
+            assert needles[key] == s.answer and decoded.endswith(f"The magic number for {key} is {s.answer}")
+            assert len(needles) == (1 + passkey.DISTRACTORS if task == "niah-multikey" else 1)
+            # the distractors are other keys: only the question's key leads to the answer
+        # what is left when the needles and the question are cut out is one window of Bible text
+        hay_text = re.sub(r" The (pass key|magic number for \w+) is \d+\.( Remember it\. \d+ is the pass key\.)? ", "",
+                          decoded.rsplit(" What is", 1)[0])  # fmt: skip
+        assert hay_text in text
+
+
+def test_needles_land_at_every_depth_and_samples_repeat_with_the_seed(hay):
+    vocab, train, _, _, _ = hay
+    depths = [passkey.sample("passkey", 400, train, vocab, torch.Generator().manual_seed(i)).depth for i in range(60)]
+    assert min(depths) < 0.15 and max(depths) > 0.85
+    a = passkey.batch("niah-multikey", 3, 400, train, vocab, torch.Generator().manual_seed(3))[0]
+    b = passkey.batch("niah-multikey", 3, 400, train, vocab, torch.Generator().manual_seed(3))[0]
+    assert torch.equal(a, b) and not torch.equal(a[0], a[1])
+
+
+def test_held_out_haystacks_come_from_other_chapters(hay):
+    _, _, _, train, held = hay
+    assert held and train and held[:200] not in train
+
+
+def test_answer_hits_need_every_digit(hay):
+    vocab, train, _, _, _ = hay
+    ids, _ = passkey.batch("passkey", 4, 200, train, vocab, torch.Generator().manual_seed(0))
+    logits = torch.nn.functional.one_hot(ids[:, 1:], vocab.size).float() * 20  # a perfect predictor
+    loss, hits = passkey.answer_loss_and_hits(logits, ids)
+    assert hits.all() and loss < 1e-3
+    logits[1, -3] = logits[1, -3].roll(1)  # one wrong digit in sample 1
+    loss, hits = passkey.answer_loss_and_hits(logits, ids)
+    assert hits.tolist() == [True, False, True, True] and loss > 0.1
+    logits[2, -passkey.ANSWER_DIGITS - 1] = 0  # the position before the answer is not part of it
+    assert passkey.answer_loss_and_hits(logits, ids)[1][2]
+
+
+def test_impossible_samples_are_refused(hay):
+    vocab, train, _, _, _ = hay
+    g = torch.Generator().manual_seed(0)
+    with pytest.raises(TcatError, match="too short for the niah-multikey needle"):
+        passkey.sample("niah-multikey", 100, train, vocab, g)
+    with pytest.raises(TcatError, match="expected one of passkey, niah, niah-multikey"):
+        passkey.sample("needle", 400, train, vocab, g)
+    with pytest.raises(TcatError, match="haystack of 50 characters"):
+        passkey.sample("passkey", 400, train[:50], vocab, g)
+
+
+def test_effective_length_is_rulers_rule():
+    from transformer_catalog.experiments.long_context import effective_length
+
+    assert effective_length({"512": 1.0, "1024": 0.95, "2048": 0.5, "4096": 0.95}) == 1024  # no later recovery
+    assert effective_length({"512": 0.8, "1024": 1.0}) == 0
+    assert effective_length({"1024": 0.9, "512": 1.0}) == 1024  # order of the keys does not matter
+
+
+def test_rebuilt_models_keep_the_weights_and_scale_only_the_positions():
+    from transformer_catalog.experiments import long_context as lc
+    from transformer_catalog.nn import build_model
+
+    cfg = lc.Config.tiny()
+    torch.manual_seed(0)
+    base = build_model(lc.model_config(cfg, 40)).eval()
+    ids = torch.randint(1, 40, (2, cfg.train_len))
+    with torch.no_grad():
+        same = lc.rebuilt(base, cfg, 40, "none", 4 * cfg.train_len).eval()
+        assert torch.equal(same(ids), base(ids))
+        for name, kind in lc.SCALINGS.items():
+            scaled = lc.rebuilt(base, cfg, 40, name, 4 * cfg.train_len).eval()
+            p = scaled.config.position
+            assert (p.rope_scaling, p.rope_original_len, p.max_len) == (kind, cfg.train_len, 4 * cfg.train_len)
+            long = torch.randint(1, 40, (1, 4 * cfg.train_len))
+            changed = (scaled(long) - same(long)).abs().max()
+            assert changed > 1e-3, name  # the positions really are scaled at 4x
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"factor": 0.0}, "factor must be positive"),
+        ({"factor": -1.0}, "factor must be positive"),
+        ({"finetune_steps": 1001}, "over the 1,000 steps"),
+        ({"finetune": ["rope2"]}, "unknown scaling 'rope2'"),
+        ({"train_len": 128}, "train_len and finetune_len >= 256"),
+    ],
+)
+def test_impossible_settings_are_refused_before_anything_is_written(tmp_path, change, match):
+    import dataclasses
+
+    from transformer_catalog.experiments import long_context as lc
+
+    with pytest.raises(TcatError, match=match):
+        lc.run(dataclasses.replace(lc.Config.tiny(), **change), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_tiny_run_writes_every_table_and_the_verdict(tmp_path):
+    import json
+
+    from transformer_catalog.experiments import long_context as lc
+
+    torch.set_num_threads(1)
+    cfg = lc.Config.tiny()
+    results = lc.run(cfg, tmp_path / "out")
+    tables = json.loads((tmp_path / "out" / "accuracy.json").read_text())["tables"]
+    assert set(tables) == {"none", "dynamic-zero-shot", "yarn-finetuned", "none-finetuned"}
+    for acc in tables.values():
+        assert set(acc) == set(passkey.TASKS)
+        assert all(set(a) == {str(cfg.train_len * m) for m in cfg.multiples} for a in acc.values())
+    m = results["metrics"]
+    assert (
+        m["best_method"] == "yarn-finetuned"
+        and m["none_at_1x"] == lc.mean_by_length(tables["none"])[str(cfg.train_len)]
+    )
+    assert results["claim_holds"] == (m["best_finetuned_at_4x"] >= lc.TARGET)
+    assert (results.get("miss") is None) == (results["claim_holds"] and results["control_fails"])
