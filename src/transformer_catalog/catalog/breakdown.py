@@ -29,6 +29,7 @@ def breakdown(entry, compute: bool = True) -> list[dict] | None:
     if not compute:
         return None
     from ..nn.count import count_parameters, forward_flops_per_token, parameter_breakdown
+    from .kvcache import kv_cache
     from .specs import build_config
 
     rows = []
@@ -42,6 +43,7 @@ def breakdown(entry, compute: bool = True) -> list[dict] | None:
                 **parameter_breakdown(cfg),
                 "flops_per_token": forward_flops_per_token(cfg, context),
                 "context": context,
+                "kv_cache": kv_cache(cfg),  # per token, from the config's numbers (catalog/kvcache.py)
             }
         )
     write_cached(path, rows)  # best effort: an unwritable cache only costs the next run a recomputation
@@ -58,6 +60,7 @@ def _well_formed(rows, entry) -> bool:
         and all(
             isinstance(r, dict)
             and r.get("variant") == v
+            and "kv_cache" in r  # caches written before the KV-cache figure are recomputed
             and all(isinstance(r.get(k), int | float) for k in ("params", "flops_per_token", "context"))
             for r, v in zip(rows, variants)
         )

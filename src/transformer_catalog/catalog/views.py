@@ -19,6 +19,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..errors import TcatError
+from .kvcache import describe
 from .query import human, size_range
 from .text import clean
 from .vocab import ARCHITECTURES, TASKS
@@ -174,6 +175,10 @@ def show(catalog, e, breakdown=None) -> Group:
                 f"{b['flops_per_token'] / 1e9:.3g} @ {b['context']}",
             )
         row("computed (tcat verify)", computed)
+        kv = Table.grid(padding=(0, 2))  # per token of context, keys and values of all layers in 16 bits
+        for b in breakdown:
+            kv.add_row(t(b["variant"]), describe(b.get("kv_cache")))
+        row("KV cache / token", kv)
 
     refs = Table.grid(padding=(0, 2))
     r = e.references
