@@ -233,6 +233,7 @@ CAUSAL = {
         },
     ),
     "mistral-sliding-window": lambda: _mistral(window=5),
+    "llama-head-dim-24": lambda: _llama(hidden_size=48, head_dim=24, num_attention_heads=6, num_key_value_heads=3),
 }
 EXPORT_AS = {
     "mixtral": "mixtral",
@@ -252,6 +253,7 @@ EXPORT_AS = {
     "llama3-rope": "llama",
     "mistral": "llama",
     "mistral-sliding-window": "mistral",
+    "llama-head-dim-24": "llama",
 }
 
 

@@ -97,11 +97,8 @@ def config_from_hf(hf: dict) -> ModelConfig:
     window = hf.get("sliding_window") if hf["model_type"] != "llama" else None
     unsupported(hf, "pretraining_tp", (1,), 1)
     d, heads = hf["hidden_size"], hf["num_attention_heads"]
-    if hf.get("head_dim") not in (None, d // heads):
-        raise TcatError(
-            f"Hugging Face config {hf['model_type']}: head_dim={hf['head_dim']} != hidden_size / "
-            "num_attention_heads is not supported yet"
-        )
+    # a head size of its own (Mistral NeMo: 128 at width 5120 with 32 heads); None where it is d / heads
+    head_dim = None if hf.get("head_dim") in (None, d // heads) and d % heads == 0 else int(hf["head_dim"])
     bias = bool(hf["attention_bias"])
     moe = None
     if hf["model_type"] == "mixtral":
@@ -121,6 +118,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
         attention=AttentionConfig(
             n_heads=heads,
             n_kv_heads=hf.get("num_key_value_heads") or heads,
+            head_dim=head_dim,
             qkv_bias=bias,
             out_bias=bias,
             dropout=hf.get("attention_dropout", 0.0),
@@ -160,6 +158,7 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
         "num_hidden_layers": cfg.n_decoder_layers,
         "num_attention_heads": a.n_heads,
         "num_key_value_heads": cfg.n_kv_heads,
+        "head_dim": cfg.head_dim,
         "max_position_embeddings": cfg.position.max_len,
         "rms_norm_eps": cfg.norm.eps,
         "hidden_act": ACTIVATIONS_BACK[cfg.ffn.activation],
