@@ -250,3 +250,35 @@ def test_bad_longrope_settings_are_refused(rope, match):
 def test_yarn_ramp_ends_must_be_ordered():
     with pytest.raises(TcatError, match="rope_beta_slow"):
         ModelConfig.from_dict(_model_cfg(rope_scaling="yarn", rope_factor=2.0, rope_beta_fast=1.0, rope_beta_slow=4.0))
+
+
+@pytest.mark.parametrize("kind", ["dynamic", "longrope", "yarn"])
+def test_static_cache_decodes_as_the_growing_cache(kind):
+    """Compiled decoding reads the cache position as a 0-d tensor: the length-dependent frequencies are
+    then picked by tensor ops, and must give what the growing cache's integer positions give."""
+    from transformer_catalog.nn.model import build_model
+
+    rope = {"rope_scaling": kind, "rope_factor": 2.0, "rope_original_len": 8}
+    if kind == "longrope":
+        rope |= {"rope_short_factor": [1.0 + i / 4 for i in range(8)], "rope_long_factor": [2.0 + i for i in range(8)]}
+    cfg = ModelConfig.from_dict(
+        {**_model_cfg(**rope), "n_decoder_layers": 2, "norm": {"placement": "pre", "final": True}}
+    )
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    ids = torch.randint(1, 50, (2, 16))
+    static, growing = model.new_static_cache(2, 16), model.new_cache()
+    with torch.no_grad():
+        a, b = [model(ids[:, :5], static)], [model(ids[:, :5], growing)]
+        static.advance(5)
+        for t in range(5, 16):  # crosses the original length (8)
+            a.append(model(ids[:, t : t + 1], static))
+            static.advance(1)
+            b.append(model(ids[:, t : t + 1], growing))
+        a, b = torch.cat(a, 1), torch.cat(b, 1)
+        full = model(ids)
+    assert (a - b).abs().max().item() < 1e-5
+    if kind == "yarn":  # fixed frequencies: the cache changes nothing
+        assert (a - full).abs().max().item() < 1e-5
+    else:  # the frequencies changed with the length: later tokens differ from one full pass
+        assert (a[:, -1] - full[:, -1]).abs().max().item() > 1e-4
