@@ -70,6 +70,7 @@ def cmd_reward(args) -> None:
         pairs_file=args.pairs,
         min_gap=args.min_gap,
         max_train_pairs=args.max_pairs,
+        max_eval=args.eval_pairs,
         minutes=args.minutes,
         progress=not args.quiet,
     )
@@ -154,6 +155,9 @@ def register(sub, add) -> None:
         default=None,
         metavar="FILE",
         help="JSONL of {chosen, rejected} texts instead of VADER (default none)",
+    )
+    sp.add_argument(
+        "--eval-pairs", type=number(int, 0, 10**7), default=0, help="held-out pairs scored at most (default 0 = all)"
     )
     sp.set_defaults(fn=cmd_reward)
 

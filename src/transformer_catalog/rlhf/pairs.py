@@ -218,7 +218,7 @@ def check_pairs(pairs: list[Pair], what: str) -> None:
     """A preference set must hold pairs, and both orders of preference must be learnable from it: a set
     whose pairs all have one and the same chosen text (or nothing) is refused."""
     if not pairs:
-        raise TcatError(f"{what}: the preference set is empty (no two snippets differ by the minimum gap)")
+        raise TcatError(f"{what}: the preference set is empty")
     if len({p.chosen.text for p in pairs}) == 1 or all(p.chosen.text == p.rejected.text for p in pairs):
         raise TcatError(f"{what}: every pair prefers the same response: a one-class preference set cannot be learnt")
 

@@ -167,7 +167,9 @@ def check_body(name: str):
     if arch is None and meta.get("is_encoder_decoder"):
         arch = "encoder-decoder"
     if arch is not None and arch != "encoder":
-        raise TcatError(f"--body {name}: a {arch} model cannot score a text as a reward model; use an encoder")
+        raise TcatError(
+            f"--body {name}: a model of architecture {arch} cannot score a text as a reward model (use an encoder)"
+        )
     return folder
 
 
