@@ -76,6 +76,7 @@ CASES = {
     "phi3": (_lm("Phi3Config", "Phi3ForCausalLM", num_key_value_heads=4), "phi3"),
     "olmo2": (_lm("Olmo2Config", "Olmo2ForCausalLM"), "olmo2"),
     "smollm3": (_lm("SmolLM3Config", "SmolLM3ForCausalLM", num_hidden_layers=4), "smollm3"),
+    "olmo3": (_lm("Olmo3Config", "Olmo3ForCausalLM", num_hidden_layers=4, sliding_window=5), "olmo3"),
 }
 HELD_OUT = {
     "qwen2-odd-heads-mqa-tied": (
@@ -176,6 +177,20 @@ HELD_OUT = {
             rope_parameters={"rope_type": "default", "rope_theta": 5e5},
         ),
         "olmo2",
+    ),
+    "olmo3-scaled-global-layers": (
+        _lm(
+            "Olmo3Config",
+            "Olmo3ForCausalLM",
+            num_hidden_layers=4,
+            sliding_window=4,
+            num_key_value_heads=1,
+            rope_parameters={
+                "full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 5e5},
+                "sliding_attention": {"rope_type": "default", "rope_theta": 5e5},
+            },
+        ),
+        "olmo3",
     ),
     "smollm3-irregular-nope-untied-mqa": (
         _lm(

@@ -76,6 +76,37 @@ def rope_to_hf(cfg: ModelConfig) -> dict:
     return {**out, **_rope_to_hf(p, int(cfg.head_dim * p.rotary_fraction))}
 
 
+def per_type_rope(hf: dict, global_theta: float, local_theta: float) -> tuple[dict, float | None]:
+    """RoPE keyed by layer type (Gemma 3, OLMo 3): (the global layers' rope dict, the local layers'
+    theta, or None where they rotate exactly as the global ones). Older flat configs: rope_theta and
+    rope_scaling for the global layers, the given local theta for the others."""
+    params = hf.get("rope_parameters") or {}
+    if "full_attention" in params or "sliding_attention" in params:
+        full = dict(params.get("full_attention") or {"rope_type": "default"})
+        local = dict(params.get("sliding_attention") or {"rope_type": "default"})
+    else:
+        full = {"rope_type": "default", **(hf.get("rope_scaling") or {}), **params}
+        full.setdefault("rope_theta", hf.get("rope_theta", global_theta))
+        local = {"rope_type": "default", "rope_theta": local_theta}
+    full.setdefault("rope_theta", global_theta)
+    local.setdefault("rope_theta", local_theta)
+    if local.get("rope_type", "default") != "default":
+        raise fail(hf, "rope_parameters.sliding_attention.rope_type", local["rope_type"])
+    same = full.get("rope_type", "default") == "default" and float(full["rope_theta"]) == float(local["rope_theta"])
+    return full, None if same else float(local["rope_theta"])
+
+
+def per_type_rope_to_hf(cfg: ModelConfig, hf: dict) -> None:
+    """rope_parameters keyed by layer type, in place of the flat keys decoder_to_hf wrote."""
+    full = hf.pop("rope_parameters")
+    hf.pop("rope_scaling", None)
+    local = cfg.position.rope_local_theta
+    hf["rope_parameters"] = {
+        "full_attention": full,
+        "sliding_attention": {"rope_type": "default", "rope_theta": local} if local is not None else dict(full),
+    }
+
+
 def decoder_config(
     hf: dict,
     *,

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from ..errors import TcatError
 from ..nn.config import ModelConfig
-from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_rules, decoder_to_hf, fail
+from ._decoder import (
+    IGNORED,
+    check_roundtrip,
+    decoder_config,
+    decoder_rules,
+    decoder_to_hf,
+    fail,
+    per_type_rope,
+    per_type_rope_to_hf,
+)
 from ._family import Family
 from ._hf import decoder_layers
 
@@ -42,24 +51,6 @@ def _layer_types(hf: dict) -> list[str]:
     return ["sliding_attention" if (i + 1) % every else "full_attention" for i in range(hf["num_hidden_layers"])]
 
 
-def _gemma3_rope(hf: dict) -> tuple[dict, float | None]:
-    """(the global layers' rope dict, the local layers' theta or None when they rotate as the global ones)."""
-    params = hf.get("rope_parameters") or {}
-    if "full_attention" in params or "sliding_attention" in params:
-        full = dict(params.get("full_attention") or {"rope_type": "default"})
-        local = dict(params.get("sliding_attention") or {"rope_type": "default"})
-    else:  # the older flat layout: rope_theta, rope_scaling and rope_local_base_freq
-        full = {"rope_type": "default", **(hf.get("rope_scaling") or {}), **params}
-        full.setdefault("rope_theta", hf.get("rope_theta", 1e6))
-        local = {"rope_type": "default", "rope_theta": hf.get("rope_local_base_freq", 1e4)}
-    full.setdefault("rope_theta", 1e6)
-    local.setdefault("rope_theta", 1e4)
-    if local.get("rope_type", "default") != "default":
-        raise fail(hf, "rope_parameters.sliding_attention.rope_type", local["rope_type"], "is not supported")
-    same = full.get("rope_type", "default") == "default" and float(full["rope_theta"]) == float(local["rope_theta"])
-    return full, None if same else float(local["rope_theta"])
-
-
 def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **_BY_TYPE.get(hf.get("model_type"), {}), **hf}
     kind = hf["model_type"]
@@ -83,7 +74,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
         return decoder_config(hf, act_key="hidden_activation", attention=attention, **common)
     if hf["attn_logit_softcapping"] is not None:  # transformers' Gemma 3 attention never applies it
         raise fail(hf, "attn_logit_softcapping", hf["attn_logit_softcapping"], "is ignored by Gemma 3 in transformers")
-    full, local_theta = _gemma3_rope(hf)
+    full, local_theta = per_type_rope(hf, 1e6, hf.get("rope_local_base_freq", 1e4))
     cfg = decoder_config(
         {**hf, "rope_scaling": None, "rope_parameters": full},
         act_key="hidden_activation",
@@ -118,13 +109,7 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
         hf["attn_logit_softcapping"] = a.softcap
         hf["final_logit_softcapping"] = cfg.embedding.logit_softcap
     if model_type == "gemma3_text":
-        full = hf.pop("rope_parameters")
-        hf.pop("rope_scaling", None)
-        local = cfg.position.rope_local_theta
-        hf["rope_parameters"] = {
-            "full_attention": full,
-            "sliding_attention": {"rope_type": "default", "rope_theta": local} if local is not None else dict(full),
-        }
+        per_type_rope_to_hf(cfg, hf)
     return check_roundtrip(cfg, hf, config_from_hf)
 
 

@@ -1,29 +1,49 @@
-"""OLMo 2: LLaMA's layout with the norms moved to the sublayers' outputs (x + Norm(Sublayer(x)), no
-norm on a sublayer's input) and RMSNorm of the queries and keys across all heads at once, before the
-rotation."""
+"""OLMo 2 and OLMo 3: LLaMA's layout with the norms moved to the sublayers' outputs (x + Norm(Sublayer(x)),
+no norm on a sublayer's input) and RMSNorm of the queries and keys across all heads at once, before the
+rotation. OLMo 3 adds sliding windows (three layers of four) whose RoPE stays unscaled when the global
+layers' is scaled."""
 
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_rules, decoder_to_hf
+from ._decoder import (
+    IGNORED,
+    check_roundtrip,
+    decoder_config,
+    decoder_rules,
+    decoder_to_hf,
+    per_type_rope,
+    per_type_rope_to_hf,
+)
 from ._family import Family
 from ._hf import decoder_layers
 
-HF_MODEL_TYPES = ("olmo2",)
+HF_MODEL_TYPES = ("olmo2", "olmo3")
 DEFAULTS = dict(model_type="olmo2", rms_norm_eps=1e-5, hidden_act="silu", tie_word_embeddings=False, pad_token_id=1)
 
 
 def config_from_hf(hf: dict) -> ModelConfig:
-    hf = {**DEFAULTS, **hf, "layer_types": None}
+    hf = {**DEFAULTS, **hf}
     bias = bool(hf.get("attention_bias", False))
-    return decoder_config(
-        hf, qkv_bias=bias, out_bias=bias, attention={"qk_norm": "all"}, norm={"placement": "sublayer_output"}
-    )
+    common = dict(qkv_bias=bias, out_bias=bias, attention={"qk_norm": "all"}, norm={"placement": "sublayer_output"})
+    if hf["model_type"] == "olmo2":
+        return decoder_config({**hf, "layer_types": None}, **common)
+    n = hf["num_hidden_layers"]
+    hf = {"sliding_window": 4096, **hf}
+    if not hf.get("layer_types"):  # transformers' default: every fourth layer global
+        hf["layer_types"] = ["sliding_attention" if (i + 1) % 4 else "full_attention" for i in range(n)]
+    theta = float(hf.get("rope_theta") or 500_000.0)  # both kinds' base when config.json gives them none
+    full, local_theta = per_type_rope(hf, theta, theta)
+    cfg = decoder_config({**hf, "rope_scaling": None, "rope_parameters": full}, **common)
+    return cfg.replace(**{"position.rope_local_theta": local_theta})
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
-    hf = decoder_to_hf(cfg, model_type, "Olmo2ForCausalLM")
-    del hf["layer_types"], hf["sliding_window"]
+    hf = decoder_to_hf(cfg, model_type, {"olmo2": "Olmo2ForCausalLM", "olmo3": "Olmo3ForCausalLM"}[model_type])
+    if model_type == "olmo2":
+        del hf["layer_types"], hf["sliding_window"]
+    else:
+        per_type_rope_to_hf(cfg, hf)
     hf["attention_bias"] = cfg.attention.qkv_bias
     return check_roundtrip(cfg, hf, config_from_hf)
 
