@@ -23,7 +23,7 @@ import torch
 
 from ..errors import TcatError
 from ..train.tasks import Task
-from .grpo import StatsTrainer, prepare_run
+from .grpo import StatsTrainer, prepare_run, stage_of
 from .losses import dpo_loss, ipo_loss, kto_loss, sequence_logps
 
 LOSSES = ("dpo", "ipo", "kto")
@@ -225,7 +225,7 @@ def load_policy(run: str | Path):
     if not folder.is_dir():
         raise TcatError(f"{run}: no SFT run here (no checkpoint/ folder)")
     _, meta, _ = read_config(folder)
-    stage = meta.get("task", {}).get("name") if isinstance(meta.get("task"), dict) else None
+    stage = stage_of(folder)
     if stage != "rlhf-sft":
         raise TcatError(f"{run}: holds a {stage or 'non-RLHF'} run, not an SFT policy")
     model, _, tok = load_model(folder)

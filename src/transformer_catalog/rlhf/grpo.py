@@ -63,21 +63,29 @@ def check_grpo(cfg: GRPOConfig) -> None:
 STAGE = "grpo-additions"
 
 
+def stage_of(checkpoint: Path) -> str | None:
+    """What a checkpoint was trained for: its objective (clm, ...) or its stage (rlhf-sft, rlhf-dpo, ...)."""
+    from ..train.checkpoint import read_config
+
+    _, meta, _ = read_config(checkpoint)
+    task = meta.get("task")
+    return task.get("objective") or task.get("name") if isinstance(task, dict) else None
+
+
 def prepare_run(out: Path, resume: bool, stage: str, what: str) -> None:
     """Before anything is written: a fresh run needs a folder tcat may write into and no checkpoint there; a
     resumed one needs a checkpoint of its own kind (a PPO or SFT run is not resumed as this one)."""
-    from ..train.checkpoint import read_config
     from ..train.setup import check_out
 
     if not resume:
         check_out(out)
         return
+    if (out / "checkpoint" / "config.json").is_file():
+        found = stage_of(out / "checkpoint")
+        if found != stage:
+            raise TcatError(f"{out}: holds a {found or 'non-training'} run, not {what}; resume it with its own command")
     if not (out / "checkpoint" / "trainer_state.json").is_file():
         raise TcatError(f"{out}: nothing to resume (no checkpoint/trainer_state.json); drop --resume to start")
-    _, meta, _ = read_config(out / "checkpoint")
-    found = meta.get("task", {}).get("name") if isinstance(meta.get("task"), dict) else None
-    if found != stage:
-        raise TcatError(f"{out}: holds a {found or 'non-training'} run, not {what}; resume it with its own command")
 
 
 class StatsTrainer(Trainer):
@@ -158,6 +166,8 @@ class GRPOTask(Task):
 def _load(folder: Path):
     from ..train.checkpoint import load_model
 
+    if not (folder / "checkpoint").is_dir():
+        raise TcatError(f"{folder}: no additions run here (no checkpoint/ folder)")
     model, meta, tok = load_model(folder / "checkpoint")
     if tok is None or tok.vocab_size != add.tokenizer().vocab_size or "additions" not in meta.get("run", {}):
         raise TcatError(f"{folder}: not an additions model (train one with `tcat rlhf grpo` without --policy)")
@@ -190,6 +200,8 @@ def train_grpo(
         raise TcatError(f"{out}: nothing to resume (no GRPO or SFT checkpoint there); drop --resume to start")
     elif not resume:
         prepare_run(Path(out), False, STAGE, "a GRPO run")
+    if policy is not None:
+        _load(Path(policy))  # refused before anything is written
     start_cpu = time.process_time()
     out = output_dir(out)
     if policy is None:
