@@ -77,6 +77,7 @@ CASES = {
     "olmo2": (_lm("Olmo2Config", "Olmo2ForCausalLM"), "olmo2"),
     "smollm3": (_lm("SmolLM3Config", "SmolLM3ForCausalLM", num_hidden_layers=4), "smollm3"),
     "olmo3": (_lm("Olmo3Config", "Olmo3ForCausalLM", num_hidden_layers=4, sliding_window=5), "olmo3"),
+    "persimmon": (_lm("PersimmonConfig", "PersimmonForCausalLM", num_key_value_heads=None), "persimmon"),
 }
 HELD_OUT = {
     "qwen2-odd-heads-mqa-tied": (
@@ -191,6 +192,18 @@ HELD_OUT = {
             },
         ),
         "olmo3",
+    ),
+    "persimmon-6-heads-full-rotary-no-qk-norm": (
+        _lm(
+            "PersimmonConfig",
+            "PersimmonForCausalLM",
+            num_key_value_heads=None,
+            hidden_size=48,
+            num_attention_heads=6,
+            qk_layernorm=False,
+            rope_parameters={"rope_type": "default", "rope_theta": 2.5e4, "partial_rotary_factor": 1.0},
+        ),
+        "persimmon",
     ),
     "smollm3-irregular-nope-untied-mqa": (
         _lm(

@@ -22,10 +22,12 @@ from . import (
     gpt_neox,
     gptj,
     llama,
+    llama4,
     modernbert,
     olmo2,
     openai_gpt,
     opt,
+    persimmon,
     phi3,
     qwen,
     qwen3_moe,
@@ -61,12 +63,14 @@ FAMILIES: tuple[Family, ...] = tuple(
         deepseek,
         qwen3_moe,
         gpt_oss,
+        llama4,
         qwen,
         gemma,
         phi3,
         olmo2,
         smollm3,
         modernbert,
+        persimmon,
     )
 )
 _BY_NAME = {f.name: f for f in FAMILIES}
