@@ -19,48 +19,18 @@ from torch import Tensor, nn
 from .config import ModelConfig
 from .init import initialised, normal
 from .layers import make_norm
+from .masks import (  # noqa: F401  (re-exported: the masks lived here)
+    causal_mask,
+    chunk_mask,
+    combine_masks,
+    local_mask,
+    nope_temperature,
+    padding_mask,
+    window_mask,
+)
 from .positions import Positions, scheme_for
 from .sparse import block_sparse_mask
 from .tiled import tiled_attention
-
-
-# -- masks ---------------------------------------------------------------------------------------
-def padding_mask(keep: Tensor) -> Tensor:
-    """(batch, keys) True-for-real-token -> (batch, 1, 1, keys): no query may attend to padding."""
-    return keep[:, None, None, :]
-
-
-def causal_mask(n_queries: int, n_keys: int, device=None) -> Tensor:
-    """Query i (the last n_queries of n_keys positions) may attend to keys 0..i only.
-
-    With a KV cache the queries are the newest positions, so the diagonal is offset by the
-    number of cached keys: the mask is aligned bottom-right, not top-left as SDPA's is_causal.
-    """
-    return torch.ones(n_queries, n_keys, dtype=torch.bool, device=device).tril(n_keys - n_queries)
-
-
-def window_mask(n_queries: int, n_keys: int, window: int, device=None) -> Tensor:
-    """Query i (the last n_queries of n_keys positions) sees at most the `window` latest keys up to itself."""
-    q = torch.arange(n_keys - n_queries, n_keys, device=device)[:, None]
-    k = torch.arange(n_keys, device=device)[None, :]
-    return (k <= q) & (k > q - window)
-
-
-def local_mask(n: int, window: int, device=None) -> Tensor:
-    """Bidirectional sliding window: position i sees keys within window // 2 on either side."""
-    pos = torch.arange(n, device=device)
-    return (pos[:, None] - pos[None, :]).abs() <= window // 2
-
-
-def combine_masks(*masks: Tensor | None) -> Tensor | None:
-    """Logical AND of the masks that are present; None when there are none."""
-    present = [m for m in masks if m is not None]
-    if not present:
-        return None
-    out = present[0]
-    for m in present[1:]:
-        out = out & m
-    return out
 
 
 # -- the two backends ----------------------------------------------------------------------------
@@ -291,8 +261,13 @@ class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=a.qkv_bias)
         self.out_proj = nn.Linear(a.n_heads * hd, d, bias=a.out_bias)
         # q/k norm: per head over head_dim (Qwen3, Gemma 3), or over all heads' projections (OLMo 2)
-        self.qk_norm = a.qk_norm
-        if a.qk_norm != "none":
+        self.qk_norm = "none" if a.qk_norm == "unit" and not cfg.rotates_at(layer) else a.qk_norm
+        self.norm_eps = cfg.norm.eps
+        # Llama 4: chunks on the layers window_pattern marks local, a temperature on the NoPE layers
+        self.chunk = a.chunk if a.window_pattern[layer % len(a.window_pattern)] == "L" and not cross else None
+        rope_nope = cfg.position.kind == "rope" and not cfg.rotates_at(layer)
+        self.temperature = (a.temperature_floor, a.temperature_scale) if a.temperature_floor and rope_nope else None
+        if self.qk_norm in ("head", "all"):
             self.q_norm = make_norm(hd if a.qk_norm == "head" else a.n_heads * hd, cfg.norm)
             self.k_norm = make_norm(hd if a.qk_norm == "head" else self.n_kv_heads * hd, cfg.norm)
         scheme = scheme_for(cfg.position.kind)
@@ -308,6 +283,8 @@ class MultiHeadAttention(nn.Module):
     def _norm_q(self, q: Tensor) -> Tensor:  # (B, T, H * hd), normalised as attention.qk_norm says
         if self.qk_norm == "none":
             return q
+        if self.qk_norm == "unit":
+            return self._unit(q)
         if self.qk_norm == "all":
             return self.q_norm(q)
         return self.q_norm(q.unflatten(-1, (-1, self.head_dim))).flatten(-2)
@@ -315,9 +292,16 @@ class MultiHeadAttention(nn.Module):
     def _norm_k(self, k: Tensor) -> Tensor:
         if self.qk_norm == "none":
             return k
+        if self.qk_norm == "unit":
+            return self._unit(k)
         if self.qk_norm == "all":
             return self.k_norm(k)
         return self.k_norm(k.unflatten(-1, (-1, self.head_dim))).flatten(-2)
+
+    def _unit(self, x: Tensor) -> Tensor:
+        """Each head's vector over its root mean square, no gain (Llama 4's L2 norm), in fp32."""
+        heads = x.unflatten(-1, (-1, self.head_dim))
+        return F.rms_norm(heads.float(), (self.head_dim,), eps=self.norm_eps).to(x.dtype).flatten(-2)
 
     def forward(
         self,
@@ -339,6 +323,9 @@ class MultiHeadAttention(nn.Module):
             kv_in = x if memory is None else torch.cat([memory, x], dim=1)
             k = self._heads(self._norm_k(self.k_proj(kv_in)), self.n_kv_heads)
             v = self._heads(self.v_proj(kv_in), self.n_kv_heads)
+            if self.temperature is not None:
+                past = 0 if cache is None else cache.length
+                q = q * nope_temperature(q.size(2), past, *self.temperature, q.device).to(q.dtype)
             if positions is not None and self.rotates:
                 q, k = positions.rotate(q, k, self.local)  # before the cache: cached keys keep their rotation
             if cache is not None:
@@ -366,6 +353,8 @@ class MultiHeadAttention(nn.Module):
         bias = None if positions is None else positions.bias(q, k, self, scale)
         dropout_p = self.dropout if self.training else 0.0
         window = self.window if context is None else None
+        if self.chunk is not None:
+            mask = combine_masks(mask, chunk_mask(q.size(2), k.size(2), self.chunk, q.device))
         tap = None if h is None else self._eager_tap(h)
         y = attend(
             q, k, v, mask, causal, dropout_p, self.backend, bias, self.scale, window, tap, self.softcap, self.sinks

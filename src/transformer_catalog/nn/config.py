@@ -25,6 +25,7 @@ from .config_parts import (
     NormConfig,
     PositionConfig,
     VisionConfig,
+    chunk_problem,
     latent_problem,
 )
 from .dit_config import DiTConfig  # a denoiser over patches (nn/dit.py)
@@ -185,7 +186,7 @@ class ModelConfig:
                 fail("moe.capacity", f"must be at least 1, got {self.moe.capacity}")
             if problem := self.moe.problem():
                 fail(*problem)
-        if problem := latent_problem(self):
+        if problem := latent_problem(self) or chunk_problem(self):
             fail(*problem)
         if self.norm.kind == "rmsnorm" and self.norm.bias:
             fail("norm.bias", "rmsnorm has no bias; set norm.bias: false")
@@ -220,6 +221,9 @@ class ModelConfig:
             fail("position.rope_layers", "per-layer rotation settings need position.kind: rope")
         if p.rope_local_theta is not None and p.rope_local_theta <= 0:
             fail("position.rope_local_theta", f"must be positive, got {p.rope_local_theta}")
+        if p.rope_local_theta is not None and p.rope_scaling in ("dynamic", "longrope"):
+            # their frequencies are recomputed per forward for the global table only (nn/rope.py)
+            fail("position.rope_local_theta", f"a local base does not combine with {p.rope_scaling} scaling yet")
         if n.unit_offset and n.kind != "rmsnorm":
             fail("norm.unit_offset", "a gain stored as an offset from 1 is built for rmsnorm (Gemma)")
         if not n.first_attn_norm and n.placement != "pre":

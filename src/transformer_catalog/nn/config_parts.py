@@ -48,6 +48,16 @@ class LatentConfig:
         return None
 
 
+def chunk_problem(cfg) -> tuple[str, str] | None:
+    """(field, message) where chunked attention or the NoPE temperature cannot work in `cfg`."""
+    a = cfg.attention
+    if a.chunk is not None and (a.chunk < 1 or a.window is not None or a.latent is not None or cfg.arch != "decoder"):
+        return "attention.chunk", "a positive chunk, for decoder attention without a window or a latent"
+    if a.temperature_floor is not None and a.temperature_floor < 1:
+        return "attention.temperature_floor", f"must be at least 1, got {a.temperature_floor}"
+    return None
+
+
 def latent_problem(cfg) -> tuple[str, str] | None:
     """(field, message) where multi-head latent attention or attention sinks cannot work in the
     ModelConfig `cfg` (called from its validate)."""
@@ -86,14 +96,23 @@ class AttentionConfig:
     backend: Literal["sdpa", "eager", "tiled"] = "sdpa"  # eager is the readable reference and test oracle;
     # tiled: blocks with an online softmax, the backward recomputes instead of storing scores (nn/tiled.py)
     # Normalise queries and keys (norm.kind, norm.eps) before the rotation: over each head's
-    # head_dim (Qwen3, Gemma 3) or over all heads' projections at once (OLMo 2).
-    qk_norm: Literal["none", "head", "all"] = "none"
+    # head_dim (Qwen3, Gemma 3) or over all heads' projections at once (OLMo 2); "unit": per head
+    # without a learned gain, on the rotating layers only (Llama 4's L2 norm).
+    qk_norm: Literal["none", "head", "all", "unit"] = "none"
     softcap: float | None = None  # attention logits -> softcap * tanh(logits / softcap) (Gemma 2: 50)
     block_sparse: BlockSparseConfig | None = None  # BigBird's pattern in the encoder's self-attention
     latent: LatentConfig | None = None  # multi-head latent attention instead of separate K/V projections
     # A learned logit per head that joins every softmax as an extra key with no value, so a head can
     # attend to "nothing" (gpt-oss's attention sinks). Computed eagerly.
     sinks: bool = False
+    # Chunked attention (Llama 4): on the layers window_pattern marks L, a query sees only the keys
+    # of its own chunk of `chunk` positions (0..chunk-1, chunk..2 chunk-1, ...), causally; instead
+    # of a sliding window.
+    chunk: int | None = None
+    # Attention temperature on the rope model's layers that do not rotate (Llama 4's NoPE layers):
+    # queries at position p times 1 + temperature_scale * ln(1 + floor((p + 1) / temperature_floor)).
+    temperature_floor: int | None = None
+    temperature_scale: float = 0.1
 
 
 @dataclass

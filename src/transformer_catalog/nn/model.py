@@ -206,6 +206,8 @@ class DecoderModel(_Base):
             return "block-sparse attention"
         if a.latent is not None:  # its cache holds latents, not per-head keys and values
             return "multi-head latent attention"
+        if a.chunk is not None:  # chunks are counted from the first cached position
+            return "chunked attention"
         return None
 
     def new_static_cache(self, batch: int, max_len: int, dtype=torch.float32) -> StaticKVCache:
