@@ -73,7 +73,19 @@ def section(lines: list[str]) -> None:
     for mixer, rows in dec.items():
         cells = [f"{1000 * rows[str(n)]['cpu_seconds']:.2f}" if str(n) in rows else "" for n in contexts]
         lines.append(f"| {mixer} | " + " | ".join(cells) + " |")
-    lines += ["", "![decoding time per token](benchmarks/results/attention_decode.png)", ""]
+    lo, hi = str(min(contexts)), str(max(contexts))
+    growth = {
+        m: rows[hi]["cpu_seconds"] / rows[lo]["cpu_seconds"] for m, rows in dec.items() if lo in rows and hi in rows
+    }
+    lines += [
+        "",
+        f"Per-token time at {int(hi):,} tokens of context over that at {int(lo):,}: "
+        + ", ".join(f"{m} {g:.2f}x" for m, g in growth.items())
+        + " (single medians on a shared machine: differences of about 0.5 ms between neighbouring contexts are noise).",
+        "",
+        "![decoding time per token](benchmarks/results/attention_decode.png)",
+        "",
+    ]
     mix = r["mixers"]
     ls = sorted({int(n) for rows in mix.values() for n in rows})
     lines += [
