@@ -69,11 +69,15 @@ class MoEFeedForward(nn.Module):
         priority = (one_hot.cumsum(dim=1) * one_hot).sum(-1)  # 1 for an expert's first token, 2 for its second...
         return (priority <= self.capacity).reshape(experts.shape)
 
-    def route(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(scores (N, E), weights (N, k), experts (N, k)) for tokens x (N, d)."""
+    def route(self, x: Tensor, shape: torch.Size | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """(scores (N, E), weights (N, k), experts (N, k)) for tokens x (N, d), of a batch of `shape`.
+        The hook mlp.hook_router reads or replaces the scores before any expert is chosen."""
         m = self.cfg
         logits = self.router(x).float()
         scores = logits.softmax(dim=-1) if m.scoring == "softmax" else logits.sigmoid()
+        if self.hooks is not None:  # (B, T, E) for the hook, as every other point is per position
+            shape = x.shape if shape is None else shape
+            scores = self.hooks("mlp.hook_router", scores.reshape(*shape[:-1], -1)).reshape(scores.shape)
         choice = scores if self.selection_bias is None else scores + self.selection_bias
         if m.groups > 1:  # keep the top_groups best groups of experts, rule out the others
             grouped = choice.view(x.size(0), m.groups, -1)
@@ -105,10 +109,8 @@ class MoEFeedForward(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         shape = x.shape
         x = x.reshape(-1, shape[-1])
-        scores, weights, experts = self.route(x)
+        scores, weights, experts = self.route(x, shape)
         probs = scores if self.cfg.scoring == "softmax" else scores / scores.sum(dim=-1, keepdim=True)
-        if self.hooks is not None:  # (B, T, E) for the hook, as every other point is per position
-            probs = self.hooks("mlp.hook_router", probs.reshape(*shape[:-1], -1)).reshape(probs.shape)
         counts = torch.bincount(experts.reshape(-1), minlength=self.n_experts).float()
         self.aux_loss = self.n_experts * (counts / x.size(0) * probs.mean(0)).sum()
         keep = (
