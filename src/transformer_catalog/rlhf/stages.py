@@ -186,7 +186,9 @@ def run_ppo(
     cfg.validate()
     out = Path(out)
     _prepare(out, resume, P.STAGE, "PPO")
-    sft_model, _, tok = _open_policy(sft, "--sft")
+    sft_model, sft_meta, tok = _open_policy(sft, "--sft")
+    # the snippet split is the SFT run's (its seed), whatever PPO's own seed: held-out prompts stay held out
+    split_seed = int(sft_meta.get("task", {}).get("seed", 0)) if isinstance(sft_meta.get("task"), dict) else 0
     ref = sft_model
     if reference is not None:
         ref, _, ref_tok = _open_policy(reference, "--reference")
@@ -196,9 +198,9 @@ def run_ppo(
                 "needs one vocabulary"
             )
     scorer = R.load_scorer(reward)
-    splits = split_snippets(load_snippets(), cfg.seed)
+    splits = split_snippets(load_snippets(), split_seed)
     train_prompts, eval_prompts = S.prompts(splits["valid"], n_prompts, cfg.seed), S.prompts(splits["test"], n_eval)
-    a, b = judge_fit(cfg.seed)
+    a, b = judge_fit(split_seed)
 
     def judge(texts):
         return [a * c + b for c in vader_compound(texts)]
