@@ -132,7 +132,55 @@ def _gpt_oss(**kw):
     return transformers.GptOssForCausalLM(transformers.GptOssConfig(**{**cfg, **kw}))
 
 
+def _llama4(**kw):
+    cfg = dict(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        intermediate_size=16,
+        intermediate_size_mlp=48,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        num_local_experts=4,
+        num_experts_per_tok=1,
+        interleave_moe_layer_step=1,
+        no_rope_layer_interval=4,
+        attention_chunk_size=6,  # cached generation of 21 tokens crosses chunks
+        floor_scale=3,  # the NoPE layers' temperature changes every 3 positions (8192 in Llama 4)
+        attn_scale=0.5,
+        max_position_embeddings=64,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
+    return transformers.Llama4ForCausalLM(transformers.Llama4TextConfig(**{**cfg, **kw}))
+
+
 CASES = {
+    "llama4": (_llama4, "llama4_text"),
+    # held out, Maverick-like: experts every other layer beside dense ones, no q/k norm, 2 experts per
+    # token, 6 heads over 3, NoPE every second layer, llama3 RoPE scaling
+    "llama4-odd": (
+        lambda: _llama4(
+            interleave_moe_layer_step=2,
+            use_qk_norm=False,
+            num_experts_per_tok=2,
+            num_attention_heads=6,
+            num_key_value_heads=3,
+            head_dim=6,
+            no_rope_layer_interval=2,
+            rope_parameters={
+                "rope_type": "llama3",
+                "rope_theta": 500000.0,
+                "factor": 8.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 16,
+            },
+        ),
+        "llama4_text",
+    ),
     "gpt_oss": (_gpt_oss, "gpt_oss"),
     # held out: YaRN as gpt-oss ships it (no truncation), 6 query heads over 2, three of four layers
     # sliding, one expert per token, no attention biases
@@ -302,16 +350,42 @@ def test_gpt_oss_sinks_and_clamped_swiglu_matter(tmp_path):
         assert _diff(ours(ids), base) > 1e-3
 
 
+def test_llama4_chunks_temperature_unit_norm_and_input_weights_matter(tmp_path):
+    """Llama 4's features each change the converted model's logits (layer 3 is the NoPE layer)."""
+    ours = from_hf(_save(_hf("llama4"), tmp_path / "hf"))
+    ids = torch.randint(1, VOCAB, (2, 12))
+    blocks = ours.decoder.blocks
+    assert [b.self_attn.chunk for b in blocks] == [6, 6, 6, None]
+    assert [b.self_attn.temperature is not None for b in blocks] == [False, False, False, True]
+    with torch.no_grad():
+        base = ours(ids)
+        for attn, name, off in (
+            (blocks[0].self_attn, "chunk", None),
+            (blocks[3].self_attn, "temperature", None),
+            (blocks[1].self_attn, "qk_norm", "none"),
+        ):
+            saved = getattr(attn, name)
+            setattr(attn, name, off)
+            assert _diff(ours(ids), base) > 1e-3, name
+            setattr(attn, name, saved)
+        blocks[2].ffn.cfg.weight_inputs = False
+        assert _diff(ours(ids), base) > 1e-3
+
+
 @pytest.mark.parametrize(
-    "change,message",
+    "build,change,message",
     [
-        ({"model_type": "deepseek_v2", "topk_method": "noaux_tc"}, "topk_method='noaux_tc' is not supported"),
-        ({"rope_interleave": False}, "rope_interleave=False is not supported"),
-        ({"scoring_func": "softmax"}, "scoring_func='softmax' is not supported"),
+        (_deepseek_v3, {"model_type": "deepseek_v2", "topk_method": "noaux_tc"}, "topk_method='noaux_tc' is not"),
+        (_deepseek_v3, {"rope_interleave": False}, "rope_interleave=False is not supported"),
+        (_deepseek_v3, {"scoring_func": "softmax"}, "scoring_func='softmax' is not supported"),
+        (_qwen3_moe, {"mlp_only_layers": [0]}, r"mlp_only_layers=\[0\] is not supported"),
+        (_gpt_oss, {"swiglu_alpha": 1.5}, "swiglu_alpha=1.5 is not supported"),
+        (_llama4, {"moe_layers": [0, 2]}, r"moe_layers=\[0, 2\] is not supported"),
+        (_llama4, {"router_jitter_noise": 0.1}, "router_jitter_noise=0.1 is not supported"),
     ],
 )
-def test_unsupported_settings_are_named(change, message, tmp_path):
-    path = _save(_deepseek_v3(), tmp_path / "hf")
+def test_unsupported_settings_are_named(build, change, message, tmp_path):
+    path = _save(build(), tmp_path / "hf")
     cfg = json.loads((path / "config.json").read_text())
     (path / "config.json").write_text(json.dumps({**cfg, **change}))
     with pytest.raises(TcatError, match=message):

@@ -37,7 +37,17 @@ def test_verify_checks_active_parameters_of_mixtures():
     assert checks[("DeepSeek-V2", "236B active")].status == "ok"
 
 
-@pytest.mark.parametrize("name", ["DeepSeek-V3", "DeepSeek-Coder-V2:Lite", "gpt-oss:120b", "Qwen3-Coder:480B-A35B"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DeepSeek-V3",
+        "DeepSeek-Coder-V2:Lite",
+        "gpt-oss:120b",
+        "Qwen3-Coder:480B-A35B",
+        "Llama 4:Scout",
+        "Llama 4:Maverick",
+    ],
+)
 def test_tiny_builds_of_the_new_layouts_run_and_cache(name):
     from transformer_catalog.generate import iter_tokens
 
