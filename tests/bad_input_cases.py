@@ -405,5 +405,15 @@ CASES = [
        r"model config: position\.rope_factor: a scaling factor must be positive")
       for kind, value in (("yarn", "0"), ("linear", "-2"), ("dynamic", "0"))],
     # -- today's Hugging Face architectures (issue 20) -------------------------------------------------
+    *[(f"train-{name}-{field}", ["train", "--out", "o", "--task", "clm", "--model", model, "--scale", "tiny",
+                                 "--data", "bible-sample", "--set", f"{field}={value}"], message)
+      for name, model, field, value, message in (
+          ("deepseek", "DeepSeek-V3", "attention.latent.rope_dim", "7",
+           r"model config: attention\.latent\.rope_dim: 7 must be even and at most head_dim=24"),
+          ("deepseek", "DeepSeek-V3", "moe.groups", "3",
+           r"model config: moe\.groups: 3 must be positive and divide n_experts=4"),
+          ("llama4", "Llama 4", "attention.window", "8",
+           r"model config: attention\.chunk: a positive chunk, for decoder attention without a window or a latent"),
+          ("gpt-oss", "gpt-oss", "moe.clamp", "-1", r"model config: moe\.clamp: must be positive, got -1\.0"))],
 ]
 # fmt: on
