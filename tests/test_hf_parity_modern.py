@@ -78,6 +78,8 @@ CASES = {
     "smollm3": (_lm("SmolLM3Config", "SmolLM3ForCausalLM", num_hidden_layers=4), "smollm3"),
     "olmo3": (_lm("Olmo3Config", "Olmo3ForCausalLM", num_hidden_layers=4, sliding_window=5), "olmo3"),
     "persimmon": (_lm("PersimmonConfig", "PersimmonForCausalLM", num_key_value_heads=None), "persimmon"),
+    "cohere": (_lm("CohereConfig", "CohereForCausalLM"), "cohere"),
+    "cohere2": (_lm("Cohere2Config", "Cohere2ForCausalLM", num_hidden_layers=4, sliding_window=5), "cohere2"),
 }
 HELD_OUT = {
     "qwen2-odd-heads-mqa-tied": (
@@ -204,6 +206,29 @@ HELD_OUT = {
             rope_parameters={"rope_type": "default", "rope_theta": 2.5e4, "partial_rotary_factor": 1.0},
         ),
         "persimmon",
+    ),
+    "cohere-untied-bias-mha-logit-scale": (
+        _lm(
+            "CohereConfig",
+            "CohereForCausalLM",
+            num_key_value_heads=4,
+            attention_bias=True,
+            tie_word_embeddings=False,
+            logit_scale=0.5,
+            rope_parameters={"rope_type": "default", "rope_theta": 8e3},
+        ),
+        "cohere",
+    ),
+    "cohere2-pattern-2-mqa": (
+        _lm(
+            "Cohere2Config",
+            "Cohere2ForCausalLM",
+            num_hidden_layers=4,
+            sliding_window=3,
+            num_key_value_heads=1,
+            layer_types=["sliding_attention", "full_attention"] * 2,
+        ),
+        "cohere2",
     ),
     "smollm3-irregular-nope-untied-mqa": (
         _lm(

@@ -135,6 +135,11 @@ def test_first_block_without_attention_norm_is_counted_once():
     [
         ({"attention.softcap": 0.0}, "attention.softcap: must be positive"),
         ({"embedding.logit_softcap": -1.0}, "embedding.logit_softcap: must be positive"),
+        ({"embedding.logit_scale": 0.0}, "embedding.logit_scale: must be positive"),
+        (
+            {"position.rope_local_theta": 1e4, "position.rope_scaling": "dynamic", "position.rope_factor": 2.0},
+            "position.rope_local_theta: a local base does not combine with dynamic",
+        ),
         ({"position.rope_layers": "RX"}, "position.rope_layers: 'RX' must be a string of R"),
         ({"position.kind": "learned", "position.rope_layers": "RN"}, "need position.kind: rope"),
         ({"position.rope_local_theta": -5.0}, "position.rope_local_theta: must be positive"),

@@ -12,6 +12,7 @@ from . import (
     bert,
     bloom,
     clip,
+    cohere,
     deepseek,
     gemma,
     deberta_v2,
@@ -71,6 +72,7 @@ FAMILIES: tuple[Family, ...] = tuple(
         smollm3,
         modernbert,
         persimmon,
+        cohere,
     )
 )
 _BY_NAME = {f.name: f for f in FAMILIES}

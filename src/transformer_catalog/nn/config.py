@@ -212,7 +212,12 @@ class ModelConfig:
     def _validate_modern(self, fail) -> None:
         """Checks of the fields of the 2024-2026 decoders (q/k norm, soft-capping, NoPE layers...)."""
         a, p, n = self.attention, self.position, self.norm
-        for path, cap in (("attention.softcap", a.softcap), ("embedding.logit_softcap", self.embedding.logit_softcap)):
+        caps = (
+            ("attention.softcap", a.softcap),
+            ("embedding.logit_softcap", self.embedding.logit_softcap),
+            ("embedding.logit_scale", self.embedding.logit_scale),
+        )
+        for path, cap in caps:
             if cap is not None and cap <= 0:
                 fail(path, f"must be positive, got {cap}")
         if not p.rope_layers or set(p.rope_layers) - {"R", "N"}:

@@ -310,6 +310,7 @@ class EmbeddingConfig:
     head_bias: bool = False  # a bias on the output projection (GPT-J, Phi)
     norm: bool = False  # a norm right after the embedding sum (BERT)
     logit_softcap: float | None = None  # output logits -> softcap * tanh(logits / softcap) (Gemma 2: 30)
+    logit_scale: float = 1.0  # output logits multiplied by this (Cohere's tied head: 0.0625)
 
 
 __all__ = [

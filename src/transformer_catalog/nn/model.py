@@ -108,6 +108,8 @@ class _Base(nn.Module):
         if self.config.embedding.scale_output:
             hidden = hidden * self.config.d_model**-0.5  # T5 v1.0 rescales before its tied head
         logits = self.head(hidden)
+        if self.config.embedding.logit_scale != 1.0:  # Cohere scales its tied head's logits
+            logits = logits * self.config.embedding.logit_scale
         cap = self.config.embedding.logit_softcap
         if cap is not None:  # Gemma 2: bounded smoothly to (-cap, cap)
             logits = torch.tanh(logits / cap) * cap
