@@ -1,4 +1,4 @@
-"""KV-cache memory per token (`tcat show`): computed from a config's numbers without torch, and
+"""KV-cache memory per token and active parameters (`tcat show`): computed from a config's numbers without torch, and
 equal to what the decoder's cache actually holds after a forward pass (MHA, GQA, MLA)."""
 
 import os
@@ -54,6 +54,7 @@ def test_show_prints_it_and_stays_torch_free(tmp_path):
     cmd = [sys.executable, "-m", "transformer_catalog.cli", "show", "DeepSeek-V3"]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert res.returncode == 0 and "KV cache / token" in res.stdout and "68.6 KiB MLA" in res.stdout
+    assert "671B (37.6B active)" in res.stdout  # a mixture of experts: computed total and active counts
     code = (
         "import sys; from transformer_catalog.cli import main; main(['show', 'DeepSeek-V3']); "
         "import transformer_catalog.catalog.kvcache; assert 'torch' not in sys.modules, 'show imported torch'"

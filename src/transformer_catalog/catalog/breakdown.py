@@ -29,6 +29,7 @@ def breakdown(entry, compute: bool = True) -> list[dict] | None:
     if not compute:
         return None
     from ..nn.count import count_parameters, forward_flops_per_token, parameter_breakdown
+    from ..nn.moe import inactive_parameters
     from .kvcache import kv_cache
     from .specs import build_config
 
@@ -36,10 +37,13 @@ def breakdown(entry, compute: bool = True) -> list[dict] | None:
     for variant in entry.spec.to_dict()["variants"]:
         cfg = build_config(entry.spec.to_dict(), variant)
         context = min(cfg.position.max_len, 2048)
+        params = count_parameters(cfg)
         rows.append(
             {
                 "variant": variant,
-                "params": count_parameters(cfg),
+                "params": params,
+                # a mixture of experts: what one token uses (the experts it skips left out)
+                "active_params": params - inactive_parameters(cfg) if cfg.moe is not None else None,
                 **parameter_breakdown(cfg),
                 "flops_per_token": forward_flops_per_token(cfg, context),
                 "context": context,
@@ -61,6 +65,7 @@ def _well_formed(rows, entry) -> bool:
             isinstance(r, dict)
             and r.get("variant") == v
             and "kv_cache" in r  # caches written before the KV-cache figure are recomputed
+            and "active_params" in r
             and all(isinstance(r.get(k), int | float) for k in ("params", "flops_per_token", "context"))
             for r, v in zip(rows, variants)
         )

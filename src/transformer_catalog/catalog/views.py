@@ -166,11 +166,14 @@ def show(catalog, e, breakdown=None) -> Group:
             padding=(0, 1),
         )
         for b in breakdown:
+            active = b.get("active_params")  # mixtures of experts: the count one token uses, beside the total
             computed.add_row(
                 t(b["variant"]),
+                (human(b["params"]) if b.get("params") else "-")
+                + (f" ({human(active)} active)" if isinstance(active, int) else ""),
                 *(
                     human(b.get(k)) if b.get(k) else "-"
-                    for k in ("params", "embeddings", "attention", "feed-forward", "norms", "head")
+                    for k in ("embeddings", "attention", "feed-forward", "norms", "head")
                 ),
                 f"{b['flops_per_token'] / 1e9:.3g} @ {b['context']}",
             )
