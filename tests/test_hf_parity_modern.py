@@ -219,6 +219,10 @@ HELD_OUT = {
         ),
         "cohere",
     ),
+    "cohere-qk-norm-gqa": (
+        _lm("CohereConfig", "CohereForCausalLM", num_attention_heads=8, num_key_value_heads=2, use_qk_norm=True),
+        "cohere",
+    ),
     "cohere2-pattern-2-mqa": (
         _lm(
             "Cohere2Config",

@@ -98,14 +98,14 @@ def test_softcaps_bound_logits_and_scores():
     assert not torch.allclose(scored, free, atol=1e-3) and torch.allclose(huge, free, atol=1e-4)
 
 
-@pytest.mark.parametrize("scope,shape", [("head", [8]), ("all", [32])])
+@pytest.mark.parametrize("scope,shape", [("head", [8]), ("all", [32]), ("head_gains", [4, 8])])
 def test_qk_norm_is_per_head_or_across_heads(scope, shape):
     cfg = _decoder(**{"attention.qk_norm": scope, "attention.n_kv_heads": 4})
     attn = build_model(cfg).decoder.blocks[0].self_attn
     assert list(attn.q_norm.weight.shape) == shape and list(attn.k_norm.weight.shape) == shape
     with torch.no_grad():
         normed = attn._norm_q(torch.randn(2, 5, 32) * 3)  # gains of 1: unit RMS over what is normalised
-    rms = (normed.view(2, 5, 4, 8) if scope == "head" else normed).pow(2).mean(-1)
+    rms = (normed if scope == "all" else normed.view(2, 5, 4, 8)).pow(2).mean(-1)
     assert torch.allclose(rms, torch.ones_like(rms), atol=1e-3)
 
 

@@ -1,4 +1,4 @@
-"""Cohere's Command R (cohere) and Command R7B / Command A (cohere2): attention and feed-forward in
+"""Cohere's Command R / R+ (cohere) and Command R7B / Command A (cohere2): attention and feed-forward in
 parallel from one bias-free LayerNorm, a tied head whose logits are scaled (logit_scale), and RoPE
 in the interleaved layout (pairs 2i, 2i + 1), which the converter turns into tcat's rotate-half
 layout by permuting the query and key projection rows. cohere2 adds sliding windows on three layers
@@ -31,8 +31,6 @@ DEFAULTS = dict(
 
 def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf}
-    if hf.get("use_qk_norm"):  # Command R+: a LayerNorm gain per head and dimension, not built
-        raise fail(hf, "use_qk_norm", hf["use_qk_norm"])
     bias = bool(hf.get("attention_bias", False))
     n = hf["num_hidden_layers"]
     if hf["model_type"] == "cohere":
@@ -43,7 +41,12 @@ def config_from_hf(hf: dict) -> ModelConfig:
             every = int(hf.get("sliding_window_pattern") or 4)
             hf["layer_types"] = ["sliding_attention" if (i + 1) % every else "full_attention" for i in range(n)]
     cfg = decoder_config(
-        hf, qkv_bias=bias, out_bias=bias, norm={"kind": "layernorm", "eps": float(hf["layer_norm_eps"])}
+        hf,
+        qkv_bias=bias,
+        out_bias=bias,
+        norm={"kind": "layernorm", "eps": float(hf["layer_norm_eps"])},
+        # Command R+: LayerNorm of each head's queries and keys, a gain per head and dimension
+        attention={"qk_norm": "head_gains" if hf.get("use_qk_norm") else "none"},
     )
     rope_layers = "R"
     if hf["model_type"] == "cohere2":  # only the sliding layers rotate
@@ -64,7 +67,7 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
         "layer_norm_eps": cfg.norm.eps,
         "logit_scale": cfg.embedding.logit_scale,
         "attention_bias": cfg.attention.qkv_bias,
-        "use_qk_norm": False,
+        "use_qk_norm": cfg.attention.qk_norm == "head_gains",
     }
     if model_type == "cohere":
         del hf["layer_types"], hf["sliding_window"]
@@ -83,15 +86,20 @@ def _order(cfg: ModelConfig, heads: int) -> torch.Tensor:
 
 
 def _permuted(tensors: dict, cfg: ModelConfig, inverse: bool) -> dict:
+    """Projection rows (and the q/k norms' per-head gains, along head_dim) in the other rotary layout."""
     out = dict(tensors)
-    for proj, heads in (("q_proj", cfg.attention.n_heads), ("k_proj", cfg.n_kv_heads)):
+    for proj, norm, heads in (("q_proj", "q_norm", cfg.attention.n_heads), ("k_proj", "k_norm", cfg.n_kv_heads)):
         order = _order(cfg, heads)
-        order = torch.argsort(order) if inverse else order
+        within = order[: cfg.head_dim]  # one head's order
+        order, within = (torch.argsort(order), torch.argsort(within)) if inverse else (order, within)
         for i in range(cfg.n_decoder_layers):
             for kind in ("weight", "bias"):
                 key = f"model.layers.{i}.self_attn.{proj}.{kind}"
                 if key in out:
                     out[key] = out[key][order].contiguous()
+            key = f"model.layers.{i}.self_attn.{norm}.weight"
+            if key in out:
+                out[key] = out[key][:, within].contiguous()
     return out
 
 

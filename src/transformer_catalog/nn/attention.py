@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .init import initialised, normal
-from .layers import make_norm
+from .layers import HeadwiseNorm, make_norm
 from .masks import (  # noqa: F401  (re-exported: the masks lived here)
     causal_mask,
     chunk_mask,
@@ -270,6 +270,9 @@ class MultiHeadAttention(nn.Module):
         if self.qk_norm in ("head", "all"):
             self.q_norm = make_norm(hd if a.qk_norm == "head" else a.n_heads * hd, cfg.norm)
             self.k_norm = make_norm(hd if a.qk_norm == "head" else self.n_kv_heads * hd, cfg.norm)
+        elif self.qk_norm == "head_gains":  # the per-head path of _norm_q / _norm_k, gains per head
+            self.q_norm = HeadwiseNorm(a.n_heads, hd, cfg.norm)
+            self.k_norm = HeadwiseNorm(self.n_kv_heads, hd, cfg.norm)
         scheme = scheme_for(cfg.position.kind)
         if scheme is not None and not cross:  # per-layer weights of the position scheme (Transformer-XL's)
             scheme.layer_parameters(self, cfg)

@@ -97,8 +97,9 @@ class AttentionConfig:
     # tiled: blocks with an online softmax, the backward recomputes instead of storing scores (nn/tiled.py)
     # Normalise queries and keys (norm.kind, norm.eps) before the rotation: over each head's
     # head_dim (Qwen3, Gemma 3) or over all heads' projections at once (OLMo 2); "unit": per head
-    # without a learned gain, on the rotating layers only (Llama 4's L2 norm).
-    qk_norm: Literal["none", "head", "all", "unit"] = "none"
+    # without a learned gain, on the rotating layers only (Llama 4's L2 norm); "head_gains": per head,
+    # with a gain (and bias) of its own for every head and dimension (Cohere's Command R+).
+    qk_norm: Literal["none", "head", "all", "unit", "head_gains"] = "none"
     softcap: float | None = None  # attention logits -> softcap * tanh(logits / softcap) (Gemma 2: 50)
     block_sparse: BlockSparseConfig | None = None  # BigBird's pattern in the encoder's self-attention
     latent: LatentConfig | None = None  # multi-head latent attention instead of separate K/V projections

@@ -65,7 +65,7 @@ def _kind_rules():
     passes it to its children unless they have their own; a position scheme's subtree (its table's
     LayerNorm included) counts as embeddings whole. Untyped parameters outside these are the head."""
     from .attention import MultiHeadAttention
-    from .layers import FeedForward, MoEFeedForward, RMSNorm
+    from .layers import FeedForward, HeadwiseNorm, MoEFeedForward, RMSNorm
     from .mla import LatentAttention
     from .model import Embeddings, PatchEmbeddings
     from .positions import PositionScheme
@@ -75,6 +75,7 @@ def _kind_rules():
         (PatchEmbeddings, "embeddings"),
         (torch.nn.LayerNorm, "norms"),
         (RMSNorm, "norms"),
+        (HeadwiseNorm, "norms"),
         (MultiHeadAttention, "attention"),
         (LatentAttention, "attention"),
         (FeedForward, "feed-forward"),
