@@ -75,5 +75,87 @@ def ppo_section(lines: list[str]) -> None:
         lines += [f"![{r['name']}](src/transformer_catalog/experiments/results/rlhf-ppo/{figure})", ""]
 
 
+def grpo_section(lines: list[str]) -> None:
+    folder = SHIPPED / "rlhf-grpo"
+    lines += ["## GRPO with a verifiable reward: three-digit additions (issue 13)", ""]
+    if not (folder / "results.json").exists():
+        lines += ["Not measured yet: run `tcat experiments run rlhf-grpo`.", ""]
+        return
+    r = json.loads((folder / "results.json").read_text())
+    m, c = r["metrics"], r["config"]
+    lines += [
+        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all: SFT and "
+        f"GRPO {m['cpu_seconds_sft_and_grpo']:,.0f}, control {m['cpu_seconds_control']:,.0f}; "
+        f"{r['wall_seconds']:,.0f} s wall on a shared machine). Stage command: `tcat rlhf grpo --out DIR`.",
+        "",
+        f"A tcat GPT ({c['layers']} layers, width {c['d_model']}) trained on {c['n_train']:,} sums for "
+        f"{c['sft_steps']} steps, then GRPO ({c['grpo_steps']} steps of {c['prompts_per_step']} prompts x "
+        f"{c['group_size']} samples, reward 1 for an exact answer, KL coefficient {c['beta']}); exact match on "
+        f"{m['held_out_sums']} held-out sums, greedy:",
+        "",
+        "| model | held-out exact match |",
+        "|---|---:|",
+        f"| SFT | {100 * m['sft_exact']:.1f}% |",
+        f"| GRPO | **{100 * m['grpo_exact']:.1f}%** ({m['gain_points']:+.1f} points) |",
+        f"| control: GRPO on shuffled rewards | {100 * m['control_exact']:.1f}% ({m['control_gain_points']:+.1f} "
+        "points) |",
+        "",
+    ]
+    verdict = "holds" if r["claim_holds"] and r["control_fails"] else "not demonstrated"
+    lines += [f"Claim: {r['claim']} **{verdict}**" + (f" ({r['miss']})" if r.get("miss") else "") + ".", ""]
+    for figure in r.get("figures", []):
+        lines += [f"![{r['name']}](src/transformer_catalog/experiments/results/rlhf-grpo/{figure})", ""]
+
+
+def frontier_section(lines: list[str]) -> None:
+    folder = SHIPPED / "rlhf-frontier"
+    lines += ["## The reward-KL frontier: PPO against DPO (issue 13)", ""]
+    if not (folder / "results.json").exists():
+        lines += ["Not measured yet: run `tcat experiments run rlhf-frontier`.", ""]
+        return
+    r = json.loads((folder / "results.json").read_text())
+    m, c = r["metrics"], r["config"]
+    data = json.loads((folder / "points.json").read_text())
+    lines += [
+        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s; PPO runs "
+        f"{m['cpu_seconds_ppo_runs']:,.0f}, DPO/IPO/KTO runs {m['cpu_seconds_dpo_runs']:,.0f}). Stage command: "
+        "`tcat rlhf dpo --policy SFT --reward RM --out DIR --beta B [--loss ipo|kto] [--pairs human]`.",
+        "",
+        f"From one SFT policy and one reward model, PPO at fixed KL coefficients {c['ppo_coefs']} ({c['ppo_steps']} "
+        f"steps of {c['ppo_batch']} rollouts) and DPO at betas {c['dpo_betas']} ({c['dpo_steps']} steps on "
+        f"{m['pairs']} pairs of SFT samples ranked by the reward model), seeds {c['seeds']}; every policy scored on "
+        f"{c['eval_prompts']} held-out prompts (reward model, rating units; sequence KL to SFT, nats). "
+        "Means over seeds (min-max):",
+        "",
+        "| method | coefficient | reward | KL |",
+        "|---|---:|---:|---:|",
+        f"| SFT | | {data['sft']['reward']:+.2f} | 0 |",
+    ]
+    methods = sorted({p["method"] for p in data["points"]})
+    for method in methods:
+        for coef in sorted({p["coef"] for p in data["points"] if p["method"] == method}):
+            rows = [p for p in data["points"] if p["method"] == method and p["coef"] == coef]
+            rw, kl = [p["reward"] for p in rows], [p["kl"] for p in rows]
+            lines.append(
+                f"| {method.upper()} | {coef:g} | {sum(rw) / len(rw):+.2f} ({min(rw):+.2f}..{max(rw):+.2f}) | "
+                f"{sum(kl) / len(kl):.2f} ({min(kl):.2f}..{max(kl):.2f}) |"
+            )
+    ctl = data["control"]
+    lines += [
+        f"| control: DPO on shuffled preferences | {ctl['coef']:g} | {ctl['reward']:+.2f} | {ctl['kl']:.2f} |",
+        "",
+        f"Verdict at this scale: **{m['verdict']}** (DPO's envelope minus PPO's, per KL: "
+        + ", ".join(f"{g['gap']:+.2f} at {g['kl']:.2f}" for g in data["dominance"]["gaps"])
+        + ").",
+        "",
+    ]
+    verdict = "holds" if r["claim_holds"] and r["control_fails"] else "not demonstrated"
+    lines += [f"Claim: {r['claim']} **{verdict}**" + (f" ({r['miss']})" if r.get("miss") else "") + ".", ""]
+    for figure in r.get("figures", []):
+        lines += [f"![{r['name']}](src/transformer_catalog/experiments/results/rlhf-frontier/{figure})", ""]
+
+
 def section(lines: list[str]) -> None:
     ppo_section(lines)
+    frontier_section(lines)
+    grpo_section(lines)

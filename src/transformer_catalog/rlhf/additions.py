@@ -104,6 +104,7 @@ class AdditionsConfig:
     steps: int = 1500
     batch_size: int = 64
     lr: float = 1e-3
+    min_lr: float = 0.1  # the cosine schedule ends at lr x this (1.0: constant after warmup)
     warmup: int = 100
     seed: int = 0
 
@@ -191,6 +192,7 @@ def train_additions(out: str | Path, cfg: AdditionsConfig, resume: bool = False,
         optimizer="adamw",
         schedule="cosine",
         lr=cfg.lr,
+        min_lr=cfg.min_lr,
         warmup=cfg.warmup,
         weight_decay=0.01,
         label_smoothing=0.0,
