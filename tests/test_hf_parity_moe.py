@@ -157,7 +157,31 @@ def _llama4(**kw):
     return transformers.Llama4ForCausalLM(transformers.Llama4TextConfig(**{**cfg, **kw}))
 
 
+def _olmoe(**kw):
+    cfg = dict(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        intermediate_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        num_experts=8,
+        num_experts_per_tok=3,
+        max_position_embeddings=64,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
+    return transformers.OlmoeForCausalLM(transformers.OlmoeConfig(**{**cfg, **kw}))
+
+
 CASES = {
+    "olmoe": (_olmoe, "olmoe"),
+    # held out: grouped keys (the key norm spans 2 heads' projections), renormalised top-k, biases
+    "olmoe-odd": (
+        lambda: _olmoe(num_key_value_heads=2, norm_topk_prob=True, attention_bias=True, num_experts_per_tok=2),
+        "olmoe",
+    ),
     "llama4": (_llama4, "llama4_text"),
     # held out, Maverick-like: experts every other layer beside dense ones, no q/k norm, 2 experts per
     # token, 6 heads over 3, NoPE every second layer, llama3 RoPE scaling
