@@ -60,7 +60,6 @@ def test_tiny_builds_of_the_new_layouts_run_and_cache(name):
 
 def _moe(**fields):
     from transformer_catalog.nn.config_parts import FFNConfig, MoEConfig
-
     from transformer_catalog.nn.init import init_weights
 
     m = MoEFeedForward(4, FFNConfig(d_ff=3, activation="silu", gated=True, bias=False), MoEConfig(**fields))
@@ -102,3 +101,20 @@ def test_weight_inputs_scales_the_expert_input_not_its_output():
         _, w, e = a.route(x)
         want = torch.stack([b.expert(int(e[i, 0]), x[i : i + 1] * w[i, 0]) for i in range(5)])[:, 0]
         assert torch.allclose(b(x), want, atol=1e-6) and not torch.allclose(a(x), b(x), atol=1e-3)
+
+
+def test_every_hook_point_of_latent_attention_and_routers_fires():
+    """DeepSeek-V3 (tiny): every named hook point is reached, with the documented shapes; replacing
+    the pattern of a latent-attention layer changes the logits (the hooks are live, not decorative)."""
+    from transformer_catalog.nn.hooks import hook_names, hooks, run_with_cache
+
+    cfg = resolve("DeepSeek-V3", scale="tiny").config
+    model = build_model(cfg).eval()
+    ids = torch.randint(1, 100, (2, 5))
+    logits, cache = run_with_cache(model, ids)
+    assert set(cache) == set(hook_names(model))
+    assert cache["blocks.0.attn.hook_pattern"].shape == (2, 4, 5, 5)
+    assert cache["blocks.0.attn.hook_z"].shape == (2, 4, 5, cfg.attention.latent.v_head_dim)
+    assert cache["blocks.1.mlp.hook_router"].shape == (2, 5, cfg.moe.n_experts)
+    with torch.no_grad(), hooks(model, {"blocks.0.attn.hook_pattern": lambda x, name: torch.zeros_like(x)}):
+        assert (model(ids) - logits).abs().max() > 1e-3
