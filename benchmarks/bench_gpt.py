@@ -217,6 +217,7 @@ def main() -> None:
         "machine": machine(),
         "rounds": args.rounds,
         "clock": args.clock,
+        "train_steps": args.train_steps,
         "command": "python benchmarks/bench_gpt.py " + " ".join(sys.argv[1:]),
         "params": {n: sum(p.numel() for p in m.parameters()) for n, m in peers.items()},
         "peak_gflops": {},

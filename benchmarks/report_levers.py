@@ -33,6 +33,14 @@ def _machine(m):
     return f"{m['cpu']} (ISA: {isa}), torch {m['torch']}, {m['threads']} thread(s)"
 
 
+def _train_steps(r) -> int:
+    """Steps timed per round: recorded by bench_gpt.py, else read off its command line (default 3)."""
+    if "train_steps" in r:
+        return r["train_steps"]
+    words = r["command"].split()
+    return int(words[words.index("--train-steps") + 1]) if "--train-steps" in words else 3
+
+
 def _clock(r):
     if r.get("clock") == "cpu":
         return "rates from the process's CPU time (one thread; time a neighbour holds the core is not counted)"
@@ -58,8 +66,8 @@ def bf16_vs_peers(lines, r) -> None:
         f"#### GPT {r['config']}: {c['n']} layers × width {c['d']}, {c['h']} heads, context {c['ctx']}, "
         f"vocabulary {c['vocab']:,}, batch {c['batch']}",
         "",
-        f"Machine: {_machine(r['machine'])}. {r['rounds']} interleaved rounds of {r.get('train_steps', 3)} "
-        f"steps after a warm-up, median; {_clock(r)}. Matmul peaks measured in the same run: "
+        f"Machine: {_machine(r['machine'])}. {r['rounds']} interleaved rounds of {_train_steps(r)} "
+        f"step(s) after a warm-up, median; {_clock(r)}. Matmul peaks measured in the same run: "
         + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in r["peak_gflops"].items())
         + f". CPU time of the whole run: {r.get('cpu_s', 0):,.0f} s. tcat-master is tcat's bf16 path (bf16 "
         "weights and activations, fp32 master weights, loss over bf16 logits); every other bf16 entry is "
@@ -132,7 +140,7 @@ def lever_table(lines, r) -> None:
         "",
         f"tcat's GPT training step ({c['n']} layers × width {c['d']}, context {c['ctx']}, batch {c['batch']}, "
         f"vocabulary {c['vocab']:,}) with the lever against the same step without it: {r['rounds']} interleaved "
-        f"rounds of {r['steps_per_round']} steps after a warm-up (compilation happens there), median tokens/s "
+        f"rounds of {r['steps_per_round']} step(s) after a warm-up (compilation happens there), median tokens/s "
         f"with the slowest and fastest round; {_clock(r)}. Machine: {_machine(r['machine'])}; matmul peaks "
         + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in r["peak_gflops"].items())
         + f". CPU time of the whole run: {r['cpu_s']:,.0f} s. A lever pays when its median is at least 3% "
