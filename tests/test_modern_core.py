@@ -167,3 +167,14 @@ def test_new_fields_round_trip_through_dicts():
         }
     )
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_flops_count_chunked_layers_like_windows():
+    """Llama 4's chunked local layers see at most `chunk` keys: FLOPs as a window of that size."""
+    from transformer_catalog.nn.count import forward_flops_per_token
+
+    local = {"attention.window_pattern": "LG", "attention.n_kv_heads": 4}
+    chunked = forward_flops_per_token(_decoder(**local, **{"attention.chunk": 8}), context=64)
+    windowed = forward_flops_per_token(_decoder(**local, **{"attention.window": 8}), context=64)
+    full = forward_flops_per_token(_decoder(**local), context=64)
+    assert chunked == windowed < full

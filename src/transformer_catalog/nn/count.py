@@ -168,13 +168,15 @@ def forward_flops_per_token(cfg: ModelConfig, context: int) -> float:
 
 
 def _keys_per_query(cfg: ModelConfig, context: int) -> float:
-    """Keys a query attends to, averaged over layers: the context, or less under a sliding window
-    (on the layers window_pattern marks local) or BigBird's block pattern."""
+    """Keys a query attends to, averaged over layers: the context, or less under a sliding window or
+    in attention chunks (Llama 4; both on the layers window_pattern marks local), or BigBird's block
+    pattern. A chunk is a window that restarts: up to `chunk` keys, as a window of that size."""
     a = cfg.attention
     if a.block_sparse is not None:
         b = a.block_sparse
         return min(context, (b.window_blocks + b.global_blocks + b.random_blocks) * b.block_size)
-    if a.window is None:
+    span = a.window if a.window is not None else a.chunk
+    if span is None:
         return context
     local = a.window_pattern.count("L") / len(a.window_pattern)
-    return local * min(context, a.window) + (1 - local) * context
+    return local * min(context, span) + (1 - local) * context
