@@ -32,7 +32,7 @@ class MoEFeedForward(nn.Module):
     scores the experts per token; each token's output is the weighted sum of its top-k experts, plus
     the shared expert when there is one. Experts are gated like the dense feed-forward (ffn.gated).
     Expert weights are stored stacked: gate_up (E, 2 d_ff, d) when gated, else up (E, d_ff, d); and
-    down (E, d, d_ff); with moe.expert_bias also gate_up_bias / up_bias (E, ...) and down_bias (E, d).
+    down (E, d, d_ff); with moe.expert_bias also in_bias (E, 2 d_ff or d_ff) and down_bias (E, d).
 
     After each forward, `aux_loss` holds the load-balancing loss E * sum_e f_e * P_e, where f_e is
     the share of token assignments that went to expert e and P_e its mean router probability
