@@ -118,3 +118,22 @@ def test_every_hook_point_of_latent_attention_and_routers_fires():
     assert cache["blocks.1.mlp.hook_router"].shape == (2, 5, cfg.moe.n_experts)
     with torch.no_grad(), hooks(model, {"blocks.0.attn.hook_pattern": lambda x, name: torch.zeros_like(x)}):
         assert (model(ids) - logits).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize(
+    "name,present,absent",
+    [
+        ("DeepSeek-V3", ["multi-head latent attention", "shared expert", "sigmoid routing", "group-limited routing",
+                         "auxiliary-loss-free balancing"], ["multi-head", "attention sinks"]),
+        ("DeepSeek-V2", ["multi-head latent attention", "group-limited routing"], ["sigmoid routing"]),
+        ("gpt-oss", ["attention sinks", "clamped SwiGLU", "local/global layers"], ["shared expert"]),
+        ("Llama 4:Scout", ["chunked attention", "shared expert", "sigmoid routing", "router-weighted expert inputs"],
+         ["group-limited routing"]),
+        ("Mixtral 8x7B", ["mixture of experts"], ["shared expert", "sigmoid routing", "clamped SwiGLU"]),
+    ],
+)  # fmt: skip
+def test_tcat_changes_names_the_new_attention_and_routing_variants(name, present, absent):
+    from transformer_catalog.catalog.changes import derive
+
+    names = {u.change for u in derive(resolve(name).config)}
+    assert set(present) <= names and not set(absent) & names

@@ -114,7 +114,12 @@ def derive(cfg) -> list[Use]:
         uses.append(Use("feed-forward", _ACT[act], _ACT_DETAIL.get(act, "")))
 
     heads, kv = c["attention.n_heads"], c["attention.n_kv_heads"] or c["attention.n_heads"]
-    if kv == heads:
+    if c.get("attention.latent.kv_rank"):  # MLA: one latent per token is cached, not per-head keys and values
+        latent = f"latent {c['attention.latent.kv_rank']} + shared rotated key {c['attention.latent.rope_dim']}"
+        q_rank = c["attention.latent.q_rank"]
+        latent += f", query latent {q_rank}" if q_rank else ""
+        uses.append(Use("attention", "multi-head latent attention", latent))
+    elif kv == heads:
         uses.append(Use("attention", "multi-head"))
     elif kv == 1:
         uses.append(Use("attention", "multi-query", f"{heads} query heads, 1 key/value head"))
@@ -128,6 +133,11 @@ def derive(cfg) -> list[Use]:
         uses.append(Use("attention", "sliding window", f"{c['attention.window']} tokens"))
         if "G" in pattern:
             uses.append(Use("attention", "local/global layers", f"pattern {pattern} (L local, G global)"))
+    if c.get("attention.chunk"):
+        chunks = f"chunks of {c['attention.chunk']:,}, layers {c['attention.window_pattern']}"
+        uses.append(Use("attention", "chunked attention", chunks))
+    if c.get("attention.sinks"):
+        uses.append(Use("attention", "attention sinks", "a learned logit per head"))
     if "attention.block_sparse.block_size" in c:
         uses.append(Use("attention", "block-sparse", f"blocks of {c['attention.block_sparse.block_size']}"))
 
@@ -142,7 +152,11 @@ def derive(cfg) -> list[Use]:
         detail = f"{c['moe.n_experts']} experts, top-{c['moe.top_k']}"
         if c["moe.pattern"] != "E":
             detail += f", layers {c['moe.pattern']} (E experts, D dense)"
+        if c.get("moe.first_dense"):
+            n = c["moe.first_dense"]
+            detail += f", first {n} layers dense" if n > 1 else ", first layer dense"
         uses.append(Use("experts", "mixture of experts", detail))
+        uses.extend(_routing(c))
 
     biases = (c["attention.qkv_bias"], c["attention.out_bias"], c["ffn.bias"])
     names = {
@@ -163,6 +177,24 @@ def derive(cfg) -> list[Use]:
     if c["embedding.norm"]:
         uses.append(Use("embedding", "embedding norm"))
     return uses
+
+
+def _routing(c: dict) -> list[Use]:
+    """The routing and expert variants of a mixture of experts (nn/moe.py), from its moe.* fields."""
+    out = []
+    if c.get("moe.shared_d_ff"):
+        out.append(Use("experts", "shared expert", f"width {c['moe.shared_d_ff']:,}"))
+    if c.get("moe.scoring") == "sigmoid":
+        out.append(Use("experts", "sigmoid routing"))
+    if c.get("moe.groups", 1) > 1:
+        out.append(Use("experts", "group-limited routing", f"top {c['moe.top_groups']} of {c['moe.groups']} groups"))
+    if c.get("moe.selection_bias"):
+        out.append(Use("experts", "auxiliary-loss-free balancing", "a bias that only chooses experts"))
+    if c.get("moe.weight_inputs"):
+        out.append(Use("experts", "router-weighted expert inputs"))
+    if c.get("moe.clamp") is not None:
+        out.append(Use("experts", "clamped SwiGLU", f"limit {c['moe.clamp']:g}"))
+    return out
 
 
 @dataclass
