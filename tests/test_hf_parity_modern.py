@@ -80,6 +80,17 @@ CASES = {
     "persimmon": (_lm("PersimmonConfig", "PersimmonForCausalLM", num_key_value_heads=None), "persimmon"),
     "cohere": (_lm("CohereConfig", "CohereForCausalLM"), "cohere"),
     "cohere2": (_lm("Cohere2Config", "Cohere2ForCausalLM", num_hidden_layers=4, sliding_window=5), "cohere2"),
+    "granite": (
+        _lm(
+            "GraniteConfig",
+            "GraniteForCausalLM",
+            embedding_multiplier=12.0,
+            residual_multiplier=0.22,
+            attention_multiplier=0.15625,
+            logits_scaling=8.0,
+        ),
+        "granite",
+    ),
 }
 HELD_OUT = {
     "qwen2-odd-heads-mqa-tied": (

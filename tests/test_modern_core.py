@@ -136,6 +136,7 @@ def test_first_block_without_attention_norm_is_counted_once():
         ({"attention.softcap": 0.0}, "attention.softcap: must be positive"),
         ({"embedding.logit_softcap": -1.0}, "embedding.logit_softcap: must be positive"),
         ({"embedding.logit_scale": 0.0}, "embedding.logit_scale: must be positive"),
+        ({"residual_multiplier": -1.0}, "residual_multiplier: must be positive"),
         (
             {"position.rope_local_theta": 1e4, "position.rope_scaling": "dynamic", "position.rope_factor": 2.0},
             "position.rope_local_theta: a local base does not combine with dynamic",
@@ -178,3 +179,17 @@ def test_flops_count_chunked_layers_like_windows():
     windowed = forward_flops_per_token(_decoder(**local, **{"attention.window": 8}), context=64)
     full = forward_flops_per_token(_decoder(**local), context=64)
     assert chunked == windowed < full
+
+
+def test_multipliers_scale_embeddings_and_sublayer_outputs():
+    """Granite: embeddings x embedding.multiplier; x + m * Sublayer(Norm(x)) for each sublayer."""
+    cfg = _decoder(**{"residual_multiplier": 0.25, "embedding.multiplier": 3.0, "n_decoder_layers": 1})
+    torch.manual_seed(1)
+    model = build_model(cfg).eval()
+    block = model.decoder.blocks[0]
+    with torch.no_grad():
+        assert torch.allclose(model.embed(IDS), 3.0 * model.embed.tokens(IDS))
+        x = torch.randn(2, 5, 32)
+        h = x + 0.25 * block.self_attn(block.self_attn_norm(x), causal=True)
+        want = h + 0.25 * block.ffn(block.ffn_norm(h))
+        assert torch.allclose(block(x, causal=True), want, atol=1e-6)

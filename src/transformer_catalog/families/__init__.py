@@ -22,6 +22,7 @@ from . import (
     gpt_neox,
     gpt_oss,
     gptj,
+    granite,
     llama,
     llama4,
     modernbert,
@@ -75,6 +76,7 @@ FAMILIES: tuple[Family, ...] = tuple(
         modernbert,
         persimmon,
         cohere,
+        granite,
     )
 )
 _BY_NAME = {f.name: f for f in FAMILIES}

@@ -50,6 +50,7 @@ class Block(nn.Module):
         self.post_cross_attn_norm = make_norm(d, cfg.norm) if sandwich and cross_attention else None
         self.post_ffn_norm = make_norm(d, cfg.norm) if sandwich and self.ffn is not None else None
         self.dropout = nn.Dropout(cfg.dropout)
+        self.residual_multiplier = cfg.residual_multiplier
         self.hooks = None  # a hooks.Tap while hooks are installed (nn/hooks.py)
 
     def _residual(
@@ -65,14 +66,19 @@ class Block(nn.Module):
         is added to the residual stream). `post`: the sandwich's norm on the sublayer's output."""
         h = self.hooks
         if self.placement == "post":
-            y = dropout(self.dropout, sublayer(x))
+            y = self._out(sublayer(x))
             return norm(x + y) if h is None else h(resid, norm(x + h(out, y)))
         if self.placement == "sublayer_output":
-            y = dropout(self.dropout, norm(sublayer(x)))
+            y = self._out(norm(sublayer(x)))
         else:
             y = sublayer(norm(x))
-            y = dropout(self.dropout, y if post is None else post(y))
+            y = self._out(y if post is None else post(y))
         return x + y if h is None else h(resid, x + h(out, y))
+
+    def _out(self, y: Tensor) -> Tensor:
+        """A sublayer's output as added to the residual stream: dropout, then residual_multiplier (Granite)."""
+        y = dropout(self.dropout, y)
+        return y if self.residual_multiplier == 1.0 else y * self.residual_multiplier
 
     def forward(
         self,
@@ -98,11 +104,11 @@ class Block(nn.Module):
             a = self.self_attn_norm(x)
             f = a if self.ffn_norm is None else self.ffn_norm(x)
             if h is None:
-                x = x + dropout(self.dropout, self_attention(a))
-                return x if self.ffn is None else x + dropout(self.dropout, self.ffn(f))
-            x = x + h("hook_attn_out", dropout(self.dropout, self_attention(a)))
+                x = x + self._out(self_attention(a))
+                return x if self.ffn is None else x + self._out(self.ffn(f))
+            x = x + h("hook_attn_out", self._out(self_attention(a)))
             if self.ffn is not None:
-                x = x + h("hook_mlp_out", dropout(self.dropout, self.ffn(f)))
+                x = x + h("hook_mlp_out", self._out(self.ffn(f)))
             return h("hook_resid_post", x)
         x = self._residual(
             x, self.self_attn_norm, self_attention, "hook_attn_out", "hook_resid_mid", self.post_attn_norm

@@ -47,6 +47,8 @@ class ModelConfig:
     # Segment-level recurrence (Transformer-XL): each layer also attends to its inputs over the last
     # `memory` positions of the previous segment (see nn/xl.py). 0 = none. Needs position.kind: xl.
     memory: int = 0
+    # Each sublayer's output is multiplied by this before the residual sum (Granite: 0.22).
+    residual_multiplier: float = 1.0
     # The sequence mixer of a decoder's self-attention sublayer: softmax attention, causal linear attention
     # (nn/linear_attention.py: a recurrent state instead of a KV cache) or Hyena (nn/hyena.py: long
     # convolutions by FFT with gating; no cache).
@@ -216,6 +218,8 @@ class ModelConfig:
             ("attention.softcap", a.softcap),
             ("embedding.logit_softcap", self.embedding.logit_softcap),
             ("embedding.logit_scale", self.embedding.logit_scale),
+            ("embedding.multiplier", self.embedding.multiplier),
+            ("residual_multiplier", self.residual_multiplier),
         )
         for path, cap in caps:
             if cap is not None and cap <= 0:

@@ -312,6 +312,7 @@ class EmbeddingConfig:
     norm: bool = False  # a norm right after the embedding sum (BERT)
     logit_softcap: float | None = None  # output logits -> softcap * tanh(logits / softcap) (Gemma 2: 30)
     logit_scale: float = 1.0  # output logits multiplied by this (Cohere's tied head: 0.0625)
+    multiplier: float = 1.0  # token embeddings multiplied by this, after any sqrt(d_model) (Granite: 12)
 
 
 __all__ = [

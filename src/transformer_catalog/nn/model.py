@@ -54,7 +54,7 @@ class Embeddings(nn.Module):
         self.tokens = tokens if tokens is not None else EmbeddingTable(e.vocab_size, width, cfg.d_model**-0.5)
         self.positions = make_positions(width, cfg.position)
         self.max_len = cfg.position.max_len
-        self.scale = math.sqrt(width) if e.scale else 1.0
+        self.scale = (math.sqrt(width) if e.scale else 1.0) * e.multiplier  # Granite's embedding_multiplier
         self.token_types = EmbeddingTable(e.n_token_types, width, 0.02) if e.n_token_types else None
         self.norm = make_norm(width, cfg.norm) if e.norm else None
         self.dropout = nn.Dropout(cfg.dropout)
