@@ -108,7 +108,8 @@ class AttentionConfig:
     sinks: bool = False
     # Chunked attention (Llama 4): on the layers window_pattern marks L, a query sees only the keys
     # of its own chunk of `chunk` positions (0..chunk-1, chunk..2 chunk-1, ...), causally; instead
-    # of a sliding window.
+    # of a sliding window. Chunks count from the first position of the batch: a left-padded row's
+    # chunks are shifted by its padding (transformers counts from each row's first real token).
     chunk: int | None = None
     # Attention temperature on the rope model's layers that do not rotate (Llama 4's NoPE layers):
     # queries at position p times 1 + temperature_scale * ln(1 + floor((p + 1) / temperature_floor)).
