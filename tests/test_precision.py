@@ -163,3 +163,17 @@ def test_train_config_probes_the_models_own_shape(monkeypatch):
 
 def test_bf16_probe_answers_a_bool():
     assert runtime.bf16_matmul_pays(64, 32, 32) in (True, False)
+
+
+def test_tcat_train_says_it_trains_in_bf16_and_keeps_fp32_weights(tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    from transformer_catalog.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--task", "clm", "--data", "bible-sample", "--model", "GPT-2", "--scale", "tiny"]
+    args += ["--out", str(out), "--steps", "2", "--max-tokens", "256", "--max-len", "64", "--eval-every", "0"]
+    assert main([*args, "--bf16", "on", "--quiet", "--threads", "1"]) == 0
+    assert "in bf16 (fp32 master weights)" in capsys.readouterr().out
+    weights = load_file(str(out / "checkpoint" / "model.safetensors"))
+    assert {t.dtype for t in weights.values()} == {torch.float32}  # the checkpoint holds the masters

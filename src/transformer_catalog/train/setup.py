@@ -152,6 +152,7 @@ def fresh(opts: RunOptions, train: dict, world: int, progress: bool) -> Run:
         f"training {name} ({n / 1e6:.2f}M parameters) on {task.name}: {len(task.train):,} train / "
         f"{len(task.valid):,} valid examples -> {out}"
         + (f" on {world} processes ({'FSDP2' if opts.fsdp else 'DDP'})" if world > 1 else "")
+        + (" in bf16 (fp32 master weights)" if cfg.bf16 and world == 1 else " with bf16 autocast" if cfg.bf16 else "")
     )
     return Run(trainer, False, [line])
 
