@@ -415,5 +415,20 @@ CASES = [
           ("llama4", "Llama 4", "attention.window", "8",
            r"model config: attention\.chunk: a positive chunk, for decoder attention without a window or a latent"),
           ("gpt-oss", "gpt-oss", "moe.clamp", "-1", r"model config: moe\.clamp: must be positive, got -1\.0"))],
+    *[(f"train-{name}-{field}", ["train", "--out", "o", "--task", "clm", "--model", model, "--scale", "tiny",
+                                 "--data", "bible-sample", "--set", f"{field}={value}"], message)
+      for name, model, field, value, message in (
+          ("gemma2", "Gemma 2", "attention.softcap", "0", r"model config: attention\.softcap: must be positive, got 0\.0"),
+          ("gemma3", "Gemma 3", "position.rope_local_theta", "-1",
+           r"model config: position\.rope_local_theta: must be positive, got -1\.0"),
+          ("gemma", "Gemma", "norm.kind", "layernorm",
+           r"model config: norm\.unit_offset: a gain stored as an offset from 1 is built for rmsnorm"),
+          ("smollm3", "SmolLM3", "position.rope_layers", "RX",
+           r"model config: position\.rope_layers: 'RX' must be a string of R \(rotary\) and N"),
+          ("olmo2", "OLMo 2", "attention.qk_norm", "some", r"model config: attention\.qk_norm: 'some' is not one of"),
+          ("command-r", "Command R", "embedding.logit_scale", "0",
+           r"model config: embedding\.logit_scale: must be positive, got 0\.0"),
+          ("granite", "Granite 3.0", "residual_multiplier", "0",
+           r"model config: residual_multiplier: must be positive, got 0\.0"))],
 ]
 # fmt: on
