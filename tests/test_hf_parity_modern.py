@@ -80,6 +80,20 @@ CASES = {
     "persimmon": (_lm("PersimmonConfig", "PersimmonForCausalLM", num_key_value_heads=None), "persimmon"),
     "cohere": (_lm("CohereConfig", "CohereForCausalLM"), "cohere"),
     "cohere2": (_lm("Cohere2Config", "Cohere2ForCausalLM", num_hidden_layers=4, sliding_window=5), "cohere2"),
+    "stablelm": (_lm("StableLmConfig", "StableLmForCausalLM", num_key_value_heads=4), "stablelm"),
+    "stablelm2-12b-like": (
+        _lm(
+            "StableLmConfig",
+            "StableLmForCausalLM",
+            hidden_size=64,
+            num_attention_heads=8,
+            num_key_value_heads=2,
+            use_qkv_bias=True,
+            qk_layernorm=True,
+            use_parallel_residual=True,
+        ),
+        "stablelm",
+    ),
     "granite": (
         _lm(
             "GraniteConfig",

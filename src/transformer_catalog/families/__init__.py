@@ -35,6 +35,7 @@ from . import (
     qwen,
     qwen3_moe,
     smollm3,
+    stablelm,
     switch,
     t5,
     transformer,
@@ -77,6 +78,7 @@ FAMILIES: tuple[Family, ...] = tuple(
         persimmon,
         cohere,
         granite,
+        stablelm,
     )
 )
 _BY_NAME = {f.name: f for f in FAMILIES}

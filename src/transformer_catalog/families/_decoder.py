@@ -269,8 +269,8 @@ def decoder_rules(cfg: ModelConfig, fused_qkv: str | None = None, fused_gate_up:
         rule(f"{attn}.k_norm.weight", f"{H}.self_attn.k_norm.weight"),
         *gate_up,
         *linear(f"{mlp}.down", f"{H}.mlp.down_proj"),
-        *(rule(f"{B}.{ours}.weight", f"{H}.{theirs}.weight") for ours, theirs in norms.items()),
-        rule("decoder.final_norm.weight", "model.norm.weight"),
+        *(r for ours, theirs in norms.items() for r in linear(f"{B}.{ours}", f"{H}.{theirs}")),  # LayerNorm: + bias
+        *linear("decoder.final_norm", "model.norm"),
         rule("head.weight", "lm_head.weight"),
     ]
 

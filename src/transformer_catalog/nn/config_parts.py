@@ -98,7 +98,7 @@ class AttentionConfig:
     # Normalise queries and keys (norm.kind, norm.eps) before the rotation: over each head's
     # head_dim (Qwen3, Gemma 3) or over all heads' projections at once (OLMo 2); "unit": per head
     # without a learned gain, on the rotating layers only (Llama 4's L2 norm); "head_gains": per head,
-    # with a gain (and bias) of its own for every head and dimension (Cohere's Command R+).
+    # with a gain (no bias) of its own for every head and dimension (Command R+, StableLM 2 12B).
     qk_norm: Literal["none", "head", "all", "unit", "head_gains"] = "none"
     softcap: float | None = None  # attention logits -> softcap * tanh(logits / softcap) (Gemma 2: 50)
     block_sparse: BlockSparseConfig | None = None  # BigBird's pattern in the encoder's self-attention

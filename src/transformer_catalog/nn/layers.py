@@ -187,16 +187,15 @@ class RMSNorm(nn.Module):
         return self.weight * h.to(x.dtype)
 
 
-@initialised(keep)  # gains of 1, biases of 0
+@initialised(keep)  # gains of 1
 class HeadwiseNorm(nn.Module):
-    """norm.kind over each head's last dimension, then a gain (and, for layernorm with bias, a bias)
-    of shape (heads, head_dim): every head has its own (Cohere's q/k norm). Input (..., heads, head_dim)."""
+    """norm.kind over each head's last dimension, then a gain of shape (heads, head_dim), no bias:
+    every head has its own (Cohere's q/k norm, StableLM 2's per-head LayerNorms). Input (..., heads, head_dim)."""
 
     def __init__(self, heads: int, head_dim: int, cfg: NormConfig):
         super().__init__()
         self.kind, self.eps = cfg.kind, cfg.eps
         self.weight = nn.Parameter(torch.ones(heads, head_dim))
-        self.bias = nn.Parameter(torch.zeros(heads, head_dim)) if cfg.kind == "layernorm" and cfg.bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         h = x.float()
@@ -204,8 +203,7 @@ class HeadwiseNorm(nn.Module):
             h = F.layer_norm(h, h.shape[-1:], eps=self.eps)
         else:
             h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        h = h * self.weight.float()
-        return (h if self.bias is None else h + self.bias.float()).to(x.dtype)
+        return (h * self.weight.float()).to(x.dtype)
 
 
 def make_norm(d_model: int, cfg: NormConfig) -> nn.Module:
