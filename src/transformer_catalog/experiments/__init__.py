@@ -38,6 +38,7 @@ MODULES = (
     "lineage_gan",
     "lineage_gcn",
     "lineage_seq2seq",
+    "rlhf_grpo",
 )  # in the order `tcat experiments list` shows them
 
 
