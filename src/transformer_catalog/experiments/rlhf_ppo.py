@@ -56,10 +56,11 @@ class Config:
     ppo_steps: int = 50
     ppo_batch: int = 32
     ppo_minibatch: int = 16
+    ppo_epochs: int = 4
     max_new: int = 24
     kl_coef: float = 0.05
     target_kl: float = 4.0
-    ppo_lr: float = 5e-5
+    ppo_lr: float = 2e-4
     eval_prompts: int = 256
     seed: int = 0
 
@@ -93,7 +94,39 @@ def _figure(claim: list[dict], control: list[dict], rm: dict, out: Path) -> str:
     return save_figure(fig, out, "rlhf-ppo.png")
 
 
+def _stage(name: str, settings: dict, tmp: Path, cached: bool, work) -> tuple[Path, dict, bool]:
+    """(run folder, summary, reused) of a stage. The full setting keeps its SFT and reward runs in the tcat cache
+    under a digest of their settings (hundreds of CPU seconds each), so that another PPO setting reuses them; the
+    folder's stage.json records the CPU seconds the stage took when it ran (`_stage_cpu`)."""
+    import hashlib
+    import json
+
+    from ..data.cache import writable_cache_dir
+    from ..files import write_json
+
+    if cached:
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+        folder = writable_cache_dir("experiments") / f"{NAME}-{name}-{digest}"
+    else:
+        folder = tmp / name
+    done = folder / "stage.json"
+    if done.is_file():
+        return folder, json.loads(done.read_text())["summary"], True
+    t = time.process_time()
+    summary = work(folder, (folder / "checkpoint" / "trainer_state.json").is_file())
+    write_json(done, {"summary": summary, "cpu_seconds": time.process_time() - t, "settings": settings})
+    return folder, summary, False
+
+
+def _stage_cpu(folder: Path) -> float:
+    import json
+
+    return float(json.loads((folder / "stage.json").read_text())["cpu_seconds"])
+
+
 def run(cfg: Config, out) -> dict:
+    import json
+
     import torch
 
     from ..files import write_json
@@ -106,36 +139,40 @@ def run(cfg: Config, out) -> dict:
     clock = Clock()
     torch.set_num_threads(1)
     cpu: dict[str, float] = {}
+    reused = []
+    full = cfg.setting == "full"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        t = time.process_time()
         sft_cfg = SFTConfig(
             steps=cfg.sft_steps, layers=cfg.sft_layers, d_model=cfg.sft_d_model, vocab=cfg.sft_vocab, seed=cfg.seed
         )
-        sft = stages.run_sft(sft_cfg, tmp / "sft", progress=False)
-        cpu["sft"] = time.process_time() - t
-        t = time.process_time()
-        rm_cfg = RewardConfig(steps=cfg.rm_steps, seed=cfg.seed)
-        rm = stages.run_reward(
-            rm_cfg, tmp / "reward", max_train_pairs=cfg.rm_train_pairs, max_eval=cfg.rm_eval, progress=False
+        sft_dir, sft, again = _stage(
+            "sft", vars(sft_cfg), tmp, full, lambda f, resume: stages.run_sft(sft_cfg, f, resume=resume, progress=False)
         )
-        cpu["reward"] = time.process_time() - t
+        reused += ["sft"] if again else []
+        rm_cfg = RewardConfig(steps=cfg.rm_steps, seed=cfg.seed)
+        rm_settings = {**vars(rm_cfg), "train_pairs": cfg.rm_train_pairs, "eval": cfg.rm_eval}
+
+        def reward(folder, resume):
+            return stages.run_reward(
+                rm_cfg, folder, resume, max_train_pairs=cfg.rm_train_pairs, max_eval=cfg.rm_eval, progress=False
+            )
+
+        rm_dir, rm, again = _stage("reward", rm_settings, tmp, full, reward)
+        reused += ["reward"] if again else []
         runs = {}
         for name, shuffle in (("ppo", False), ("control", True)):
             t = time.process_time()
             ppo_cfg = PPOConfig(
-                steps=cfg.ppo_steps, batch=cfg.ppo_batch, minibatch=cfg.ppo_minibatch, max_new=cfg.max_new,
-                kl_coef=cfg.kl_coef, target_kl=cfg.target_kl, lr=cfg.ppo_lr, seed=cfg.seed, shuffle_rewards=shuffle,
-                save_every=0,
+                steps=cfg.ppo_steps, batch=cfg.ppo_batch, minibatch=cfg.ppo_minibatch, epochs=cfg.ppo_epochs,
+                max_new=cfg.max_new, kl_coef=cfg.kl_coef, target_kl=cfg.target_kl, lr=cfg.ppo_lr, seed=cfg.seed,
+                shuffle_rewards=shuffle, save_every=0,
             )  # fmt: skip
-            result = stages.run_ppo(
-                tmp / "sft", tmp / "reward", tmp / name, ppo_cfg, n_eval=cfg.eval_prompts, progress=False
-            )
-            import json
-
+            result = stages.run_ppo(sft_dir, rm_dir, tmp / name, ppo_cfg, n_eval=cfg.eval_prompts, progress=False)
             curve = [json.loads(line) for line in (tmp / name / "metrics.jsonl").read_text().splitlines() if line]
             runs[name] = (result, curve)
             cpu[name] = time.process_time() - t
+        cpu = {"sft": _stage_cpu(sft_dir), "reward": _stage_cpu(rm_dir), **cpu}  # measured when each stage ran
     (claim, claim_curve), (control, control_curve) = runs["ppo"], runs["control"]
     figure = _figure(claim_curve, control_curve, rm, out)
     write_json(out / "samples.json", {"ppo": claim["samples"], "control": control["samples"]})
@@ -174,6 +211,8 @@ def run(cfg: Config, out) -> dict:
             "kl_coef_final": claim["kl_coef_final"],
             "eval_prompts": claim["eval_prompts"],
             **{f"cpu_seconds_{k}": round(v, 1) for k, v in cpu.items()},
+            "cpu_seconds_all_stages": round(sum(cpu.values()), 1),
+            "stages_reused_from_cache": ", ".join(reused) or "none",
         },
         claim_holds=holds,
         control_fails=control["reward_gain"] < TARGET_GAIN,
