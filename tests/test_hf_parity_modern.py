@@ -94,6 +94,19 @@ CASES = {
         ),
         "stablelm",
     ),
+    "nemotron": (_lm("NemotronConfig", "NemotronForCausalLM"), "nemotron"),
+    "nemotron-head-dim-mha-bias": (
+        _lm(
+            "NemotronConfig",
+            "NemotronForCausalLM",
+            num_key_value_heads=4,
+            head_dim=12,
+            attention_bias=True,
+            mlp_bias=True,
+            rope_parameters={"rope_type": "default", "rope_theta": 1e4, "partial_rotary_factor": 1.0},
+        ),
+        "nemotron",
+    ),
     "granite": (
         _lm(
             "GraniteConfig",

@@ -109,13 +109,23 @@ def test_qk_norm_is_per_head_or_across_heads(scope, shape):
     assert torch.allclose(rms, torch.ones_like(rms), atol=1e-3)
 
 
-def test_unit_offset_gain_starts_at_one():
-    cfg = _decoder(**{"norm.unit_offset": True})
+@pytest.mark.parametrize("kind", ["rmsnorm", "layernorm"])
+def test_unit_offset_gain_starts_at_one(kind):
+    """Gemma's RMSNorm and Nemotron's LayerNorm1P store gain - 1: zeros that compute a gain of 1."""
+    cfg = _decoder(**{"norm.unit_offset": True, "norm.kind": kind})
     model = build_model(cfg)
     norm = model.decoder.final_norm
     assert torch.equal(norm.weight, torch.zeros(32))  # stored as gain - 1
     x = torch.randn(3, 32)
-    assert torch.allclose(norm(x), x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + cfg.norm.eps), atol=1e-6)
+    centred = x - x.mean(-1, keepdim=True) if kind == "layernorm" else x
+    assert torch.allclose(
+        norm(x), centred * torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + cfg.norm.eps), atol=1e-5
+    )
+    with torch.no_grad():
+        norm.weight.fill_(1.0)  # a stored 1 is a gain of 2
+    assert torch.allclose(
+        norm(x), 2 * centred * torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + cfg.norm.eps), atol=1e-5
+    )
 
 
 def test_first_block_without_attention_norm_is_counted_once():
@@ -144,7 +154,10 @@ def test_first_block_without_attention_norm_is_counted_once():
         ({"position.rope_layers": "RX"}, "position.rope_layers: 'RX' must be a string of R"),
         ({"position.kind": "learned", "position.rope_layers": "RN"}, "need position.kind: rope"),
         ({"position.rope_local_theta": -5.0}, "position.rope_local_theta: must be positive"),
-        ({"norm.kind": "layernorm", "norm.unit_offset": True}, "norm.unit_offset: .* built for rmsnorm"),
+        (
+            {"norm.kind": "layernorm", "norm.affine": False, "norm.unit_offset": True},
+            "norm.unit_offset: .* needs a gain",
+        ),
         ({"norm.placement": "post", "norm.first_attn_norm": False}, "norm.first_attn_norm: .* needs norm.placement"),
         ({"norm.placement": "sandwich", "norm.final": False}, "norm.final: a sandwich-norm stack needs a final"),
         ({"attention.qk_norm": "some"}, r"attention.qk_norm: 'some' is not one of"),

@@ -26,6 +26,7 @@ from . import (
     llama,
     llama4,
     modernbert,
+    nemotron,
     olmo2,
     olmoe,
     openai_gpt,
@@ -79,6 +80,7 @@ FAMILIES: tuple[Family, ...] = tuple(
         cohere,
         granite,
         stablelm,
+        nemotron,
     )
 )
 _BY_NAME = {f.name: f for f in FAMILIES}

@@ -233,8 +233,8 @@ class ModelConfig:
         if p.rope_local_theta is not None and p.rope_scaling in ("dynamic", "longrope"):
             # their frequencies are recomputed per forward for the global table only (nn/rope.py)
             fail("position.rope_local_theta", f"a local base does not combine with {p.rope_scaling} scaling yet")
-        if n.unit_offset and n.kind != "rmsnorm":
-            fail("norm.unit_offset", "a gain stored as an offset from 1 is built for rmsnorm (Gemma)")
+        if n.unit_offset and not n.affine:
+            fail("norm.unit_offset", "a gain stored as an offset from 1 needs a gain (norm.affine: true)")
         if not n.first_attn_norm and n.placement != "pre":
             fail("norm.first_attn_norm", "dropping the first attention norm needs norm.placement: pre")
 

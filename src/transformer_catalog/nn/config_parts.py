@@ -207,7 +207,7 @@ class NormConfig:
     # normalised otherwise); the paper's post-norm stack already ends in a norm and has none.
     final: bool = False
     shared_parallel: bool = False  # parallel residual: one norm feeds both branches
-    unit_offset: bool = False  # the gain is 1 + weight, the weight stored as an offset from 1 (Gemma)
+    unit_offset: bool = False  # the gain is 1 + weight, stored as an offset from 1 (Gemma; Nemotron's LayerNorm1P)
     first_attn_norm: bool = True  # False: the first block's attention reads x unnormalised (ModernBERT)
 
 

@@ -206,9 +206,24 @@ class HeadwiseNorm(nn.Module):
         return (h * self.weight.float()).to(x.dtype)
 
 
+class OffsetLayerNorm(nn.LayerNorm):
+    """LayerNorm whose gain is 1 + weight, the weight stored as an offset from 1 and starting at 0
+    (Nemotron's LayerNorm1P); a LayerNorm for initialisation and counting."""
+
+    def __init__(self, d_model: int, eps: float, bias: bool):
+        super().__init__(d_model, eps=eps, bias=bias)
+        with torch.no_grad():
+            self.weight.zero_()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight + 1.0, self.bias, self.eps)
+
+
 def make_norm(d_model: int, cfg: NormConfig) -> nn.Module:
     if cfg.kind == "rmsnorm":
         return RMSNorm(d_model, cfg.eps, cfg.unit_offset)
+    if cfg.unit_offset:
+        return OffsetLayerNorm(d_model, cfg.eps, cfg.bias)
     return nn.LayerNorm(d_model, eps=cfg.eps, elementwise_affine=cfg.affine, bias=cfg.bias and cfg.affine)
 
 
