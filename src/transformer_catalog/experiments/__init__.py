@@ -39,6 +39,7 @@ MODULES = (
     "lineage_gcn",
     "lineage_seq2seq",
     "rlhf_grpo",
+    "recall_associative",
 )  # in the order `tcat experiments list` shows them
 
 
