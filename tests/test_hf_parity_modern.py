@@ -81,32 +81,7 @@ CASES = {
     "cohere": (_lm("CohereConfig", "CohereForCausalLM"), "cohere"),
     "cohere2": (_lm("Cohere2Config", "Cohere2ForCausalLM", num_hidden_layers=4, sliding_window=5), "cohere2"),
     "stablelm": (_lm("StableLmConfig", "StableLmForCausalLM", num_key_value_heads=4), "stablelm"),
-    "stablelm2-12b-like": (
-        _lm(
-            "StableLmConfig",
-            "StableLmForCausalLM",
-            hidden_size=64,
-            num_attention_heads=8,
-            num_key_value_heads=2,
-            use_qkv_bias=True,
-            qk_layernorm=True,
-            use_parallel_residual=True,
-        ),
-        "stablelm",
-    ),
     "nemotron": (_lm("NemotronConfig", "NemotronForCausalLM"), "nemotron"),
-    "nemotron-head-dim-mha-bias": (
-        _lm(
-            "NemotronConfig",
-            "NemotronForCausalLM",
-            num_key_value_heads=4,
-            head_dim=12,
-            attention_bias=True,
-            mlp_bias=True,
-            rope_parameters={"rope_type": "default", "rope_theta": 1e4, "partial_rotary_factor": 1.0},
-        ),
-        "nemotron",
-    ),
     "granite": (
         _lm(
             "GraniteConfig",
@@ -283,6 +258,31 @@ HELD_OUT = {
             mlp_bias=True,
         ),
         "smollm3",
+    ),
+    "stablelm2-12b-like": (
+        _lm(
+            "StableLmConfig",
+            "StableLmForCausalLM",
+            hidden_size=64,
+            num_attention_heads=8,
+            num_key_value_heads=2,
+            use_qkv_bias=True,
+            qk_layernorm=True,
+            use_parallel_residual=True,
+        ),
+        "stablelm",
+    ),
+    "nemotron-head-dim-mha-bias": (
+        _lm(
+            "NemotronConfig",
+            "NemotronForCausalLM",
+            num_key_value_heads=4,
+            head_dim=12,
+            attention_bias=True,
+            mlp_bias=True,
+            rope_parameters={"rope_type": "default", "rope_theta": 1e4, "partial_rotary_factor": 1.0},
+        ),
+        "nemotron",
     ),
 }
 ALL = {**CASES, **HELD_OUT}
