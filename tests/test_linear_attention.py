@@ -129,3 +129,17 @@ def test_linear_mixer_trains_and_keeps_a_constant_size_state():
         model(x[:, 3:4], cache)
     assert cache.layers[0].state.shape == size and cache.layers[0].k is None  # no keys or values kept
     assert cache.length == 4
+
+
+def test_beam_search_reorders_the_recurrent_state():
+    """Beam search reorders the cache's rows every step: the state must follow its hypothesis."""
+    from transformer_catalog.generate import beam_search
+
+    cfg = tiny_decoder(dict(decoder_families())["gpt2"]).replace(mixer="linear")
+    torch.manual_seed(1)
+    model = build_model(cfg).eval()
+    start = _ids(cfg, (2, 3), seed=3)
+    with torch.no_grad():
+        cached = beam_search(model, start, 6, beam_size=3, use_cache=True)
+        full = beam_search(model, start, 6, beam_size=3, use_cache=False)
+    assert cached == full
