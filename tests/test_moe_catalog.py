@@ -137,3 +137,20 @@ def test_tcat_changes_names_the_new_attention_and_routing_variants(name, present
 
     names = {u.change for u in derive(resolve(name).config)}
     assert set(present) <= names and not set(absent) & names
+
+
+def test_qwen3_line_through_one_layout_equals_the_dense_family():
+    """qwen3.yaml builds every size through qwen3_moe; with num_experts 0 that is exactly the dense
+    Qwen3 family's config (so the dense counts did not move), and the MoE sizes have experts."""
+    from transformer_catalog.families import family
+
+    entry = load_catalog().get("Qwen3")
+    spec = entry.spec.to_dict()
+    for variant, args in spec["variants"].items():
+        merged = {**spec["args"], **args}
+        ours = resolve(f"Qwen3:{variant}").config
+        if merged["num_experts"] == 0:
+            assert ours.moe is None
+            assert ours.to_dict() == family("qwen").config(**{**merged, "model_type": "qwen3"}).to_dict()
+        else:
+            assert ours.moe.n_experts == 128 and ours.attention.qk_norm == "head"
