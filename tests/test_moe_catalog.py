@@ -154,3 +154,14 @@ def test_qwen3_line_through_one_layout_equals_the_dense_family():
             assert ours.to_dict() == family("qwen").config(**{**merged, "model_type": "qwen3"}).to_dict()
         else:
             assert ours.moe.n_experts == 128 and ours.attention.qk_norm == "head"
+
+
+def test_latent_attention_flops_use_the_value_size():
+    """Attention products per token and layer: 2 x keys x heads x (q.k head size + value size); under
+    latent attention the values are v_head_dim wide, not head_dim."""
+    from transformer_catalog.nn.count import forward_flops_per_token
+
+    cfg = resolve("DeepSeek-V3", scale="tiny").config  # head_dim 24, v_head_dim 16, 4 heads, 2 layers
+    a = cfg.attention
+    grown = forward_flops_per_token(cfg, 100) - forward_flops_per_token(cfg, 10)
+    assert grown == 2 * cfg.n_decoder_layers * 90 * a.n_heads * (cfg.head_dim + a.latent.v_head_dim)

@@ -164,7 +164,9 @@ def forward_flops_per_token(cfg: ModelConfig, context: int) -> float:
     if uses_dec:
         macs += _blocks(cfg, range(1, cfg.n_decoder_layers), cfg.arch == "encoder-decoder", _macs)
     layers = cfg.n_encoder_layers * uses_enc + cfg.n_decoder_layers * uses_dec
-    return 2 * macs + 4 * layers * _keys_per_query(cfg, context) * cfg.attention.n_heads * cfg.head_dim
+    a = cfg.attention  # per key: q.k over head_dim, weights x v over the value size (latent attention: v_head_dim)
+    per_key = 2 * (cfg.head_dim + (a.latent.v_head_dim if a.latent is not None else cfg.head_dim))
+    return 2 * macs + layers * _keys_per_query(cfg, context) * a.n_heads * per_key
 
 
 def _keys_per_query(cfg: ModelConfig, context: int) -> float:
