@@ -9,7 +9,9 @@ folder; results.json keeps the numbers, the CPU seconds of each stage and sample
 Scaled down for this CPU (2 cores shared by 8 jobs; the issue's budget is 30 CPU minutes in all):
 the GPT has 4 layers of width 256 (4.2M parameters, below the issue's 5-20M), SFT sees ~9.6k snippets
 (300 steps of 32), the reward model tunes MiniLM's top 2 blocks on 3,200 training pairs (the lower 4
-and the embeddings frozen, their outputs cached), PPO runs 50 steps of 32 rollouts of <= 24 tokens.
+and the embeddings frozen, their outputs cached), PPO runs 50 steps of 32 rollouts of <= 24 tokens (4 epochs of
+2 minibatches each, lr 2e-4; a first run at lr 5e-5 and 2 epochs gained +0.60 rating unit at KL 4.6, judged +0.14).
+The full setting caches its SFT and reward runs (see `_stage`), so a change of PPO settings reruns PPO only.
 """
 
 from __future__ import annotations
