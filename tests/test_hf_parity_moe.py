@@ -374,6 +374,37 @@ def test_gpt_oss_sinks_and_clamped_swiglu_matter(tmp_path):
         assert _diff(ours(ids), base) > 1e-3
 
 
+def test_llama4_multimodal_folder_gives_its_text_decoder(tmp_path):
+    """The Hub's Llama 4 folders hold Llama4ForConditionalGeneration: reading one gives the text
+    decoder (logits of a text-only input equal), which exports as llama4_text only."""
+    text = _llama4().config.to_dict()
+    vision = dict(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=64,
+        image_size=28,
+        patch_size=14,
+        vision_output_dim=32,
+        projector_input_dim=32,
+        projector_output_dim=32,
+    )
+    torch.manual_seed(0)
+    hf = _peaked(
+        transformers.Llama4ForConditionalGeneration(transformers.Llama4Config(text_config=text, vision_config=vision))
+    )
+    ids = torch.randint(1, VOCAB, (2, 12))
+    with torch.no_grad():
+        ours = from_hf(_save(hf, tmp_path / "hf"))
+        # the wrapper's own forward fails on text alone in transformers 5.24: ask its language model
+        assert _diff(ours(ids), hf.language_model(input_ids=ids).logits) <= TOL
+        with pytest.raises(TcatError, match="export as llama4_text"):
+            to_hf(ours, tmp_path / "mm", "llama4")
+        to_hf(ours, tmp_path / "back", "llama4_text")
+        back = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "back").eval()
+        assert _diff(back(ids).logits, ours(ids)) <= TOL
+
+
 def test_llama4_chunks_temperature_unit_norm_and_input_weights_matter(tmp_path):
     """Llama 4's features each change the converted model's logits (layer 3 is the NoPE layer)."""
     ours = from_hf(_save(_hf("llama4"), tmp_path / "hf"))

@@ -9,7 +9,9 @@ expert (moe.weight_inputs, moe.shared_d_ff). Dense layers are intermediate_size_
 
 Checkpoint layout: the rotation pairs adjacent dimensions (complex multiplication), which tcat's
 rotate-half layout reads after permuting query and key rows per head; experts stacked and
-transposed, gate_up_proj (E, d, 2 d_ff) = [gate | up], down_proj (E, d_ff, d)."""
+transposed, gate_up_proj (E, d, 2 d_ff) = [gate | up], down_proj (E, d_ff, d). The Hub's checkpoints are
+Llama4ForConditionalGeneration folders (model_type llama4): reading one gives its text decoder (under
+language_model.; the vision tower and its projector are left out, and such a model exports as llama4_text)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from ._family import Family
 from ._hf import decoder_layers
 from ._rules import linear, rule
 
-HF_MODEL_TYPES = ("llama4_text",)
+HF_MODEL_TYPES = ("llama4_text", "llama4")  # llama4: read the text decoder of the multimodal folder
 DEFAULTS = dict(
     model_type="llama4_text",
     vocab_size=202048,
@@ -63,6 +65,10 @@ def _flags(hf: dict, n: int) -> tuple[str, str]:
 
 
 def config_from_hf(hf: dict) -> ModelConfig:
+    if hf.get("model_type") == "llama4":  # the multimodal wrapper: its text_config describes the decoder
+        if not isinstance(hf.get("text_config"), dict):
+            raise fail(hf, "text_config", hf.get("text_config"), "must describe the text decoder")
+        hf = {**hf["text_config"], "model_type": "llama4_text"}
     hf = {**DEFAULTS, **hf}
     no_jitter(hf)
     n, step = hf["num_hidden_layers"], int(hf["interleave_moe_layer_step"])
@@ -102,6 +108,8 @@ def config_from_hf(hf: dict) -> ModelConfig:
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     m, a, n = cfg.moe, cfg.attention, cfg.n_decoder_layers
+    if model_type != "llama4_text":
+        raise TcatError(f"export as llama4_text: tcat holds Llama 4's text decoder only, not a {model_type} model")
     if m is None:
         raise TcatError(f"export as {model_type}: the model has no mixture-of-experts layers")
     hf = decoder_to_hf(cfg, model_type, "Llama4ForCausalLM")
@@ -179,8 +187,9 @@ FAMILY = Family(
     config_to_hf=config_to_hf,
     rules=lambda cfg: RULES,
     layers=decoder_layers,
-    ignored=IGNORED,
+    ignored=(*IGNORED, "vision_model.*", "multi_modal_projector.*"),  # the multimodal folder's other parts
     hf_prefix="model.",
+    hf_wrapper_prefixes=("language_model.",),
     pack=lambda tensors, cfg, where: _relayout(tensors, cfg, to_ours=True),
     unpack=lambda tensors, cfg: _relayout(tensors, cfg, to_ours=False),
 )
