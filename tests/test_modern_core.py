@@ -206,3 +206,39 @@ def test_multipliers_scale_embeddings_and_sublayer_outputs():
         h = x + 0.25 * block.self_attn(block.self_attn_norm(x), causal=True)
         want = h + 0.25 * block.ffn(block.ffn_norm(h))
         assert torch.allclose(block(x, causal=True), want, atol=1e-6)
+
+
+def test_tcat_changes_names_the_new_fields():
+    """`tcat changes` derives each new field from the built config (catalog/changes.py)."""
+    from transformer_catalog.catalog.changes import derive
+
+    cfg = _decoder(
+        **{
+            "attention.qk_norm": "all",
+            "attention.softcap": 50.0,
+            "norm.placement": "sandwich",
+            "norm.unit_offset": True,
+            "position.rope_layers": "RRRN",
+            "position.rope_local_theta": 1e4,
+            "residual_multiplier": 0.5,
+            "embedding.multiplier": 2.0,
+            "embedding.logit_softcap": 30.0,
+            "embedding.logit_scale": 0.25,
+        }
+    )
+    changes = {(u.category, u.change): u.detail for u in derive(cfg)}
+    assert changes[("attention", "QK-norm")] == "across heads"
+    assert changes[("position", "NoPE layers")] == "pattern RRRN (R rotary, N none)"
+    for key in [
+        ("attention", "logit soft-capping"),
+        ("norm", "sandwich norms"),
+        ("norm", "gain stored as 1 + w"),
+        ("position", "local RoPE base"),
+        ("block", "residual multiplier"),
+        ("embedding", "embedding multiplier"),
+        ("embedding", "output soft-capping"),
+        ("embedding", "scaled output logits"),
+    ]:
+        assert key in changes, key
+    plain = {(u.category, u.change) for u in derive(_decoder())}
+    assert not plain & {("attention", "QK-norm"), ("position", "NoPE layers"), ("norm", "gain stored as 1 + w")}

@@ -76,6 +76,10 @@ _POSITIONS = {
 }
 
 
+# norm placements of the 2024-2026 decoders: Gemma 2/3 norm before and after each sublayer, OLMo 2 after only
+_PLACEMENT = {"sandwich": "sandwich norms", "sublayer_output": "norm on sublayer output"}
+
+
 def derive(cfg) -> list[Use]:
     """The changes a config uses, one or more per category, in CATEGORIES order. `cfg` is a
     ModelConfig or its flat_config dict."""
@@ -83,7 +87,10 @@ def derive(cfg) -> list[Use]:
     uses = [Use("stack", {"encoder": "encoder-only", "decoder": "decoder-only"}.get(c["arch"], c["arch"]))]
     if "vision.patch_size" in c:
         uses.append(Use("stack", "image patches", f"{c['vision.patch_size']}px patches"))
-    uses.append(Use("norm", f"{c['norm.placement']}-norm"))
+    placement = c["norm.placement"]
+    uses.append(Use("norm", _PLACEMENT.get(placement, f"{placement}-norm")))
+    if c.get("norm.unit_offset"):
+        uses.append(Use("norm", "gain stored as 1 + w"))
     if c["norm.kind"] == "rmsnorm":
         uses.append(Use("norm", "RMSNorm", "" if c["norm.affine"] else "no gain"))
     elif not c["norm.affine"]:
@@ -103,6 +110,10 @@ def derive(cfg) -> list[Use]:
             uses.append(Use("position", "raised RoPE base", f"θ = {c['position.rope_theta']:,.0f}"))
         if c["position.rope_scaling"] != "none":
             uses.append(Use("position", "RoPE scaling", f"{c['position.rope_scaling']} ×{c['position.rope_factor']:g}"))
+        if c.get("position.rope_local_theta"):
+            uses.append(Use("position", "local RoPE base", f"θ = {c['position.rope_local_theta']:,.0f} locally"))
+        if "N" in c.get("position.rope_layers", "R"):
+            uses.append(Use("position", "NoPE layers", f"pattern {c['position.rope_layers']} (R rotary, N none)"))
 
     has_moe = "moe.n_experts" in c
     act = c["ffn.activation"]
@@ -136,6 +147,12 @@ def derive(cfg) -> list[Use]:
     if c.get("attention.chunk"):
         chunks = f"chunks of {c['attention.chunk']:,}, layers {c['attention.window_pattern']}"
         uses.append(Use("attention", "chunked attention", chunks))
+    qk = c.get("attention.qk_norm", "none")
+    if qk != "none":
+        scope = {"head": "per head", "all": "across heads", "unit": "per head, no gain", "head_gains": "gain per head"}
+        uses.append(Use("attention", "QK-norm", scope.get(qk, qk)))
+    if c.get("attention.softcap"):
+        uses.append(Use("attention", "logit soft-capping", f"cap {c['attention.softcap']:g}"))
     if c.get("attention.sinks"):
         uses.append(Use("attention", "attention sinks", "a learned logit per head"))
     if "attention.block_sparse.block_size" in c:
@@ -147,6 +164,8 @@ def derive(cfg) -> list[Use]:
         uses.append(Use("block", "shared layers"))
     if c["memory"]:
         uses.append(Use("block", "segment recurrence", f"memory {c['memory']}"))
+    if c.get("residual_multiplier", 1.0) != 1.0:
+        uses.append(Use("block", "residual multiplier", f"× {c['residual_multiplier']:g}"))
 
     if has_moe:
         detail = f"{c['moe.n_experts']} experts, top-{c['moe.top_k']}"
@@ -172,6 +191,12 @@ def derive(cfg) -> list[Use]:
         uses.append(Use("embedding", "tied output embedding"))
     if c["embedding.scale"]:
         uses.append(Use("embedding", "embedding × √d_model"))
+    if c.get("embedding.multiplier", 1.0) != 1.0:
+        uses.append(Use("embedding", "embedding multiplier", f"× {c['embedding.multiplier']:g}"))
+    if c.get("embedding.logit_softcap"):
+        uses.append(Use("embedding", "output soft-capping", f"cap {c['embedding.logit_softcap']:g}"))
+    if c.get("embedding.logit_scale", 1.0) != 1.0:
+        uses.append(Use("embedding", "scaled output logits", f"× {c['embedding.logit_scale']:g}"))
     if c["embedding.d_embed"] and c["embedding.d_embed"] != c["d_model"]:
         uses.append(Use("embedding", "factorised embedding", f"width {c['embedding.d_embed']}"))
     if c["embedding.norm"]:
