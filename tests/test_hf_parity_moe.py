@@ -437,6 +437,8 @@ def test_llama4_chunks_temperature_unit_norm_and_input_weights_matter(tmp_path):
         (_gpt_oss, {"swiglu_alpha": 1.5}, "swiglu_alpha=1.5 is not supported"),
         (_llama4, {"moe_layers": [0, 2]}, r"moe_layers=\[0, 2\] is not supported"),
         (_llama4, {"router_jitter_noise": 0.1}, "router_jitter_noise=0.1 is not supported"),
+        (_deepseek_v3, {"quantization_config": {"quant_method": "fp8"}}, "quant_method='fp8' is not supported"),
+        (_gpt_oss, {"quantization_config": {"quant_method": "mxfp4"}}, "quant_method='mxfp4' is not supported"),
     ],
 )
 def test_unsupported_settings_are_named(build, change, message, tmp_path):

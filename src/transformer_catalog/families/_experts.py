@@ -46,5 +46,13 @@ def unstack_experts(tensors: dict, cfg, prefix: str = "model.layers.{i}.mlp.expe
 
 
 def no_jitter(hf: dict) -> None:
-    """Router noise during training changes no weight, but a converter must not drop it silently."""
+    """Router noise during training changes no weight, but a converter must not drop it silently.
+    Quantized releases (DeepSeek-V3's fp8 blocks, gpt-oss's mxfp4 experts) are refused by name."""
     unsupported(hf, "router_jitter_noise", (0, 0.0, None), None)
+    quant = hf.get("quantization_config")
+    if quant is not None:
+        method = quant.get("quant_method") if isinstance(quant, dict) else quant
+        raise TcatError(
+            f"Hugging Face config {hf.get('model_type')}: quantization_config quant_method={method!r} is not "
+            "supported (convert a dequantized bf16/fp32 checkpoint)"
+        )

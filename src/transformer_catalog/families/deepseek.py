@@ -25,7 +25,7 @@ import torch
 from ..errors import TcatError
 from ..nn.config import LatentConfig, ModelConfig, MoEConfig
 from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_to_hf
-from ._experts import stack_experts, unstack_experts
+from ._experts import no_jitter, stack_experts, unstack_experts
 from ._family import Family
 from ._hf import decoder_layers, unsupported
 from ._rules import linear, rule
@@ -85,6 +85,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
     kind = hf.get("model_type")
     hf = {**BY_TYPE[kind], **hf}
     v3 = kind == "deepseek_v3"
+    no_jitter(hf)
     unsupported(hf, "pretraining_tp", (1, None), 1)
     # remote-code configs: experts in every layer past the dense ones
     unsupported(hf, "moe_layer_freq", (1, None), None)
