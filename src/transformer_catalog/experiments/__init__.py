@@ -40,6 +40,7 @@ MODULES = (
     "lineage_seq2seq",
     "rlhf_grpo",
     "recall_associative",
+    "diffusion_dit",
 )  # in the order `tcat experiments list` shows them
 
 
