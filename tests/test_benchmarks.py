@@ -57,6 +57,7 @@ def test_decoder_harness_runs_every_peer_and_mode_and_the_report_renders(tmp_pat
     report.targets(lines)
     text = "\n".join(lines)
     assert "| training tokens/s, fp32 |" in text and "tcat-compiled" in text
+    assert "batch-1 generation 6.9M: tcat >= 2.0x HF generate" in text
 
     report_levers = _report_levers(tmp_path)
     (tmp_path / "gpt_small_bf16.json").write_text(json.dumps(r))
@@ -65,7 +66,6 @@ def test_decoder_harness_runs_every_peer_and_mode_and_the_report_renders(tmp_pat
     text = "\n".join(lines)
     assert "| tokens/s, bf16 (tcat-master) / bf16 autocast |" in text and "ISA: " in text
     assert "the best peer's autocast" in text and ("missed" in text or "met" in text)
-    assert "batch-1 generation 6.9M: tcat >= 2.0x HF generate" in text
 
 
 @pytest.mark.slow  # ~20 s alone, over a minute on a loaded machine (imports every peer, measures the peaks)
