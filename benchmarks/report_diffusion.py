@@ -48,7 +48,7 @@ def section(lines: list[str]) -> None:
         f"{m['train_steps']} steps of {c['batch']} images ({m['train_cpu_seconds']:,.0f} CPU s of training, "
         f"{c['schedule']} beta schedule, T = 1000), through `tcat diffusion train`'s trainer. FID-CNN is a "
         "Fréchet distance in the features of a Fashion-MNIST classifier trained here (metrics/), not Inception's; "
-        f"it is computed on {c['n_fid']} samples per row here (the protocol's 10,000 did not fit the CPU budget; "
+        f"it is computed on {c['n_fid']} samples per row here (the protocol's 10,000 did not fit the time this shared machine gave; "
         "small samples bias FID upwards, so compare rows of the same sample count).",
         "",
         "| generator | samples | FID-CNN | CAS | command |",
@@ -93,7 +93,10 @@ def section(lines: list[str]) -> None:
     lines += [
         "",
         f"The paper's ablation ranking (adaLN-Zero lowest FID): {'reproduced' if m['ablation_adaln_zero_best'] else 'not reproduced'} "
-        f"at this scale (lowest: {m['ablation_best']}). FID falls with Gflops across the scaling rows: "
+        f"at this scale (lowest: {m['ablation_best']}; the others span "
+        f"{min(m[_key(n) + '_fid_cnn'] for n in ABLATION if n != m['ablation_best']):.1f}-"
+        f"{max(m[_key(n) + '_fid_cnn'] for n in ABLATION if n != m['ablation_best']):.1f}). "
+        "FID falls with Gflops across the scaling rows: "
         f"{'yes' if m['scaling_fid_falls_with_gflops'] else 'no'}.",
         "",
         "![DiT samples, one class per row](src/transformer_catalog/experiments/results/diffusion-dit/diffusion-dit-samples.png)",
