@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from .routing_uses import routing_uses
 
 CATEGORIES = ("stack", "norm", "position", "feed-forward", "attention", "block", "experts", "biases", "embedding")
 # The code whose behaviour decides a built config: a change to any of it invalidates the cache.
@@ -175,7 +176,7 @@ def derive(cfg) -> list[Use]:
             n = c["moe.first_dense"]
             detail += f", first {n} layers dense" if n > 1 else ", first layer dense"
         uses.append(Use("experts", "mixture of experts", detail))
-        uses.extend(_routing(c))
+        uses.extend(Use(*u) for u in routing_uses(c))  # shared expert, sigmoid, groups...
 
     biases = (c["attention.qkv_bias"], c["attention.out_bias"], c["ffn.bias"])
     names = {
@@ -202,24 +203,6 @@ def derive(cfg) -> list[Use]:
     if c["embedding.norm"]:
         uses.append(Use("embedding", "embedding norm"))
     return uses
-
-
-def _routing(c: dict) -> list[Use]:
-    """The routing and expert variants of a mixture of experts (nn/moe.py), from its moe.* fields."""
-    out = []
-    if c.get("moe.shared_d_ff"):
-        out.append(Use("experts", "shared expert", f"width {c['moe.shared_d_ff']:,}"))
-    if c.get("moe.scoring") == "sigmoid":
-        out.append(Use("experts", "sigmoid routing"))
-    if c.get("moe.groups", 1) > 1:
-        out.append(Use("experts", "group-limited routing", f"top {c['moe.top_groups']} of {c['moe.groups']} groups"))
-    if c.get("moe.selection_bias"):
-        out.append(Use("experts", "auxiliary-loss-free balancing", "a bias that only chooses experts"))
-    if c.get("moe.weight_inputs"):
-        out.append(Use("experts", "router-weighted expert inputs"))
-    if c.get("moe.clamp") is not None:
-        out.append(Use("experts", "clamped SwiGLU", f"limit {c['moe.clamp']:g}"))
-    return out
 
 
 @dataclass

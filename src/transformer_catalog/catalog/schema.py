@@ -372,7 +372,6 @@ class Entry(Strict):
             unknown = sorted(set(self.spec.variants) - names)
             if unknown:
                 raise ValueError(f"spec variant {unknown[0]!r} is not one of the sizes ({', '.join(sorted(names))})")
-            # "VARIANT active" explains a mixture of experts' active count (catalog/verify.py)
             stray = sorted(k for k in self.spec.explained if k.removesuffix(" active") not in self.spec.variants)
             if stray:
                 raise ValueError(f"spec explains {stray[0]!r}, which has no spec variant")
