@@ -92,10 +92,15 @@ def bf16_vs_peers(lines, r) -> None:
         best = max(peers, key=peers.get)
         ratio = bf16["tcat-master"] / peers[best]
         mfu = r["mfu"]["bf16"]["tcat-master"]
+        rounds = r.get("train_rounds", {}).get("bf16", {})
+        per_round = ""
+        if "tcat-master" in rounds and best in rounds:
+            pairs = zip(rounds["tcat-master"], rounds[best], strict=True)
+            per_round = " (per round: " + ", ".join(f"{a / b:.2f}x" for a, b in pairs) + ")"
         lines += [
             "",
             f"tcat's bf16 path: {bf16['tcat-master'] / bf16['tcat']:.2f}x tcat's own autocast, "
-            f"{ratio:.2f}x the best peer's autocast ({best}), MFU {mfu:.0%} of the bf16 peak"
+            f"{ratio:.2f}x the best peer's autocast ({best}){per_round}, MFU {mfu:.0%} of the bf16 peak"
             + (f"; {bf16['tcat-master'] / fp32['tcat']:.2f}x tcat in fp32" if "tcat" in fp32 else "")
             + ". Targets (issue 21, set for an AMX CPU): MFU >= 50% of the bf16 peak: "
             + ("met" if mfu >= 0.5 else "missed")
@@ -103,6 +108,8 @@ def bf16_vs_peers(lines, r) -> None:
             + ("met" if ratio >= 1.3 else "missed")
             + ".",
         ]
+    if not fp32:
+        lines += ["", "fp32 was not timed in this run (kept to the CPU budget); the peers are those in the columns."]
     lines += ["", f"Command: `{r['command']}`", ""]
 
 
