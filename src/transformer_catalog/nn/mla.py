@@ -11,9 +11,11 @@ head (q.k is a sum over dimensions, so the order is ours to choose): the stack's
 then rotates exactly it.
 
 The cache is the ordinary LayerCache with the latent in its key slot and k_rope in its value slot
-(shapes (B, 1, T, kv_rank) and (B, 1, T, rope_dim)). The up-projections are applied to the whole
-cached latent at every step (the matrix-absorption trick of the paper, which multiplies them into
-the query and output projections instead, is an inference optimisation we leave out).
+(shapes (B, 1, T, kv_rank) and (B, 1, T, rope_dim)). Decoding attends on the cached latent itself:
+the key up-projection is folded into the queries and the value up-projection applied after the
+weighted sum (the paper's absorption), so no per-head key or value is rebuilt; without a cache (and
+while hooks read per-head q, k, v) keys and values are expanded per head, the reference path the
+tests hold the cached one to.
 """
 
 from __future__ import annotations
@@ -69,6 +71,23 @@ class LatentAttention(nn.Module):
         k_nope, v = kv.split([self.nope, self.v_dim], dim=-1)
         return torch.cat([k_rope.expand(-1, self.n_heads, -1, -1), k_nope], dim=-1), v
 
+    def _absorbed(self, q: Tensor, latent: Tensor, k_rope: Tensor, mask, causal: bool, dropout_p: float) -> Tensor:
+        """The same attention without rebuilding any head's keys or values (the paper's absorption):
+        head h's unrotated score q . (W_k c) is (W_k^T q) . c, and its output sum_j a_j W_v c_j is
+        W_v (sum_j a_j c_j). Each cached token then costs kv_rank + rope_dim numbers per head and
+        step, instead of an up-projection to heads x (unrotated key + value) numbers."""
+        H = self.n_heads
+        w = self.kv_up.weight.view(H, self.nope + self.v_dim, self.rank)
+        w_k, w_v = w[:, : self.nope], w[:, self.nope :]  # (H, nope, rank), (H, v_dim, rank)
+        q_latent = torch.einsum("bhtn,hnr->bhtr", q[..., self.rope :], w_k)
+        queries = torch.cat([q[..., : self.rope], q_latent], dim=-1)  # (B, H, T, rope + rank)
+        keys = torch.cat([k_rope, latent], dim=-1).expand(-1, H, -1, -1)
+        scale = self.scale if self.scale is not None else self.head_dim**-0.5  # the head's, not rope + rank
+        mixed = attend(
+            queries, keys, latent.expand(-1, H, -1, -1), mask, causal, dropout_p, self.backend, None, scale, self.window
+        )
+        return torch.einsum("bhtr,hvr->bhtv", mixed, w_v)
+
     def forward(
         self,
         x: Tensor,
@@ -91,12 +110,15 @@ class LatentAttention(nn.Module):
             filled = cache.visible(T)
             if filled is not None:
                 mask, causal = combine_masks(mask, filled), False
-        k, v = self.keys_values(latent, k_rope)
         h = self.hooks
+        dropout_p = self.dropout if self.training else 0.0
+        if cache is not None and h is None:  # decoding: attend on the cached latent itself
+            y = self._absorbed(q, latent, k_rope, mask, causal, dropout_p)
+            return self.out_proj(y.transpose(1, 2).reshape(B, T, self.n_heads * self.v_dim))
+        k, v = self.keys_values(latent, k_rope)
         if h is not None:
             q, k, v = MultiHeadAttention._hook_qkv(self, h, q, k, v)
         tap = None if h is None else MultiHeadAttention._eager_tap(self, h)
-        dropout_p = self.dropout if self.training else 0.0
         y = attend(q, k, v, mask, causal, dropout_p, self.backend, None, self.scale, self.window, tap)
         if h is not None:
             return MultiHeadAttention._hooked_output(self, h, y)
