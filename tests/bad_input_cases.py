@@ -405,6 +405,12 @@ CASES = [
        r"model config: position\.rope_factor: a scaling factor must be positive")
       for kind, value in (("yarn", "0"), ("linear", "-2"), ("dynamic", "0"))],
     # -- today's Hugging Face architectures (issue 20) -------------------------------------------------
+    ("inspect-hf-gemma3-softcap", ["inspect", "attention", "hfbad", "hi"],
+     r"Hugging Face config gemma3_text: attn_logit_softcapping=50\.0 is ignored by Gemma 3 in transformers"),
+    ("inspect-hf-gemma3-local-rope", ["inspect", "attention", "hfbad-rope", "hi"],
+     r"Hugging Face config gemma3_text: rope_parameters\.sliding_attention\.rope_type='linear' is not supported"),
+    ("inspect-hf-deepseek-fp8", ["inspect", "attention", "hfbad-quant", "hi"],
+     r"Hugging Face config deepseek_v3: quantization_config quant_method='fp8' is not supported"),
     *[(f"train-{name}-{field}", ["train", "--out", "o", "--task", "clm", "--model", model, "--scale", "tiny",
                                  "--data", "bible-sample", "--set", f"{field}={value}"], message)
       for name, model, field, value, message in (

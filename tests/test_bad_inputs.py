@@ -118,6 +118,19 @@ def sandbox(tmp_path_factory):
         (root / "numtext.jsonl").write_text('{"text": 5}\n')
         (root / "initbad").mkdir()
         (root / "initbad" / "config.json").write_text('{"model_type": "be')
+        # config-only Hugging Face folders (no weights): each setting is refused before any tensor is read
+        tiny = dict(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
+        sliding_linear = {"rope_type": "linear", "factor": 2.0, "rope_theta": 1e4}
+        for name, hf in {
+            "hfbad": {"model_type": "gemma3_text", "attn_logit_softcapping": 50.0},
+            "hfbad-rope": {
+                "model_type": "gemma3_text",
+                "rope_parameters": {"full_attention": {"rope_type": "default"}, "sliding_attention": sliding_linear},
+            },
+            "hfbad-quant": {"model_type": "deepseek_v3", "quantization_config": {"quant_method": "fp8"}},
+        }.items():
+            (root / name).mkdir()
+            (root / name / "config.json").write_text(json.dumps({**tiny, "num_key_value_heads": 1, **hf}))
         (root / "index.db").write_text("")
         yield root
     finally:
