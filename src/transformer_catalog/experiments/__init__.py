@@ -41,6 +41,7 @@ MODULES = (
     "rlhf_grpo",
     "recall_associative",
     "diffusion_dit",
+    "rlhf_ppo",
 )  # in the order `tcat experiments list` shows them
 
 
