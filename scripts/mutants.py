@@ -54,14 +54,17 @@ GEN = "tests/test_generate.py"
 OBJ_DATA = "tests/test_objective_data.py"
 OBJ = "tests/test_objectives.py::-k mlm_chooses or span_corruption or prefix or permutation"
 MT = "tests/test_translation_eval.py"
+MOE = "tests/test_hf_parity_moe.py"
+MODERN = "tests/test_hf_parity_modern.py"
+CORE = "tests/test_modern_core.py"
 
 MUTANTS = [
     # -- nn/: attention --------------------------------------------------------------------------
     Mutant(
         "attn-scale",
         "nn/attention.py",
-        "y = attend(q, k, v,",
-        "y = attend(q * 1.25, k, v,",
+        "            q, k, v, mask, causal, dropout_p, self.backend,",
+        "            q * 1.25, k, v, mask, causal, dropout_p, self.backend,",
         (PARITY, TORCH_ORACLE),
         "every attention score x1.25",
     ),
@@ -83,7 +86,7 @@ MUTANTS = [
     ),
     Mutant(
         "causal-diag",
-        "nn/attention.py",
+        "nn/masks.py",
         ".tril(n_keys - n_queries)",
         ".tril(n_keys - n_queries + 1)",
         (GEN, EQUIV),
@@ -91,7 +94,7 @@ MUTANTS = [
     ),
     Mutant(
         "padding-mask-off",
-        "nn/attention.py",
+        "nn/masks.py",
         "return keep[:, None, None, :]",
         "return torch.ones_like(keep)[:, None, None, :]",
         (EQUIV,),
@@ -99,7 +102,7 @@ MUTANTS = [
     ),
     Mutant(
         "window-off-by-one",
-        "nn/attention.py",
+        "nn/masks.py",
         "(k > q - window)",
         "(k >= q - window)",
         (PARITY + "::-k mistral",),
@@ -116,16 +119,16 @@ MUTANTS = [
     Mutant(
         "out-proj-heads",
         "nn/attention.py",
-        "y.transpose(1, 2).reshape(B, T, H * d)",
-        "y.reshape(B, T, H * d)",
+        "B, H, T, d = y.shape\n        return self.out_proj(y.transpose(1, 2).reshape(B, T, H * d))",
+        "B, H, T, d = y.shape\n        return self.out_proj(y.reshape(B, T, H * d))",
         (TORCH_ORACLE,),
         "heads merged in the wrong order",
     ),
     Mutant(
         "kv-cache-no-rotate-offset",
         "nn/layers.py",
-        "return table_rows(self.cos, past, n_queries), table_rows(self.sin, past, n_queries)",
-        "return table_rows(self.cos, 0, n_queries), table_rows(self.sin, 0, n_queries)",
+        "rows = (table_rows(self.cos, past, n_queries), table_rows(self.sin, past, n_queries))",
+        "rows = (table_rows(self.cos, 0, n_queries), table_rows(self.sin, 0, n_queries))",
         (PARITY + "::-k cache or greedy",),
         "cached decoding rotates every new query as position 0",
     ),
@@ -149,8 +152,8 @@ MUTANTS = [
     Mutant(
         "embed-scale",
         "nn/model.py",
-        "self.scale = math.sqrt(width) if e.scale else 1.0",
-        "self.scale = 1.0",
+        "self.scale = (math.sqrt(width) if e.scale else 1.0) * e.multiplier",
+        "self.scale = 1.0 * e.multiplier",
         (TORCH_ORACLE,),
         "no sqrt(d_model) embedding scale",
     ),
@@ -164,15 +167,15 @@ MUTANTS = [
     ),
     Mutant(
         "rope-theta",
-        "nn/layers.py",
-        "1.0 / cfg.rope_theta ** (",
-        "1.0 / 10000.0 ** (",
+        "nn/rope.py",
+        "base_frequencies(rot, cfg.rope_theta)",
+        "base_frequencies(rot, 10000.0)",
         (PARITY + "::-k llama",),
         "rope_theta ignored",
     ),
     Mutant(
         "llama3-blend",
-        "nn/layers.py",
+        "nn/rope.py",
         "mixed = (1 - blend) * inv_freq / cfg.rope_factor + blend * inv_freq",
         "mixed = blend * inv_freq / cfg.rope_factor + (1 - blend) * inv_freq",
         (PARITY + "::-k llama3",),
@@ -180,7 +183,7 @@ MUTANTS = [
     ),
     Mutant(
         "rope-linear",
-        "nn/layers.py",
+        "nn/rope.py",
         "return inv_freq / cfg.rope_factor\n",
         "return inv_freq * cfg.rope_factor\n",
         (PARITY + "::-k llama",),
@@ -189,16 +192,16 @@ MUTANTS = [
     Mutant(
         "rmsnorm-eps",
         "nn/layers.py",
-        "h.pow(2).mean(-1, keepdim=True) + self.eps",
-        "h.pow(2).mean(-1, keepdim=True) + 1e-2",
+        "h.pow(2).mean(-1, keepdim=True) + self.eps)\n        if self.unit_offset:",
+        "h.pow(2).mean(-1, keepdim=True) + 1e-2)\n        if self.unit_offset:",
         (PARITY + "::-k llama",),
         "RMSNorm eps 1e-2",
     ),
     Mutant(
         "rmsnorm-mean",
         "nn/layers.py",
-        "h.pow(2).mean(-1, keepdim=True)",
-        "h.pow(2).sum(-1, keepdim=True)",
+        "h.pow(2).mean(-1, keepdim=True) + self.eps)\n        if self.unit_offset:",
+        "h.pow(2).sum(-1, keepdim=True) + self.eps)\n        if self.unit_offset:",
         (PARITY + "::-k llama",),
         "RMSNorm sums instead of averaging",
     ),
@@ -213,8 +216,8 @@ MUTANTS = [
     Mutant(
         "post-norm",
         "nn/blocks.py",
-        "return norm(x + dropout(self.dropout, sublayer(x)))",
-        "return x + dropout(self.dropout, sublayer(norm(x)))",
+        "y = self._out(sublayer(x))\n            return norm(x + y) if h is None",
+        "y = self._out(sublayer(norm(x)))\n            return x + y if h is None",
         (TORCH_ORACLE,),
         "post-norm block applies pre-norm",
     ),
@@ -244,7 +247,7 @@ MUTANTS = [
     ),
     Mutant(
         "moe-renormalise",
-        "nn/layers.py",
+        "nn/moe.py",
         "weights = weights / weights.sum(dim=-1, keepdim=True)",
         "weights = weights",
         (PARITY + "::-k mixtral",),
@@ -252,7 +255,7 @@ MUTANTS = [
     ),
     Mutant(
         "moe-aux",
-        "nn/layers.py",
+        "nn/moe.py",
         "self.aux_loss = self.n_experts * (",
         "self.aux_loss = (",
         (PARITY + "::-k load_balancing",),
@@ -273,6 +276,111 @@ MUTANTS = [
         "(keep.long().cumsum(-1)).clamp(min=0)",
         (EQUIV + "::-k padding",),
         "left-padded prompts numbered from 1",
+    ),
+    Mutant(
+        "moe-sigmoid",
+        "nn/moe.py",
+        "else logits.sigmoid()",
+        "else logits.softmax(dim=-1)",
+        (MOE + "::-k deepseek_v3",),
+        "sigmoid router scores (DeepSeek-V3) computed as a softmax",
+    ),
+    Mutant(
+        "moe-selection-weighs",
+        "nn/moe.py",
+        "weights = scores.gather(1, experts)",
+        "weights = choice.gather(1, experts)",
+        (MOE + "::-k deepseek_v3",),
+        "the selection bias leaks into the experts' weights",
+    ),
+    Mutant(
+        "moe-routed-scale",
+        "nn/moe.py",
+        "return scores, weights * m.routed_scale, experts",
+        "return scores, weights, experts",
+        (MOE + "::-k deepseek",),
+        "routed_scaling_factor ignored",
+    ),
+    Mutant(
+        "sinks-drop",
+        "nn/attention.py",
+        ".softmax(dim=-1)[..., :-1]",
+        ".softmax(dim=-1)[..., 1:]",
+        (MOE + "::-k gpt_oss",),
+        "attention sinks: the sink's column kept, the last key's dropped",
+    ),
+    Mutant(
+        "chunk-mask",
+        "nn/masks.py",
+        "return q // chunk == torch.arange(",
+        "return q // chunk >= torch.arange(",
+        (MOE + "::-k llama4",),
+        "chunked attention sees earlier chunks (Llama 4)",
+    ),
+    # -- nn/: issue 20's dense fields (Gemma, Qwen3, SmolLM3, Phi-3) ------------------------------
+    Mutant(
+        "unit-offset-ignored",
+        "nn/layers.py",
+        "return (h * (1.0 + self.weight.float())).to(x.dtype)",
+        "return (h * self.weight.float()).to(x.dtype)",
+        (MODERN + "::-k logits_match and gemma", CORE + "::-k unit_offset"),
+        "RMSNorm's unit offset ignored: the gain is the stored offset (Gemma)",
+    ),
+    Mutant(
+        "local-rope-base-ignored",
+        "nn/layers.py",
+        "inv_freq = 1.0 / cfg.rope_local_theta ** (",
+        "inv_freq = 1.0 / cfg.rope_theta ** (",
+        (MODERN + "::-k logits_match and gemma3", CORE + "::-k local_layers"),
+        "local layers rotate with the global RoPE base (Gemma 3)",
+    ),
+    Mutant(
+        "nope-layers-rotate",
+        "nn/attention.py",
+        'self.rotates = cfg.rotates_at(layer) or cfg.position.kind != "rope"',
+        "self.rotates = True",
+        (MODERN + "::-k logits_match and smollm3", CORE + "::-k nope"),
+        "NoPE layers rotate queries and keys (SmolLM3)",
+    ),
+    Mutant(
+        "attn-softcap-dropped",
+        "nn/attention.py",
+        "scores = torch.tanh(scores / softcap) * softcap",
+        "scores = scores",
+        (MODERN + "::-k logits_match and gemma2", CORE + "::-k softcaps"),
+        "attention logit soft-capping dropped (Gemma 2)",
+    ),
+    Mutant(
+        "output-softcap-dropped",
+        "nn/model.py",
+        "logits = torch.tanh(logits / cap) * cap",
+        "logits = logits",
+        (MODERN + "::-k logits_match and gemma2", CORE + "::-k softcaps"),
+        "final logit soft-capping dropped (Gemma 2)",
+    ),
+    Mutant(
+        "sandwich-post-norm-dropped",
+        "nn/blocks.py",
+        "y = self._out(y if post is None else post(y))",
+        "y = self._out(y)",
+        (MODERN + "::-k logits_match and gemma2", CORE + "::-k placements"),
+        "sandwich norm: the norm on each sublayer's output dropped (Gemma 2/3)",
+    ),
+    Mutant(
+        "qk-norm-head-skipped",
+        "nn/attention.py",
+        "return self.q_norm(q.unflatten(-1, (-1, self.head_dim))).flatten(-2)",
+        "return q",
+        (MODERN + "::-k logits_match and qwen3", CORE + "::-k qk_norm"),
+        "per-head query norm skipped (Qwen3)",
+    ),
+    Mutant(
+        "phi3-gate-up-swap",
+        "families/_decoder.py",
+        'rule((f"{mlp}.gate.{w}", f"{mlp}.up.{w}"), f"{H}.mlp.{fused_gate_up}.{w}")',
+        'rule((f"{mlp}.up.{w}", f"{mlp}.gate.{w}"), f"{H}.mlp.{fused_gate_up}.{w}")',
+        (MODERN + "::-k logits_match and phi3",),
+        "Phi-3's fused gate_up_proj split with its halves swapped",
     ),
     # -- families/ and interop/: converters ------------------------------------------------------
     Mutant(
@@ -332,6 +440,14 @@ MUTANTS = [
         "scale=None, qkv_bias=False",
         (PARITY + "::-k t5",),
         "T5 logits scaled by head_dim^-0.5",
+    ),
+    Mutant(
+        "mla-rope-deinterleave",
+        "families/deepseek.py",
+        "return torch.cat([t[0::2], t[1::2]])",
+        "return t",
+        (MOE + "::-k deepseek",),
+        "DeepSeek's interleaved rope rows of q/k not de-interleaved on load",
     ),
     # -- generate.py: decoding -------------------------------------------------------------------
     Mutant(
@@ -421,8 +537,8 @@ MUTANTS = [
     Mutant(
         "context-blind",
         "nn/attention.py",
-        "return self.out_proj(y.transpose(1, 2).reshape(B, T, H * d))",
-        "return 0 * self.out_proj(y.transpose(1, 2).reshape(B, T, H * d))",
+        "B, H, T, d = y.shape\n        return self.out_proj(y.transpose(1, 2).reshape(B, T, H * d))",
+        "B, H, T, d = y.shape\n        return 0 * self.out_proj(y.transpose(1, 2).reshape(B, T, H * d))",
         ("tests/test_objectives.py::-k beats_a_control",),
         "attention output zeroed: a model that sees no context",
     ),
