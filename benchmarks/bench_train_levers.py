@@ -205,6 +205,7 @@ def main() -> None:
         default="",
         help="comma-separated lever keys: " + "addnorm,headce,compile,bf16,bf16loss,sdpa,bf16compile",
     )
+    ap.add_argument("--suffix", default="", help="appended to the result file's name")
     ap.add_argument("--clock", default="cpu", choices=("wall", "cpu"), help="cpu (default): rates from CPU time")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -304,7 +305,7 @@ def main() -> None:
         "cpu_s": round(time.process_time() - start, 1),
         "command": "python benchmarks/bench_train_levers.py " + " ".join(sys.argv[1:]),
     }
-    print(write(f"train_levers_{args.config}", out))
+    print(write(f"train_levers_{args.config}{args.suffix}", out))
 
 
 if __name__ == "__main__":

@@ -140,10 +140,10 @@ def curve(lines, r) -> None:
     ]
 
 
-def lever_table(lines, r) -> None:
+def lever_table(lines, r, title="Training levers, each on and off") -> None:
     c = r["dims"]
     lines += [
-        "### Training levers, each on and off",
+        f"### {title}",
         "",
         f"tcat's GPT training step ({c['n']} layers × width {c['d']}, context {c['ctx']}, batch {c['batch']}, "
         f"vocabulary {c['vocab']:,}) with the lever against the same step without it: {r['rounds']} interleaved "
@@ -210,6 +210,7 @@ def profile(lines, r) -> None:
 
 def section(lines: list[str]) -> None:
     names = ("gpt_small_bf16", "gpt_gpt2_bf16", "bf16_curve", "train_levers_small", "step_profile_bf16")
+    names += ("train_levers_small_compile",)
     found = [(name, _load(name)) for name in names]
     found = {name: r for name, r in found if r}
     if not found:
@@ -231,3 +232,5 @@ def section(lines: list[str]) -> None:
         curve(lines, found["bf16_curve"])
     if "train_levers_small" in found:
         lever_table(lines, found["train_levers_small"])
+    if "train_levers_small_compile" in found:  # a later run of the same harness: its own table, its own ratios
+        lever_table(lines, found["train_levers_small_compile"], "Compiled blocks on the bf16 path (a separate run)")
