@@ -42,6 +42,7 @@ MODULES = (
     "recall_associative",
     "diffusion_dit",
     "rlhf_ppo",
+    "rlhf_frontier",
 )  # in the order `tcat experiments list` shows them
 
 
