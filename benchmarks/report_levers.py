@@ -69,6 +69,7 @@ def bf16_vs_peers(lines, r) -> None:
         f"Machine: {_machine(r['machine'])}. {r['rounds']} interleaved rounds of {_train_steps(r)} "
         f"step(s) after a warm-up, median; {_clock(r)}. Matmul peaks measured in the same run: "
         + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in r["peak_gflops"].items())
+        + " (the best of 5 timings; on a shared machine the peak, and every MFU with it, moves from run to run)"
         + f". CPU time of the whole run: {r.get('cpu_s', 0):,.0f} s. tcat-master is tcat's bf16 path (bf16 "
         "weights and activations, fp32 master weights, loss over bf16 logits); every other bf16 entry is "
         "bf16 autocast.",
