@@ -81,11 +81,17 @@ class LatentAttention(nn.Module):
         w_k, w_v = w[:, : self.nope], w[:, self.nope :]  # (H, nope, rank), (H, v_dim, rank)
         q_latent = torch.einsum("bhtn,hnr->bhtr", q[..., self.rope :], w_k)
         queries = torch.cat([q[..., : self.rope], q_latent], dim=-1)  # (B, H, T, rope + rank)
-        keys = torch.cat([k_rope, latent], dim=-1).expand(-1, H, -1, -1)
+        keys = torch.cat([k_rope, latent], dim=-1)  # (B, 1, Tk, rope + rank): one "head" shared by all
         scale = self.scale if self.scale is not None else self.head_dim**-0.5  # the head's, not rope + rank
-        mixed = attend(
-            queries, keys, latent.expand(-1, H, -1, -1), mask, causal, dropout_p, self.backend, None, scale, self.window
-        )
+        if queries.size(2) == 1 and self.window is None:
+            # one new position: the heads are just H queries at that position over the same keys, so they
+            # share one attention call over the un-copied latent (a padding mask broadcasts over them)
+            B = queries.size(0)
+            mixed = attend(queries.view(B, 1, H, -1), keys, latent, mask, False, dropout_p, self.backend, None, scale)
+            mixed = mixed.view(B, H, 1, -1)
+        else:
+            keys, values = keys.expand(-1, H, -1, -1), latent.expand(-1, H, -1, -1)
+            mixed = attend(queries, keys, values, mask, causal, dropout_p, self.backend, None, scale, self.window)
         return torch.einsum("bhtr,hvr->bhtv", mixed, w_v)
 
     def forward(
