@@ -24,6 +24,7 @@ WIDTH = number(int, 0, 8192)
 VOCAB = number(int, 300, 200000)
 REAL = number(float)  # checked by the stage itself, which says why (a negative beta, ...)
 GROUP = number(int, 1, 4096)
+PAIRS = number(int, 0, 10**7)
 
 
 def _common(sp, steps: int) -> None:
@@ -147,9 +148,7 @@ def register(sub, add) -> None:
     sp.add_argument("--frozen", type=LAYERS, default=4, help=help_text("lower blocks kept frozen", 4, LAYERS))
     sp.add_argument("--lr", type=LR, default=1e-4, help=help_text("peak learning rate", 1e-4, LR))
     sp.add_argument("--min-gap", type=GAP, default=1.0, help=help_text("a pair's least rating difference", 1.0, GAP))
-    sp.add_argument(
-        "--max-pairs", type=number(int, 0, 10**7), default=0, help="training pairs at most (default 0 = all)"
-    )
+    sp.add_argument("--max-pairs", type=PAIRS, default=0, help=help_text("training pairs at most (0 = all)", 0, PAIRS))
     sp.add_argument(
         "--pairs",
         default=None,
@@ -157,7 +156,7 @@ def register(sub, add) -> None:
         help="JSONL of {chosen, rejected} texts instead of VADER (default none)",
     )
     sp.add_argument(
-        "--eval-pairs", type=number(int, 0, 10**7), default=0, help="held-out pairs scored at most (default 0 = all)"
+        "--eval-pairs", type=PAIRS, default=0, help=help_text("held-out pairs scored at most (0 = all)", 0, PAIRS)
     )
     sp.set_defaults(fn=cmd_reward)
 
