@@ -136,6 +136,9 @@ def frontier_section(lines: list[str]) -> None:
         for coef in sorted({p["coef"] for p in data["points"] if p["method"] == method}):
             rows = [p for p in data["points"] if p["method"] == method and p["coef"] == coef]
             rw, kl = [p["reward"] for p in rows], [p["kl"] for p in rows]
+            if len(rows) == 1:  # the variants run one seed
+                lines.append(f"| {method.upper()} (seed {rows[0]['seed']}) | {coef:g} | {rw[0]:+.2f} | {kl[0]:.2f} |")
+                continue
             lines.append(
                 f"| {method.upper()} | {coef:g} | {sum(rw) / len(rw):+.2f} ({min(rw):+.2f}..{max(rw):+.2f}) | "
                 f"{sum(kl) / len(kl):.2f} ({min(kl):.2f}..{max(kl):.2f}) |"
