@@ -232,7 +232,7 @@ def miss(m: dict, verdict: dict, points: list[dict]) -> str:
 
     out = []
     if m["seeds_done"] < 3:
-        out.append(f"only {m['seeds_done']} seed(s) fit the CPU and time budget, not 3")
+        out.append(f"only {m['seeds_done']} seed(s) ran (the setting's seeds within its CPU and time budget), not 3")
     if m["verdict"] != "dpo":
         gaps = ", ".join(f"{g['gap']:+.2f} at KL {g['kl']:.2f}" for g in verdict["gaps"])
         rows = means(points, "ppo") + means(points, "dpo")
