@@ -404,6 +404,8 @@ CASES = [
         "--set", f"position.rope_scaling={kind}", "--set", f"position.rope_factor={value}"],
        r"model config: position\.rope_factor: a scaling factor must be positive")
       for kind, value in (("yarn", "0"), ("linear", "-2"), ("dynamic", "0"))],
+    ("experiments-long-context-factor", ["experiments", "run", "long-context", "--tiny", "--set", "factor=0"],
+     r"long-context: factor must be positive \(a scaling factor\), got 0.0"),
     # -- today's Hugging Face architectures (issue 20) -------------------------------------------------
     ("inspect-hf-gemma3-softcap", ["inspect", "attention", "hfbad", "hi"],
      r"Hugging Face config gemma3_text: attn_logit_softcapping=50\.0 is ignored by Gemma 3 in transformers"),

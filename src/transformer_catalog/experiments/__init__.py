@@ -43,6 +43,7 @@ MODULES = (
     "diffusion_dit",
     "rlhf_ppo",
     "rlhf_frontier",
+    "long_context",
 )  # in the order `tcat experiments list` shows them
 
 
