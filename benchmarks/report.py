@@ -624,7 +624,7 @@ def step_profile(lines):
     lines += ["", f"Command: `{r['command']}`", ""]
 
 
-AREAS = [a for a in ("levers", "attention", "long_context", "rlhf", "diffusion") if (HERE / f"report_{a}.py").exists()]
+AREAS = [a for a in ("levers", "moe", "attention", "long_context", "rlhf", "diffusion") if (HERE / f"report_{a}.py").exists()]
 
 
 def main():
