@@ -40,6 +40,7 @@ MODULES = (
     "lineage_seq2seq",
     "rlhf_grpo",
     "recall_associative",
+    "recall_mqar",
     "diffusion_dit",
     "rlhf_ppo",
     "rlhf_frontier",
