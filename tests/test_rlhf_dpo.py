@@ -4,6 +4,7 @@ chosen responses on a tiny setting, pairs sampled and ranked, exact resume, and 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -218,3 +219,39 @@ def test_frontier_means_and_dominance():
     mixed = [_pt("dpo", b, s, r, k) for s in range(3) for b, r, k in ((0.1, 0.9, 2.5), (1.0, 0.45, 0.5))]
     verdict = dominance(ppo + mixed, sft_reward=0.0)
     assert verdict["verdict"] == "crossing" and {g["kl"] for g in verdict["gaps"]} == {0.5, 2.0, 2.5}
+
+
+def test_train_dpo_on_human_pairs_resumes_with_more_steps(tmp_path):
+    """The stage end to end from an SFT run's folder: VADER's human pairs kept in pairs.json, more --steps on resume."""
+    from transformer_catalog.data.tokenizer import train_bpe
+    from transformer_catalog.rlhf.pairs import preference_pairs
+    from transformer_catalog.train.checkpoint import save_checkpoint
+
+    try:
+        texts = [t for p in preference_pairs(0)["train"][:200] for t in (p.chosen.text, p.rejected.text)]
+    except TcatError as e:
+        pytest.skip(str(e))
+    tok = train_bpe(texts, 400)
+    torch.manual_seed(0)
+    cfg = ModelConfig.from_dict(
+        {
+            "arch": "decoder",
+            "d_model": 32,
+            "n_encoder_layers": 0,
+            "n_decoder_layers": 1,
+            "dropout": 0.0,
+            "attention": {"n_heads": 2},
+            "position": {"kind": "learned", "max_len": 64},
+            "ffn": {"d_ff": 64},
+            "embedding": {"vocab_size": tok.vocab_size, "pad_id": tok.pad_id},
+        }
+    )
+    save_checkpoint(tmp_path / "sft" / "checkpoint", build_model(cfg), {"task": {"name": "rlhf-sft", "seed": 0}}, tok)
+    run = DPOConfig(pairs="human", human_pairs=24, batch_pairs=8, steps=2)
+    first = train_dpo(tmp_path / "sft", tmp_path / "dpo", run, progress=False)
+    assert first["pairs"] == 24 and first["steps"] == 2 and "eval" not in first  # no reward model: no evaluation
+    assert len(json.loads((tmp_path / "dpo" / "pairs.json").read_text())) == 24
+    more = train_dpo(tmp_path / "sft", tmp_path / "dpo", dataclasses.replace(run, steps=3), resume=True, progress=False)
+    assert more["steps"] == 3
+    with pytest.raises(TcatError, match="checkpoint is for task"):  # another beta is another run
+        train_dpo(tmp_path / "sft", tmp_path / "dpo", dataclasses.replace(run, steps=4, beta=0.5), resume=True)

@@ -153,3 +153,19 @@ def test_bad_settings_are_refused_before_anything_is_written(tmp_path, change, m
     with pytest.raises(TcatError, match=message):
         train_grpo(tmp_path / "out", cfg, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_train_grpo_trains_the_sft_stage_then_resumes_with_more_steps(tmp_path):
+    sums = add.AdditionsConfig(n_train=200, n_test=20, d_model=32, layers=1, heads=2, steps=5, batch_size=16)
+    cfg = GRPOConfig(steps=2, prompts_per_step=4, group_size=4, additions=sums)
+    first = train_grpo(tmp_path / "run", cfg, progress=False)
+    assert first["steps"] == 2 and first["held_out"] == 20
+    assert (tmp_path / "run" / "sft" / "checkpoint").is_dir() and (tmp_path / "run" / "grpo.json").is_file()
+    more = train_grpo(tmp_path / "run", GRPOConfig(steps=3, prompts_per_step=4, group_size=4, additions=sums),
+                      resume=True, progress=False)  # fmt: skip
+    assert more["steps"] == 3 and more["sft_exact"] == first["sft_exact"]
+    with pytest.raises(TcatError, match="already holds a checkpoint"):
+        train_grpo(tmp_path / "run", cfg, progress=False)  # a finished run is not overwritten without --resume
+    with pytest.raises(TcatError, match="checkpoint is for task"):  # another group size is another run
+        train_grpo(tmp_path / "run", GRPOConfig(steps=4, prompts_per_step=4, group_size=2, additions=sums),
+                   resume=True, progress=False)  # fmt: skip

@@ -101,10 +101,12 @@ class AdditionsConfig:
     d_model: int = 128
     layers: int = 4
     heads: int = 4
-    steps: int = 1500
+    # 720 steps at a constant rate stop part-way (17% of held-out sums exact): room for GRPO to show what it adds.
+    # 1,500 steps on a cosine schedule (min_lr 0.1) answer all 500 held-out sums by SFT alone.
+    steps: int = 720
     batch_size: int = 64
     lr: float = 1e-3
-    min_lr: float = 0.1  # the cosine schedule ends at lr x this (1.0: constant after warmup)
+    min_lr: float = 1.0  # the cosine schedule ends at lr x this (1.0: constant after warmup)
     warmup: int = 100
     seed: int = 0
 

@@ -266,7 +266,9 @@ def train_dpo(
     else:
         pairs = make_pairs(cfg, model, tok, scorer, split_seed)
         write_json(pairs_file, pairs)
-    meta = {"name": STAGE, "policy": str(Path(policy).resolve()), **asdict(cfg)}
+    # what the run is: the settings --resume must keep (more --steps, and where evaluation looks, may change)
+    kept = {k: v for k, v in asdict(cfg).items() if k not in ("steps", "eval_prompts")}
+    meta = {"name": STAGE, "policy": str(Path(policy).resolve()), **kept}
     trainer = fit_preferences(model, reference, tok, pairs, cfg, out, meta, resume=resume, progress=progress)
     result = {"pairs": len(pairs), "steps": trainer.state["step"], "config": asdict(cfg)}
     if scorer is not None:

@@ -33,7 +33,7 @@ class GRPOConfig:
     clip: float = 0.2
     prompts_per_step: int = 16
     steps: int = 200
-    lr: float = 5e-5
+    lr: float = 2e-4  # the shipped rlhf-grpo run's; 1e-3 diverged
     temperature: float = 1.0
     seed: int = 0
     shuffle_rewards: bool = False  # the control: each batch's rewards permuted across its answers (no link to them)
@@ -215,6 +215,7 @@ def train_grpo(
     reference, _, _ = _load(policy)
     reference.eval().requires_grad_(False)
     sft_exact = add.exact_match(reference, tok, held_out)
+    kept = {k: v for k, v in asdict(cfg).items() if k not in ("steps", "additions")}  # --resume may add steps
     task = GRPOTask(
         name="grpo",
         objective=None,
@@ -223,7 +224,7 @@ def train_grpo(
         pad_id=tok.pad_id,
         vocab_size=tok.vocab_size,
         tokenizer=tok,
-        meta={"name": STAGE, "policy": str(policy.resolve()), **asdict(cfg), "additions": asdict(sums)},
+        meta={"name": STAGE, "policy": str(policy.resolve()), **kept, "additions": asdict(sums)},
         group_size=cfg.group_size,
         beta=cfg.beta,
         clip=cfg.clip,
