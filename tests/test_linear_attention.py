@@ -131,6 +131,15 @@ def test_linear_mixer_trains_and_keeps_a_constant_size_state():
     assert cache.length == 4
 
 
+def test_compiled_decoding_falls_back_for_a_mixer():
+    """A static (compiled) cache holds keys and values; a linear or Hyena mixer says so in one line and
+    `generate --compile` decodes eagerly instead of failing."""
+    base = tiny_decoder(dict(decoder_families())["gpt2"])
+    assert build_model(base).static_cache_unsupported() is None
+    for mixer in ("linear", "hyena"):
+        assert build_model(base.replace(mixer=mixer)).static_cache_unsupported() == f"mixer {mixer}"
+
+
 def test_beam_search_reorders_the_recurrent_state():
     """Beam search reorders the cache's rows every step: the state must follow its hypothesis."""
     from transformer_catalog.generate import beam_search

@@ -210,6 +210,8 @@ class DecoderModel(_Base):
             return "multi-head latent attention"
         if a.chunk is not None:  # chunks are counted from the first cached position
             return "chunked attention"
+        if c.mixer != "attention":  # its state is a recurrence or a long convolution, not keys and values
+            return f"mixer {c.mixer}"
         return None
 
     def new_static_cache(self, batch: int, max_len: int, dtype=torch.float32) -> StaticKVCache:
