@@ -13,6 +13,9 @@ and the embeddings frozen, their outputs cached), PPO runs 50 steps of 32 rollou
 2 minibatches each, lr 5e-5). A second PPO setting (lr 2e-4, 4 epochs) was stopped at step 17 of 50: a third of
 its ratios clipped and its reward no higher at KL 4.9, and its run would not have ended before the deadline.
 The full setting caches its SFT and reward runs (see `_stage`), so a change of PPO settings reruns PPO only.
+Continued to 100 steps (same seed, `rlhf.stages.run_ppo` on the cached runs; not the shipped result, 170 CPU s):
+reward +1.30 and VADER judge +0.76 over SFT, but at KL 10.1 nats: with a horizon of 1000 rollouts the adaptive
+coefficient rises too slowly to hold KL at its target of 4, and responses shorten (5 tokens) to "the best! :)".
 """
 
 from __future__ import annotations
