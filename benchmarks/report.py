@@ -403,11 +403,13 @@ def targets(lines):
     lm, lm8 = _load("lm_shakespeare_long"), _load("lm_shakespeare_long_int8")
     rows = []
 
-    def add(key, target, met, measured):
+    def add(key, target, met, measured, source):
+        where = source.get("machine") if source else None  # each row names the machine it was measured on
         rows.append(
             (
                 target,
                 measured,
+                f"{where['cpu']} ({', '.join(where.get('isa', [])) or '?'})" if where else "not recorded",
                 "met" if met else "not met",
                 TARGET_NOTES.get(key, "") if met else GAP_CAUSES.get(key, ""),
             )
@@ -421,11 +423,15 @@ def targets(lines):
             for peer, goal in (("hf", 1.3), ("nanogpt", 1.1)):
                 key = f"train-{peer}-{mode}"
                 v = rates["tcat"] / rates[peer]
-                add(key, f"training {name} {mode}: tcat >= {goal}x {peer}", v >= goal, f"{v:.2f}x")
+                add(key, f"training {name} {mode}: tcat >= {goal}x {peer}", v >= goal, f"{v:.2f}x", r)
     mfu = _ratio(gpt2, "mfu", "bf16", "tcat")
     if mfu is not None:
         add(
-            "mfu-bf16", "bf16 training MFU >= 50% of the bf16 peak measured in the run (124M)", mfu >= 0.5, f"{mfu:.0%}"
+            "mfu-bf16",
+            "bf16 training MFU >= 50% of the bf16 peak measured in the run (124M)",
+            mfu >= 0.5,
+            f"{mfu:.0%}",
+            gpt2,
         )
     for name, r, goal, key in (("6.9M", small, 2.0, "gen-small"), ("124M", gpt2, 1.3, "gen-124m")):
         g = _ratio(r, "generate_tokens_per_s", "batch 1")
@@ -437,6 +443,7 @@ def targets(lines):
                 f"batch-1 generation {name}: tcat >= {goal}x HF generate",
                 best / g["hf"] >= goal,
                 f"{best / g['hf']:.2f}x ({which})",
+                r,
             )
     if lm and lm8:
         d = lm8["perplexity"] / lm["perplexity"] - 1
@@ -445,17 +452,19 @@ def targets(lines):
             "int8 weights: held-out perplexity within 1% of fp32 (Shakespeare GPT)",
             abs(d) <= 0.01,
             f"{lm['perplexity']:.2f} fp32, {lm8['perplexity']:.2f} int8 ({d:+.2%})",
+            lm8,
         )
     if cat:
         sec = cat["seconds"]
         t = sec["tcat list (cache warm)"]
-        add("catalog", "`tcat list` in a new process < 0.3 s", t < 0.3, f"{t:.3f} s")
+        add("catalog", "`tcat list` in a new process < 0.3 s", t < 0.3, f"{t:.3f} s", cat)
         t = sec["tcat list (cache cold)"]
         add(
             "catalog-cold",
             "`tcat list` < 0.3 s right after the catalog's YAML changed (validation cache empty)",
             t < 0.3,
             f"{t:.3f} s",
+            cat,
         )
     lines += ["## Issue 6's targets, measured", ""]
     if not rows:
@@ -465,10 +474,10 @@ def targets(lines):
         "Ratios from the runs below (one process each, peers interleaved, medians of 3 rounds). Where a "
         "target is not met, the measured cause.",
         "",
-        "| target | measured | | cause of the gap, or a note |",
-        "|---|---:|---|---|",
+        "| target | measured | machine (ISA) | | cause of the gap, or a note |",
+        "|---|---:|---|---|---|",
     ]
-    lines += [f"| {t} | {m} | {s_} | {c} |" for t, m, s_, c in rows]
+    lines += [f"| {t} | {m} | {w} | {s_} | {c} |" for t, m, w, s_, c in rows]
     share = _ratio(_load("levers"), "results", "6.9M training step: share of time in matmuls + attention kernels")
     lines += ["", GAP_DETAIL.format(share=share or 0.0), ""]
     levers(lines)
@@ -624,7 +633,9 @@ def step_profile(lines):
     lines += ["", f"Command: `{r['command']}`", ""]
 
 
-AREAS = [a for a in ("levers", "moe", "attention", "long_context", "rlhf", "diffusion") if (HERE / f"report_{a}.py").exists()]
+AREAS = [
+    a for a in ("levers", "moe", "attention", "long_context", "rlhf", "diffusion") if (HERE / f"report_{a}.py").exists()
+]
 
 
 def main():
