@@ -188,7 +188,7 @@ def register(sub, add) -> None:
     sp.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     sp.add_argument("--batch", type=number(int, 1, 4096), default=None, metavar="N",
                     help=help_text("images per micro-batch", 128, number(int, 1, 4096)))  # fmt: skip
-    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar (default off)")
     _add(sp, MODEL_FLAGS)
     _add(sp, DATA_FLAGS)
     include = ("steps", "max_minutes", "lr", "warmup", "weight_decay", "clip", "eval_every", "save_every", "seed")
