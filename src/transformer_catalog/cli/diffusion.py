@@ -185,7 +185,9 @@ def register(sub, add) -> None:
     help = "train a DiT (noise prediction) through the trainer: checkpoints, --resume continues exactly"
     sp = inner.add_parser("train", help=help, description=help)
     sp.add_argument("--out", required=True, help="run folder: checkpoint/, metrics.jsonl, loss.png (required)")
-    sp.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped (default off)")
+    sp.add_argument(
+        "--resume", action="store_true", help="continue the run in --out exactly where it stopped (default off)"
+    )
     sp.add_argument("--batch", type=number(int, 1, 4096), default=None, metavar="N",
                     help=help_text("images per micro-batch", 128, number(int, 1, 4096)))  # fmt: skip
     sp.add_argument("--quiet", action="store_true", help="no progress bar (default off)")
