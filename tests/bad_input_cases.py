@@ -426,7 +426,8 @@ CASES = [
     *[(f"train-{name}-{field}", ["train", "--out", "o", "--task", "clm", "--model", model, "--scale", "tiny",
                                  "--data", "bible-sample", "--set", f"{field}={value}"], message)
       for name, model, field, value, message in (
-          ("gemma2", "Gemma 2", "attention.softcap", "0", r"model config: attention\.softcap: must be positive, got 0\.0"),
+          ("gemma2", "Gemma 2", "attention.softcap", "0",
+           r"model config: attention\.softcap: must be positive, got 0\.0"),
           ("gemma3", "Gemma 3", "position.rope_local_theta", "-1",
            r"model config: position\.rope_local_theta: must be positive, got -1\.0"),
           ("gemma", "Gemma", "norm.affine", "false",
