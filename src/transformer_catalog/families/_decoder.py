@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from ..errors import TcatError
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, NormConfig, PositionConfig
-from ._hf import ACTIVATIONS_BACK, activation
+from ._family import Family
+from ._hf import ACTIVATIONS_BACK, activation, decoder_layers
 from ._rules import Rule, linear, rule
 
 LAYER_TYPES = {"full_attention": "G", "sliding_attention": "L"}
@@ -276,3 +277,17 @@ def decoder_rules(cfg: ModelConfig, fused_qkv: str | None = None, fused_gate_up:
 
 
 IGNORED = ("model.layers.*.self_attn.rotary_emb.inv_freq", "model.rotary_emb.*")
+
+
+def decoder_family(name: str, defaults: dict, hf_model_types: tuple[str, ...], config_from_hf, config_to_hf, **more):
+    """The Family record of a LLaMA-layout decoder family: decoder_rules' weight names, one layer
+    placeholder, the base model under "model."; `more` adds or overrides fields (pack, extra rules)."""
+    fields = dict(rules=decoder_rules, layers=decoder_layers, ignored=IGNORED, hf_prefix="model.")
+    return Family(
+        name=name,
+        defaults=defaults,
+        hf_model_types=hf_model_types,
+        config_from_hf=config_from_hf,
+        config_to_hf=config_to_hf,
+        **{**fields, **more},
+    )

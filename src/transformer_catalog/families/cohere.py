@@ -10,18 +10,15 @@ import torch
 
 from ..nn.config import ModelConfig
 from ._decoder import (
-    IGNORED,
     check_roundtrip,
     decoder_config,
-    decoder_rules,
+    decoder_family,
     decoder_to_hf,
     expand,
     fail,
     layer_types,
     period,
 )
-from ._family import Family
-from ._hf import decoder_layers
 
 HF_MODEL_TYPES = ("cohere", "cohere2")
 DEFAULTS = dict(
@@ -111,16 +108,4 @@ def unpack(tensors: dict, cfg: ModelConfig) -> dict:
     return _permuted(tensors, cfg, inverse=True)
 
 
-FAMILY = Family(
-    name="cohere",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
-    rules=decoder_rules,
-    layers=decoder_layers,
-    ignored=IGNORED,
-    hf_prefix="model.",
-    pack=pack,
-    unpack=unpack,
-)
+FAMILY = decoder_family("cohere", DEFAULTS, HF_MODEL_TYPES, config_from_hf, config_to_hf, pack=pack, unpack=unpack)

@@ -10,17 +10,14 @@ from __future__ import annotations
 from ..errors import TcatError
 from ..nn.config import ModelConfig
 from ._decoder import (
-    IGNORED,
     check_roundtrip,
     decoder_config,
-    decoder_rules,
+    decoder_family,
     decoder_to_hf,
     fail,
     per_type_rope,
     per_type_rope_to_hf,
 )
-from ._family import Family
-from ._hf import decoder_layers
 
 HF_MODEL_TYPES = ("gemma", "gemma2", "gemma3_text")
 DEFAULTS = dict(model_type="gemma", rms_norm_eps=1e-6, tie_word_embeddings=True, head_dim=256)
@@ -113,14 +110,4 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     return check_roundtrip(cfg, hf, config_from_hf)
 
 
-FAMILY = Family(
-    name="gemma",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
-    rules=decoder_rules,
-    layers=decoder_layers,
-    ignored=IGNORED,
-    hf_prefix="model.",
-)
+FAMILY = decoder_family("gemma", DEFAULTS, HF_MODEL_TYPES, config_from_hf, config_to_hf)

@@ -6,9 +6,7 @@ output logits divided by logits_scaling (muP-style training, as the Granite 3.0 
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_rules, decoder_to_hf
-from ._family import Family
-from ._hf import decoder_layers
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf
 
 HF_MODEL_TYPES = ("granite",)
 DEFAULTS = dict(
@@ -56,14 +54,4 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     return check_roundtrip(cfg, hf, config_from_hf)
 
 
-FAMILY = Family(
-    name="granite",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
-    rules=decoder_rules,
-    layers=decoder_layers,
-    ignored=IGNORED,
-    hf_prefix="model.",
-)
+FAMILY = decoder_family("granite", DEFAULTS, HF_MODEL_TYPES, config_from_hf, config_to_hf)

@@ -5,9 +5,7 @@ default, RoPE on half of each head, grouped-query attention, an untied head."""
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_rules, decoder_to_hf
-from ._family import Family
-from ._hf import decoder_layers
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf
 
 HF_MODEL_TYPES = ("nemotron",)
 DEFAULTS = dict(model_type="nemotron", hidden_act="relu2", norm_eps=1e-5, tie_word_embeddings=False)
@@ -36,14 +34,4 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     return check_roundtrip(cfg, hf, config_from_hf)
 
 
-FAMILY = Family(
-    name="nemotron",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
-    rules=decoder_rules,
-    layers=decoder_layers,
-    ignored=IGNORED,
-    hf_prefix="model.",
-)
+FAMILY = decoder_family("nemotron", DEFAULTS, HF_MODEL_TYPES, config_from_hf, config_to_hf)

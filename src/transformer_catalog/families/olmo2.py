@@ -7,16 +7,13 @@ from __future__ import annotations
 
 from ..nn.config import ModelConfig
 from ._decoder import (
-    IGNORED,
     check_roundtrip,
     decoder_config,
-    decoder_rules,
+    decoder_family,
     decoder_to_hf,
     per_type_rope,
     per_type_rope_to_hf,
 )
-from ._family import Family
-from ._hf import decoder_layers
 
 HF_MODEL_TYPES = ("olmo2", "olmo3")
 DEFAULTS = dict(model_type="olmo2", rms_norm_eps=1e-5, hidden_act="silu", tie_word_embeddings=False, pad_token_id=1)
@@ -48,14 +45,4 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     return check_roundtrip(cfg, hf, config_from_hf)
 
 
-FAMILY = Family(
-    name="olmo2",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
-    rules=decoder_rules,
-    layers=decoder_layers,
-    ignored=IGNORED,
-    hf_prefix="model.",
-)
+FAMILY = decoder_family("olmo2", DEFAULTS, HF_MODEL_TYPES, config_from_hf, config_to_hf)

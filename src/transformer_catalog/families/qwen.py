@@ -5,9 +5,8 @@ and a head size of its own (Qwen3); optional sliding windows on the layers `laye
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_rules, decoder_to_hf
-from ._family import Family
-from ._hf import decoder_layers, unsupported
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf
+from ._hf import unsupported
 
 HF_MODEL_TYPES = ("qwen2", "qwen3")
 DEFAULTS = dict(model_type="qwen2", rms_norm_eps=1e-6, hidden_act="silu", tie_word_embeddings=False)
@@ -34,14 +33,4 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     return check_roundtrip(cfg, hf, config_from_hf)
 
 
-FAMILY = Family(
-    name="qwen",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
-    rules=decoder_rules,
-    layers=decoder_layers,
-    ignored=IGNORED,
-    hf_prefix="model.",
-)
+FAMILY = decoder_family("qwen", DEFAULTS, HF_MODEL_TYPES, config_from_hf, config_to_hf)

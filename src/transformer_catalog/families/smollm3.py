@@ -4,9 +4,7 @@ the published model, `no_rope_layers` in general), tied embeddings, and optional
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_rules, decoder_to_hf, expand, fail, period
-from ._family import Family
-from ._hf import decoder_layers
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf, expand, fail, period
 
 HF_MODEL_TYPES = ("smollm3",)
 DEFAULTS = dict(model_type="smollm3", rms_norm_eps=1e-6, hidden_act="silu", tie_word_embeddings=True)
@@ -37,14 +35,4 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     return check_roundtrip(cfg, hf, config_from_hf)
 
 
-FAMILY = Family(
-    name="smollm3",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
-    rules=decoder_rules,
-    layers=decoder_layers,
-    ignored=IGNORED,
-    hf_prefix="model.",
-)
+FAMILY = decoder_family("smollm3", DEFAULTS, HF_MODEL_TYPES, config_from_hf, config_to_hf)

@@ -8,9 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..nn.config import ModelConfig
-from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_rules, decoder_to_hf
-from ._family import Family
-from ._hf import decoder_layers
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf
 
 HF_MODEL_TYPES = ("stablelm",)
 DEFAULTS = dict(model_type="stablelm", hidden_act="silu", layer_norm_eps=1e-5, tie_word_embeddings=False)
@@ -79,16 +77,4 @@ def unpack(tensors: dict, cfg: ModelConfig) -> dict:
     return out
 
 
-FAMILY = Family(
-    name="stablelm",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
-    rules=decoder_rules,
-    layers=decoder_layers,
-    ignored=IGNORED,
-    hf_prefix="model.",
-    pack=pack,
-    unpack=unpack,
-)
+FAMILY = decoder_family("stablelm", DEFAULTS, HF_MODEL_TYPES, config_from_hf, config_to_hf, pack=pack, unpack=unpack)
