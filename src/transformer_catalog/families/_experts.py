@@ -5,10 +5,49 @@ conversion both ways, and the config fields every MoE converter reads the same w
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from ..errors import TcatError
+from ..nn.config import MoEConfig
 from ._hf import unsupported
+from ._rules import rule
+
+B, H = "decoder.blocks.{i}", "model.layers.{i}"
+# The router and stack_experts' stacked tensors under `mlp` (OLMoE, Qwen3-MoE).
+MLP_EXPERT_RULES = [
+    rule(f"{B}.ffn.router.weight", f"{H}.mlp.gate.weight"),
+    rule(f"{B}.ffn.gate_up", f"{H}.mlp.experts.gate_up"),  # stacked by stack_experts()
+    rule(f"{B}.ffn.down", f"{H}.mlp.experts.down"),
+]
+
+
+def topk_moe(hf: dict, n_experts: int, d_ff_key: str, pattern: str = "E") -> dict:
+    """moe (as a dict) of softmax top-k routing in transformers' vocabulary (num_experts_per_tok,
+    norm_topk_prob, router_aux_loss_coef); `d_ff_key` names the experts' hidden size."""
+    return dataclasses.asdict(
+        MoEConfig(
+            n_experts=n_experts,
+            top_k=hf["num_experts_per_tok"],
+            d_ff=hf[d_ff_key],
+            renormalize=bool(hf["norm_topk_prob"]),
+            aux_loss_weight=float(hf["router_aux_loss_coef"]),
+            pattern=pattern,
+        )
+    )
+
+
+def topk_moe_to_hf(cfg, d_ff_key: str) -> dict:
+    """The config.json keys topk_moe reads, from cfg.moe."""
+    m = cfg.moe
+    return {
+        "num_experts": m.n_experts,
+        "num_experts_per_tok": m.top_k,
+        d_ff_key: m.d_ff or cfg.ffn.d_ff,
+        "norm_topk_prob": m.renormalize,
+        "router_aux_loss_coef": m.aux_loss_weight,
+    }
 
 
 def expert_layers(cfg) -> list[int]:

@@ -5,14 +5,9 @@ expert. Experts are stored one by one in checkpoints (stacked here, _experts.py)
 
 from __future__ import annotations
 
-import dataclasses
-
-from ..nn.config import ModelConfig, MoEConfig
-from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_rules, decoder_to_hf, fail
-from ._experts import no_jitter, stack_experts, unstack_experts
-from ._family import Family
-from ._hf import decoder_layers
-from ._rules import rule
+from ..nn.config import ModelConfig
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_rules, decoder_to_hf, fail
+from ._experts import MLP_EXPERT_RULES, no_jitter, stack_experts, topk_moe, topk_moe_to_hf, unstack_experts
 
 HF_MODEL_TYPES = ("qwen3_moe",)
 DEFAULTS = dict(
@@ -46,15 +41,8 @@ def config_from_hf(hf: dict) -> ModelConfig:
     cfg = decoder_config(hf, qkv_bias=bias, out_bias=bias, attention={"qk_norm": "head"})
     if experts == 0:  # transformers builds dense Qwen3 layers then: the dense sizes share this layout
         return cfg
-    moe = MoEConfig(
-        n_experts=experts,
-        top_k=hf["num_experts_per_tok"],
-        d_ff=hf["moe_intermediate_size"],
-        renormalize=bool(hf["norm_topk_prob"]),
-        aux_loss_weight=float(hf["router_aux_loss_coef"]),
-        pattern="D" * (step - 1) + "E",  # layer i has experts where (i + 1) % step == 0
-    )
-    return cfg.replace(moe=dataclasses.asdict(moe))
+    # layer i has experts where (i + 1) % step == 0
+    return cfg.replace(moe=topk_moe(hf, experts, "moe_intermediate_size", pattern="D" * (step - 1) + "E"))
 
 
 def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
@@ -64,36 +52,17 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     m = cfg.moe
     if m is None:  # dense: num_experts 0
         return check_roundtrip(cfg, {**hf, "num_experts": 0, "mlp_only_layers": []}, config_from_hf)
-    step = len(m.pattern)
-    hf |= {
-        "num_experts": m.n_experts,
-        "num_experts_per_tok": m.top_k,
-        "moe_intermediate_size": m.d_ff or cfg.ffn.d_ff,
-        "norm_topk_prob": m.renormalize,
-        "router_aux_loss_coef": m.aux_loss_weight,
-        "decoder_sparse_step": step,
-        "mlp_only_layers": [],
-    }
+    hf |= {**topk_moe_to_hf(cfg, "moe_intermediate_size"), "decoder_sparse_step": len(m.pattern), "mlp_only_layers": []}
     return check_roundtrip(cfg, hf, config_from_hf)
 
 
-B, H = "decoder.blocks.{i}", "model.layers.{i}"
-MOE_RULES = [
-    rule(f"{B}.ffn.router.weight", f"{H}.mlp.gate.weight"),
-    rule(f"{B}.ffn.gate_up", f"{H}.mlp.experts.gate_up"),  # stacked by pack()
-    rule(f"{B}.ffn.down", f"{H}.mlp.experts.down"),
-]
-
-FAMILY = Family(
-    name="qwen3_moe",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
-    rules=lambda cfg: [*decoder_rules(cfg), *MOE_RULES],
-    layers=decoder_layers,
-    ignored=IGNORED,
-    hf_prefix="model.",
+FAMILY = decoder_family(
+    "qwen3_moe",
+    DEFAULTS,
+    HF_MODEL_TYPES,
+    config_from_hf,
+    config_to_hf,
+    rules=lambda cfg: [*decoder_rules(cfg), *MLP_EXPERT_RULES],
     pack=stack_experts,
     unpack=unstack_experts,
 )
