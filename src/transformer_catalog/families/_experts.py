@@ -1,5 +1,6 @@
-"""Mixture-of-experts checkpoint layouts shared by the MoE families (DeepSeek-V2/V3, Qwen3-MoE):
-Hugging Face files keep each expert as its own gate_proj / up_proj / down_proj; tcat stacks them
+"""Mixture-of-experts checkpoint layouts shared by the MoE families (DeepSeek-V2/V3, Qwen3-MoE, OLMoE,
+Mixtral): Hugging Face files keep each expert as its own gate_proj / up_proj / down_proj (Mixtral: w1 /
+w3 / w2); tcat stacks them
 (nn/moe.py): gate_up = [gate; up] per expert, (E, 2 d_ff, d), and down, (E, d, d_ff). The
 conversion both ways, and the config fields every MoE converter reads the same way."""
 
@@ -54,33 +55,42 @@ def expert_layers(cfg) -> list[int]:
     return [i for i in range(cfg.n_decoder_layers) if cfg.experts_at(i)]
 
 
-def stack_experts(tensors: dict, cfg, where: str, prefix: str = "model.layers.{i}.mlp.experts") -> dict:
-    """Per-expert tensors -> the stacked `{prefix}.gate_up` and `{prefix}.down` the rules map."""
+PROJ_NAMES = ("gate_proj", "up_proj", "down_proj")
+
+
+def stack_experts(
+    tensors: dict, cfg, where: str, prefix: str = "model.layers.{i}.mlp.experts", names: tuple = PROJ_NAMES
+) -> dict:
+    """Per-expert tensors -> the stacked `{prefix}.gate_up` and `{prefix}.down` the rules map.
+    `names`: the checkpoint's (gate, up, down) projections (Mixtral: w1, w3, w2)."""
     out = dict(tensors)
     for i in expert_layers(cfg):
         p = prefix.format(i=i)
         gate_up, down = [], []
         for e in range(cfg.moe.n_experts):
-            names = [f"{p}.{e}.{w}.weight" for w in ("gate_proj", "up_proj", "down_proj")]
-            missing = [n for n in names if n not in out]
+            keys = [f"{p}.{e}.{w}.weight" for w in names]
+            missing = [n for n in keys if n not in out]
             if missing:
                 raise TcatError(f"{where}: tensor {missing[0]} is missing")
-            gate, up, d = (out.pop(n) for n in names)
+            gate, up, d = (out.pop(n) for n in keys)
             gate_up.append(torch.cat([gate, up]))
             down.append(d)
         out[f"{p}.gate_up"], out[f"{p}.down"] = torch.stack(gate_up), torch.stack(down)
     return out
 
 
-def unstack_experts(tensors: dict, cfg, prefix: str = "model.layers.{i}.mlp.experts") -> dict:
+def unstack_experts(
+    tensors: dict, cfg, prefix: str = "model.layers.{i}.mlp.experts", names: tuple = PROJ_NAMES
+) -> dict:
     out = dict(tensors)
+    g, u, d = names
     for i in expert_layers(cfg):
         p = prefix.format(i=i)
         gate_up, down = out.pop(f"{p}.gate_up"), out.pop(f"{p}.down")
         for e in range(cfg.moe.n_experts):
             gate, up = gate_up[e].chunk(2)
-            out[f"{p}.{e}.gate_proj.weight"], out[f"{p}.{e}.up_proj.weight"] = gate.contiguous(), up.contiguous()
-            out[f"{p}.{e}.down_proj.weight"] = down[e].contiguous()
+            out[f"{p}.{e}.{g}.weight"], out[f"{p}.{e}.{u}.weight"] = gate.contiguous(), up.contiguous()
+            out[f"{p}.{e}.{d}.weight"] = down[e].contiguous()
     return out
 
 

@@ -9,6 +9,7 @@ import math
 
 from ..errors import TcatError
 from ..nn.config import AttentionConfig, EmbeddingConfig, FFNConfig, ModelConfig, MoEConfig, NormConfig, PositionConfig
+from ._experts import stack_experts, unstack_experts
 from ._family import Family
 from ._hf import ACTIVATIONS_BACK, activation, decoder_layers, unsupported
 from ._rules import linear, rule
@@ -238,41 +239,21 @@ RULES = [
 ]
 
 
+MIXTRAL_EXPERTS = "model.layers.{i}.block_sparse_moe.experts"
+
+
 def pack(tensors: dict, cfg: ModelConfig, where: str) -> dict:
     """Mixtral checkpoints store each expert as w1 (gate), w3 (up) and w2 (down); tcat stacks them:
     gate_up = [w1; w3] per expert, (E, 2 d_ff, d), and down, (E, d, d_ff)."""
     if cfg.moe is None:
         return tensors
-    import torch
-
-    out = dict(tensors)
-    for i in range(cfg.n_decoder_layers):
-        p = f"model.layers.{i}.block_sparse_moe.experts"
-        gate_up, down = [], []
-        for e in range(cfg.moe.n_experts):
-            names = [f"{p}.{e}.{w}.weight" for w in ("w1", "w3", "w2")]
-            missing = [n for n in names if n not in out]
-            if missing:
-                raise TcatError(f"{where}: tensor {missing[0]} is missing")
-            w1, w3, w2 = (out.pop(n) for n in names)
-            gate_up.append(torch.cat([w1, w3]))
-            down.append(w2)
-        out[f"{p}.gate_up"], out[f"{p}.down"] = torch.stack(gate_up), torch.stack(down)
-    return out
+    return stack_experts(tensors, cfg, where, MIXTRAL_EXPERTS, ("w1", "w3", "w2"))
 
 
 def unpack(tensors: dict, cfg: ModelConfig) -> dict:
     if cfg.moe is None:
         return tensors
-    out = dict(tensors)
-    for i in range(cfg.n_decoder_layers):
-        p = f"model.layers.{i}.block_sparse_moe.experts"
-        gate_up, down = out.pop(f"{p}.gate_up"), out.pop(f"{p}.down")
-        for e in range(cfg.moe.n_experts):
-            w1, w3 = gate_up[e].chunk(2)
-            out[f"{p}.{e}.w1.weight"], out[f"{p}.{e}.w3.weight"] = w1.contiguous(), w3.contiguous()
-            out[f"{p}.{e}.w2.weight"] = down[e].contiguous()
-    return out
+    return unstack_experts(tensors, cfg, MIXTRAL_EXPERTS, ("w1", "w3", "w2"))
 
 
 IGNORED = ("model.layers.*.self_attn.rotary_emb.inv_freq",)
