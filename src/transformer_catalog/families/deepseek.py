@@ -24,10 +24,9 @@ import torch
 
 from ..errors import TcatError
 from ..nn.config import LatentConfig, ModelConfig, MoEConfig
-from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_to_hf
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf
 from ._experts import no_jitter, stack_experts, unstack_experts
-from ._family import Family
-from ._hf import decoder_layers, unsupported
+from ._hf import unsupported
 from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("deepseek_v2", "deepseek_v3")
@@ -252,16 +251,13 @@ def unpack(tensors: dict, cfg: ModelConfig) -> dict:
     return unstack_experts(_permute(tensors, cfg, to_ours=False), cfg)
 
 
-FAMILY = Family(
-    name="deepseek",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
+FAMILY = decoder_family(
+    "deepseek",
+    DEFAULTS,
+    HF_MODEL_TYPES,
+    config_from_hf,
+    config_to_hf,
     rules=rules,
-    layers=decoder_layers,
-    ignored=IGNORED,
-    hf_prefix="model.",
     pack=pack,
     unpack=unpack,
 )

@@ -17,10 +17,8 @@ import torch
 
 from ..errors import TcatError
 from ..nn.config import ModelConfig, MoEConfig
-from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_to_hf, fail
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf, fail
 from ._experts import no_jitter
-from ._family import Family
-from ._hf import decoder_layers
 from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("gpt_oss",)
@@ -124,16 +122,13 @@ def _relayout(tensors: dict, cfg: ModelConfig, to_ours: bool) -> dict:
     return {k: v.contiguous() for k, v in out.items()}
 
 
-FAMILY = Family(
-    name="gpt_oss",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
+FAMILY = decoder_family(
+    "gpt_oss",
+    DEFAULTS,
+    HF_MODEL_TYPES,
+    config_from_hf,
+    config_to_hf,
     rules=lambda cfg: RULES,
-    layers=decoder_layers,
-    ignored=IGNORED,
-    hf_prefix="model.",
     pack=lambda tensors, cfg, where: _relayout(tensors, cfg, to_ours=True),
     unpack=lambda tensors, cfg: _relayout(tensors, cfg, to_ours=False),
 )

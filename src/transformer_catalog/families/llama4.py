@@ -21,10 +21,18 @@ import torch
 
 from ..errors import TcatError
 from ..nn.config import ModelConfig, MoEConfig
-from ._decoder import IGNORED, check_roundtrip, decoder_config, decoder_to_hf, expand, fail, period, rope
+from ._decoder import (
+    IGNORED,
+    check_roundtrip,
+    decoder_config,
+    decoder_family,
+    decoder_to_hf,
+    expand,
+    fail,
+    period,
+    rope,
+)
 from ._experts import no_jitter
-from ._family import Family
-from ._hf import decoder_layers
 from ._rules import linear, rule
 
 HF_MODEL_TYPES = ("llama4_text", "llama4")  # llama4: read the text decoder of the multimodal folder
@@ -179,16 +187,14 @@ def _relayout(tensors: dict, cfg: ModelConfig, to_ours: bool) -> dict:
     return out
 
 
-FAMILY = Family(
-    name="llama4",
-    defaults=DEFAULTS,
-    hf_model_types=HF_MODEL_TYPES,
-    config_from_hf=config_from_hf,
-    config_to_hf=config_to_hf,
+FAMILY = decoder_family(
+    "llama4",
+    DEFAULTS,
+    HF_MODEL_TYPES,
+    config_from_hf,
+    config_to_hf,
     rules=lambda cfg: RULES,
-    layers=decoder_layers,
     ignored=(*IGNORED, "vision_model.*", "multi_modal_projector.*"),  # the multimodal folder's other parts
-    hf_prefix="model.",
     hf_wrapper_prefixes=("language_model.",),
     pack=lambda tensors, cfg, where: _relayout(tensors, cfg, to_ours=True),
     unpack=lambda tensors, cfg: _relayout(tensors, cfg, to_ours=False),
