@@ -12,6 +12,7 @@ import torch
 
 from ..errors import TcatError
 from ..nn.config import MoEConfig
+from ._decoder import decoder_family, decoder_rules
 from ._hf import unsupported
 from ._rules import rule
 
@@ -105,3 +106,18 @@ def no_jitter(hf: dict) -> None:
             f"Hugging Face config {hf.get('model_type')}: quantization_config quant_method={method!r} is not "
             "supported (convert a dequantized bf16/fp32 checkpoint)"
         )
+
+
+def mlp_experts_family(name: str, defaults: dict, hf_model_types: tuple[str, ...], config_from_hf, config_to_hf):
+    """The Family record of a LLaMA-layout decoder whose experts sit one by one under `mlp.experts`
+    with their router at `mlp.gate` (OLMoE, Qwen3-MoE)."""
+    return decoder_family(
+        name,
+        defaults,
+        hf_model_types,
+        config_from_hf,
+        config_to_hf,
+        rules=lambda cfg: [*decoder_rules(cfg), *MLP_EXPERT_RULES],
+        pack=stack_experts,
+        unpack=unstack_experts,
+    )

@@ -6,8 +6,8 @@ here, _experts.py)."""
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_rules, decoder_to_hf, fail
-from ._experts import MLP_EXPERT_RULES, stack_experts, topk_moe, topk_moe_to_hf, unstack_experts
+from ._decoder import check_roundtrip, decoder_config, decoder_to_hf, fail
+from ._experts import mlp_experts_family, topk_moe, topk_moe_to_hf
 
 HF_MODEL_TYPES = ("olmoe",)
 DEFAULTS = dict(
@@ -42,13 +42,4 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
     return check_roundtrip(cfg, hf, config_from_hf)
 
 
-FAMILY = decoder_family(
-    "olmoe",
-    DEFAULTS,
-    HF_MODEL_TYPES,
-    config_from_hf,
-    config_to_hf,
-    rules=lambda cfg: [*decoder_rules(cfg), *MLP_EXPERT_RULES],
-    pack=stack_experts,
-    unpack=unstack_experts,
-)
+FAMILY = mlp_experts_family("olmoe", DEFAULTS, HF_MODEL_TYPES, config_from_hf, config_to_hf)
