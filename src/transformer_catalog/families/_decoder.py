@@ -108,6 +108,13 @@ def per_type_rope_to_hf(cfg: ModelConfig, hf: dict) -> None:
     }
 
 
+def hf_biases(hf: dict, mlp: bool = False) -> dict:
+    """decoder_config's bias arguments from transformers' one `attention_bias` for the q, k, v and o
+    projections and, where the family's config has one (`mlp`), `mlp_bias` for the feed-forward."""
+    bias = bool(hf.get("attention_bias", False))
+    return dict(qkv_bias=bias, out_bias=bias, **({"ffn_bias": bool(hf.get("mlp_bias", False))} if mlp else {}))
+
+
 def decoder_config(
     hf: dict,
     *,

@@ -16,6 +16,7 @@ from ._decoder import (
     decoder_to_hf,
     expand,
     fail,
+    hf_biases,
     layer_types,
     period,
 )
@@ -28,7 +29,6 @@ DEFAULTS = dict(
 
 def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf}
-    bias = bool(hf.get("attention_bias", False))
     n = hf["num_hidden_layers"]
     if hf["model_type"] == "cohere":
         hf = {**hf, "layer_types": None}
@@ -39,8 +39,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
             hf["layer_types"] = ["sliding_attention" if (i + 1) % every else "full_attention" for i in range(n)]
     cfg = decoder_config(
         hf,
-        qkv_bias=bias,
-        out_bias=bias,
+        **hf_biases(hf),
         norm={"kind": "layernorm", "eps": float(hf["layer_norm_eps"])},
         # Command R+: LayerNorm of each head's queries and keys, a gain per head and dimension
         attention={"qk_norm": "head_gains" if hf.get("use_qk_norm") else "none"},

@@ -24,7 +24,7 @@ import torch
 
 from ..errors import TcatError
 from ..nn.config import LatentConfig, ModelConfig, MoEConfig
-from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf, hf_biases
 from ._experts import no_jitter, stack_experts, unstack_experts
 from ._hf import unsupported
 from ._rules import linear, rule
@@ -100,12 +100,9 @@ def config_from_hf(hf: dict) -> ModelConfig:
     latent = LatentConfig(
         kv_rank=hf["kv_lora_rank"], q_rank=hf["q_lora_rank"] or 0, rope_dim=rope_dim, v_head_dim=hf["v_head_dim"]
     )
-    bias = bool(hf["attention_bias"])
     cfg = decoder_config(
         {**hf, "sliding_window": None, "layer_types": None},
-        qkv_bias=bias,
-        out_bias=bias,
-        ffn_bias=bool(hf.get("mlp_bias", False)),
+        **hf_biases(hf, mlp=True),
         attention={"head_dim": head_dim, "n_kv_heads": None, "latent": latent, "scale": _scale(hf, head_dim)},
     )
     moe = MoEConfig(

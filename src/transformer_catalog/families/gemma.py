@@ -15,6 +15,7 @@ from ._decoder import (
     decoder_family,
     decoder_to_hf,
     fail,
+    hf_biases,
     per_type_rope,
     per_type_rope_to_hf,
 )
@@ -53,10 +54,8 @@ def config_from_hf(hf: dict) -> ModelConfig:
     kind = hf["model_type"]
     if hf.get("use_bidirectional_attention"):
         raise fail(hf, "use_bidirectional_attention", hf["use_bidirectional_attention"])
-    bias = bool(hf.get("attention_bias", False))
     common = dict(
-        qkv_bias=bias,
-        out_bias=bias,
+        **hf_biases(hf),
         norm={"unit_offset": True},
         embedding={"scale": True, "tie_output": bool(hf["tie_word_embeddings"])},
     )

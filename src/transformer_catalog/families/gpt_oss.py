@@ -17,7 +17,7 @@ import torch
 
 from ..errors import TcatError
 from ..nn.config import ModelConfig, MoEConfig
-from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf, fail
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf, fail, hf_biases
 from ._experts import no_jitter
 from ._rules import linear, rule
 
@@ -45,8 +45,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
     n = hf["num_hidden_layers"]
     if not hf.get("layer_types"):  # transformers' default: sliding first, then alternating
         hf = {**hf, "layer_types": ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(n)]}
-    bias = bool(hf["attention_bias"])
-    cfg = decoder_config(hf, qkv_bias=bias, out_bias=bias, attention={"sinks": True})
+    cfg = decoder_config(hf, **hf_biases(hf), attention={"sinks": True})
     limit = hf["swiglu_limit"]
     moe = MoEConfig(
         n_experts=hf["num_local_experts"],

@@ -6,7 +6,7 @@ output logits divided by logits_scaling (muP-style training, as the Granite 3.0 
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf, hf_biases
 
 HF_MODEL_TYPES = ("granite",)
 DEFAULTS = dict(
@@ -23,12 +23,9 @@ DEFAULTS = dict(
 
 def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf, "layer_types": None}
-    bias = bool(hf.get("attention_bias", False))
     cfg = decoder_config(
         hf,
-        qkv_bias=bias,
-        out_bias=bias,
-        ffn_bias=bool(hf.get("mlp_bias", False)),
+        **hf_biases(hf, mlp=True),
         attention={"scale": float(hf["attention_multiplier"])},
     )
     return cfg.replace(

@@ -29,6 +29,7 @@ from ._decoder import (
     decoder_to_hf,
     expand,
     fail,
+    hf_biases,
     period,
     rope,
 )
@@ -86,11 +87,9 @@ def config_from_hf(hf: dict) -> ModelConfig:
     rope_layers, chunked = _flags(hf, n)
     position = dataclasses.replace(rope(hf, hf["max_position_embeddings"]), rope_layers=period(rope_layers))
     chunk = hf["attention_chunk_size"] if "L" in chunked else None
-    bias = bool(hf["attention_bias"])
     cfg = decoder_config(
         {**hf, "intermediate_size": hf["intermediate_size_mlp"], "layer_types": None, "sliding_window": None},
-        qkv_bias=bias,
-        out_bias=bias,
+        **hf_biases(hf),
         position=position,
         attention={
             "window_pattern": period(chunked) if chunk else "L",

@@ -5,7 +5,7 @@ default, RoPE on half of each head, grouped-query attention, an untied head."""
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf, hf_biases
 
 HF_MODEL_TYPES = ("nemotron",)
 DEFAULTS = dict(model_type="nemotron", hidden_act="relu2", norm_eps=1e-5, tie_word_embeddings=False)
@@ -13,12 +13,9 @@ DEFAULTS = dict(model_type="nemotron", hidden_act="relu2", norm_eps=1e-5, tie_wo
 
 def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf, "layer_types": None}
-    bias = bool(hf.get("attention_bias", False))
     cfg = decoder_config(
         hf,
-        qkv_bias=bias,
-        out_bias=bias,
-        ffn_bias=bool(hf.get("mlp_bias", False)),
+        **hf_biases(hf, mlp=True),
         norm={"kind": "layernorm", "bias": True, "unit_offset": True, "eps": float(hf["norm_eps"])},
     )
     params = hf.get("rope_parameters") or {}

@@ -11,6 +11,7 @@ from ._decoder import (
     decoder_config,
     decoder_family,
     decoder_to_hf,
+    hf_biases,
     per_type_rope,
     per_type_rope_to_hf,
 )
@@ -21,8 +22,7 @@ DEFAULTS = dict(model_type="olmo2", rms_norm_eps=1e-5, hidden_act="silu", tie_wo
 
 def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf}
-    bias = bool(hf.get("attention_bias", False))
-    common = dict(qkv_bias=bias, out_bias=bias, attention={"qk_norm": "all"}, norm={"placement": "sublayer_output"})
+    common = dict(**hf_biases(hf), attention={"qk_norm": "all"}, norm={"placement": "sublayer_output"})
     if hf["model_type"] == "olmo2":
         return decoder_config({**hf, "layer_types": None}, **common)
     n = hf["num_hidden_layers"]

@@ -6,7 +6,7 @@ here, _experts.py)."""
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import check_roundtrip, decoder_config, decoder_to_hf, fail
+from ._decoder import check_roundtrip, decoder_config, decoder_to_hf, fail, hf_biases
 from ._experts import mlp_experts_family, topk_moe, topk_moe_to_hf
 
 HF_MODEL_TYPES = ("olmoe",)
@@ -28,8 +28,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
     hf = {**DEFAULTS, **hf, "layer_types": None}
     if hf.get("clip_qkv") is not None:  # OLMo's clamping of q, k, v activations is not built
         raise fail(hf, "clip_qkv", hf["clip_qkv"])
-    bias = bool(hf.get("attention_bias", False))
-    cfg = decoder_config(hf, qkv_bias=bias, out_bias=bias, attention={"qk_norm": "all"})
+    cfg = decoder_config(hf, **hf_biases(hf), attention={"qk_norm": "all"})
     return cfg.replace(moe=topk_moe(hf, hf["num_experts"], "intermediate_size"))
 
 

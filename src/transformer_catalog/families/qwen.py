@@ -5,7 +5,7 @@ and a head size of its own (Qwen3); optional sliding windows on the layers `laye
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf, hf_biases
 from ._hf import unsupported
 
 HF_MODEL_TYPES = ("qwen2", "qwen3")
@@ -18,8 +18,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
         hf = {**hf, "sliding_window": None, "layer_types": None}
     if hf["model_type"] == "qwen3":
         hf = {"head_dim": 128, **hf}  # Qwen3Config's default, not hidden_size / heads
-        bias = bool(hf.get("attention_bias", False))
-        return decoder_config(hf, qkv_bias=bias, out_bias=bias, attention={"qk_norm": "head"})
+        return decoder_config(hf, **hf_biases(hf), attention={"qk_norm": "head"})
     unsupported(hf, "attention_bias", (None, True), None)  # Qwen2's q/k/v always have biases, o never
     return decoder_config(hf, qkv_bias=True, out_bias=False)
 

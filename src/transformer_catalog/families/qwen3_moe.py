@@ -6,7 +6,7 @@ expert. Experts are stored one by one in checkpoints (stacked here, _experts.py)
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import check_roundtrip, decoder_config, decoder_to_hf, fail
+from ._decoder import check_roundtrip, decoder_config, decoder_to_hf, fail, hf_biases
 from ._experts import mlp_experts_family, no_jitter, topk_moe, topk_moe_to_hf
 
 HF_MODEL_TYPES = ("qwen3_moe",)
@@ -37,8 +37,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
     # transformers ignores sliding_window unless use_sliding_window; then every layer slides
     types = ["sliding_attention"] * n if hf["use_sliding_window"] else None
     hf = {**hf, "layer_types": types, "sliding_window": hf.get("sliding_window") if types else None}
-    bias = bool(hf["attention_bias"])
-    cfg = decoder_config(hf, qkv_bias=bias, out_bias=bias, attention={"qk_norm": "head"})
+    cfg = decoder_config(hf, **hf_biases(hf), attention={"qk_norm": "head"})
     if experts == 0:  # transformers builds dense Qwen3 layers then: the dense sizes share this layout
         return cfg
     # layer i has experts where (i + 1) % step == 0

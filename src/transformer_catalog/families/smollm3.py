@@ -4,7 +4,7 @@ the published model, `no_rope_layers` in general), tied embeddings, and optional
 from __future__ import annotations
 
 from ..nn.config import ModelConfig
-from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf, expand, fail, period
+from ._decoder import check_roundtrip, decoder_config, decoder_family, decoder_to_hf, expand, fail, hf_biases, period
 
 HF_MODEL_TYPES = ("smollm3",)
 DEFAULTS = dict(model_type="smollm3", rms_norm_eps=1e-6, hidden_act="silu", tie_word_embeddings=True)
@@ -21,8 +21,7 @@ def config_from_hf(hf: dict) -> ModelConfig:
         raise fail(hf, "no_rope_layers", rotates, f"must hold {n} entries of 0 and 1")
     if not hf.get("use_sliding_window", False):
         hf = {**hf, "layer_types": None}
-    bias = bool(hf.get("attention_bias", False))
-    cfg = decoder_config(hf, qkv_bias=bias, out_bias=bias, ffn_bias=bool(hf.get("mlp_bias", False)))
+    cfg = decoder_config(hf, **hf_biases(hf, mlp=True))
     return cfg.replace(**{"position.rope_layers": period("".join("R" if r else "N" for r in rotates))})
 
 
