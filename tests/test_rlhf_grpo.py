@@ -169,3 +169,13 @@ def test_train_grpo_trains_the_sft_stage_then_resumes_with_more_steps(tmp_path):
     with pytest.raises(TcatError, match="checkpoint is for task"):  # another group size is another run
         train_grpo(tmp_path / "run", GRPOConfig(steps=4, prompts_per_step=4, group_size=2, additions=sums),
                    resume=True, progress=False)  # fmt: skip
+
+
+def test_cli_defaults_are_the_configs():
+    """`tcat rlhf grpo` without options trains with GRPOConfig's settings (its --lr once said 5e-5 while the
+    config, and the shipped run, used 2e-4)."""
+    from transformer_catalog.cli import parser
+
+    args = parser("rlhf").parse_args(["rlhf", "grpo", "--out", "x"])
+    cfg = GRPOConfig()
+    assert (args.lr, args.beta, args.group_size) == (cfg.lr, cfg.beta, cfg.group_size)

@@ -197,5 +197,5 @@ def register(sub, add) -> None:
     sp.add_argument("--policy", default=None, metavar="RUN", help="an additions SFT run (default: train one first)")
     sp.add_argument("--group-size", type=GROUP, default=8, help=help_text("samples per prompt", 8, GROUP))
     sp.add_argument("--beta", type=REAL, default=0.04, help=help_text("KL coefficient", 0.04, REAL))
-    sp.add_argument("--lr", type=LR, default=5e-5, help=help_text("learning rate", 5e-5, LR))
+    sp.add_argument("--lr", type=LR, default=2e-4, help=help_text("learning rate", 2e-4, LR))
     sp.set_defaults(fn=cmd_grpo)
