@@ -171,6 +171,19 @@ def test_position_numbering_that_the_target_architecture_lacks_is_refused(tmp_pa
         to_hf(recount, tmp_path / "b", "bert")
 
 
+def test_mixtral_export_refuses_dense_layers_it_cannot_describe(tmp_path):
+    """Mixtral's config.json says nothing of dense layers: a model with some would load as another model."""
+    from transformer_catalog.families import family
+
+    cfg = family("llama").config(
+        vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4
+    )
+    cfg = cfg.replace(moe={"n_experts": 4, "top_k": 2, "pattern": "DE"})
+    with pytest.raises(TcatError, match=r"export as mixtral: every layer must have experts \(moe.pattern='DE'"):
+        to_hf(build_model(cfg), tmp_path / "m", "mixtral")
+    assert not (tmp_path / "m").exists()
+
+
 # -- decoders: batched, left-padded greedy generation -----------------------------------------------
 # the same tiny decoders as the parity tests; OPT with a pad id distinct from its bos/eos (2), so
 # left padding is visible in its positions

@@ -146,6 +146,12 @@ def config_to_hf(cfg: ModelConfig, model_type: str) -> dict:
         raise TcatError("LLaMA has no sliding-window attention: export this model as mistral")
     if (model_type == "mixtral") != (cfg.moe is not None):
         raise TcatError(f"export as {model_type}: the model {'has' if cfg.moe else 'has no'} mixture-of-experts layers")
+    if cfg.moe is not None and (set(cfg.moe.pattern) != {"E"} or cfg.moe.first_dense):
+        # Mixtral's config.json has no way to say that some layers are dense: it would load as another model
+        raise TcatError(
+            f"export as mixtral: every layer must have experts (moe.pattern={cfg.moe.pattern!r}, "
+            f"moe.first_dense={cfg.moe.first_dense})"
+        )
     if a.qkv_bias != a.out_bias:
         raise TcatError("LLaMA's Hugging Face config has one attention_bias for q, k, v and o; this model differs")
     return {
