@@ -173,3 +173,30 @@ def test_reward_model_learns_preferences_through_the_trainer(tmp_path):
 
         a, b = model(pad([p[0] for p in test], 0)), model(pad([p[1] for p in test], 0))
     assert (a > b).float().mean() > 0.9
+
+
+def test_kl_horizon_sets_how_fast_the_coefficient_moves(tok):
+    """A PPO step adapts beta with the configured horizon (the shipped experiment shortens it so that beta catches a
+    KL overshoot within tens of steps, not hundreds)."""
+    prompts = [" ".join(t.split()[:2]) for t in _texts(16, seed=4)]
+    betas = {}
+    for horizon in (1000, 16):
+        policy, ref = _policy(tok, seed=2)
+        cfg = P.PPOConfig(steps=1, batch=4, minibatch=2, epochs=1, max_new=4, target_kl=4.0, horizon=horizon, seed=0)
+        run = P.PPO(policy, ref, tok, _vowels, prompts, cfg)
+        run.step()
+        assert run.state["kl_coef"] == pytest.approx(P.adapt_kl_coef(0.1, run.history[0]["kl"], 4.0, 4, horizon))
+        betas[horizon] = run.state["kl_coef"]
+    assert betas[16] < betas[1000] < 0.1  # KL far below its target: beta falls, 62x faster on the short horizon
+
+
+def test_rlhf_ppo_experiment_passes_its_ppo_settings_on():
+    from transformer_catalog.experiments import rlhf_ppo as E
+
+    cfg = E.Config(ppo_steps=7, ppo_batch=6, ppo_minibatch=3, ppo_epochs=5, max_new=9, kl_coef=0.3, target_kl=2.5,
+                   kl_horizon=77, ppo_lr=3e-4, seed=4)  # fmt: skip
+    got = E.ppo_config(cfg, shuffle=True)
+    want = {"steps": 7, "batch": 6, "minibatch": 3, "epochs": 5, "max_new": 9, "kl_coef": 0.3, "target_kl": 2.5,
+            "horizon": 77, "lr": 3e-4, "seed": 4, "shuffle_rewards": True, "save_every": 0}  # fmt: skip
+    assert {k: getattr(got, k) for k in want} == want
+    assert not E.ppo_config(cfg, shuffle=False).shuffle_rewards

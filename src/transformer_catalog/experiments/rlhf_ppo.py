@@ -9,13 +9,23 @@ folder; results.json keeps the numbers, the CPU seconds of each stage and sample
 Scaled down for this CPU (2 cores shared by 8 jobs; the issue's budget is 30 CPU minutes in all):
 the GPT has 4 layers of width 256 (4.2M parameters, below the issue's 5-20M), SFT sees ~9.6k snippets
 (300 steps of 32), the reward model tunes MiniLM's top 2 blocks on 3,200 training pairs (the lower 4
-and the embeddings frozen, their outputs cached), PPO runs 50 steps of 32 rollouts of <= 24 tokens (2 epochs of
-2 minibatches each, lr 5e-5). A second PPO setting (lr 2e-4, 4 epochs) was stopped at step 17 of 50: a third of
-its ratios clipped and its reward no higher at KL 4.9, and its run would not have ended before the deadline.
+and the embeddings frozen, their outputs cached), PPO runs 45 steps of 64 rollouts of <= 24 tokens (2 epochs of
+2 minibatches each, lr 1e-4), its adaptive KL coefficient starting at 0.1 with a target of 4 nats and a horizon of
+256 rollouts (beta moves <= 5% a step, so it catches an overshoot within tens of steps).
 The full setting caches its SFT and reward runs (see `_stage`), so a change of PPO settings reruns PPO only.
-Continued to 100 steps (same seed, `rlhf.stages.run_ppo` on the cached runs; not the shipped result, 170 CPU s):
-reward +1.30 and VADER judge +0.76 over SFT, but at KL 10.1 nats: with a horizon of 1000 rollouts the adaptive
-coefficient rises too slowly to hold KL at its target of 4, and responses shorten (5 tokens) to "the best! :)".
+
+PPO settings tried on the cached runs (rollout reward of SFT ~0.6; "held-out" = the 256 evaluation prompts):
+- 50 x 32 rollouts, lr 5e-5, beta 0.05, horizon 1000 (the first shipped result): held-out +0.60 at KL 4.56, judge
+  +0.14. Continued to 100 steps: +1.30, judge +0.76, but KL 10.1: beta rose too slowly to hold KL at 4, and
+  responses shortened (5 tokens) to "the best! :)".
+- lr 2e-4, 4 epochs: stopped at step 17 of 50, a third of its ratios clipped, no higher reward at KL 4.9.
+- 80 x 32, lr 1e-4, beta 0.2, horizon 128: beta fell to 0.056 while KL was under target, then KL overshot to 8
+  (rollout reward ~+0.9 over SFT there) and fell back to 3 as beta rose; stopped at step 58.
+- 45 x 64, lr 1e-4, beta 0.1, horizon 256 (shipped): rollout KL peaked at 10 (step 34) and came back to 6.3;
+  held-out +0.75 at KL 5.63, judge +0.26 (same sign, a third of the size).
+Across these the held-out reward bought per nat of KL stays near 0.13 rating unit (+0.60 at 4.56, +0.75 at
+5.63, +1.30 at 10.1): the controller and step count move a run along that line but do not lift it, so the +1.0
+target at KL <= 6 stays out of reach at this scale.
 """
 
 from __future__ import annotations
@@ -59,14 +69,15 @@ class Config:
     rm_steps: int = 200
     rm_train_pairs: int = 3200
     rm_eval: int = 0  # 0 = every held-out pair
-    ppo_steps: int = 50
-    ppo_batch: int = 32
-    ppo_minibatch: int = 16
+    ppo_steps: int = 45
+    ppo_batch: int = 64
+    ppo_minibatch: int = 32
     ppo_epochs: int = 2
     max_new: int = 24
-    kl_coef: float = 0.05
+    kl_coef: float = 0.1
     target_kl: float = 4.0
-    ppo_lr: float = 5e-5
+    kl_horizon: int = 256  # rollouts; the adaptive beta moves <= 0.2 * batch / horizon per step
+    ppo_lr: float = 1e-4
     eval_prompts: int = 256
     seed: int = 0
 
@@ -124,6 +135,17 @@ def _stage(name: str, settings: dict, tmp: Path, cached: bool, work) -> tuple[Pa
     return folder, summary, False
 
 
+def ppo_config(cfg: Config, shuffle: bool):
+    """The PPO stage's settings from the experiment's (the claim's run, or the control's with shuffled rewards)."""
+    from ..rlhf.ppo import PPOConfig
+
+    return PPOConfig(
+        steps=cfg.ppo_steps, batch=cfg.ppo_batch, minibatch=cfg.ppo_minibatch, epochs=cfg.ppo_epochs,
+        max_new=cfg.max_new, kl_coef=cfg.kl_coef, target_kl=cfg.target_kl, horizon=cfg.kl_horizon, lr=cfg.ppo_lr,
+        seed=cfg.seed, shuffle_rewards=shuffle, save_every=0,
+    )  # fmt: skip
+
+
 def _stage_cpu(folder: Path) -> float:
     import json
 
@@ -137,7 +159,6 @@ def run(cfg: Config, out) -> dict:
 
     from ..files import write_json
     from ..rlhf import stages
-    from ..rlhf.ppo import PPOConfig
     from ..rlhf.reward import RewardConfig
     from ..rlhf.sft import SFTConfig
 
@@ -169,11 +190,7 @@ def run(cfg: Config, out) -> dict:
         runs = {}
         for name, shuffle in (("ppo", False), ("control", True)):
             t = time.process_time()
-            ppo_cfg = PPOConfig(
-                steps=cfg.ppo_steps, batch=cfg.ppo_batch, minibatch=cfg.ppo_minibatch, epochs=cfg.ppo_epochs,
-                max_new=cfg.max_new, kl_coef=cfg.kl_coef, target_kl=cfg.target_kl, lr=cfg.ppo_lr, seed=cfg.seed,
-                shuffle_rewards=shuffle, save_every=0,
-            )  # fmt: skip
+            ppo_cfg = ppo_config(cfg, shuffle)
             result = stages.run_ppo(sft_dir, rm_dir, tmp / name, ppo_cfg, n_eval=cfg.eval_prompts, progress=False)
             curve = [json.loads(line) for line in (tmp / name / "metrics.jsonl").read_text().splitlines() if line]
             runs[name] = (result, curve)
