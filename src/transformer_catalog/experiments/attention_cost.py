@@ -137,7 +137,8 @@ def _measure_here(make, reps: int) -> dict:
 
 def measure(make, reps: int = 3, warm=None) -> dict:
     """{extra_mib, seconds, cpu_seconds} of the call `make()` returns, in a forked child (a fresh high-water
-    mark and an allocator that holds nothing freed by earlier measurements). `warm()`, a small call of the
+    mark; the child inherits the parent's allocator, so call this from a process with a small heap, as the CLI
+    and the benchmark do, not from a long-lived one that freed large blocks). `warm()`, a small call of the
     same code, runs here first: the libraries' code pages and lazy initialisation it touches are then
     resident before the fork and not counted as the measured call's memory."""
     import multiprocessing as mp
