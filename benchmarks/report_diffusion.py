@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SHIPPED = Path(__file__).resolve().parent.parent / "src" / "transformer_catalog" / "experiments" / "results"
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "src" / "transformer_catalog" / "experiments" / "results"
 FOLDER = SHIPPED / "diffusion-dit"
+LONG = ROOT / "benchmarks" / "results" / "diffusion_long.json"  # the longer reported model (tcat diffusion train)
 ABLATION = ("adaln-zero", "adaln", "in-context", "cross-attention")
 
 
@@ -102,5 +104,70 @@ def section(lines: list[str]) -> None:
         "![DiT samples, one class per row](src/transformer_catalog/experiments/results/diffusion-dit/diffusion-dit-samples.png)",
         "",
         "![FID-CNN against steps, guidance, and Gflops](src/transformer_catalog/experiments/results/diffusion-dit/diffusion-dit-curves.png)",
+        "",
+    ]
+    long_section(lines)
+
+
+def long_section(lines: list[str]) -> None:
+    """The longer reported model: the same DiT trained for more steps with `tcat diffusion train` (in resumed
+    chunks), then scored with `tcat diffusion evaluate`; read from benchmarks/results/diffusion_long.json."""
+    lines += ["### The longer reported model", ""]
+    if not LONG.exists():
+        lines += ["Not measured yet: benchmarks/results/diffusion_long.json is missing.", ""]
+        return
+    r = json.loads(LONG.read_text())
+    c, t, target = r["model"], r["train"], r["cas_target"]
+    lines += [
+        f"Machine: {_machine(r['machine'])}. The DiT above (adaLN-Zero, width {c['d_model']}, depth {c['depth']}, "
+        f"{c['heads']} heads, patch {c['patch']} on {c['image_size']} x {c['image_size']} pixels, "
+        f"{c['params']:,} parameters) trained for {t['steps']:,} steps of {t['batch']} images "
+        f"({t['steps'] * t['batch'] / t['n_train']:.1f} epochs; peak learning rate {t['lr']:g}, cosine schedule to "
+        f"step {t['scheduled_steps']:,}; {t['cpu_seconds']:,.0f} CPU s of training, {t['wall_seconds']:,.0f} s wall "
+        f"on a shared machine; final training loss {t['final_train_loss']:.4f}, validation loss "
+        f"{t['final_valid_loss']:.4f})"
+        + (
+            f"; the --minutes budget stopped it before the schedule's end, so the learning rate was still "
+            f"{t['last_lr']:.2g}"
+            if t["steps"] < t["scheduled_steps"]
+            else ""
+        )
+        + f". Each command ran as `{r['prefix']} ...`; in order (each later one resumes the run exactly):",
+        "",
+        *(f"    {cmd}" for cmd in t["commands"]),
+        "",
+        "| sampler | guidance | samples | FID-CNN | CAS | CPU s | command |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for e in r["evaluations"]:
+        lines.append(
+            f"| DDIM {e['steps']} | {e['guidance']:g} | {e['n_samples']:,} | {e['fid_cnn']:.1f} | {e['cas']:.3f} | "
+            f"{e['cpu_seconds']:,.0f} | `{e['command']}` |"
+        )
+    judged = [e for e in r["evaluations"] if e["guidance"] == r["cas_guidance"] and e["steps"] == r["cas_steps"]]
+    met = bool(judged) and all(e["cas"] >= target for e in judged)
+    best = max(r["evaluations"], key=lambda e: e["cas"])
+    lines += [
+        "",
+        "CAS on the way (a small check between resumed chunks): "
+        + "; ".join(
+            f"step {k['step']:,}: {k['cas']:.3f} ({k['n_samples']} samples, guidance {k['guidance']:g}, DDIM {k['steps']})"
+            for k in r["progress_checks"]
+        )
+        + ".",
+        "",
+        "FID-CNN depends on the sample count (small samples bias it upwards): compare these rows with each other "
+        "and with rows above only at equal counts.",
+        "",
+        f"CAS target {target:.2f} (guidance {r['cas_guidance']:g}, DDIM {r['cas_steps']}): "
+        + ("**met**" if met else "**not met**")
+        + (f" (CAS {judged[0]['cas']:.3f})" if judged else " (not evaluated at that setting)")
+        + "; highest CAS of any row: {:.3f} (guidance {:g}, DDIM {}), {} the target.".format(
+            best["cas"], best["guidance"], best["steps"], "meeting" if best["cas"] >= target else "also short of"
+        ),
+        "",
+        f"![Samples of the longer reported model, one class per row](benchmarks/results/{r['grid']})",
+        "",
+        f"Grid: `{r['grid_command']}`.",
         "",
     ]
