@@ -173,23 +173,9 @@ def _child(make, reps, conn) -> None:
 
 # -- decoding: per-token time at a given context ----------------------------------------------------------
 def decoder_config(mixer: str, d_model: int = 64, heads: int = 1, layers: int = 2, max_len: int = 32768 + 64):
-    from ..nn import ModelConfig
+    from .recall import small_decoder
 
-    return ModelConfig.from_dict(
-        {
-            "arch": "decoder",
-            "mixer": mixer,
-            "d_model": d_model,
-            "n_encoder_layers": 0,
-            "n_decoder_layers": layers,
-            "dropout": 0.0,
-            "attention": {"n_heads": heads, "qkv_bias": False, "out_bias": False},
-            "position": {"kind": "rope", "max_len": max_len},
-            "norm": {"kind": "rmsnorm", "bias": False, "placement": "pre", "final": True},
-            "ffn": {"d_ff": 4 * d_model, "activation": "silu", "gated": True, "bias": False},
-            "embedding": {"vocab_size": 256, "scale": False, "tie_output": True},
-        }
-    )
+    return small_decoder(mixer, d_model, heads, layers, max_len, vocab=256, d_ff=4 * d_model, tie=True)
 
 
 def decode_step(mixer: str, context: int, seed: int = 0):

@@ -89,6 +89,12 @@ def make_batch(task: Task, n: int, generator, dense: bool = False):
 
 
 def model_config(mixer: str, task: Task, d_model: int, layers: int, heads: int):
+    return small_decoder(mixer, d_model, heads, layers, task.length, task.vocab, d_ff=2 * d_model, tie=False)
+
+
+def small_decoder(mixer: str, d_model: int, heads: int, layers: int, max_len: int, vocab: int, d_ff: int, tie: bool):
+    """A LLaMA-style decoder (RoPE, RMSNorm, SwiGLU, no biases) whose sequence mixer is `mixer`: the model the
+    recall tasks and the cost harness (attention_cost.py) compare the mixers in."""
     from ..nn import ModelConfig
 
     return ModelConfig.from_dict(
@@ -100,10 +106,10 @@ def model_config(mixer: str, task: Task, d_model: int, layers: int, heads: int):
             "n_decoder_layers": layers,
             "dropout": 0.0,
             "attention": {"n_heads": heads, "qkv_bias": False, "out_bias": False},
-            "position": {"kind": "rope", "max_len": task.length},
+            "position": {"kind": "rope", "max_len": max_len},
             "norm": {"kind": "rmsnorm", "bias": False, "placement": "pre", "final": True},
-            "ffn": {"d_ff": 2 * d_model, "activation": "silu", "gated": True, "bias": False},
-            "embedding": {"vocab_size": task.vocab, "scale": False, "tie_output": False},
+            "ffn": {"d_ff": d_ff, "activation": "silu", "gated": True, "bias": False},
+            "embedding": {"vocab_size": vocab, "scale": False, "tie_output": tie},
         }
     )
 
