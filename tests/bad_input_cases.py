@@ -439,5 +439,6 @@ CASES = [
            r"model config: embedding\.logit_scale: must be positive, got 0\.0"),
           ("granite", "Granite 3.0", "residual_multiplier", "0",
            r"model config: residual_multiplier: must be positive, got 0\.0"))],
+    # -- the course (issue 17) -------------------------------------------------------------------------
 ]
 # fmt: on
