@@ -1,0 +1,224 @@
+"""Summarisation: a tcat encoder-decoder learns a function's one-line docstring summary from the
+docstring's body (data/docstrings.py: CPython's standard library, split by module), trained by the
+one trainer (train/trainer.py) with the translation objective (objectives/seq2seq.py); scored by
+ROUGE-L F1 (rouge-score, Porter stemming) beside the lead-sentence baseline (the body's first
+sentence as its own summary), with a paired bootstrap interval on the difference.
+
+A body longer than the model's context is cut to its first max_len - 1 tokens (the encoder's </s>
+takes the last position): summaries are mostly about a docstring's beginning, and dropping long
+bodies would drop the pairs with the most to summarise. A target that does not fit is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from ..errors import TcatError
+
+DATA = "docstrings"
+
+
+def make_summary_task(vocab_size: int, max_len: int, tokenizer=None, root: str | None = None):
+    """A Task (train/tasks.py) over the docstring pairs' train and valid splits, one BPE vocabulary
+    learned from the training split's bodies and summaries."""
+    from ..data.docstrings import load_pairs, split_pairs
+    from ..data.tokenizer import train_bpe
+    from ..objectives import make_objective
+    from ..objectives.base import Vocab
+    from ..train.tasks import Task
+
+    splits = split_pairs(load_pairs(root))
+    if tokenizer is None:
+        tokenizer = train_bpe([p.src for p in splits["train"]] + [p.tgt for p in splits["train"]], vocab_size)
+
+    def encode(pairs):
+        srcs = tokenizer.encode_batch([p.src for p in pairs])
+        tgts = tokenizer.encode_batch([p.tgt for p in pairs])
+        return [(s[: max_len - 1], t) for s, t in zip(srcs, tgts) if len(t) + 1 <= max_len]
+
+    vocab = Vocab(tokenizer.vocab_size, pad=tokenizer.pad_id, bos=tokenizer.bos_id, eos=tokenizer.eos_id)
+    meta = {"name": "summarise", "data": DATA, "python": ".".join(map(str, sys.version_info[:3]))}
+    if root is not None:
+        meta["root"] = str(root)
+    return Task(
+        name="summarise",
+        objective=make_objective("translate", vocab, max_len=max_len),
+        train=encode(splits["train"]),
+        valid=encode(splits["valid"]),
+        pad_id=tokenizer.pad_id,
+        vocab_size=tokenizer.vocab_size,
+        tokenizer=tokenizer,
+        meta=meta,
+    )
+
+
+def train_summariser(
+    out: str,
+    model: str = "transformer-tiny",
+    train: dict | None = None,
+    vocab: int = 4000,
+    max_len: int = 128,
+    resume: bool = False,
+    root: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train (or with `resume`, continue) a summariser into `out`; `train`: TrainConfig fields.
+    Returns the final state: step, CPU seconds, validation loss, checkpoint folder."""
+    import torch
+
+    from ..catalog.specs import resolve
+    from ..files import output_dir
+    from ..nn.model import build_model
+    from ..train.checkpoint import read_config
+    from ..train.setup import check_out, train_config
+    from ..train.trainer import Trainer
+
+    cpu0 = time.process_time()
+    ckpt = Path(out) / "checkpoint"
+    if resume:
+        from ..data.tokenizer import Tokenizer
+
+        if not (ckpt / "trainer_state.json").is_file():
+            raise TcatError(f"{out}: nothing to resume (no checkpoint/trainer_state.json); drop --resume to start")
+        folder, meta, model_cfg = read_config(ckpt)
+        if meta.get("task", {}).get("name") != "summarise":
+            raise TcatError(f"{folder}: not a summariser run (task {meta.get('task', {}).get('name')!r})")
+        values = {**meta["train"], **(train or {})}
+        cfg = train_config(values, model_cfg)
+        tok = Tokenizer.load(folder / "tokenizer.json")
+        task = make_summary_task(
+            model_cfg.embedding.vocab_size, model_cfg.position.max_len, tok, meta["task"].get("root")
+        )
+    else:
+        check_out(Path(out))
+        base = resolve(model).config
+        if base.arch != "encoder-decoder":
+            raise TcatError(f"--model {model}: summarisation needs an encoder-decoder, not {base.arch}")
+        base = base.replace(**{"position.max_len": max(max_len, 8)})
+        task = make_summary_task(vocab, max_len, root=root)
+        model_cfg = base.replace(**{"embedding.vocab_size": task.vocab_size, "embedding.pad_id": task.pad_id})
+        cfg = train_config({"bf16": "off", **(train or {})}, model_cfg)
+    torch.manual_seed(cfg.seed)
+    net = build_model(model_cfg)
+    trainer = Trainer(net, task, cfg, out, progress=progress, run_meta={"model": model, "max_len": max_len})
+    if resume:
+        trainer.resume()
+    else:
+        output_dir(Path(out))
+    state = trainer.fit()
+    return {
+        "step": state["step"],
+        "train_pairs": len(task.train),
+        "valid_pairs": len(task.valid),
+        "elapsed_s": round(state["elapsed"], 1),
+        "cpu_s": round(time.process_time() - cpu0, 1),
+        "valid_loss": round(trainer.evaluate(), 4),
+        "checkpoint": str(trainer.ckpt),
+    }
+
+
+def rouge_l(hyps: list[str], refs: list[str]) -> list[float]:
+    """ROUGE-L F1 per pair (rouge-score, Porter stemmer), x100."""
+    try:
+        from rouge_score import rouge_scorer
+    except ImportError:
+        raise TcatError("ROUGE needs rouge-score: pip install 'transformer-catalog[apps]' (or rouge-score)") from None
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return [100 * scorer.score(r, h)["rougeL"].fmeasure for h, r in zip(hyps, refs)]
+
+
+def paired_bootstrap(a: list[float], b: list[float], n: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% interval of mean(a) - mean(b) over resamples of the same pairs."""
+    rng = random.Random(seed)
+    k = len(a)
+    diffs = sorted(sum(a[i] - b[i] for i in (rng.randrange(k) for _ in range(k))) / k for _ in range(n))
+    return round(diffs[int(0.025 * n)], 2), round(diffs[int(0.975 * n) - 1], 2)
+
+
+def summarise_texts(model, tok, texts: list[str], beam: int = 1, max_new_tokens: int = 48) -> list[str]:
+    """One summary per text (sources beyond the model's context are cut: see the module docstring)."""
+    from .translation import translate_batch
+
+    return translate_batch(model, tok, texts, beam, 0.6, max_new_tokens=max_new_tokens)
+
+
+def evaluate_summariser(
+    checkpoint: str,
+    split: str = "test",
+    beam: int = 1,
+    limit: int = 0,
+    batch_size: int = 32,
+    root: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """ROUGE-L of the model's summaries and of the lead sentence on a split, every hypothesis kept."""
+    import torch
+
+    from ..data.docstrings import lead_sentence, load_pairs, split_pairs
+    from ..train.checkpoint import load_model
+
+    model, meta, tok = load_model(checkpoint)
+    if tok is None or model.config.arch != "encoder-decoder" or meta.get("task", {}).get("name") != "summarise":
+        raise TcatError(f"{checkpoint}: not a summariser checkpoint (train one with tcat summarise train)")
+    pairs = split_pairs(load_pairs(root or meta["task"].get("root")))[split]
+    if limit:
+        pairs = pairs[:limit]
+    if not pairs:
+        raise TcatError(f"the {split} split of the docstring pairs is empty")
+    cpu0, order = time.process_time(), sorted(range(len(pairs)), key=lambda i: len(pairs[i].src))
+    hyps = [""] * len(pairs)
+    from rich.progress import Progress
+
+    with Progress(disable=not progress) as bar, torch.no_grad():
+        job = bar.add_task(f"summarising {len(pairs)} {split} docstrings", total=len(pairs))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            for i, h in zip(idx, summarise_texts(model, tok, [pairs[i].src for i in idx], beam)):
+                hyps[i] = h
+            bar.advance(job, len(idx))
+    refs = [p.tgt for p in pairs]
+    leads = [lead_sentence(p.src) for p in pairs]
+    ours, base = rouge_l(hyps, refs), rouge_l(leads, refs)
+    state_file = Path(checkpoint) / "trainer_state.json"
+    if not state_file.is_file():
+        state_file = Path(checkpoint) / "checkpoint" / "trainer_state.json"
+    training = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    training.pop("optimizer_param_groups", None)
+    cfg = model.config
+    return {
+        "model": {
+            "params": sum(p.numel() for p in model.parameters()),
+            "d_model": cfg.d_model,
+            "layers": [cfg.n_encoder_layers, cfg.n_decoder_layers],
+            "vocab": cfg.embedding.vocab_size,
+            "max_len": cfg.position.max_len,
+        },
+        "training": training,
+        "python": meta["task"].get("python"),
+        "split": split,
+        "pairs": len(pairs),
+        "beam": beam,
+        "rouge_l": round(sum(ours) / len(ours), 2),
+        "lead_rouge_l": round(sum(base) / len(base), 2),
+        "difference_ci95": paired_bootstrap(ours, base),
+        "decode_cpu_s": round(time.process_time() - cpu0, 1),
+        "examples": [
+            {"ref": p.ref, "body": p.src[:300], "summary": p.tgt, "model": h, "lead": lead}
+            for p, h, lead in list(zip(pairs, hyps, leads))[:8]
+        ],
+        "hypotheses": hyps,
+    }
+
+
+__all__ = [
+    "evaluate_summariser",
+    "make_summary_task",
+    "paired_bootstrap",
+    "rouge_l",
+    "summarise_texts",
+    "train_summariser",
+]
