@@ -183,9 +183,9 @@ def evaluate_summariser(
     refs = [p.tgt for p in pairs]
     leads = [lead_sentence(p.src) for p in pairs]
     ours, base = rouge_l(hyps, refs), rouge_l(leads, refs)
-    state_file = Path(checkpoint) / "trainer_state.json"
-    if not state_file.is_file():
-        state_file = Path(checkpoint) / "checkpoint" / "trainer_state.json"
+    from ..train.checkpoint import resolve
+
+    state_file = resolve(checkpoint) / "trainer_state.json"
     training = json.loads(state_file.read_text()) if state_file.is_file() else {}
     training.pop("optimizer_param_groups", None)
     cfg = model.config

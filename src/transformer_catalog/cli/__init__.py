@@ -13,10 +13,24 @@ import os
 import sys
 
 from ..errors import TcatError
-from . import apps, attention, catalog, decode, diffusion, inspect, models, rlhf, train
+from . import (
+    apps,
+    attention,
+    catalog,
+    decode,
+    diffusion,
+    inspect,
+    models,
+    multiclass,
+    ner,
+    pipeline,
+    rlhf,
+    setfit,
+    train,
+)
 from .options import Help, Skipped
 
-GROUPS = (catalog, models, train, decode, apps, inspect, attention, diffusion, rlhf)
+GROUPS = (catalog, models, train, decode, apps, inspect, attention, diffusion, rlhf, ner, setfit, multiclass, pipeline)
 
 
 class _Parser(argparse.ArgumentParser):
