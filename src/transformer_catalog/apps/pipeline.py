@@ -230,6 +230,11 @@ def pipeline(task: str, model: str | Path | None = None, *, batch_size: int = 32
         raise TcatError(
             f"the {task} pipeline takes no option {', '.join(extra)} (it takes: {', '.join(allowed) or 'none'})"
         )
+    if options.get("labels") is not None or options.get("descriptions"):  # checked before an encoder is loaded
+        from .zero_shot import check_descriptions, check_labels
+
+        labels = check_labels(options["labels"]) if options.get("labels") is not None else None
+        check_descriptions(options.get("descriptions"), labels)
     if task == "sentiment":
         from .zero_shot import SENTIMENT_DESCRIPTIONS
 

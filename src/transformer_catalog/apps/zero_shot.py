@@ -54,14 +54,23 @@ def check_labels(labels: list[str]) -> list[str]:
     return labels
 
 
+def check_descriptions(descriptions: dict | None, labels: list[str] | None) -> dict:
+    """{label: description or [descriptions]}; every label described must be a candidate (when known)."""
+    descriptions = descriptions or {}
+    unknown = sorted(set(descriptions) - set(labels)) if labels is not None else []
+    if unknown:
+        raise TcatError(f"descriptions given for labels that are not candidates: {', '.join(unknown)}")
+    empty = sorted(k for k, v in descriptions.items() if not v or (isinstance(v, str) and not v.strip()))
+    if empty:
+        raise TcatError(f"empty description for label {', '.join(empty)}")
+    return descriptions
+
+
 def label_matrix(encoder, labels: list[str], descriptions: dict | None = None, template: str = "{}") -> torch.Tensor:
     """(n_labels, d) unit vectors: each label's descriptions (or its name) through `template`, averaged."""
     if "{}" not in template:
         raise TcatError(f"hypothesis template {template!r} has no {{}} where the label goes")
-    descriptions = descriptions or {}
-    unknown = sorted(set(descriptions) - set(labels))
-    if unknown:
-        raise TcatError(f"descriptions given for labels that are not candidates: {', '.join(unknown)}")
+    descriptions = check_descriptions(descriptions, labels)
     rows = []
     for label in labels:
         texts = descriptions.get(label) or [label]
