@@ -64,10 +64,10 @@ def _package(root: Path, objects: dict, compressed: int = 1, kind: bytes = b"Z")
 @pytest.fixture
 def fresh(monkeypatch):
     rpackage._index.cache_clear()
-    rpackage.r_object.cache_clear()
+    rpackage._object.cache_clear()
     yield monkeypatch
     rpackage._index.cache_clear()
-    rpackage.r_object.cache_clear()
+    rpackage._object.cache_clear()
 
 
 @pytest.mark.parametrize("compressed,kind", [(1, b""), (3, b"Z"), (2, b"2"), (3, b"1"), (3, b"0")])

@@ -136,7 +136,7 @@ def predict(model: nn.Module, rows, encode, pad_id: int) -> list[int]:
     return out
 
 
-def classify(
+def classify_predictions(
     data: dict,
     model: str,
     epochs: float = 3.0,
@@ -144,10 +144,9 @@ def classify(
     max_len: int = 128,
     seed: int = 0,
     progress: bool = True,
-) -> dict:
-    """Train `model` on data["train"] (select on "valid"), report on "test"."""
+) -> tuple[list[int], dict]:
+    """Train `model` on data["train"] (select on "valid"); its predictions on "test" and what it recorded."""
     torch.manual_seed(seed)
-    gold = [y for _, y in data["test"]]
     n_classes = max(y for _, y in data["train"]) + 1
     extra: dict = {}
     if model == "tfidf":
@@ -185,6 +184,21 @@ def classify(
             progress=progress,
         )
         extra["params"] = sum(p.numel() for p in net.parameters())
-    if len(pred) != len(gold):
+    if len(pred) != len(data["test"]):
         raise TcatError("internal error: prediction count differs from the test set")
+    return pred, extra
+
+
+def classify(
+    data: dict,
+    model: str,
+    epochs: float = 3.0,
+    lr: float = 0.0,
+    max_len: int = 128,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Train `model` on data["train"] (select on "valid"), report on "test"."""
+    gold = [y for _, y in data["test"]]
+    pred, extra = classify_predictions(data, model, epochs, lr, max_len, seed, progress)
     return {"model": model, **scores(pred, gold), "test": len(gold), **extra}

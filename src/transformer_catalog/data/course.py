@@ -186,7 +186,8 @@ _LOADERS = {"vader-domains": _vader, "austen": _austen, "kjv-genre": _kjv, "fine
 
 
 @functools.cache
-def _load(name: str) -> dict[str, tuple[tuple[str, str], ...]]:
+def _load(name: str, where: str) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Cached per R library folder (`where`), so a changed TCAT_R_LIBRARY is read again."""
     return {k: tuple(v) for k, v in _LOADERS[name]().items()}
 
 
@@ -196,7 +197,29 @@ def load_dataset(name: str, sample: bool = False) -> dict[str, list[tuple[str, s
         raise TcatError(f"unknown dataset {name!r}: use {', '.join(DATASETS)}")
     if sample:
         return load_sample(name)
-    return {k: list(v) for k, v in _load(name).items()}
+    from .rpackage import library
+
+    return {k: list(v) for k, v in _load(name, str(library())).items()}
+
+
+def parse_labelled(text: str, source: str, seed: int = 0) -> dict[str, list[tuple[str, str]]]:
+    """A user's set: one `label<TAB>text` per line; a seeded tenth each for valid and test (at least one)."""
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
+            raise TcatError(f"{source}:{n}: expected label<TAB>text (one tab, both non-empty)")
+        label, body = fields
+        rows.append((body.strip(), label.strip()))
+    if len(rows) < 30:  # the tcat BERT's MLM pretraining splits the training texts again
+        raise TcatError(
+            f"{source}: {len(rows)} labelled texts are too few to split into train, valid and test (need 30)"
+        )
+    random.Random(seed).shuffle(rows)
+    k = max(1, len(rows) // 10)
+    return {"train": rows[2 * k :], "valid": rows[k : 2 * k], "test": rows[:k]}
 
 
 def load_sample(name: str) -> dict[str, list[tuple[str, str]]]:

@@ -102,12 +102,16 @@ def _decompress(blob: bytes, compressed: int, what: str) -> bytes:
     return out
 
 
-@functools.cache
 def r_object(package: str, name: str):
     """One data object, converted by rdata (a data.frame becomes a pandas DataFrame, a character vector a
-    NumPy array of str). Cached: the callers treat it as read-only."""
-    folder = library() / package
-    variables, compressed = _index(package, str(folder))
+    NumPy array of str). Cached per library folder: the callers treat it as read-only."""
+    return _object(package, name, str(library() / package))
+
+
+@functools.cache
+def _object(package: str, name: str, where: str):
+    folder = Path(where)
+    variables, compressed = _index(package, where)
     if name not in variables:
         raise TcatError(f"R package {package} has no data object {name!r} (it has {len(variables)}: see r_objects)")
     offset, length = variables[name]
