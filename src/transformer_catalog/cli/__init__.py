@@ -26,11 +26,15 @@ from . import (
     pipeline,
     rlhf,
     setfit,
+    topics,
     train,
 )
 from .options import Help, Skipped
 
-GROUPS = (catalog, models, train, decode, apps, inspect, attention, diffusion, rlhf, ner, setfit, multiclass, pipeline)
+GROUPS = (
+    catalog, models, train, decode, apps, inspect, attention, diffusion, rlhf, ner, setfit, multiclass, pipeline,
+    topics,
+)  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
