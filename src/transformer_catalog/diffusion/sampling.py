@@ -3,7 +3,8 @@
 Both steps first estimate the clean image from the predicted noise, x0 = (x_t - sqrt(1 - abar_t) eps) /
 sqrt(abar_t), clipped to the data range [-1, 1], then
   DDPM  x_prev = posterior mean of q(x_prev | x_t, x0) + sqrt(posterior variance) z   (Ho et al., eq. 6-7)
-  DDIM  x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z, with
+  DDIM  x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z, where eps is the noise
+        x_t implies given the clipped x0, (x_t - sqrt(abar_t) x0) / sqrt(1 - abar_t), and
         sigma = eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t / abar_prev)   (Song et al., eq. 12, 16)
 With fewer steps than training timesteps, t_prev is the next timestep visited and beta_t becomes
 1 - abar_t / abar_prev (respacing). Classifier-free guidance (Ho & Salimans 2022) runs the model with
@@ -59,6 +60,12 @@ def ddim_step(
     deterministic, eta = 1 has DDPM's variance."""
     a, a_prev = schedule.abar(t), schedule.abar(t_prev)
     x0 = predict_x0(schedule, eps, t, x, clip)
+    if clip is not None:
+        # the noise that x_t implies given the clipped x0: DDIM moves along the line through both, so the step
+        # must use this one, not the raw prediction (guided-diffusion and DiT do so; diffusers with
+        # use_clipped_model_output). Clipped x0 with the raw eps shrinks every step where the clip bites:
+        # the samples lost contrast, and more steps or guidance made them worse.
+        eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
     sigma = eta * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)).sqrt()
     out = a_prev.sqrt() * x0 + (1 - a_prev - sigma**2).sqrt() * eps
     if eta > 0:
