@@ -71,6 +71,30 @@ def test_answer_hits_need_every_digit(hay):
     assert passkey.answer_loss_and_hits(logits, ids)[1][2]
 
 
+def test_diagnosis_counts_first_digits_repeats_and_distractors(hay):
+    vocab, train, _, _, _ = hay
+    ids, _ = passkey.batch("niah-multikey", 6, 400, train, vocab, torch.Generator().manual_seed(5))
+    logits = torch.nn.functional.one_hot(ids[:, 1:], vocab.size).float() * 20  # a perfect predictor
+    texts = [vocab.decode(row.tolist()) for row in ids]
+    repeated = sum(passkey.has_repeat(t[-passkey.ANSWER_DIGITS :]) for t in texts)
+    assert passkey.diagnose(logits, ids, vocab) == {
+        "samples": 6, "hits": 6, "first_digit": 6, "repeated": repeated, "repeated_hits": repeated,
+        "distractor_first": 0,
+    }  # fmt: skip
+    # sample 0 answers with a distractor's first digit, sample 1 with a digit no needle starts with
+    numbers = re.findall(r"is (\d{5})\. ", texts[0])
+    answer = texts[0][-passkey.ANSWER_DIGITS :]
+    other = next(n[0] for n in numbers if n[0] != answer[0])
+    first = -passkey.ANSWER_DIGITS
+    logits[0, first] = torch.nn.functional.one_hot(torch.tensor(vocab.index[other]), vocab.size).float() * 20
+    starts = {n[0] for n in re.findall(r"is (\d{5})\. ", texts[1])}
+    free = next(d for d in "0123456789" if d not in starts)
+    logits[1, first] = torch.nn.functional.one_hot(torch.tensor(vocab.index[free]), vocab.size).float() * 20
+    counts = passkey.diagnose(logits, ids, vocab)
+    assert (counts["hits"], counts["first_digit"], counts["distractor_first"]) == (4, 4, 1)
+    assert passkey.has_repeat("12321") and not passkey.has_repeat("12345")
+
+
 def test_impossible_samples_are_refused(hay):
     vocab, train, _, _, _ = hay
     g = torch.Generator().manual_seed(0)
@@ -117,7 +141,10 @@ def test_rebuilt_models_keep_the_weights_and_scale_only_the_positions():
         ({"factor": -1.0}, "factor must be positive"),
         ({"finetune_steps": 1001}, "over the 1,000 steps"),
         ({"finetune": ["rope2"]}, "unknown scaling 'rope2'"),
-        ({"train_len": 128}, "train_len and finetune_len >= 256"),
+        ({"train_len": 128, "short_steps": 0}, "train_len and finetune_len >= 256"),
+        ({"short_len": 128}, "short_len=128 must be in \\[256, train_len\\]"),
+        ({"short_len": 512}, "short_len=512 must be in"),
+        ({"short_steps": 30}, "short_steps=30 under steps=30"),
     ],
 )
 def test_impossible_settings_are_refused_before_anything_is_written(tmp_path, change, match):
@@ -149,4 +176,41 @@ def test_tiny_run_writes_every_table_and_the_verdict(tmp_path):
         and m["none_at_1x"] == lc.mean_by_length(tables["none"])[str(cfg.train_len)]
     )
     assert results["claim_holds"] == (m["best_finetuned_at_4x"] >= lc.TARGET)
+    saved = json.loads((tmp_path / "out" / "accuracy.json").read_text())
+    assert set(saved["diagnosis_at_1x"]) == set(passkey.TASKS)
+    assert all(d["samples"] == cfg.eval_samples for d in saved["diagnosis_at_1x"].values())
+    assert saved["means_all_tasks"]["none"] == lc.mean_by_length(tables["none"], passkey.TASKS)
+    for name, per_task in saved["effective_length_per_task"].items():
+        assert per_task == {t: lc.effective_length(a) for t, a in tables[name].items()}
+        assert m[f"{name}_effective_length_all_tasks"] == lc.effective_length(saved["means_all_tasks"][name])
     assert (results.get("miss") is None) == (results["claim_holds"] and results["control_fails"])
+
+
+def test_the_curriculum_trains_short_first_then_at_train_len(monkeypatch, hay):
+    from transformer_catalog.experiments import long_context as lc
+    from transformer_catalog.nn import build_model
+
+    vocab, train, _, _, _ = hay
+    seen, real = [], lc._mixed_batch
+
+    def recording(cfg, n, length, haystack, vocab, g):
+        seen.append(length)
+        return real(cfg, n, length, haystack, vocab, g)
+
+    monkeypatch.setattr(lc, "_mixed_batch", recording)
+    cfg = lc.Config.tiny()
+    model = build_model(lc.model_config(cfg, vocab.size))
+    lc.train(model, cfg, 5, 320, 2, 1e-3, train, vocab, 0, "t", short=(256, 3))
+    assert seen == [256, 256, 256, 320, 320]
+    seen.clear()
+    lc.train(model, cfg, 2, 320, 2, 1e-3, train, vocab, 0, "t")  # no curriculum: train_len throughout
+    assert seen == [320, 320]
+
+
+def test_the_claim_reads_passkey_and_niah_and_ruler_reads_all_three():
+    from transformer_catalog.experiments import long_context as lc
+
+    acc = {"passkey": {"512": 1.0, "1024": 0.8}, "niah": {"512": 0.9, "1024": 0.6}, "niah-multikey": {"512": 0.0,
+           "1024": 0.3}}  # fmt: skip
+    assert lc.mean_by_length(acc) == pytest.approx({"512": 0.95, "1024": 0.7})
+    assert lc.mean_by_length(acc, passkey.TASKS) == pytest.approx({"512": 1.9 / 3, "1024": 1.7 / 3})

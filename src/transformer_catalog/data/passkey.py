@@ -133,3 +133,36 @@ def answer_loss_and_hits(logits: Tensor, ids: Tensor) -> tuple[Tensor, Tensor]:
     target = ids[:, -ANSWER_DIGITS:]
     loss = torch.nn.functional.cross_entropy(pred.reshape(-1, pred.size(-1)), target.reshape(-1))
     return loss, (pred.argmax(-1) == target).all(-1)
+
+
+def has_repeat(answer: str) -> bool:
+    """Whether a digit occurs twice in the answer (copying it needs more than the previous digit)."""
+    return len(set(answer)) < len(answer)
+
+
+def diagnose(logits: Tensor, ids: Tensor, vocab: CharVocab) -> dict:
+    """Why a model misses, for one task's batch (the logits over ids[:, :-1]): counts of samples,
+    of hits, of a right first digit, of answers with a repeated digit and their hits, and of wrong
+    first digits that are the first digit of another needle's number (a distractor picked)."""
+    pred = logits[:, -ANSWER_DIGITS:].argmax(-1)
+    target = ids[:, -ANSWER_DIGITS:]
+    hit = (pred == target).all(-1)
+    out = dict.fromkeys(("samples", "hits", "first_digit", "repeated", "repeated_hits", "distractor_first"), 0)
+    for i in range(ids.size(0)):
+        text = vocab.decode(ids[i].tolist())
+        answer = text[-ANSWER_DIGITS:]
+        first = vocab.decode([int(pred[i, 0])])
+        others = {n[0] for n in _needle_numbers(text[:-ANSWER_DIGITS]) if n != answer}
+        out["samples"] += 1
+        out["hits"] += int(hit[i])
+        out["first_digit"] += int(first == answer[0])
+        out["repeated"] += int(has_repeat(answer))
+        out["repeated_hits"] += int(has_repeat(answer) and bool(hit[i]))
+        out["distractor_first"] += int(first != answer[0] and first in others)
+    return out
+
+
+def _needle_numbers(text: str) -> list[str]:
+    import re
+
+    return re.findall(rf"is (\d{{{ANSWER_DIGITS}}})\. ", text)  # every needle: "... is NUMBER. "
