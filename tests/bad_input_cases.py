@@ -482,5 +482,16 @@ CASES = [
     ("summarise-steps", ["summarise", "train", "--out", "o", "--steps", "0"], r"argument --steps: .*out of range"),
     ("summarise-evaluate-not-summariser", ["summarise", "evaluate", "run"], r"run: not a summariser checkpoint"),
     ("summarise-evaluate-missing", ["summarise", "evaluate", "nowhere"], r"nowhere: no such checkpoint folder"),
+    # C2: tcat setfit
+    ("setfit-fewer-examples-than-asked", ["setfit", "--data", "vader-domains", "--sample", "--per-class", "8", "13"],
+     r"training split: label amazon has 12 example\(s\), fewer than the 13 per class asked"),
+    ("setfit-data-missing", ["setfit", "--data", "vader-domains"],
+     r"VADER's rated sets are not installed .*run python -m transformer_catalog\.rlhf\.pairs"),
+    ("setfit-unknown-data", ["setfit", "--data", "imdb"], r"unknown data 'imdb': use vader-domains"),
+    ("setfit-movies-sample", ["setfit", "--data", "vader-movies", "--sample"], r"vader-movies has no in-repo sample"),
+    ("setfit-methods", ["setfit", "--methods", "setfit,prompting"], r"--methods 'setfit,prompting': use a comma"),
+    ("setfit-per-class", ["setfit", "--per-class", "1"], r"argument --per-class: .*out of range"),
+    ("setfit-seeds", ["setfit", "--seeds", "0"], r"argument --seeds: .*out of range"),
+    ("setfit-precision", ["setfit", "--precision", "fp8"], r"argument --precision: invalid choice: 'fp8'"),
 ]
 # fmt: on
