@@ -1,0 +1,122 @@
+"""BENCHMARKS.md section for issue 17 item 1 (benchmarks/results/multiclass_<set>.json, one `tcat multiclass`
+run per set, so that a set finished is shipped even if a later one is not):
+five models x the course's four sets, macro-F1 with 95% bootstrap intervals, the CPU seconds of each run,
+and, from the paired bootstrap differences, where a pre-Transformer baseline wins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+NAMES = {
+    "tfidf": "TF-IDF (words + pairs) + logistic regression",
+    "word2vec": "Word2Vec (CBOW, trained here) averaged + logistic regression",
+    "bilstm": "BiLSTM (BPE 8K)",
+    "minilm": "all-MiniLM-L6-v2, fine-tuned",
+    "bert-mlm": "tcat BERT, MLM-pretrained here on the set's training texts, fine-tuned",
+}
+SETS = {
+    "vader-domains": "VADER 4-domain (source of a snippet)",
+    "austen": "Austen 6-novel (4-line passage)",
+    "kjv-genre": "KJV genre (3-verse passage, 8 genres)",
+    "fine-food": "fine-food reviews (great / other)",
+}
+BASELINES = ("tfidf", "word2vec", "bilstm")
+
+
+def _machine(m: dict) -> str:
+    return f"{m['cpu']} ({', '.join(m.get('isa', [])) or 'no avx2/avx512/amx flags'}), torch {m['torch']}"
+
+
+def _verdict(name: str, model: str, r: dict) -> str | None:
+    """One sentence on the best baseline against `model`, from the paired bootstrap difference."""
+    rows = r["models"]
+    if model not in rows:
+        return None
+    base = max((b for b in BASELINES if b in rows), key=lambda b: rows[b]["macro_f1"], default=None)
+    key = f"{model}-{base}"
+    if base is None or key not in r["versus"]:
+        return None
+    d = r["versus"][key]
+    lo, hi = d["ci95"]
+    lead = f"{d['difference']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    if hi < 0:
+        return f"**{SETS.get(name, name)}: {NAMES[base].split(' (')[0]} beats {model}** ({model} minus it: {lead})."
+    if lo > 0:
+        return f"{SETS.get(name, name)}: {model} beats the best baseline, {base} ({lead})."
+    return f"{SETS.get(name, name)}: {model} and the best baseline, {base}, are within noise ({lead})."
+
+
+def section(lines: list[str]) -> None:
+    lines += ["## Multi-class text classification: five models on the course's sets (issue 17)", ""]
+    runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("multiclass_*.json"))]
+    runs = sorted(runs, key=lambda r: [*SETS, *r["datasets"]].index(next(iter(r["datasets"]))))
+    if not runs:
+        lines += [
+            "Not measured yet: run `tcat multiclass --data SET --json benchmarks/results/multiclass_SET.json`.",
+            "",
+        ]
+        return
+    sets = {k: v for r in runs for k, v in r["datasets"].items()}
+    s, r = runs[0]["settings"], runs[0]
+    models = [m for m in NAMES if any(m in d["models"] for d in sets.values())]
+    lines += [
+        f"Machine: {_machine(r['machine'])}, {r['threads']} thread(s); "
+        f"{sum(x['cpu_seconds'] for x in runs):,.0f} CPU s in all "
+        f"({sum(x['wall_seconds'] for x in runs):,.0f} s wall on a shared machine). Commands:",
+        "```",
+        *[x["command"] for x in runs],
+        "```",
+        "",
+        "Macro-F1 on each set's test split (the same split for every model), with the 95% percentile bootstrap "
+        f"interval ({s['bootstrap']:,} resamples of the test texts, the same resamples for every model):",
+        "",
+        "| model | " + " | ".join(f"{SETS.get(n, n)} ({d['test']:,} test)" for n, d in sets.items()) + " |",
+        "|---|" + "---:|" * len(sets),
+    ]
+    for m in models:
+        cells = []
+        for d in sets.values():
+            x = d["models"].get(m)
+            if x is None:
+                cells.append("—")
+                continue
+            value = f"{x['macro_f1']:.3f}"
+            cells.append(f"{'**' + value + '**' if d['best'] == m else value} [{x['ci95'][0]:.3f}, {x['ci95'][1]:.3f}]")
+        lines.append(f"| {NAMES[m]} | " + " | ".join(cells) + " |")
+    lines += ["", "CPU seconds per run (training and scoring; the BERT's includes its MLM pretraining):", ""]
+    lines += ["| model | " + " | ".join(sets) + " |", "|---|" + "---:|" * len(sets)]
+    for m in models:
+        row = [f"{d['models'][m]['cpu_s']:,.0f}" if m in d["models"] else "—" for d in sets.values()]
+        lines.append(f"| {m} | " + " | ".join(row) + " |")
+    capped = [f"{n} {d['models'][m]['train']:,} of {d['train']:,}" for n, d in sets.items() for m in ("minilm",)
+              if m in d["models"] and d["models"][m]["train"] < d["train"]]  # fmt: skip
+    bert = next((d["models"]["bert-mlm"] for d in sets.values() if "bert-mlm" in d["models"]), None)
+    lines += [
+        "",
+        f"Settings: {s['epochs']:g} fine-tuning epochs (the best validation epoch kept, validation capped at "
+        f"{s['max_valid']:,} texts), {s['max_len']} tokens per text; learning rates MiniLM {s['lr_minilm']:g}, "
+        f"BERT {s['lr_bert']:g}, BiLSTM {s['lr_bilstm']:g}. TF-IDF and Word2Vec ({s['w2v_dim']} dimensions, "
+        f"{s['w2v_epochs']} epochs) train on the whole training split"
+        + (
+            f"; the BiLSTM, MiniLM and BERT on a seeded subset of at most {s['max_train']:,} texts "
+            f"({', '.join(capped)}) to fit the CPU budget"
+            if s["max_train"]
+            else ""
+        )
+        + ".",
+    ]
+    if bert:
+        lines += [
+            "",
+            f"The tcat BERT is the catalog's BERT at tiny scale with `{' '.join('--set ' + x for x in s['bert_set'])}` "
+            f"({bert['params'] / 1e6:.2f}M parameters with its head), pretrained with MLM for {s['bert_steps']} steps "
+            f"on each set's own training texts (labels unused; a BPE of {s['bert_vocab']:,} learnt from them), "
+            "then fine-tuned like MiniLM: a small model pretrained on little text, not a reproduction of BERT-base.",
+        ]
+    verdicts = [v for n, d in sets.items() for m in ("minilm", "bert-mlm") if (v := _verdict(n, m, d))]
+    if verdicts:
+        lines += ["", "Where a baseline wins (paired bootstrap difference, Transformer minus the best baseline):", ""]
+        lines += [f"- {v}" for v in verdicts]
+    lines.append("")
