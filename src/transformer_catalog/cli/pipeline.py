@@ -31,6 +31,12 @@ def _descriptions(items: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def _machine() -> dict:
+    from ..experiments.base import machine
+
+    return machine()
+
+
 def cmd_pipeline(args) -> None:
     from ..apps.pipeline import canonical_task
 
@@ -43,6 +49,8 @@ def cmd_pipeline(args) -> None:
         from ..apps.zero_shot import zero_shot_benchmark
 
         result = zero_shot_benchmark(args.model or "minilm", sample=args.sample, progress=not args.quiet)
+        flags = (f" --model {args.model}" if args.model else "") + (" --sample" if args.sample else "")
+        result |= {"command": f"tcat pipeline zero-shot-classification --evaluate{flags}", "machine": _machine()}
         print(json.dumps({k: v for k, v in result.items() if k != "descriptions"}))
         write_json(args.json, result)
         return
@@ -88,6 +96,10 @@ def cmd_summarise_evaluate(args) -> None:
     from ..apps.summarise import evaluate_summariser
 
     result = evaluate_summariser(args.run, args.split, args.beam, args.limit, progress=not args.quiet)
+    flags = (f" --split {args.split}" if args.split != "test" else "") + (
+        f" --beam {args.beam}" if args.beam > 1 else ""
+    )
+    result |= {"command": f"tcat summarise evaluate {args.run}{flags}", "machine": _machine()}
     shown = {k: v for k, v in result.items() if k not in ("hypotheses", "examples", "training")}
     print(json.dumps(shown))
     for ex in result["examples"][:3]:
