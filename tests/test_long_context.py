@@ -2,6 +2,8 @@
 (experiments/long_context.py) on the in-repo Bible sample."""
 
 import re
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -183,6 +185,22 @@ def test_tiny_run_writes_every_table_and_the_verdict(tmp_path):
     for name, per_task in saved["effective_length_per_task"].items():
         assert per_task == {t: lc.effective_length(a) for t, a in tables[name].items()}
         assert m[f"{name}_effective_length_all_tasks"] == lc.effective_length(saved["means_all_tasks"][name])
+    # the BENCHMARKS.md section reads these numbers (never literals)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        import report_long_context
+    finally:
+        sys.path.pop(0)
+    report_long_context.FOLDER = tmp_path / "out"
+    lines = []
+    report_long_context.section(lines)
+    text = "\n".join(lines)
+    means = saved["means"]["yarn-finetuned"]
+    cells = " | ".join(f"{means[str(cfg.train_len * k)]:.2f}" for k in cfg.multiples)
+    assert f"| YaRN, fine-tuned | {cells} | {m['yarn-finetuned_effective_length']:,} |" in text
+    d = saved["diagnosis_at_1x"]["niah-multikey"]
+    assert f"| niah-multikey | {d['hits']}/{d['samples']} | {d['first_digit']}/{d['samples']} |" in text
+    assert results["command"] in text and f"the first {cfg.short_steps:,} at {cfg.short_len}" in text
     assert (results.get("miss") is None) == (results["claim_holds"] and results["control_fails"])
 
 
