@@ -107,11 +107,11 @@ def test_summary_gain_and_curve(tmp_path):
 def test_cli_runs_every_method_and_writes_json_and_plot(tmp_path, capsys):
     out, png = tmp_path / "r.json", tmp_path / "r.png"
     argv = ["setfit", "--data", "vader-domains", "--sample", "--per-class", "2", "--seeds", "1"]
-    argv += ["--methods", "setfit,plain,frozen", "--iterations", "1", "--max-pairs", "8", "--test-per-class", "3"]
+    argv += ["--methods", "setfit,plain,frozen", "--iterations", "1", "--max-pairs", "8", "--test-per-class", "0"]
     argv += ["--full-limit", "16", "--json", str(out), "--plot", str(png), "--quiet", "--threads", "1"]
     assert main(argv) == 0
     r = json.loads(out.read_text())
-    assert r["labels"] == ["amazon", "movies", "nyt", "tweets"] and r["test"] == 12
+    assert r["labels"] == ["amazon", "movies", "nyt", "tweets"] and r["test"] == 24  # the sample's 6 per label
     assert {(x["method"], x["per_class"]) for x in r["runs"]} == {("setfit", 2), ("plain", 2), ("frozen", 2)}
     assert r["full"]["train"] == 16 and r["full"]["method"] == "full"
     assert next(x for x in r["runs"] if x["method"] == "setfit")["pairs"] == 8
@@ -125,7 +125,7 @@ def test_cli_refuses_more_examples_per_class_than_the_data_has_before_training(t
     out = tmp_path / "r.json"
     assert main(["setfit", "--data", "vader-domains", "--sample", "--per-class", "8", "13", "--json", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "training split: label 0 has 12 example(s), fewer than the 13 per class asked" in err
+    assert "training split: label amazon has 12 example(s), fewer than the 13 per class asked" in err
     assert not out.exists()
 
 

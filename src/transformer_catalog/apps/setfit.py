@@ -48,9 +48,11 @@ class SetFitConfig:
     precision: str = "auto"  # fp32 | bf16 | auto (bf16 where it measures faster here)
 
 
-def per_class_sample(rows: list[tuple[str, int]], per_class: int, seed: int, what: str = "training split"):
+def per_class_sample(
+    rows: list[tuple[str, int]], per_class: int, seed: int, what: str = "training split", names=None
+) -> list[tuple[str, int]]:
     """`per_class` examples of every label, drawn without replacement by `seed`, in a shuffled order.
-    Fewer examples of a label than asked, or a single label, is a user error."""
+    Fewer examples of a label than asked, or a single label, is a user error (`names[label]` in it)."""
     by_label: dict[int, list[str]] = {}
     for text, label in rows:
         by_label.setdefault(label, []).append(text)
@@ -60,7 +62,8 @@ def per_class_sample(rows: list[tuple[str, int]], per_class: int, seed: int, wha
     if short:
         label, n = next(iter(short.items()))
         raise TcatError(
-            f"{what}: label {label} has {n} example(s), fewer than the {per_class} per class asked "
+            f"{what}: label {names[label] if names else label} has {n} example(s), fewer than the {per_class} "
+            "per class asked "
             f"({len(short)} label(s) short)"
         )
     rng = random.Random(f"few-shot:{seed}")

@@ -66,12 +66,20 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
-def check_request(data: dict, shots: list[int], test_per_class: int) -> None:
-    """Refuse before any training: a label with fewer training examples than the largest count asked,
-    or fewer test examples than the test subset needs."""
-    per_class_sample(data["train"], max(shots), 0, "training split")
-    if test_per_class:
-        per_class_sample(data["test"], test_per_class, 0, "test split")
+def check_request(data: dict, shots: list[int]) -> None:
+    """Refuse before any training: a label with fewer training examples than the largest count asked."""
+    per_class_sample(data["train"], max(shots), 0, "training split", data["labels"])
+
+
+def test_subset(data: dict, per_class: int) -> list[tuple[str, int]]:
+    """The fixed, class-balanced test draw: `per_class` of each label, or as many as the rarest label
+    has; 0: the whole test split."""
+    if not per_class:
+        return data["test"]
+    rarest = min(sum(y == k for _, y in data["test"]) for k in range(len(data["labels"])))
+    if rarest == 0:
+        raise TcatError("test split: a label has no test examples")
+    return per_class_sample(data["test"], min(per_class, rarest), 0, "test split", data["labels"])
 
 
 def benchmark(
@@ -85,7 +93,7 @@ def benchmark(
     package_seeds: int | None = None,
     full: bool = True,
     full_limit: int = 0,
-    test_per_class: int = 200,
+    test_per_class: int = 100,
     encoder: str = "minilm",
     on_run: Callable[[dict], None] | None = None,
 ) -> dict:
@@ -93,8 +101,8 @@ def benchmark(
     and for its first `package_seeds` seeds (default all): it costs ~4x ours per pair (fp32, no shared
     forward passes). The few-shot draw of a seed is the same for every method. `full_limit` > 0 caps
     the full-data run's training examples (a class-balanced draw), for CPU budgets."""
-    check_request(data, shots, test_per_class)
-    test = per_class_sample(data["test"], test_per_class, 0, "test split") if test_per_class else data["test"]
+    check_request(data, shots)
+    test = test_subset(data, test_per_class)
     plan = [
         (m, k, s)
         for k in shots

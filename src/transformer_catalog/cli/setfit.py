@@ -48,7 +48,7 @@ def cmd_setfit(args) -> None:
 
     data = load_data(args.data, args.sample)
     shots = sorted(set(args.per_class))
-    check_request(data, shots, args.test_per_class)  # before the body is loaded
+    check_request(data, shots)  # before the body is loaded
     cfg = SetFitConfig(
         iterations=args.iterations, max_pairs=args.max_pairs, pair_batch=args.pair_batch, precision=args.precision
     )
@@ -179,7 +179,12 @@ def register(sub, add) -> None:
         choices=["fp32", "bf16", "auto"],
         help="our runs' compute: bf16 autocast, fp32, or auto (bf16 where it measures faster) (default auto)",
     )
-    num("--test-per-class", number(int, 0, 10**6), 200, "test examples per class (a fixed draw); 0 = all")
+    num(
+        "--test-per-class",
+        number(int, 0, 10**6),
+        100,
+        "test examples per class (a fixed draw; at most the rarest label's count); 0 = the whole test split",
+    )
     num("--full-limit", number(int, 0, 10**7), 0, "full-data fine-tuning: at most this many examples; 0 = all")
     sp.add_argument("--no-full", action="store_true", help="skip full-data fine-tuning (default off)")
     sp.add_argument("--plot", default=None, metavar="FILE", help="write the curve as a PNG (default: none)")
