@@ -634,7 +634,12 @@ def step_profile(lines):
 
 
 AREAS = [
-    a for a in ("levers", "moe", "attention", "long_context", "rlhf", "diffusion") if (HERE / f"report_{a}.py").exists()
+    a
+    for a in (
+        *("levers", "moe", "attention", "long_context", "rlhf", "diffusion"),
+        *("course", "setfit", "topics", "ner", "pipeline"),  # the course (issue 17)
+    )
+    if (HERE / f"report_{a}.py").exists()
 ]
 
 

@@ -143,3 +143,15 @@ def test_step_profile_of_the_bf16_path_renders():
 
 def _fake_machine():
     return {"cpu": "cpu", "isa": ["avx2"], "torch": "2", "threads": 1}
+
+
+def test_every_report_section_is_wired_into_the_report():
+    """A benchmarks/report_<area>.py that report.py does not call would never reach BENCHMARKS.md."""
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(bench))
+    areas = {p.stem.removeprefix("report_") for p in bench.glob("report_*.py")}
+    assert areas == set(report.AREAS), f"not in report.AREAS: {sorted(areas - set(report.AREAS))}"
