@@ -152,6 +152,9 @@ def test_training_goes_through_the_trainer_and_resumes_exactly(trained, tmp_path
     assert [x["step"] for x in logged if "loss" in x] == [6]
     again = summarise.train_summariser(str(out), train={"steps": 8}, resume=True, progress=False)
     assert again["step"] == 8
+    record = json.loads((out / "train_result.json").read_text())
+    assert [r["step"] for r in record["invocations"]] == [6, 8]
+    assert record["cpu_s"] == pytest.approx(result["cpu_s"] + again["cpu_s"], abs=0.11)
     with pytest.raises(TcatError, match="already holds a checkpoint"):
         summarise.train_summariser(str(out), root=str(root), progress=False)
 

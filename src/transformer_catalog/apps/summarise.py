@@ -110,7 +110,7 @@ def train_summariser(
     else:
         output_dir(Path(out))
     state = trainer.fit()
-    return {
+    result = {
         "step": state["step"],
         "train_pairs": len(task.train),
         "valid_pairs": len(task.valid),
@@ -119,6 +119,23 @@ def train_summariser(
         "valid_loss": round(trainer.evaluate(), 4),
         "checkpoint": str(trainer.ckpt),
     }
+    _record(Path(out), result, resume)
+    return result
+
+
+def _record(out: Path, result: dict, resume: bool) -> None:
+    """out/train_result.json: every invocation's result and the CPU seconds of all of them together
+    (the trainer's state counts wall time only; on a shared machine CPU time is the honest cost)."""
+    from ..files import write_json
+
+    path, runs = out / "train_result.json", []
+    if resume and path.is_file():
+        try:
+            runs = list(json.loads(path.read_text(encoding="utf-8")).get("invocations", []))
+        except (OSError, ValueError, AttributeError):
+            runs = []  # unreadable record: start it again rather than refuse to train
+    runs.append(result)
+    write_json(path, {"invocations": runs, "cpu_s": round(sum(r.get("cpu_s", 0) for r in runs), 1)})
 
 
 def rouge_l(hyps: list[str], refs: list[str]) -> list[float]:
@@ -188,6 +205,9 @@ def evaluate_summariser(
     state_file = resolve(checkpoint) / "trainer_state.json"
     training = json.loads(state_file.read_text()) if state_file.is_file() else {}
     training.pop("optimizer_param_groups", None)
+    record = resolve(checkpoint).parent / "train_result.json"
+    if record.is_file():
+        training["cpu_s"] = json.loads(record.read_text(encoding="utf-8")).get("cpu_s")
     cfg = model.config
     return {
         "model": {
