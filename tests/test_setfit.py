@@ -18,7 +18,7 @@ from transformer_catalog.apps.setfit import (
     plain_fine_tune,
     run_method,
 )
-from transformer_catalog.apps.setfit_bench import gain, load_data, plot, summarise
+from transformer_catalog.apps.setfit_bench import benchmark, gain, load_data, plan_runs, plot, summarise
 from transformer_catalog.cli import main
 from transformer_catalog.errors import TcatError
 
@@ -102,6 +102,19 @@ def test_summary_gain_and_curve(tmp_path):
     result = {"summary": summary, "test": 10, "full": {"macro_f1": 0.9, "accuracy": 0.9, "train": 100}}
     png = plot(result, tmp_path / "curve.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plan_runs_seed_by_seed_with_the_package_where_asked_and_full_after_the_first_seed():
+    plan = plan_runs([8, 64], 3, ["setfit", "package"], package_shots=[8], package_seeds=2, full=True)
+    assert plan[:4] == [("setfit", 8, 0), ("package", 8, 0), ("setfit", 64, 0), ("full", None, 0)]
+    assert [s for _, _, s in plan] == [0, 0, 0, 0, 1, 1, 1, 2, 2]
+    assert ("package", 8, 2) not in plan and ("package", 64, 0) not in plan
+
+
+def test_a_spent_time_budget_starts_no_run_and_lists_what_was_not_run():
+    data = load_data("vader-domains", sample=True)
+    r = benchmark(data, [2], 1, ["frozen"], SetFitConfig(), full=False, minutes=1e-9)
+    assert r["runs"] == [] and r["not_run"] == [{"method": "frozen", "per_class": 2, "seed": 0}]
 
 
 def test_cli_runs_every_method_and_writes_json_and_plot(tmp_path, capsys):

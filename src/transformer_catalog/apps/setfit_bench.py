@@ -82,6 +82,22 @@ def test_subset(data: dict, per_class: int) -> list[tuple[str, int]]:
     return per_class_sample(data["test"], min(per_class, rarest), 0, "test split", data["labels"])
 
 
+def plan_runs(shots, seeds, methods, package_shots=None, package_seeds=None, full=True) -> list[tuple]:
+    """(method, per_class, seed) in the order they run: seed by seed, so a benchmark stopped by its time
+    budget has every count at the seeds it finished; the full-data run after the first seed."""
+    plan = [
+        (m, k, s)
+        for s in range(seeds)
+        for k in shots
+        for m in methods
+        if m != "package" or ((package_shots is None or k in package_shots) and s < (package_seeds or seeds))
+    ]
+    if full:
+        first = sum(1 for _, _, s in plan if s == 0)
+        plan.insert(first, ("full", None, 0))
+    return plan
+
+
 def benchmark(
     data: dict,
     shots: list[int],
@@ -94,39 +110,39 @@ def benchmark(
     full: bool = True,
     full_limit: int = 0,
     test_per_class: int = 100,
+    minutes: float = 0.0,
     encoder: str = "minilm",
     on_run: Callable[[dict], None] | None = None,
 ) -> dict:
     """Every (method, examples per class, seed) run; the package only at `package_shots` (default all)
     and for its first `package_seeds` seeds (default all): it costs ~4x ours per pair (fp32, no shared
     forward passes). The few-shot draw of a seed is the same for every method. `full_limit` > 0 caps
-    the full-data run's training examples (a class-balanced draw), for CPU budgets."""
+    the full-data run's training examples (a class-balanced draw), for CPU budgets. `minutes` > 0: no
+    run starts after that many wall minutes; the runs not started are listed in "not_run"."""
+    import time
+
     check_request(data, shots)
     test = test_subset(data, test_per_class)
-    plan = [
-        (m, k, s)
-        for k in shots
-        for s in range(seeds)
-        for m in methods
-        if m != "package" or ((package_shots is None or k in package_shots) and s < (package_seeds or seeds))
-    ]
-    runs = []
+    plan = plan_runs(shots, seeds, methods, package_shots, package_seeds, full)
+    started, runs, full_run, not_run = time.perf_counter(), [], None, []
     for method, k, seed in plan:
-        r = {"method": method, "per_class": k, "seed": seed}
-        r |= run_method(method, per_class_sample(data["train"], k, seed), test, cfg, seed, encoder)
-        runs.append(r)
+        if minutes and time.perf_counter() - started > 60 * minutes:
+            not_run.append({"method": method, "per_class": k, "seed": seed})
+            continue
+        if method == "full":
+            train = data["train"]
+            if full_limit and full_limit < len(train):
+                smallest = min(sum(y == c for _, y in train) for c in range(len(data["labels"])))
+                train = per_class_sample(train, min(smallest, full_limit // len(data["labels"])), 0)
+            r = full_run = {"method": "full", "per_class": None, "seed": 0, "train": len(train)}
+        else:
+            r = {"method": method, "per_class": k, "seed": seed}
+            train = per_class_sample(data["train"], k, seed)
+        r |= run_method(method, train, test, cfg, seed, encoder)
+        if method != "full":
+            runs.append(r)
         if on_run:
             on_run(r)
-    full_run = None
-    if full:
-        train = data["train"]
-        if full_limit and full_limit < len(train):
-            smallest = min(sum(y == c for _, y in train) for c in range(len(data["labels"])))
-            train = per_class_sample(train, min(smallest, full_limit // len(data["labels"])), 0)
-        full_run = {"method": "full", "per_class": None, "seed": 0, "train": len(train)}
-        full_run |= run_method("full", train, test, cfg, 0, encoder)
-        if on_run:
-            on_run(full_run)
     return {
         "labels": data["labels"],
         "test": len(test),
@@ -134,6 +150,7 @@ def benchmark(
         "runs": runs,
         "full": full_run,
         "summary": summarise(runs),
+        "not_run": not_run,
     }
 
 

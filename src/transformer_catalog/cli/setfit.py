@@ -31,6 +31,7 @@ def _command(args) -> str:
     parts += ["--iterations", str(args.iterations), "--max-pairs", str(args.max_pairs)]
     parts += ["--pair-batch", str(args.pair_batch), "--precision", args.precision]
     parts += ["--no-full"] if args.no_full else ["--full-limit", str(args.full_limit)]
+    parts += ["--minutes", f"{args.minutes:g}"] if args.minutes else []
     return shlex.join(parts)
 
 
@@ -75,6 +76,7 @@ def cmd_setfit(args) -> None:
             full=not args.no_full,
             full_limit=args.full_limit,
             test_per_class=args.test_per_class,
+            minutes=args.minutes,
             on_run=on_run,
         )
     out = {
@@ -171,7 +173,7 @@ def register(sub, add) -> None:
     )
     num("--package-seeds", number(int, 1, 100), 5, "seeds the setfit package runs (the first N)")
     num("--iterations", number(int, 1, 1000), 20, "SetFit's R: pair rounds per example")
-    num("--max-pairs", number(int, 2, 10**7), 1280, "cap on SetFit's 2 R N pairs")
+    num("--max-pairs", number(int, 2, 10**7), 640, "cap on SetFit's 2 R N pairs")
     num("--pair-batch", number(int, 1, 4096), 32, "pairs per contrastive step (also the setfit package's)")
     sp.add_argument(
         "--precision",
@@ -187,6 +189,7 @@ def register(sub, add) -> None:
     )
     num("--full-limit", number(int, 0, 10**7), 0, "full-data fine-tuning: at most this many examples; 0 = all")
     sp.add_argument("--no-full", action="store_true", help="skip full-data fine-tuning (default off)")
+    num("--minutes", number(float, 0, 10**6), 0.0, "start no run after this many minutes (0 = no limit)")
     sp.add_argument("--plot", default=None, metavar="FILE", help="write the curve as a PNG (default: none)")
     add_json(sp)
     sp.add_argument("--quiet", action="store_true", help="no progress bar (default off)")
