@@ -28,6 +28,18 @@ def zero_shot():
     return pipeline("zero-shot-classification", "minilm", batch_size=3)
 
 
+def test_the_package_exposes_pipeline_without_importing_torch_first():
+    import subprocess
+    import sys
+
+    code = "import sys, transformer_catalog as t; assert callable(t.pipeline); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    import transformer_catalog
+
+    with pytest.raises(TcatError, match="unknown pipeline task 'bogus'"):
+        transformer_catalog.pipeline("bogus")
+
+
 def test_tasks_and_aliases():
     assert canonical_task("sentiment-analysis") == "sentiment"
     assert canonical_task("summarisation") == "summarization"
