@@ -166,3 +166,48 @@ def test_setfit_package_runs_offline_on_the_local_body_and_learns_the_sample():
     theirs = run_method("package", train, data["test"], cfg, 0)
     ours = run_method("setfit", train, data["test"], cfg, 0)
     assert theirs["accuracy"] > 0.5 and ours["accuracy"] > 0.5  # chance is 0.25 on 4 balanced labels
+
+
+def _report(results):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        import report_setfit
+    finally:
+        sys.path.pop(0)
+    report_setfit.RESULTS = results
+    return report_setfit
+
+
+def test_report_pairs_seeds_reads_the_numbers_and_states_the_target(tmp_path):
+    runs = [
+        {"method": m, "per_class": 8, "seed": s, "macro_f1": f, "accuracy": f, "cpu_seconds": 2.0}
+        for m, fs in (("setfit", (0.80, 0.70)), ("plain", (0.60, 0.65)))
+        for s, f in enumerate(fs)
+    ]
+    machine = {"cpu": "CPU X", "isa": ["avx512_bf16"], "torch": "2.x"}
+    result = {"command": "tcat setfit --seeds 2", "data": "vader-domains", "train_available": 100, "test": 40}
+    result |= {"runs": runs, "summary": summarise(runs), "full": None, "machine": machine, "cpu_seconds": 9.0}
+    result |= {"wall_seconds": 30.0, "not_run": [{"method": "plain", "per_class": 8, "seed": 2}]}
+    (tmp_path / "setfit.json").write_text(json.dumps(result))
+    report = _report(tmp_path)
+    assert report.paired_gain(runs, 8) == {
+        "mean": pytest.approx(12.5),
+        "min": pytest.approx(5.0),
+        "max": pytest.approx(20.0),
+        "wins": 2,
+    }
+    lines: list[str] = []
+    report.section(lines)
+    text = "\n".join(lines)
+    assert "| 0.750 ± 0.071 (2) |" in text and "| 0.625 ± 0.035 (2) |" in text
+    assert "8/class +12.5 points (seeds +5.0 to +20.0; SetFit ahead on 2 of 2)" in text
+    assert "**met**" in text and "avx512_bf16" in text and "`tcat setfit --seeds 2`" in text
+    assert "plain 8/class seed 2" in text
+    runs[0]["macro_f1"] = 0.62  # gain (2 + 5) / 2 = 3.5 points: the target is missed
+    (tmp_path / "setfit.json").write_text(json.dumps(result | {"summary": summarise(runs)}))
+    lines = []
+    report.section(lines)
+    assert "**not met** (+3.5 points)" in "\n".join(lines)
