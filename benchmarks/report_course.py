@@ -100,11 +100,12 @@ def section(lines: list[str]) -> None:
         f"BERT {s['lr_bert']:g}, BiLSTM {s['lr_bilstm']:g}. TF-IDF and Word2Vec ({s['w2v_dim']} dimensions, "
         f"{s['w2v_epochs']} epochs) train on the whole training split"
         + (
-            f"; the BiLSTM, MiniLM and BERT on a seeded subset of at most {s['max_train']:,} texts "
+            f"; MiniLM and the BERT are fine-tuned on a seeded subset of at most {s['max_train']:,} texts "
             f"({', '.join(capped)}) to fit the CPU budget"
             if s["max_train"]
             else ""
         )
+        + (f"; the BiLSTM on a seeded subset of at most {s['max_train_bilstm']:,}" if s.get("max_train_bilstm") else "")
         + ".",
     ]
     if bert:

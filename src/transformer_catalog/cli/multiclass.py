@@ -25,7 +25,7 @@ def _names(flag: str, text: str, allowed: tuple) -> list[str]:
 
 def _command(args) -> str:
     parts = ["tcat", "multiclass", "--data", args.data, "--model", args.model, *(["--sample"] if args.sample else [])]
-    for flag in ("max_train", "epochs", "max_len", "bert_steps", "bootstrap", "seed"):
+    for flag in ("max_train", "max_train_bilstm", "epochs", "max_len", "bert_steps", "bootstrap", "seed", "threads"):
         parts += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
     return shlex.join(parts)
 
@@ -53,8 +53,9 @@ def cmd_multiclass(args) -> None:
     )
     for name, splits in data.items():  # every set checked before the first model trains
         as_indices(splits, name)
-    settings = Settings(max_train=args.max_train, epochs=args.epochs, max_len=args.max_len,
-                        bert_steps=args.bert_steps, bootstrap=args.bootstrap, seed=args.seed)  # fmt: skip
+    settings = Settings(max_train=args.max_train, max_train_bilstm=args.max_train_bilstm, epochs=args.epochs,
+                        max_len=args.max_len, bert_steps=args.bert_steps, bootstrap=args.bootstrap,
+                        seed=args.seed)  # fmt: skip
     with _Bar(len(datasets) * len(models), not args.quiet) as bar:
         result = benchmark(data, models, settings, progress=not args.quiet, log=bar.done)
     result = {"command": _command(args), "sample": args.sample, **result,
@@ -143,7 +144,8 @@ def register(sub, add) -> None:
             flag, type=rng, default=default, metavar="N" if rng.kind is int else "X", help=help_text(text, default, rng)
         )
 
-    num("--max-train", number(int, 0, 10**7), 0, "BiLSTM, MiniLM, BERT: a seeded subset of this many (0 = all)")
+    num("--max-train", number(int, 0, 10**7), 0, "MiniLM and BERT fine-tune on a seeded subset of this many (0 = all)")
+    num("--max-train-bilstm", number(int, 0, 10**7), 0, "the BiLSTM trains on a seeded subset of this many (0 = all)")
     num("--epochs", number(float, 0, 10**4, "(]"), 3.0, "fine-tuning epochs of the BiLSTM, MiniLM and BERT")
     num("--max-len", number(int, 8, 512), 128, "tokens per text for the neural models")
     num("--bert-steps", number(int, 1, 10**7), 400, "MLM pretraining steps of the tcat BERT")
