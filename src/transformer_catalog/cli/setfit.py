@@ -174,7 +174,7 @@ def register(sub, add) -> None:
     num("--package-seeds", number(int, 1, 100), 5, "seeds the setfit package runs (the first N)")
     num("--iterations", number(int, 1, 1000), 20, "SetFit's R: pair rounds per example")
     num("--max-pairs", number(int, 2, 10**7), 640, "cap on SetFit's 2 R N pairs")
-    num("--pair-batch", number(int, 1, 4096), 32, "pairs per contrastive step (also the setfit package's)")
+    num("--pair-batch", number(int, 1, 4096), 16, "pairs per contrastive step (also the setfit package's)")
     sp.add_argument(
         "--precision",
         default="auto",
