@@ -1,6 +1,7 @@
 """BENCHMARKS.md section for issue 16's attention costs (benchmarks/bench_attention.py -> results/attention.json):
 memory and time of tiled, SDPA, eager, sliding-window and block-sparse attention against length; decoding time
-per token of softmax attention against linear attention; the wall-time crossover of each mixer."""
+per token of softmax attention against linear attention; the wall-time crossover of each mixer; and the recall
+experiments at the issue's lengths (the shipped results of recall-associative and recall-mqar)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "src" / "transformer_catalog" / "experiments" / "results"
 
 LABELS = {
     "eager": "eager (the formula)",
@@ -107,5 +109,100 @@ def section(lines: list[str]) -> None:
         f"Crossover (the length from which a mixer's step is faster than attention's at every longer length): {cross}.",
         "",
         "![one mixer layer against length](benchmarks/results/attention_crossover.png)",
+        "",
+    ]
+
+
+def _shipped(name: str) -> tuple[dict, dict] | None:
+    folder = EXPERIMENTS / name
+    if not (folder / "results.json").exists():
+        return None
+    runs = folder / "runs.json"
+    return json.loads((folder / "results.json").read_text()), json.loads(runs.read_text()) if runs.exists() else {}
+
+
+def _head(r: dict) -> str:
+    return (
+        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s, "
+        f"{r['wall_seconds']:,.0f} s wall, {r['setting']} setting)."
+    )
+
+
+def recall_section(lines: list[str]) -> None:
+    """Issue 16 item 4: associative recall at 1K-8K and MQAR at Zoology's settings, per mixer, from the shipped
+    experiment results (src/transformer_catalog/experiments/results/recall-*)."""
+    lines += ["## Recall tasks at the issue's lengths (issue 16)", ""]
+    ar, mq = _shipped("recall-associative"), _shipped("recall-mqar")
+    if ar is None or mq is None:
+        lines += ["Not run yet: `tcat experiments run recall-associative` and `... recall-mqar`.", ""]
+        return
+    r, runs = ar
+    c = r["config"]
+    stages = " -> ".join(f"{n:,} x {b} x {s}" for n, b, s in c["stages"])
+    names = [*c["mixers"], "control"]
+    lines += [
+        _head(r),
+        "",
+        f"Associative recall, vocabulary {c['vocab']}: each mixer trains one two-layer decoder (d_model "
+        f"{c['d_model']}, {c['heads']} head(s), lr {c['lr']}) sized for {max(c['lengths']):,} tokens through the "
+        f"length curriculum {stages} (length x batch x steps), then answers one query in each held-out sequence "
+        f"({', '.join(f'{n:,} at {k:,}' for k, n in zip(c['lengths'], c['eval_n']))} sequences). Target: attention "
+        f"and Hyena >= 0.99 at every length; the control (mixers' outputs zeroed) sits near chance "
+        f"{r['metrics']['chance']:.3f}.",
+        "",
+        "| accuracy | " + " | ".join(f"{n:,}" for n in c["lengths"]) + " | CPU s |",
+        "|---|" + "---:|" * (len(c["lengths"]) + 1),
+    ]
+    for m in names:
+        cells = [f"{r['metrics'][f'{m}_accuracy_{n}']:.3f}" for n in c["lengths"]]
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {r['metrics'][f'{m}_cpu_seconds']:,.0f} |")
+    lines += ["", f"**Verdict:** {'met' if r['claim_holds'] else 'missed'}. {r.get('miss', '')}".rstrip(), ""]
+    if runs:
+        stage_lengths = [row[0] for row in runs["attention"]["step_cpu_seconds"]]
+        lines += [
+            "CPU seconds per training step of the whole recall model at each curriculum length (same batch for every "
+            "mixer at a length; measured inside the runs above, so on the shared machine):",
+            "",
+            "| CPU s / step | " + " | ".join(f"{n:,}" for n in stage_lengths) + " |",
+            "|---|" + "---:|" * len(stage_lengths),
+        ]
+        for m in c["mixers"]:
+            lines.append(f"| {m} | " + " | ".join(f"{row[2]:.3f}" for row in runs[m]["step_cpu_seconds"]) + " |")
+        cross = [
+            f"{m}: {'from ' + format(r['metrics'][f'{m}_crossover'], ',') + ' tokens' if r['metrics'][f'{m}_crossover'] else 'never within these lengths'}"
+            for m in c["mixers"]
+            if f"{m}_crossover" in r["metrics"]
+        ]
+        lines += ["", f"Training-step crossover against attention: {'; '.join(cross)}.", ""]
+    lines += [
+        "![associative recall](src/transformer_catalog/experiments/results/recall-associative/recall-associative.png)",
+        "",
+    ]
+    r, _ = mq
+    c = r["config"]
+    keys = [f"{n}x{p}" for n, p in c["settings"]]
+    stages = " -> ".join(f"{n:,} x {b} x {s}" for n, b, s in c["stages"])
+    lines += [
+        _head(r),
+        "",
+        f"Multi-query associative recall (Zoology), vocabulary {c['vocab']}: one decoder per mixer (d_model "
+        f"{c['d_model']}, {c['heads']} heads, lr {c['lr']}) sized for {max(n for n, _ in c['settings']):,} tokens, "
+        f"curriculum {stages} at one pair per {c['settings'][0][0] // c['settings'][0][1]} tokens, scored on every query of held-out sequences. Target: "
+        "attention >= 0.99 in both settings; the gap is attention's accuracy minus the mixer's.",
+        "",
+        "| accuracy (gap) | " + " | ".join(f"length {n:,}, {p} pairs" for n, p in c["settings"]) + " | CPU s |",
+        "|---|" + "---:|" * (len(keys) + 1),
+    ]
+    for m in [*c["mixers"], "control"]:
+        cells = []
+        for k in keys:
+            gap = r["metrics"].get(f"{m}_gap_{k}")
+            cells.append(f"{r['metrics'][f'{m}_accuracy_{k}']:.3f}" + (f" ({gap:+.3f})" if gap is not None else ""))
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {r['metrics'][f'{m}_cpu_seconds']:,.0f} |")
+    lines += [
+        "",
+        f"**Verdict:** {'met' if r['claim_holds'] else 'missed'}. {r.get('miss', '')}".rstrip(),
+        "",
+        "![multi-query associative recall](src/transformer_catalog/experiments/results/recall-mqar/recall-mqar.png)",
         "",
     ]
