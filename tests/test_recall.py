@@ -235,6 +235,22 @@ def test_mqar_settings_that_one_curriculum_cannot_pass_through_are_refused(tmp_p
     with pytest.raises(TcatError, match="share one ratio"):
         recall_mqar.run(cfg, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # refused before anything is written
+    with pytest.raises(TcatError, match="at least 4 x its pairs"):
+        recall_mqar.check(recall_mqar.Config(settings=((32, 16), (64, 32))))
+    with pytest.raises(TcatError, match="no stage may be longer than 1024"):
+        recall_mqar.check(recall_mqar.Config(stages=((2048, 1, 5),)))
+    recall_mqar.check(recall_mqar.Config())
+
+
+def test_an_associative_recall_stage_longer_than_the_model_is_refused(tmp_path):
+    from transformer_catalog.errors import TcatError
+    from transformer_catalog.experiments import recall_associative
+
+    cfg = recall_associative.Config(lengths=(1024,), eval_n=(10,), stages=((2048, 1, 5),))
+    with pytest.raises(TcatError, match="no stage may be longer than 1024"):
+        recall_associative.run(cfg, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    recall_associative.check(recall_associative.Config())
 
 
 def test_report_renders_the_recall_tables_from_the_results(tmp_path):

@@ -38,7 +38,8 @@ class Config:
     vocab: int = 256
     settings: tuple = ((256, 16), (1024, 64))  # (length, pairs), scored; the model is sized for the longest
     eval_n: tuple = (256, 128)  # held-out sequences per setting (every pair queried once)
-    stages: tuple = ((128, 32, 600), (256, 16, 300), (1024, 4, 200))  # (length, batch, steps), pairs = length / 16
+    stages: tuple = ((128, 32, 400), (256, 8, 200), (1024, 2, 150))  # (length, batch, steps), pairs = length / 16
+    control_stages: int = 1  # the control cannot mix tokens at any length: its first stage is enough to show it
     mixers: tuple = ("attention", "hyena", "linear")
     d_model: int = 64
     layers: int = 2
@@ -55,6 +56,17 @@ class Config:
         return cls(
             setting="tiny", vocab=64, settings=((32, 4), (64, 8)), eval_n=(16, 8), stages=((32, 8, 10),), d_model=32
         )
+
+
+def check(cfg: Config) -> None:
+    """Refuse, before anything is written, settings that one curriculum cannot pass through."""
+    length, pairs = max(cfg.settings)
+    if any(p * length != pairs * n for n, p in cfg.settings):
+        raise TcatError(f"recall-mqar settings {list(cfg.settings)}: every (length, pairs) must share one ratio")
+    if length < 4 * pairs:  # the queries need as much room after the pairs as the pairs take
+        raise TcatError(f"recall-mqar settings {list(cfg.settings)}: a length must be at least 4 x its pairs")
+    if max(n for n, _, _ in cfg.stages) > length:
+        raise TcatError(f"recall-mqar stages {list(cfg.stages)}: no stage may be longer than {length} tokens")
 
 
 def _key(setting) -> str:
@@ -74,9 +86,9 @@ def _figure(cfg: Config, runs: dict, out) -> str:
     ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(cfg.settings))], ticks)
     ax.set(ylabel="held-out accuracy (queries)", ylim=(0, 1.05), title="multi-query associative recall")
     ax.legend(fontsize=8)
-    every = max(1, sum(s for _, _, s in cfg.stages) // 100)
     for name in names:
         losses = runs[name]["losses"]
+        every = max(1, sum(s for _, _, s in cfg.stages[: cfg.control_stages if name == "control" else None]) // 100)
         b.plot([k * every for k in range(len(losses))], losses, label=name)
     b.set(xlabel="step", ylabel="training loss (nats)", title="training (length curriculum)")
     b.grid(alpha=0.3)
@@ -88,22 +100,23 @@ def _figure(cfg: Config, runs: dict, out) -> str:
 def run(cfg: Config, out) -> dict:
     from ..files import write_json
 
+    check(cfg)
     length, pairs = max(cfg.settings)
-    if any(p * length != pairs * n for n, p in cfg.settings):  # one curriculum passes through every setting
-        raise TcatError(f"recall-mqar settings {list(cfg.settings)}: every (length, pairs) must share one ratio")
     out = prepare(out)
     clock = Clock()
     runs: dict = {}
     task = Task(cfg.vocab, length, pairs)
     evals = tuple((n, k) for (n, _), k in zip(cfg.settings, cfg.eval_n))
-    common = dict(d_model=cfg.d_model, layers=cfg.layers, heads=cfg.heads, stages=cfg.stages, evals=evals)
-    common["rope_layers"] = cfg.rope_layers
-    total = (len(cfg.mixers) + 1) * sum(s for _, _, s in cfg.stages)
+    common = dict(d_model=cfg.d_model, layers=cfg.layers, heads=cfg.heads, evals=evals, rope_layers=cfg.rope_layers)
+    total = len(cfg.mixers) * sum(s for _, _, s in cfg.stages) + sum(s for _, _, s in cfg.stages[: cfg.control_stages])
     with progress_bar(NAME, total) as tick:
         for name in (*cfg.mixers, "control"):
             mixer = "attention" if name == "control" else name
             control = name == "control"
-            runs[name] = train(mixer, task, lr=cfg.lr, seed=cfg.seed, control=control, progress=tick, **common)
+            stages = cfg.stages[: cfg.control_stages] if control else cfg.stages
+            runs[name] = train(
+                mixer, task, lr=cfg.lr, seed=cfg.seed, control=control, progress=tick, stages=stages, **common
+            )
     write_json(out / "runs.json", runs)
     figure = _figure(cfg, runs, out)
     keys = {_key(s): str(s[0]) for s in cfg.settings}
