@@ -406,6 +406,9 @@ CASES = [
       for kind, value in (("yarn", "0"), ("linear", "-2"), ("dynamic", "0"))],
     ("experiments-long-context-factor", ["experiments", "run", "long-context", "--tiny", "--set", "factor=0"],
      r"long-context: factor must be positive \(a scaling factor\), got 0.0"),
+    ("experiments-recall-mqar-ratio", ["experiments", "run", "recall-mqar", "--tiny", "--set",
+                                       "settings=[[32, 4], [64, 4]]"],
+     r"recall-mqar settings \[\[32, 4\], \[64, 4\]\]: every \(length, pairs\) must share one ratio"),
     # -- today's Hugging Face architectures (issue 20) -------------------------------------------------
     ("inspect-hf-gemma3-softcap", ["inspect", "attention", "hfbad", "hi"],
      r"Hugging Face config gemma3_text: attn_logit_softcapping=50\.0 is ignored by Gemma 3 in transformers"),
