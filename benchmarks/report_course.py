@@ -116,8 +116,45 @@ def section(lines: list[str]) -> None:
             f"on each set's own training texts (labels unused; a BPE of {s['bert_vocab']:,} learnt from them), "
             "then fine-tuned like MiniLM: a small model pretrained on little text, not a reproduction of BERT-base.",
         ]
+    if (RESULTS / "multiclass.png").exists():
+        lines += ["", "![macro-F1 with 95% intervals per set](benchmarks/results/multiclass.png)"]
     verdicts = [v for n, d in sets.items() for m in ("minilm", "bert-mlm") if (v := _verdict(n, m, d))]
     if verdicts:
         lines += ["", "Where a baseline wins (paired bootstrap difference, Transformer minus the best baseline):", ""]
         lines += [f"- {v}" for v in verdicts]
     lines.append("")
+
+
+def figure(out: Path = RESULTS / "multiclass.png") -> Path:
+    """Macro-F1 with its 95% interval, one panel per set, from the shipped JSON files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sets = {
+        k: v
+        for p in sorted(RESULTS.glob("multiclass_*.json"))
+        for k, v in json.loads(p.read_text())["datasets"].items()
+    }
+    fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets), 2.8), sharey=True, squeeze=False)
+    for ax, (name, d) in zip(axes[0], sets.items()):
+        models = [m for m in NAMES if m in d["models"]]
+        f1 = [d["models"][m]["macro_f1"] for m in models]
+        lo = [f - d["models"][m]["ci95"][0] for m, f in zip(models, f1)]
+        hi = [d["models"][m]["ci95"][1] - f for m, f in zip(models, f1)]
+        colors = ["tab:gray" if m in BASELINES else "tab:blue" for m in models]
+        ax.barh(range(len(models)), f1, xerr=[lo, hi], color=colors, capsize=3)
+        ax.set_yticks(range(len(models)), models)
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{name} ({len(d['labels'])} classes)", fontsize=9)
+        ax.set_xlabel("macro-F1 (95% bootstrap)")
+    axes[0][0].invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+if __name__ == "__main__":
+    print(figure())

@@ -119,3 +119,5 @@ def _check_report(folder, r):
             assert f"{m['macro_f1']:.3f}" in row and f"[{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]" in row
         diff = d["versus"][f"bert-mlm-{max(('tfidf', 'word2vec'), key=lambda b: d['models'][b]['macro_f1'])}"]
         assert f"{diff['difference']:+.3f}" in text
+    png = report.figure(folder / "multiclass.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
