@@ -121,13 +121,15 @@ def test_cli_runs_every_method_and_writes_json_and_plot(tmp_path, capsys):
     out, png = tmp_path / "r.json", tmp_path / "r.png"
     argv = ["setfit", "--data", "vader-domains", "--sample", "--per-class", "2", "--seeds", "1"]
     argv += ["--methods", "setfit,plain,frozen", "--iterations", "1", "--max-pairs", "8", "--test-per-class", "0"]
-    argv += ["--full-limit", "16", "--json", str(out), "--plot", str(png), "--quiet", "--threads", "1"]
+    argv += ["--plain-steps", "2", "--full-limit", "16", "--json", str(out), "--plot", str(png), "--quiet"]
+    argv += ["--threads", "1"]
     assert main(argv) == 0
     r = json.loads(out.read_text())
     assert r["labels"] == ["amazon", "movies", "nyt", "tweets"] and r["test"] == 24  # the sample's 6 per label
     assert {(x["method"], x["per_class"]) for x in r["runs"]} == {("setfit", 2), ("plain", 2), ("frozen", 2)}
     assert r["full"]["train"] == 16 and r["full"]["method"] == "full"
     assert next(x for x in r["runs"] if x["method"] == "setfit")["pairs"] == 8
+    assert next(x for x in r["runs"] if x["method"] == "plain")["steps"] == 2
     assert set(r["summary"]) == {"setfit", "plain", "frozen"} and "2" in r["gain_over_plain_points"]
     assert r["command"].startswith("tcat setfit --data vader-domains --sample --per-class 2")
     assert r["machine"]["isa"] is not None and r["cpu_seconds"] > 0

@@ -29,7 +29,8 @@ def _command(args) -> str:
     parts += ["--seeds", str(args.seeds), "--methods", args.methods, "--test-per-class", str(args.test_per_class)]
     parts += ["--package-per-class", *map(str, args.package_per_class), "--package-seeds", str(args.package_seeds)]
     parts += ["--iterations", str(args.iterations), "--max-pairs", str(args.max_pairs)]
-    parts += ["--pair-batch", str(args.pair_batch), "--precision", args.precision]
+    parts += ["--pair-batch", str(args.pair_batch), "--plain-steps", str(args.plain_steps)]
+    parts += ["--precision", args.precision]
     parts += ["--no-full"] if args.no_full else ["--full-limit", str(args.full_limit)]
     parts += ["--minutes", f"{args.minutes:g}"] if args.minutes else []
     return shlex.join(parts)
@@ -51,7 +52,11 @@ def cmd_setfit(args) -> None:
     shots = sorted(set(args.per_class))
     check_request(data, shots)  # before the body is loaded
     cfg = SetFitConfig(
-        iterations=args.iterations, max_pairs=args.max_pairs, pair_batch=args.pair_batch, precision=args.precision
+        iterations=args.iterations,
+        max_pairs=args.max_pairs,
+        pair_batch=args.pair_batch,
+        plain_max_steps=args.plain_steps,
+        precision=args.precision,
     )
     package_shots = sorted(set(args.package_per_class))
     n_package = sum(k in package_shots for k in shots) * min(args.package_seeds, args.seeds) * ("package" in methods)
@@ -175,6 +180,7 @@ def register(sub, add) -> None:
     num("--iterations", number(int, 1, 1000), 20, "SetFit's R: pair rounds per example")
     num("--max-pairs", number(int, 2, 10**7), 640, "cap on SetFit's 2 R N pairs")
     num("--pair-batch", number(int, 1, 4096), 16, "pairs per contrastive step (also the setfit package's)")
+    num("--plain-steps", number(int, 1, 10**6), 40, "plain fine-tuning: at most this many steps (20 epochs at most)")
     sp.add_argument(
         "--precision",
         default="auto",
