@@ -144,12 +144,26 @@ def long_section(lines: list[str]) -> None:
             f"| DDIM {e['steps']} | {e['guidance']:g} | {e['n_samples']:,} | {e['fid_cnn']:.1f} | {e['cas']:.3f} | "
             f"{e['cpu_seconds']:,.0f} | `{e['command']}` |"
         )
+    before = r.get("evaluations_before_fix", [])
+    if before:
+        lines += [
+            "",
+            f"Before the DDIM fix ({r['sampler_fix']}), the same weights scored: "
+            + "; ".join(
+                f"DDIM {e['steps']}, guidance {e['guidance']:g}: CAS {e['cas']:.3f}, FID-CNN {e['fid_cnn']:.1f} "
+                f"({e['n_samples']:,} samples)"
+                for e in before
+            )
+            + ". More steps and more guidance made those samples worse; after the fix they make them better.",
+        ]
     judged = [e for e in r["evaluations"] if e["guidance"] == r["cas_guidance"] and e["steps"] == r["cas_steps"]]
     met = bool(judged) and all(e["cas"] >= target for e in judged)
     best = max(r["evaluations"], key=lambda e: e["cas"])
     lines += [
         "",
-        "CAS on the way (a small check between resumed chunks): "
+        "CAS on the way (a small check between resumed chunks"
+        + (", sampled before the DDIM fix" if r.get("evaluations_before_fix") else "")
+        + "): "
         + "; ".join(
             f"step {k['step']:,}: {k['cas']:.3f} ({k['n_samples']} samples, guidance {k['guidance']:g}, DDIM {k['steps']})"
             for k in r["progress_checks"]
@@ -171,3 +185,8 @@ def long_section(lines: list[str]) -> None:
         f"Grid: `{r['grid_command']}`.",
         "",
     ]
+    if r.get("curves"):
+        lines += [
+            f"![FID-CNN against DDIM steps and guidance, the longer reported model](benchmarks/results/{r['curves']})",
+            "",
+        ]
