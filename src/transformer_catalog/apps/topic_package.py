@@ -46,21 +46,22 @@ def bertopic_model(cfg: TopicConfig):
     )  # fmt: skip
 
 
-def run_bertopic(docs: list[str], vectors: np.ndarray, cfg: TopicConfig):
-    """(its labels before reassignment, its labels after cfg.outliers' strategy, its topic words)."""
+def run_bertopic(docs: list[str], vectors: np.ndarray, cfg: TopicConfig, strategies=None):
+    """(its labels before reassignment, {strategy: its labels after it}, its topic words). `strategies`:
+    our names of the reassignments to run (default: cfg.outliers unless "none")."""
     model = bertopic_model(cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         labels, _ = model.fit_transform(docs, embeddings=np.asarray(vectors, dtype=np.float32))
     labels = np.asarray(labels)
-    after = labels
-    if cfg.outliers != "none" and (labels == -1).any():
-        after = np.asarray(
-            model.reduce_outliers(
-                docs, labels.tolist(), strategy=PACKAGE_STRATEGY[cfg.outliers], embeddings=vectors,
-                threshold=cfg.threshold,
-            )
-        )  # fmt: skip
+    if strategies is None:
+        strategies = () if cfg.outliers == "none" else (cfg.outliers,)
+    after = {}
+    for strategy in strategies if (labels == -1).any() else ():  # the package refuses to reduce no outliers
+        moved = model.reduce_outliers(
+            docs, labels.tolist(), strategy=PACKAGE_STRATEGY[strategy], embeddings=vectors, threshold=cfg.threshold
+        )
+        after[strategy] = np.asarray(moved)
     words = {t: [(w, float(s)) for w, s in model.get_topic(t) if w] for t in sorted(set(labels.tolist())) if t != -1}
     return labels, after, words
 
@@ -82,26 +83,32 @@ def matched_word_overlap(ours, theirs, our_words: dict, their_words: dict) -> fl
 
 
 def compare_with_bertopic(docs, vectors, cfg: TopicConfig, model, tokens, reference=None) -> dict:
-    """The package on the same inputs, beside our TopicModel `model` (apps/topics.fit)."""
+    """The package on the same inputs, beside our TopicModel `model` (apps/topics.fit): its clusters, words
+    and metrics before reassignment, and each reassignment's agreement with ours from the same clusters."""
+    from dataclasses import replace
+
     from sklearn.metrics import adjusted_rand_score
 
     from .topic_runs import scores
+    from .topics import reassign
 
     try:
-        clustered, after, words = run_bertopic(docs, vectors, cfg)
+        clustered, after, words = run_bertopic(docs, vectors, cfg, strategies=tuple(PACKAGE_STRATEGY))
     except ImportError:
         return {"skipped": "the bertopic package is not installed: pip install bertopic"}
     import bertopic
 
-    ours_before = ctfidf(docs, model.clustered).top_words(cfg.top_words)
-    ours_before = {t: w for t, w in ours_before.items() if t != -1}
-    out = {
+    weights = ctfidf(docs, model.clustered)
+    ours_before = {t: w for t, w in weights.top_words(cfg.top_words).items() if t != -1}
+    agree = {}
+    for strategy, theirs in after.items():
+        ours = reassign(model.clustered, replace(cfg, outliers=strategy), vectors, docs, weights)
+        agree[strategy] = float(adjusted_rand_score(ours, theirs))
+    return {
         "version": bertopic.__version__,
         "ari_clusters": float(adjusted_rand_score(model.clustered, clustered)),
         "same_outliers": bool(np.array_equal(model.clustered == -1, clustered == -1)),
         "word_overlap": matched_word_overlap(model.clustered, clustered, ours_before, words),
-        "metrics": scores(after, words, tokens, reference, clustered),
+        "ari_reassigned": agree,
+        "metrics": scores(clustered, words, tokens, reference),
     }
-    if cfg.outliers != "none":
-        out["ari_reassigned"] = float(adjusted_rand_score(model.labels, after))
-    return out
