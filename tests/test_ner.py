@@ -106,7 +106,12 @@ def test_words_split_like_the_training_tweets():
     assert all(text[a:b] == w for w, a, b in split_words(text))
 
 
-def _tiny_transformer(sentences, tmp_path) -> Tagger:
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    """A 2-layer BERT with a WordPiece vocabulary of the sample's training tweets, saved as a Hugging Face
+    folder: (folder, tokenizer, from_hf, tags)."""
+    sentences = ner_data.load_ner("wnut16-sample")["train"]
+    tmp_path = tmp_path_factory.mktemp("tiny-bert")
     transformers = pytest.importorskip("transformers", reason="pip install transformers")
     from transformer_catalog.apps.ner import tag_set
     from transformer_catalog.data.tokenizer import train_tokenizer
@@ -128,9 +133,8 @@ def _tiny_transformer(sentences, tmp_path) -> Tagger:
     return str(tmp_path / "hf"), tok, from_hf, tag_set(sentences)
 
 
-def test_first_subword_carries_the_label_and_aggregations_differ(tmp_path):
-    rows = ner_data.load_ner("wnut16-sample")["train"]
-    folder, tok, from_hf, tags = _tiny_transformer(rows, tmp_path)
+def test_first_subword_carries_the_label_and_aggregations_differ(tiny_bert):
+    folder, tok, from_hf, tags = tiny_bert
     tagger = Tagger("transformer", TransformerTagger(from_hf(folder), len(tags)), tags, 64, tok)
     words = ["unbelievablyxyz", "New", "York"]
     _, index = tagger.piece_logits([words])
@@ -152,13 +156,13 @@ def test_first_subword_carries_the_label_and_aggregations_differ(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["bilstm", "transformer"])
-def test_taggers_learn_the_sample_and_reload_identically(kind, tmp_path):
+def test_taggers_learn_the_sample_and_reload_identically(kind, tmp_path, tiny_bert):
     data = ner_data.load_ner("wnut16-sample")
     small = {"train": data["train"][:48], "valid": data["train"][:48], "test": data["test"]}
     if kind == "bilstm":
         model, lr, epochs = "bilstm", 1e-2, 15
     else:
-        model, _, _, _ = _tiny_transformer(data["train"], tmp_path)
+        model = tiny_bert[0]
         lr, epochs = 2e-3, 30
     tagger, info = train_tagger(model, small, epochs=epochs, lr=lr, batch=8, max_len=64, progress=False)
     # from F1 0 (everything O) to most of the training tweets' entities (measured: 0.77 and 1.0)
@@ -169,9 +173,8 @@ def test_taggers_learn_the_sample_and_reload_identically(kind, tmp_path):
     assert tag_words(again, words) == tag_words(tagger, words)
 
 
-def test_predict_entities_offsets_aggregation_and_truncation(tmp_path):
-    rows = ner_data.load_ner("wnut16-sample")["train"]
-    folder, tok, from_hf, tags = _tiny_transformer(rows, tmp_path)
+def test_predict_entities_offsets_aggregation_and_truncation(tiny_bert):
+    folder, tok, from_hf, tags = tiny_bert
     tagger = Tagger("transformer", TransformerTagger(from_hf(folder), len(tags)), tags, 12, tok)
 
     class Fake(torch.nn.Module):  # tags every piece B-<first type>, so every word starts an entity
@@ -194,7 +197,9 @@ def test_predict_entities_offsets_aggregation_and_truncation(tmp_path):
     long = " ".join(["word"] * 30)
     with pytest.raises(TcatError, match=r"text 2 is \d+ tokens, over the model's maximum of 12"):
         predict_entities(["ok", long], tagger)
-    assert len(predict_entities([long], tagger, truncate=True)[0]) == 10  # 12 minus [CLS] and [SEP]
+    per_word = len(tok.hf.encode(["word"], is_pretokenized=True, add_special_tokens=False).ids)
+    kept = -(-10 // per_word)  # 12 minus [CLS] and [SEP]; a word whose first piece fits is tagged
+    assert len(predict_entities([long], tagger, truncate=True)[0]) == kept
     with pytest.raises(TcatError, match="unknown aggregation 'first'"):
         predict_entities([text], tagger, aggregation="first")
     with pytest.raises(TcatError, match="a list of strings"):
@@ -221,3 +226,22 @@ def test_cli_trains_evaluates_and_tags(tmp_path, capsys):
         ["hello", "Bob"], out
     )
     assert main(["ner", "evaluate", str(tmp_path)]) == 2  # not a NER run
+
+
+def test_cli_refuses_an_over_length_text_unless_truncated(tmp_path, capsys, tiny_bert):
+    from transformer_catalog.cli import main
+
+    folder = tiny_bert[0]
+    out = tmp_path / "run"
+    common = ["--data", "wnut16-sample", "--quiet", "--threads", "1", "--bootstrap", "0"]
+    assert (
+        main(["ner", "train", "--model", folder, "--out", str(out), "--epochs", "0.1", "--max-len", "16", *common]) == 0
+    )
+    assert load_tagger(out).max_len == 16
+    long = " ".join(["word"] * 30)
+    capsys.readouterr()
+    assert main(["ner", "tag", str(out), "ok", long]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tcat ner: error: text 2 is ") and "maximum of 16" in err and "--truncate" in err
+    assert err.count("\n") == 1
+    assert main(["ner", "tag", str(out), long, "--truncate"]) == 0
