@@ -10,8 +10,8 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = (
-    ("minilm", "all-MiniLM-L6-v2 token classifier, fine-tuned"),
-    ("bilstm", "BiLSTM tagger (words, chars, casing)"),
+    ("minilm", "MiniLM", "all-MiniLM-L6-v2 token classifier, fine-tuned"),
+    ("bilstm", "BiLSTM", "BiLSTM tagger (words, chars, casing)"),
 )
 TARGET = 0.40
 
@@ -27,7 +27,8 @@ def _machine(m: dict) -> str:
 
 def section(lines: list[str]) -> None:
     lines += ["## Named-entity recognition on tweets (issue 17, item 4)", ""]
-    rows = [(label, r) for name, label in MODELS if (r := _load(name)) is not None]
+    rows = [(label, r) for name, _, label in MODELS if (r := _load(name)) is not None]
+    short = {label: name for _, name, label in MODELS}
     if not rows:
         lines += ["Not measured yet: run `tcat ner train --model minilm --out runs/ner/minilm --json "
                   "benchmarks/results/ner_minilm.json` (and `--model bilstm`).", ""]  # fmt: skip
@@ -67,7 +68,7 @@ def section(lines: list[str]) -> None:
     lines += [f"    {r['command']} --json benchmarks/results/ner_{r['model']}.json" for _, r in rows]
     types = sorted({k for _, r in rows for k in r["test"]["per_type"]})
     lines += ["", "F1 per entity type (test tweets; gold entities in brackets):", ""]
-    lines += ["| type (gold) | " + " | ".join(label.split(",")[0] for label, _ in rows) + " |"]
+    lines += ["| type (gold) | " + " | ".join(short[label] for label, _ in rows) + " |"]
     lines += ["|---|" + "---:|" * len(rows)]
     for kind in types:
         support = max(r["test"]["per_type"].get(kind, {}).get("support", 0) for _, r in rows)

@@ -245,3 +245,22 @@ def test_cli_refuses_an_over_length_text_unless_truncated(tmp_path, capsys, tiny
     assert err.startswith("tcat ner: error: text 2 is ") and "maximum of 16" in err and "--truncate" in err
     assert err.count("\n") == 1
     assert main(["ner", "tag", str(out), long, "--truncate"]) == 0
+
+
+def test_report_section_reads_the_shipped_results():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "benchmarks"
+    spec = importlib.util.spec_from_file_location("report_ner", root / "report_ner.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    lines: list[str] = []
+    report.section(lines)
+    text = "\n".join(lines)
+    for name in ("minilm", "bilstm"):
+        path = root / "results" / f"ner_{name}.json"
+        if path.exists():
+            r = json.loads(path.read_text())
+            assert f"**{r['test']['f1']:.3f}**" in text and r["command"] in text
+            assert "isa" in r["machine"] and r["cpu_seconds"] > 0
