@@ -485,6 +485,12 @@ CASES = [
     ("summarise-steps", ["summarise", "train", "--out", "o", "--steps", "0"], r"argument --steps: .*out of range"),
     ("summarise-evaluate-not-summariser", ["summarise", "evaluate", "run"], r"run: not a summariser checkpoint"),
     ("summarise-evaluate-missing", ["summarise", "evaluate", "nowhere"], r"nowhere: no such checkpoint folder"),
+    ("summarise-init-not-pretrained", ["summarise", "train", "--out", "o", "--init", "run"],
+     r"--init run: not a summariser pretraining run"),
+    ("summarise-init-and-resume", ["summarise", "train", "--out", "o", "--init", "run", "--resume"],
+     r"--init starts a new run from a pretraining run; --resume continues one"),
+    ("summarise-pretrain-decoder", ["summarise", "pretrain", "--out", "o", "--model", "gpt2-6x256"],
+     r"summarisation needs an encoder-decoder"),
     # C2: tcat setfit
     ("setfit-fewer-examples-than-asked", ["setfit", "--data", "vader-domains", "--sample", "--per-class", "8", "13"],
      r"training split: label amazon has 12 example\(s\), fewer than the 13 per class asked"),

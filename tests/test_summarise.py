@@ -11,6 +11,7 @@ import pytest
 
 from transformer_catalog.apps import summarise
 from transformer_catalog.data.docstrings import (
+    docstring_documents,
     lead_sentence,
     load_pairs,
     split_docstring,
@@ -191,3 +192,29 @@ def test_pipeline_summarises_in_batches_and_refuses_long_bodies(trained):
     assert len(pipeline("summarization", out, truncation=True, max_new_tokens=4)([long])) == 1
     with pytest.raises(TcatError, match="not a translation run"):
         pipeline("translation", out)
+
+
+def test_pretraining_reads_only_training_modules_and_hands_over_weights_and_vocabulary(fake_stdlib, tmp_path):
+    import torch
+
+    from transformer_catalog.train.checkpoint import load_model
+
+    root, names = fake_stdlib
+    docs = docstring_documents(root)
+    held_out = {f"file {n[3:-3]} " for split in ("valid", "test") for n in names[split]}  # "file 7 " of mod7.py
+    train_text = " ".join(p for d in docs["train"] for p in d)
+    assert docs["train"] and not any(h in train_text for h in held_out)
+    assert any(f"file {n[3:-3]} " in train_text for n in names["train"])
+    t = {"steps": 2, "max_tokens": 400, "warmup": 1, "eval_every": 0, "save_every": 0}
+    pre = tmp_path / "pre"
+    summarise.train_summariser(str(pre), train=t, vocab=300, max_len=48, root=str(root), progress=False, pretrain=True)
+    ft = tmp_path / "ft"
+    still = {**t, "steps": 1, "lr": 1e-12, "schedule": "cosine"}
+    summarise.train_summariser(str(ft), train=still, init=str(pre), progress=False)
+    a, _, tok_a = load_model(pre)
+    b, meta, tok_b = load_model(ft)
+    assert meta["task"]["name"] == "summarise" and tok_a.hf.to_str() == tok_b.hf.to_str()
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(x, y, atol=1e-6), name
+    with pytest.raises(TcatError, match="not a summariser pretraining run"):
+        summarise.train_summariser(str(tmp_path / "again"), init=str(ft), progress=False)

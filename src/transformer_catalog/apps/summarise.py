@@ -56,6 +56,42 @@ def make_summary_task(vocab_size: int, max_len: int, tokenizer=None, root: str |
     )
 
 
+def make_pretrain_task(vocab_size: int, max_len: int, tokenizer=None, root: str | None = None):
+    """BART's denoising (objectives/denoising.py: text infilling + paragraph permutation) over every
+    docstring of the training modules (data/docstrings.docstring_documents; valid modules for the held-out
+    loss, test modules never read), with the BPE vocabulary the summariser then keeps."""
+    from ..data.docstrings import docstring_documents
+    from ..data.tokenizer import objective_specials, train_bpe
+    from ..objectives import make_objective
+    from ..objectives.base import Vocab
+    from ..train.tasks import Task, chunk
+
+    docs = docstring_documents(root)
+    if tokenizer is None:
+        texts = [p for d in docs["train"] for p in d]
+        tokenizer = train_bpe(texts, vocab_size, extra_specials=objective_specials(0))
+
+    def encode(items):
+        return [piece for doc in items for piece in chunk(tokenizer.encode_batch(doc), max_len - 1)]
+
+    meta = {"name": "summarise-pretrain", "data": DATA, "python": ".".join(map(str, sys.version_info[:3]))}
+    if root is not None:
+        meta["root"] = str(root)
+    return Task(
+        name="summarise-pretrain",
+        objective=make_objective("denoise", Vocab.from_tokenizer(tokenizer), max_len=max_len),
+        train=encode(docs["train"]),
+        valid=encode(docs["valid"]),
+        pad_id=tokenizer.pad_id,
+        vocab_size=tokenizer.vocab_size,
+        tokenizer=tokenizer,
+        meta=meta,
+    )
+
+
+TASKS = {"summarise": make_summary_task, "summarise-pretrain": make_pretrain_task}
+
+
 def train_summariser(
     out: str,
     model: str = "transformer-tiny",
@@ -65,9 +101,13 @@ def train_summariser(
     resume: bool = False,
     root: str | None = None,
     progress: bool = True,
+    pretrain: bool = False,
+    init: str | None = None,
 ) -> dict:
     """Train (or with `resume`, continue) a summariser into `out`; `train`: TrainConfig fields.
-    Returns the final state: step, CPU seconds, validation loss, checkpoint folder."""
+    `pretrain`: BART-style denoising of the training modules' docstrings instead (make_pretrain_task);
+    `init`: start from such a run's weights and vocabulary. Returns the final state: step, CPU
+    seconds, validation loss, checkpoint folder."""
     import torch
 
     from ..catalog.specs import resolve
@@ -85,26 +125,40 @@ def train_summariser(
         if not (ckpt / "trainer_state.json").is_file():
             raise TcatError(f"{out}: nothing to resume (no checkpoint/trainer_state.json); drop --resume to start")
         folder, meta, model_cfg = read_config(ckpt)
-        if meta.get("task", {}).get("name") != "summarise":
-            raise TcatError(f"{folder}: not a summariser run (task {meta.get('task', {}).get('name')!r})")
+        name = meta.get("task", {}).get("name")
+        if name not in TASKS:
+            raise TcatError(f"{folder}: not a summariser run (task {name!r})")
         values = {**meta["train"], **(train or {})}
         cfg = train_config(values, model_cfg)
         tok = Tokenizer.load(folder / "tokenizer.json")
-        task = make_summary_task(
-            model_cfg.embedding.vocab_size, model_cfg.position.max_len, tok, meta["task"].get("root")
-        )
+        task = TASKS[name](model_cfg.embedding.vocab_size, model_cfg.position.max_len, tok, meta["task"].get("root"))
+        start = None
     else:
         check_out(Path(out))
-        base = resolve(model).config
-        if base.arch != "encoder-decoder":
-            raise TcatError(f"--model {model}: summarisation needs an encoder-decoder, not {base.arch}")
-        base = base.replace(**{"position.max_len": max(max_len, 8)})
-        task = make_summary_task(vocab, max_len, root=root)
+        start, tok = None, None
+        if init is not None:  # weights and vocabulary of a pretraining run
+            from ..train.checkpoint import load_model
+
+            start, init_meta, tok = load_model(init)
+            if init_meta.get("task", {}).get("name") != "summarise-pretrain" or tok is None:
+                raise TcatError(f"--init {init}: not a summariser pretraining run (tcat summarise pretrain)")
+            base, root = start.config, init_meta["task"].get("root", root)
+            max_len = base.position.max_len
+        else:
+            base = resolve(model).config
+            if base.arch != "encoder-decoder":
+                raise TcatError(f"--model {model}: summarisation needs an encoder-decoder, not {base.arch}")
+            base = base.replace(**{"position.max_len": max(max_len, 8)})
+        task = (make_pretrain_task if pretrain else make_summary_task)(vocab, max_len, tok, root)
         model_cfg = base.replace(**{"embedding.vocab_size": task.vocab_size, "embedding.pad_id": task.pad_id})
         cfg = train_config({"bf16": "off", **(train or {})}, model_cfg)
     torch.manual_seed(cfg.seed)
     net = build_model(model_cfg)
-    trainer = Trainer(net, task, cfg, out, progress=progress, run_meta={"model": model, "max_len": max_len})
+    if start is not None:
+        net.load_state_dict(start.state_dict())
+    trainer = Trainer(
+        net, task, cfg, out, progress=progress, run_meta={"model": model, "max_len": max_len, "init": init}
+    )
     if resume:
         trainer.resume()
     else:
@@ -156,11 +210,14 @@ def paired_bootstrap(a: list[float], b: list[float], n: int = 1000, seed: int = 
     return round(diffs[int(0.025 * n)], 2), round(diffs[int(0.975 * n) - 1], 2)
 
 
-def summarise_texts(model, tok, texts: list[str], beam: int = 1, max_new_tokens: int = 48) -> list[str]:
-    """One summary per text (sources beyond the model's context are cut: see the module docstring)."""
+def summarise_texts(
+    model, tok, texts: list[str], beam: int = 1, max_new_tokens: int = 48, no_repeat_ngram: int = 0
+) -> list[str]:
+    """One summary per text (sources beyond the model's context are cut: see the module docstring);
+    no_repeat_ngram > 0 forbids any n-gram of tokens twice (a small model's loops, "is is is")."""
     from .translation import translate_batch
 
-    return translate_batch(model, tok, texts, beam, 0.6, max_new_tokens=max_new_tokens)
+    return translate_batch(model, tok, texts, beam, 0.6, max_new_tokens=max_new_tokens, no_repeat_ngram=no_repeat_ngram)
 
 
 def evaluate_summariser(
@@ -171,6 +228,7 @@ def evaluate_summariser(
     batch_size: int = 32,
     root: str | None = None,
     progress: bool = True,
+    no_repeat_ngram: int = 0,
 ) -> dict:
     """ROUGE-L of the model's summaries and of the lead sentence on a split, every hypothesis kept."""
     import torch
@@ -194,7 +252,9 @@ def evaluate_summariser(
         job = bar.add_task(f"summarising {len(pairs)} {split} docstrings", total=len(pairs))
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            for i, h in zip(idx, summarise_texts(model, tok, [pairs[i].src for i in idx], beam)):
+            for i, h in zip(
+                idx, summarise_texts(model, tok, [pairs[i].src for i in idx], beam, no_repeat_ngram=no_repeat_ngram)
+            ):
                 hyps[i] = h
             bar.advance(job, len(idx))
     refs = [p.tgt for p in pairs]
@@ -222,6 +282,7 @@ def evaluate_summariser(
         "split": split,
         "pairs": len(pairs),
         "beam": beam,
+        "no_repeat_ngram": no_repeat_ngram,
         "rouge_l": round(sum(ours) / len(ours), 2),
         "lead_rouge_l": round(sum(base) / len(base), 2),
         "difference_ci95": paired_bootstrap(ours, base),

@@ -84,8 +84,20 @@ def cmd_summarise_train(args) -> None:
     train |= {"warmup": args.warmup, "schedule": "cosine", "seed": args.seed}
     if args.resume:  # a resumed run keeps its optimisation: only its length and time budget may change
         train = {"steps": args.steps, "max_minutes": args.minutes}
+    pretrain = args.summarise_command == "pretrain"
+    init = None if pretrain else args.init
+    if init and args.resume:
+        raise TcatError("--init starts a new run from a pretraining run; --resume continues one: give one of them")
     result = train_summariser(
-        args.out, args.model, train, args.vocab, args.max_len, resume=args.resume, progress=not args.quiet
+        args.out,
+        args.model,
+        train,
+        args.vocab,
+        args.max_len,
+        resume=args.resume,
+        progress=not args.quiet,
+        pretrain=pretrain,
+        init=init,
     )
     print(json.dumps(result))
 
@@ -95,10 +107,12 @@ def cmd_summarise_evaluate(args) -> None:
     set_threads(args.threads)
     from ..apps.summarise import evaluate_summariser
 
-    result = evaluate_summariser(args.run, args.split, args.beam, args.limit, progress=not args.quiet)
-    flags = (f" --split {args.split}" if args.split != "test" else "") + (
-        f" --beam {args.beam}" if args.beam > 1 else ""
+    result = evaluate_summariser(
+        args.run, args.split, args.beam, args.limit, progress=not args.quiet, no_repeat_ngram=args.no_repeat_ngram
     )
+    flags = f" --split {args.split}" if args.split != "test" else ""
+    flags += f" --beam {args.beam}" if args.beam > 1 else ""
+    flags += f" --no-repeat-ngram {args.no_repeat_ngram}" if args.no_repeat_ngram else ""
     result |= {"command": f"tcat summarise evaluate {args.run}{flags}", "machine": _machine()}
     shown = {k: v for k, v in result.items() if k not in ("hypotheses", "examples", "training")}
     print(json.dumps(shown))
@@ -170,24 +184,34 @@ def register(sub, add) -> None:
     if getattr(group, "skipped", False):
         return
     inner = group.add_subparsers(dest="summarise_command", metavar="COMMAND", required=True)
-    text = "train a summariser on CPython's docstrings (body -> one-line summary), through the one trainer"
-    sp = inner.add_parser("train", help=text, description=text)
-    sp.set_defaults(fn=cmd_summarise_train)
-    sp.add_argument("--out", required=True, help="run folder (required; no default)")
-    sp.add_argument(
-        "--model", default="transformer-tiny", help="an encoder-decoder named config (default transformer-tiny)"
-    )
-    num(sp, "--steps", STEPS, 2500, "optimizer steps")
-    num(sp, "--minutes", MINUTES, 0.0, "stop and checkpoint after this many minutes (0 = no limit)")
-    num(sp, "--max-tokens", number(int, 64, 10**6), 2048, "tokens per batch")
-    num(sp, "--lr", LR, 1e-3, "peak learning rate (cosine schedule)")
-    num(sp, "--warmup", number(int, 1, 10**6), 200, "warmup steps")
-    num(sp, "--vocab", VOCAB, 4000, "BPE vocabulary size")
-    num(sp, "--max-len", MAX_LEN, 128, "longest body in tokens (longer bodies keep their first tokens)")
-    num(sp, "--seed", number(int, 0, 2**31 - 1), 0, "seed")
-    sp.add_argument("--resume", action="store_true", help="continue the run in --out (default off)")
-    sp.add_argument("--quiet", action="store_true", help="no progress bar (default off)")
-    add_threads(sp)
+    for name, text in (
+        ("train", "train a summariser on CPython's docstrings (body -> one-line summary), through the one trainer"),
+        ("pretrain", "pretrain a summariser by denoising (BART) the training modules' docstrings; then train --init"),
+    ):
+        sp = inner.add_parser(name, help=text, description=text)
+        sp.set_defaults(fn=cmd_summarise_train)
+        sp.add_argument("--out", required=True, help="run folder (required; no default)")
+        sp.add_argument(
+            "--model", default="transformer-tiny", help="an encoder-decoder named config (default transformer-tiny)"
+        )
+        if name == "train":
+            sp.add_argument(
+                "--init",
+                default=None,
+                metavar="RUN",
+                help="start from a tcat summarise pretrain run's weights and vocabulary (default: from scratch)",
+            )
+        num(sp, "--steps", STEPS, 2500, "optimizer steps")
+        num(sp, "--minutes", MINUTES, 0.0, "stop and checkpoint after this many minutes (0 = no limit)")
+        num(sp, "--max-tokens", number(int, 64, 10**6), 2048, "tokens per batch")
+        num(sp, "--lr", LR, 1e-3, "peak learning rate (cosine schedule)")
+        num(sp, "--warmup", number(int, 1, 10**6), 200, "warmup steps")
+        num(sp, "--vocab", VOCAB, 4000, "BPE vocabulary size")
+        num(sp, "--max-len", MAX_LEN, 128, "longest body in tokens (longer bodies keep their first tokens)")
+        num(sp, "--seed", number(int, 0, 2**31 - 1), 0, "seed")
+        sp.add_argument("--resume", action="store_true", help="continue the run in --out (default off)")
+        sp.add_argument("--quiet", action="store_true", help="no progress bar (default off)")
+        add_threads(sp)
     text = "ROUGE-L of a summariser and of the lead-sentence baseline on held-out modules"
     sp = inner.add_parser("evaluate", help=text, description=text)
     sp.set_defaults(fn=cmd_summarise_evaluate)
@@ -195,6 +219,7 @@ def register(sub, add) -> None:
     sp.add_argument("--split", default="test", choices=["test", "valid"], help="test or valid (default test)")
     num(sp, "--beam", BEAM, 1, "beam width (1 = greedy)")
     num(sp, "--limit", LIMIT, 0, "score only the first N pairs (0 = all)")
+    num(sp, "--no-repeat-ngram", number(int, 0, 100), 0, "forbid any n-gram of tokens twice in a summary (0 = off)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar (default off)")
     add_json(sp, "the evaluation, every summary included")
     add_threads(sp)

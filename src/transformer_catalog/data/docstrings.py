@@ -91,6 +91,28 @@ def load_pairs(root: str | Path | None = None) -> list[DocPair]:
     return pairs
 
 
+def docstring_documents(root: str | Path | None = None) -> dict[str, list[list[str]]]:
+    """Every docstring (module, class, function) as a document of paragraphs, by the split of its module:
+    the unlabelled text a summariser may pretrain on (train modules only; no held-out module's text)."""
+    root = Path(root) if root is not None else stdlib_root()
+    out: dict[str, list[list[str]]] = {"train": [], "valid": [], "test": []}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if SKIP.intersection(rel.parts[:-1]):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                paragraphs = [" ".join(p.split()) for p in (doc or "").split("\n\n") if p.strip()]
+                if paragraphs:
+                    out[split_of(rel.as_posix())].append(paragraphs)
+    return out
+
+
 def split_of(module: str) -> str:
     """train / valid / test for a module path: a stable hash, the same on every machine and run."""
     bucket = int(hashlib.sha256(module.encode("utf-8")).hexdigest(), 16) % 10
@@ -112,4 +134,4 @@ def lead_sentence(text: str) -> str:
     return text
 
 
-__all__ = ["DocPair", "lead_sentence", "load_pairs", "split_docstring", "split_of", "split_pairs", "stdlib_root"]
+__all__ = ["DocPair", "docstring_documents", "lead_sentence", "load_pairs", "split_docstring", "split_of", "split_pairs", "stdlib_root"]
