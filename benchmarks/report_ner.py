@@ -75,3 +75,5 @@ def section(lines: list[str]) -> None:
         cells = [f"{r['test']['per_type'][kind]['f1']:.3f}" if kind in r["test"]["per_type"] else "-" for _, r in rows]
         lines.append(f"| {kind} ({support}) | " + " | ".join(cells) + " |")
     lines.append("")
+    if (RESULTS / "ner.png").exists():  # python benchmarks/plot_ner.py
+        lines += ["![NER: validation F1 per epoch, test F1 per type](benchmarks/results/ner.png)", ""]
