@@ -220,6 +220,22 @@ def summarise_texts(
     return translate_batch(model, tok, texts, beam, 0.6, max_new_tokens=max_new_tokens, no_repeat_ngram=no_repeat_ngram)
 
 
+def _training_record(run: str) -> dict:
+    """A run's trainer state (steps, tokens, wall seconds) and, where recorded, its CPU seconds."""
+    from ..train.checkpoint import resolve
+
+    try:
+        folder = resolve(run)
+    except TcatError:
+        return {}  # the pretraining run was moved or deleted: the evaluation still stands
+    state_file, record = folder / "trainer_state.json", folder.parent / "train_result.json"
+    training = json.loads(state_file.read_text(encoding="utf-8")) if state_file.is_file() else {}
+    training.pop("optimizer_param_groups", None)
+    if record.is_file():
+        training["cpu_s"] = json.loads(record.read_text(encoding="utf-8")).get("cpu_s")
+    return training
+
+
 def evaluate_summariser(
     checkpoint: str,
     split: str = "test",
@@ -260,16 +276,11 @@ def evaluate_summariser(
     refs = [p.tgt for p in pairs]
     leads = [lead_sentence(p.src) for p in pairs]
     ours, base = rouge_l(hyps, refs), rouge_l(leads, refs)
-    from ..train.checkpoint import resolve
-
-    state_file = resolve(checkpoint) / "trainer_state.json"
-    training = json.loads(state_file.read_text()) if state_file.is_file() else {}
-    training.pop("optimizer_param_groups", None)
-    record = resolve(checkpoint).parent / "train_result.json"
-    if record.is_file():
-        training["cpu_s"] = json.loads(record.read_text(encoding="utf-8")).get("cpu_s")
+    training = _training_record(checkpoint)
+    init = (meta.get("run") or {}).get("init")
     cfg = model.config
     return {
+        "pretraining": _training_record(init) if init else None,
         "model": {
             "params": sum(p.numel() for p in model.parameters()),
             "d_model": cfg.d_model,

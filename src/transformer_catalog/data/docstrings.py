@@ -134,4 +134,13 @@ def lead_sentence(text: str) -> str:
     return text
 
 
-__all__ = ["DocPair", "docstring_documents", "lead_sentence", "load_pairs", "split_docstring", "split_of", "split_pairs", "stdlib_root"]
+__all__ = [
+    "DocPair",
+    "docstring_documents",
+    "lead_sentence",
+    "load_pairs",
+    "split_docstring",
+    "split_of",
+    "split_pairs",
+    "stdlib_root",
+]
