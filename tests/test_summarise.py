@@ -179,7 +179,8 @@ def test_evaluation_is_recomputed_from_its_hypotheses_and_an_oracle_scores_100(t
     assert perfect["difference_ci95"][0] > 0  # the oracle beats the lead sentence on every resample
 
 
-def test_pipeline_summarises_in_batches_and_refuses_long_bodies(trained):
+def test_pipeline_summarises_in_batches_and_refuses_long_bodies(trained, monkeypatch):
+    from transformer_catalog.apps import translation
     from transformer_catalog.apps.pipeline import pipeline
 
     out, _, _ = trained
@@ -194,6 +195,11 @@ def test_pipeline_summarises_in_batches_and_refuses_long_bodies(trained):
     assert len(pipeline("summarization", out, truncation=True, max_new_tokens=4)([long])) == 1
     with pytest.raises(TcatError, match="not a translation run"):
         pipeline("translation", out)
+    # batches are sorted by length: the answers must come back in input order
+    monkeypatch.setattr(translation, "translate_batch", lambda model, tok, texts, *rest: [t.upper() for t in texts])
+    texts = ["a long body text", "b", "medium c", "dd"]
+    got = pipeline("summarization", out, batch_size=2)(texts)
+    assert got == [{"summary_text": t.upper()} for t in texts]
 
 
 def test_pretraining_reads_only_training_modules_and_hands_over_weights_and_vocabulary(fake_stdlib, tmp_path):
