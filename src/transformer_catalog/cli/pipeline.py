@@ -82,8 +82,10 @@ def cmd_summarise_train(args) -> None:
 
     train = {"steps": args.steps, "max_minutes": args.minutes, "max_tokens": args.max_tokens, "lr": args.lr}
     train |= {"warmup": args.warmup, "schedule": "cosine", "seed": args.seed}
+    every = {"save_every": args.save_every, "eval_every": args.save_every}
     if args.resume:  # a resumed run keeps its optimisation: only its length and time budget may change
         train = {"steps": args.steps, "max_minutes": args.minutes}
+    train |= every
     pretrain = args.summarise_command == "pretrain"
     init = None if pretrain else args.init
     if init and args.resume:
@@ -209,6 +211,7 @@ def register(sub, add) -> None:
         num(sp, "--vocab", VOCAB, 4000, "BPE vocabulary size")
         num(sp, "--max-len", MAX_LEN, 128, "longest body in tokens (longer bodies keep their first tokens)")
         num(sp, "--seed", number(int, 0, 2**31 - 1), 0, "seed")
+        num(sp, "--save-every", number(int, 0, 10**9), 250, "steps between checkpoints and validation losses (0 = end)")
         sp.add_argument("--resume", action="store_true", help="continue the run in --out (default off)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar (default off)")
         add_threads(sp)
