@@ -218,8 +218,9 @@ def test_ddim_steps_equal_diffusers(kind, theirs, eta):
 def test_ddim_step_moves_along_the_line_of_the_clipped_x0():
     """eta = 0: x_prev is sqrt(abar_prev) x0 + sqrt(1 - abar_prev) e with the same e that x_t has given the
     clipped x0, x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) e. With the raw predicted noise instead, the step
-    leaves that line wherever the clip bites: the samples of a trained DiT lost contrast step by step (CAS
-    0.47 at 25 DDIM steps, 0.36 at 50, 0.28 with guidance 3; 0.52 / 0.51 / 0.81 after the fix)."""
+    leaves that line wherever the clip bites: the reported DiT's samples lost contrast step by step (CAS 0.44
+    at DDIM 25, 0.28 with guidance 3, 0.13 with guidance 3 and 50 steps; after the fix 0.53, and 0.82 with
+    guidance 3: benchmarks/results/diffusion_long.json)."""
     sched = Schedule("linear")
     g = torch.Generator().manual_seed(0)
     for t, t_prev in ((960, 920), (500, 480), (40, 0), (0, -1)):
