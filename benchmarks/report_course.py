@@ -6,6 +6,7 @@ and, from the paired bootstrap differences, where a pre-Transformer baseline win
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -114,7 +115,15 @@ def section(lines: list[str]) -> None:
             f"The tcat BERT is the catalog's BERT at tiny scale with `{' '.join('--set ' + x for x in s['bert_set'])}` "
             f"({bert['params'] / 1e6:.2f}M parameters with its head), pretrained with MLM for {s['bert_steps']} steps "
             f"on each set's own training texts (labels unused; a BPE of {s['bert_vocab']:,} learnt from them), "
-            "then fine-tuned like MiniLM: a small model pretrained on little text, not a reproduction of BERT-base.",
+            "then fine-tuned like MiniLM: a small model pretrained on little text, not a reproduction of BERT-base. "
+            f"Its MLM validation loss at the end of pretraining (nats; uniform guessing over {s['bert_vocab']:,} "
+            f"tokens is {math.log(s['bert_vocab']):.2f}): "
+            + ", ".join(
+                f"{n} {d['models']['bert-mlm']['pretraining']['valid_loss']:.2f}"
+                for n, d in sets.items()
+                if "bert-mlm" in d["models"]
+            )
+            + f" — {s['bert_steps']} steps are far too few to pretrain it, which is what its row measures.",
         ]
     if (RESULTS / "multiclass.png").exists():
         lines += ["", "![macro-F1 with 95% intervals per set](benchmarks/results/multiclass.png)"]
