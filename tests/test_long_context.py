@@ -223,6 +223,12 @@ def test_the_curriculum_trains_short_first_then_at_train_len(monkeypatch, hay):
     seen.clear()
     lc.train(model, cfg, 2, 320, 2, 1e-3, train, vocab, 0, "t")  # no curriculum: train_len throughout
     assert seen == [320, 320]
+    seen.clear()  # the fine-tuning cycles through its lengths, so the answer is trained at each end position
+    long = lc.rebuilt(model, cfg, vocab.size, "yarn", cfg.finetune_len)
+    lc.train(long, cfg, 5, cfg.finetune_len, 2, 1e-3, train, vocab, 0, "t", cycle=lc.finetune_lengths(cfg))
+    assert seen == [320, 512, 320, 512, 320]
+    full = lc.Config()
+    assert lc.finetune_lengths(full) == (full.train_len, 2 * full.train_len, 4 * full.train_len) == (512, 1024, 2048)
 
 
 def test_the_claim_reads_passkey_and_niah_and_ruler_reads_all_three():
