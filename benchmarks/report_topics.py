@@ -22,7 +22,9 @@ def _machine(m: dict) -> str:
 
 def _rows_of(r: dict) -> list[tuple[str, dict, str]]:
     cpu = r["cpu_seconds"]
-    rows = [("recipe (HDBSCAN)", r["recipe"], f"{cpu['embed'] + cpu['recipe']:,.0f} (embedding {cpu['embed']:,.0f})")]
+    total = cpu["embed"] + cpu.get("reduce", 0) + cpu["recipe"]
+    parts = f"embedding {cpu['embed']:,.0f}, UMAP {cpu.get('reduce', 0):,.0f}"
+    rows = [("recipe (HDBSCAN)", r["recipe"], f"{total:,.0f} ({parts})")]
     for k, v in r.get("reassigned", {}).items():
         rows.append((f"recipe + {k} reassignment", v, f"+{cpu.get(f'reassign_{k}', 0):,.1f}"))
     if "lda" in r:

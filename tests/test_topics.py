@@ -146,8 +146,10 @@ def _package_check(docs, vectors, cfg):
     assert np.array_equal(ours.clustered == -1, clustered == -1)
     ours_before = tp.ctfidf(docs, ours.clustered).top_words(cfg.top_words)
     for t in range(ours.n_topics):  # the same topic carries the same number in both (numbered by size)
-        assert [w for w, _ in ours_before[t]] == [w for w, _ in words[t]], t
-        assert np.allclose([s for _, s in ours_before[t]], [s for _, s in words[t]])
+        mine, theirs = dict(ours_before[t]), dict(words[t])
+        assert np.allclose(sorted(mine.values()), sorted(theirs.values())), t
+        last = min(mine.values())  # words tied at the cut may be ordered (and cut) differently
+        assert all(theirs.get(w) == pytest.approx(v) for w, v in mine.items() if v > last + 1e-12), t
     assert adjusted_rand_score(ours.labels, after) == 1.0
     assert (ours.labels == -1).sum() < (ours.clustered == -1).sum()
     return ours
@@ -160,15 +162,20 @@ def test_recipe_equals_the_bertopic_package_on_the_same_embeddings(verses, outli
 
 
 @pytest.mark.slow
-def test_umap_recipe_is_deterministic_and_equals_the_package(verses):
-    corpus, docs, vectors = verses
-    cfg = tp.TopicConfig(min_cluster_size=8, outliers="centroid", seed=3)
+def test_umap_recipe_is_deterministic_and_equals_the_package(cache):
+    """All 635 in-repo verses (200 fall into two clean UMAP clusters with no outliers to reassign)."""
+    from transformer_catalog.apps.topic_runs import embeddings, load_corpus
+
+    corpus = load_corpus("kjv-sample")
+    docs = [tp.clean(t) for t in corpus.texts]
+    vectors, _ = embeddings(corpus.texts, "minilm", "fp32", progress=False)
+    cfg = tp.TopicConfig(min_cluster_size=10, outliers="centroid", seed=0)
     first = _package_check(docs, vectors, cfg)
     again = tp.fit(docs, vectors, cfg)
     assert np.array_equal(first.labels, again.labels) and first.words == again.words
-    reduced = [tp.reduce(vectors, tp.TopicConfig(seed=s)) for s in (3, 3, 4)]
+    reduced = [tp.reduce(vectors, tp.TopicConfig(seed=s)) for s in (0, 0, 1)]
     assert np.array_equal(reduced[0], reduced[1]) and not np.allclose(reduced[0], reduced[2])
-    assert m.nmi(first.labels, corpus.reference) > 0.2  # topics follow genre, well above chance (~0.05)
+    assert m.nmi(first.labels, corpus.reference) > 0.2  # topics follow genre, well above chance
 
 
 # -- tcat topics -----------------------------------------------------------------------------------

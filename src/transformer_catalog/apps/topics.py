@@ -196,14 +196,15 @@ class TopicModel:
         return len(self.words)
 
 
-def fit(docs: list[str], embeddings: np.ndarray, cfg: TopicConfig, clustered=None) -> TopicModel:
+def fit(docs: list[str], embeddings: np.ndarray, cfg: TopicConfig, clustered=None, points=None) -> TopicModel:
     """The recipe on documents (already cleaned with `clean`) and their embeddings (one row each);
-    `clustered`: HDBSCAN's labels of an earlier fit with the same settings, to try another reassignment."""
+    `points`: `reduce(embeddings, cfg)` computed earlier (a cache); `clustered`: HDBSCAN's labels of an
+    earlier fit with the same settings, to try another reassignment."""
     if len(docs) != len(embeddings):
         raise TcatError(f"{len(docs)} documents but {len(embeddings)} embeddings")
     cfg.check(len(docs))
     if clustered is None:
-        clustered = cluster(reduce(embeddings, cfg), cfg)
+        clustered = cluster(reduce(embeddings, cfg) if points is None else points, cfg)
     if not np.any(clustered >= 0):
         raise TcatError(
             f"HDBSCAN found no topic in {len(docs):,} documents: lower --min-cluster-size ({cfg.min_cluster_size})"
