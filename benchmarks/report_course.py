@@ -141,11 +141,8 @@ def figure(out: Path = RESULTS / "multiclass.png") -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sets = {
-        k: v
-        for p in sorted(RESULTS.glob("multiclass_*.json"))
-        for k, v in json.loads(p.read_text())["datasets"].items()
-    }
+    found = {k: v for p in RESULTS.glob("multiclass_*.json") for k, v in json.loads(p.read_text())["datasets"].items()}
+    sets = dict(sorted(found.items(), key=lambda kv: [*SETS, *found].index(kv[0])))  # the table's order
     fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets), 2.8), sharey=True, squeeze=False)
     for ax, (name, d) in zip(axes[0], sets.items()):
         models = [m for m in NAMES if m in d["models"]]
