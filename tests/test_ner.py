@@ -153,6 +153,13 @@ def test_first_subword_carries_the_label_and_aggregations_differ(tiny_bert):
     tagger.net = Fake()
     assert [tag_words(tagger, [words], how)[0][0][0] for how in ("simple", "max", "average")] == ["O", tags[1], tags[1]]
     assert [t for t, _ in tag_words(tagger, [words], "max")[0][1:]] == ["O", "O"]
+    # the loss reads each word's first piece only: its value is the cross-entropy at those positions
+    from transformer_catalog.apps.ner import _loss
+
+    logits = Fake()(torch.zeros(1, len(pieces.ids) + 2, dtype=torch.long))[0]
+    firsts = [pos[0] for pos in expect]
+    expected = torch.nn.functional.cross_entropy(logits[firsts], torch.zeros(3, dtype=torch.long))
+    assert _loss(tagger, [(words, ["O", "O", "O"])], None, 0.0).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["bilstm", "transformer"])
@@ -194,6 +201,17 @@ def test_predict_entities_offsets_aggregation_and_truncation(tiny_bert):
     ]
     assert all(e["entity_group"] == tags[1][2:] and 0 < e["score"] <= 1 for e in found)
     assert predict_entities([text], tagger, aggregation="none")[0][0]["entity"] == tags[1]
+
+    class Continues(torch.nn.Module):  # B- on the first piece, I- of the same type after it: one entity
+        def forward(self, ids):
+            out = torch.zeros((*ids.shape, len(tags)))
+            out[..., 2] = 4.0
+            out[:, 1, 1] = 8.0
+            return out
+
+    tagger.net = Continues()
+    assert [(e["word"], e["start"], e["end"]) for e in predict_entities([text], tagger)[0]] == [(text, 0, len(text))]
+    tagger.net = Fake()
     long = " ".join(["word"] * 30)
     with pytest.raises(TcatError, match=r"text 2 is \d+ tokens, over the model's maximum of 12"):
         predict_entities(["ok", long], tagger)
