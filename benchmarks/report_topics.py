@@ -36,6 +36,22 @@ def _rows_of(r: dict) -> list[tuple[str, dict, str]]:
     return rows
 
 
+def _verdict(ours: dict, lda: dict, has_nmi: bool) -> str:
+    """Which model wins each metric, read from the numbers (the baseline's wins said plainly)."""
+    keys = [("npmi", "NPMI"), ("diversity", "topic diversity")] + ([("nmi", "NMI against genre")] if has_nmi else [])
+    won = [f"{name} ({ours[k]:.3f} vs {lda[k]:.3f})" for k, name in keys if ours[k] > lda[k]]
+    lost = [f"{name} ({lda[k]:.3f} vs {ours[k]:.3f})" for k, name in keys if ours[k] <= lda[k]]
+    text = "Against LDA with as many topics, the recipe wins on " + (", ".join(won) or "nothing")
+    text += "; **LDA wins on " + ", ".join(lost) + "**" if lost else ""
+    text += "."
+    if has_nmi and "nmi_inliers" in ours:
+        text += (
+            f" NMI counts the outlier topic as one cluster; over the documents HDBSCAN placed in a topic it is "
+            f"{ours['nmi_inliers']:.3f}."
+        )
+    return text
+
+
 def _corpus(lines: list[str], name: str, r: dict) -> None:
     cfg = r["config"]
     has_nmi = "nmi" in r["recipe"]
@@ -62,6 +78,8 @@ def _corpus(lines: list[str], name: str, r: dict) -> None:
         lines.append(
             f"| {label} | {m['topics']} | {_fmt(m['npmi'])} | {_fmt(m['diversity'])} | {share_text} |{nmi} {cpu} |"
         )
+    if "lda" in r:
+        lines += ["", _verdict(r["recipe"], r["lda"], has_nmi)]
     b = r.get("bertopic", {})
     if "ari_clusters" in b:
         same = "the same" if b["ari_clusters"] == 1.0 else "not the same"

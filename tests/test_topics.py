@@ -213,3 +213,38 @@ def test_load_corpus_reads_a_text_file_and_draws_a_fixed_subset(tmp_path):
     assert load_corpus(str(path), limit=10, seed=2).texts != a.texts
     sample = load_corpus("kjv-sample")
     assert set(sample.reference) >= {"law", "gospels", "epistles", "minor prophets"}
+
+
+def test_report_reads_the_numbers_and_says_where_lda_wins(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        import report_topics
+    finally:
+        sys.path.pop(0)
+    report_topics.RESULTS = tmp_path
+    ours = {"topics": 4, "npmi": 0.21, "diversity": 0.6, "outlier_share": 0.1, "nmi": 0.3, "nmi_inliers": 0.35}
+    ours["outlier_share_clustered"] = 0.4
+    result = {
+        "documents": 1000, "precision": "bf16", "command": "python benchmarks/bench_topics.py --data kjv",
+        "config": {"n_neighbors": 15, "n_components": 5, "min_dist": 0.0, "seed": 0, "min_cluster_size": 9,
+                   "top_words": 10},
+        "machine": {"cpu": "CPU X", "isa": ["avx512_bf16"], "torch": "2.x", "threads": 1},
+        "cpu_seconds_total": 12.5, "wall_seconds": 40.0, "recipe": ours,
+        "reassigned": {"centroid": {**ours, "outlier_share": 0.0, "npmi": 0.25, "outlier_share_clustered": 0.0}},
+        "lda": {"topics": 4, "npmi": -0.05, "diversity": 0.9, "outlier_share": 0.0, "nmi": 0.1},
+        "cpu_seconds": {"embed": 5.0, "reduce": 3.0, "recipe": 1.0, "reassign_centroid": 0.2, "lda": 2.0},
+        "topic_words": {"0": ["moses", "egypt"], "1": ["jesus", "paul"]}, "sizes": {"0": 300, "1": 200, "-1": 100},
+    }  # fmt: skip
+    (tmp_path / "topics.json").write_text(json.dumps({"kjv": result}))
+    lines: list[str] = []
+    report_topics.section(lines)
+    text = "\n".join(lines)
+    assert "| recipe (HDBSCAN) | 4 | 0.210 | 0.600 | 0.400 -> 0.100 | 0.300 | 9 (embedding 5, UMAP 3) |" in text
+    assert "| recipe + centroid reassignment | 4 | 0.250 | 0.600 | 0.000 | 0.300 | +0.2 |" in text
+    assert "wins on NPMI (0.210 vs -0.050), NMI against genre (0.300 vs 0.100)" in text
+    assert "**LDA wins on topic diversity (0.900 vs 0.600)**" in text
+    assert "avx512_bf16" in text and "`python benchmarks/bench_topics.py --data kjv`" in text
+    assert "- 0 (300): moses, egypt" in text
