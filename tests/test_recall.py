@@ -275,3 +275,17 @@ def test_report_renders_the_recall_tables_from_the_results(tmp_path):
     assert f"{mq['metrics']['hyena_accuracy_64x8']:.3f} ({gap:+.3f})" in text
     assert ar["command"] in text and mq["command"] in text and "Training-step crossover" in text
     assert "| CPU s / step | 16 | 32 |" in text
+
+
+def test_the_shipped_recall_results_are_at_the_issues_lengths():
+    # issue 16: associative recall at 1K-8K (both ends), MQAR at Zoology's (256, 16) and (1024, 64)
+    from transformer_catalog.experiments import shipped_results
+
+    shipped = {r["name"]: r for r, _ in shipped_results()}
+    ar, mqar = shipped["recall-associative"], shipped["recall-mqar"]
+    assert ar["setting"] == mqar["setting"] == "full"
+    assert ar["config"]["vocab"] == 30 and {1024, 8192} <= set(ar["config"]["lengths"])
+    assert max(s[0] for s in ar["config"]["stages"]) == 8192  # trained at the longest length too, not only scored
+    assert [tuple(s) for s in mqar["config"]["settings"]] == [(256, 16), (1024, 64)]
+    for r in (ar, mqar):
+        assert {"attention", "hyena", "linear"} == set(r["config"]["mixers"])

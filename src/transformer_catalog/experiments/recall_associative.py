@@ -8,6 +8,10 @@ why: straight at 1K no mixer left the "some value seen so far" plateau within 40
 1K, 2K, 4K and 8K tokens on held-out sequences. The shipped runs share a 2-core machine with seven other jobs,
 so the budget is ~1,000 steps per mixer; the result states where a target is missed and by how much.
 
+Linear attention here has no positions at all (it takes no rotary ones and this decoder adds no others), so
+its first layer has no direct way to single out the token before a value and bind the two (the shipped run
+stays at chance). Hyena's short convolution gives it exactly that local view.
+
 The per-step CPU time of every stage is recorded as well: the cost of training each mixer as length grows,
 and from it the length from which a mixer trains faster than attention (the crossover)."""
 
