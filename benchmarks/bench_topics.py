@@ -37,6 +37,9 @@ def figure(results: dict, path: Path) -> None:
         for ax, (key, title) in zip(row, metrics):
             bars = {label: m.get(key) for label, m in rows_of(r)}
             bars = {k: v for k, v in bars.items() if v is not None}
+            if not bars:  # no reference labels (tweets): no NMI
+                ax.axis("off")
+                continue
             ax.bar(range(len(bars)), list(bars.values()), color="#4878a8")
             ax.set_xticks(range(len(bars)), list(bars), rotation=35, ha="right", fontsize=7)
             ax.set_title(f"{name}: {title}", fontsize=9)
