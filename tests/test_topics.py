@@ -127,6 +127,9 @@ def test_config_checks_name_the_problem():
         tp.TopicConfig(outliers="nearest").check(100)
     with pytest.raises(TcatError, match="no words to describe topics"):
         tp.ctfidf(["the and of", "is it"], [0, 1])
+    far = np.eye(12)  # twelve points, each alone: no dense region
+    with pytest.raises(TcatError, match=r"HDBSCAN found no topic in 12 documents: .* or reduce with --reducer umap"):
+        tp.fit([f"word{i}" for i in range(12)], far, tp.TopicConfig(reducer="none", min_cluster_size=3))
 
 
 # -- the recipe against the package, on MiniLM embeddings of KJV verses --------------------------------
@@ -213,6 +216,8 @@ def test_load_corpus_reads_a_text_file_and_draws_a_fixed_subset(tmp_path):
     assert load_corpus(str(path), limit=10, seed=2).texts != a.texts
     sample = load_corpus("kjv-sample")
     assert set(sample.reference) >= {"law", "gospels", "epistles", "minor prophets"}
+    tweets = load_corpus("tweets-sample")
+    assert len(tweets.texts) == 60 and tweets.reference is None
 
 
 def test_report_reads_the_numbers_and_says_where_lda_wins(tmp_path):

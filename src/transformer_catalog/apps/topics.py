@@ -208,6 +208,7 @@ def fit(docs: list[str], embeddings: np.ndarray, cfg: TopicConfig, clustered=Non
     if not np.any(clustered >= 0):
         raise TcatError(
             f"HDBSCAN found no topic in {len(docs):,} documents: lower --min-cluster-size ({cfg.min_cluster_size})"
+            + (" or reduce with --reducer umap" if cfg.reducer == "none" else "")
         )
     weights = ctfidf(docs, clustered)
     labels = reassign(clustered, cfg, embeddings, docs, weights)
