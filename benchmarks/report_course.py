@@ -129,7 +129,18 @@ def section(lines: list[str]) -> None:
         lines += ["", "![macro-F1 with 95% intervals per set](benchmarks/results/multiclass.png)"]
     verdicts = [v for n, d in sets.items() for m in ("minilm", "bert-mlm") if (v := _verdict(n, m, d))]
     if verdicts:
-        lines += ["", "Where a baseline wins (paired bootstrap difference, Transformer minus the best baseline):", ""]
+        lines += [
+            "",
+            "Where a baseline wins (paired bootstrap difference, Transformer minus the best baseline)"
+            + (
+                f". Read it with the budget in mind: the baselines saw every training text, MiniLM and the BERT "
+                f"{s['max_train']:,}; these are wins at equal (small) CPU, not at equal data"
+                if s["max_train"]
+                else ""
+            )
+            + ":",
+            "",
+        ]
         lines += [f"- {v}" for v in verdicts]
     lines.append("")
 
