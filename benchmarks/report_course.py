@@ -133,8 +133,8 @@ def section(lines: list[str]) -> None:
             "",
             "Where a baseline wins (paired bootstrap difference, Transformer minus the best baseline)"
             + (
-                f". Read it with the budget in mind: the baselines saw every training text, MiniLM and the BERT "
-                f"{s['max_train']:,}; these are wins at equal (small) CPU, not at equal data"
+                f". Read it with the budget in mind: TF-IDF and Word2Vec saw every training text, MiniLM and the BERT "
+                f"{s['max_train']:,}; these are wins at a small CPU budget, not at equal data"
                 if s["max_train"]
                 else ""
             )
