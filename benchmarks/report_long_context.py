@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
-from transformer_catalog.experiments.long_context import CLAIM_TASKS, effective_length, mean_by_length
+from transformer_catalog.experiments.long_context import CLAIM_TASKS, effective_length, finetune_lengths, mean_by_length
 
 SHIPPED = Path(__file__).resolve().parent.parent / "src" / "transformer_catalog" / "experiments" / "results"
 FOLDER = SHIPPED / "long-context"
@@ -26,7 +27,7 @@ def _label(name: str) -> str:
     method, _, how = name.partition("-")
     base = LABELS.get(method, method)
     if how == "finetuned":
-        return f"{base}, fine-tuned" if method != "none" else "no scaling, fine-tuned at the long length"
+        return f"{base}, fine-tuned" if method != "none" else "no scaling, fine-tuned like the others"
     if how == "zero-shot":
         return f"{base}, no fine-tuning"
     return base
@@ -55,9 +56,16 @@ def _setting(r: dict) -> str:
         f"trained {curriculum} on passkey, needle and multi-key needle probes with King James Bible text as the "
         f"haystack (held-out chapters for the evaluation, {c['eval_samples']} samples per task and length); every "
         f"scaling uses factor {c['factor']:g} (dynamic NTK: factor 1, so its NTK factor is the length / "
-        f"{c['train_len']}); fine-tuning: {c['finetune_steps']} steps at {c['finetune_len']} characters, batch "
-        f"{c['finetune_batch']}."
+        f"{c['train_len']}); fine-tuning: {c['finetune_steps']} steps at lr {c['finetune_lr']:g}, batch "
+        f"{c['finetune_batch']}, {_finetune_lengths(c)}."
     )
+
+
+def _finetune_lengths(c: dict) -> str:
+    if not c.get("finetune_cycle", True):
+        return f"at {c['finetune_len']} characters"
+    cycled = finetune_lengths(SimpleNamespace(train_len=c["train_len"], finetune_len=c["finetune_len"]))
+    return "cycling through " + " / ".join(str(n) for n in cycled) + " characters"
 
 
 def section(lines: list[str]) -> None:

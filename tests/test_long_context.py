@@ -201,6 +201,7 @@ def test_tiny_run_writes_every_table_and_the_verdict(tmp_path):
     d = saved["diagnosis_at_1x"]["niah-multikey"]
     assert f"| niah-multikey | {d['hits']}/{d['samples']} | {d['first_digit']}/{d['samples']} |" in text
     assert results["command"] in text and f"the first {cfg.short_steps:,} at {cfg.short_len}" in text
+    assert "cycling through 320 / 512 characters" in text
     assert (results.get("miss") is None) == (results["claim_holds"] and results["control_fails"])
 
 
