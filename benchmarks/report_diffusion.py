@@ -44,7 +44,8 @@ def section(lines: list[str]) -> None:
     g = c["claim_guidance"]
     lines += [
         f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all, "
-        f"{r['wall_seconds']:,.0f} s wall on a shared, loaded machine). Reported model: DiT with adaLN-Zero, "
+        f"{r['wall_seconds']:,.0f} s wall on a shared, loaded machine). The experiment's own short-trained model (the longer reported model, "
+        "scored against the CAS target, is in the next subsection): DiT with adaLN-Zero, "
         f"width {c['d_model']}, depth {c['depth']}, {c['heads']} heads, patch {c['patch']} on {c['image_size']} x "
         f"{c['image_size']} pixels ({m['params']:,} parameters, {m['gflops'] * 1e3:.1f} Mflops per image), "
         f"{m['train_steps']} steps of {c['batch']} images ({m['train_cpu_seconds']:,.0f} CPU s of training, "
