@@ -153,9 +153,9 @@ def summarisation_section(lines: list[str]) -> None:
     lines += [
         "",
         f"The reported model {verdict} the lead sentence on held-out modules (its point estimate is "
-        f"{r['rouge_l'] - r['lead_rouge_l']:+.2f}). Commands: `tcat summarise pretrain --out runs/summarise-pre "
+        f"{r['rouge_l'] - r['lead_rouge_l']:+.2f}). Commands: `tcat summarise pretrain --out PRE "
         "--steps 400 --max-tokens 1536 --warmup 50`, continued with `--resume --steps 800` (the cosine schedule "
-        "restarts at the resumed step), then `tcat summarise train --init RUN --out runs/summarise --steps 600 "
+        "restarts at the resumed step), then `tcat summarise train --init PRE --out RUN --steps 600 "
         "--warmup 60 --lr 5e-4 --save-every 100`. The from-scratch run (`tcat summarise train` defaults: 2,500 "
         "steps planned, lr 1e-3) overfit (training loss 1.8, validation loss rising after step 500) and was "
         "stopped at step 1,280; its step-750 checkpoint scored best on the validation modules.",
