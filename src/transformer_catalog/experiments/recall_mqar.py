@@ -38,7 +38,7 @@ class Config:
     vocab: int = 256
     settings: tuple = ((256, 16), (1024, 64))  # (length, pairs), scored; the model is sized for the longest
     eval_n: tuple = (256, 128)  # held-out sequences per setting (every pair queried once)
-    stages: tuple = ((128, 32, 400), (256, 8, 200), (1024, 2, 150))  # (length, batch, steps), pairs = length / 16
+    stages: tuple = ((128, 32, 700), (256, 8, 150), (1024, 4, 200))  # (length, batch, steps), pairs = length / 16
     control_stages: int = 1  # the control cannot mix tokens at any length: its first stage is enough to show it
     mixers: tuple = ("attention", "hyena", "linear")
     d_model: int = 64
