@@ -671,6 +671,47 @@ MUTANTS = [
         ("tests/test_classify.py::test_scores_by_hand",),
         "macro F1 computed as Jaccard",
     ),
+    # the course (issue 17) and the DiT sampler (issue 14)
+    Mutant(
+        "ddim-raw-eps",
+        "diffusion/sampling.py",
+        "eps = (x - a.sqrt() * x0) / (1 - a).sqrt()",
+        "eps = eps",
+        ("tests/test_dit.py::-k ddim",),
+        "DDIM keeps the raw noise beside the clipped x0 (samples shrink step by step)",
+    ),
+    Mutant(
+        "ner-i-after-o",
+        "metrics/ner.py",
+        'if prefix != "O" and start is None:',
+        'if prefix == "B" and start is None:',
+        ("tests/test_ner.py",),
+        "an I- tag after O starts no entity (conlleval starts one)",
+    ),
+    Mutant(
+        "ctfidf-idf",
+        "apps/topics.py",
+        "idf = np.log(1 + average / per_word)",
+        "idf = np.log(average / per_word)",
+        ("tests/test_topics.py",),
+        "c-TF-IDF's idf without the +1",
+    ),
+    Mutant(
+        "multiclass-fn",
+        "apps/multiclass.py",
+        "fn = ((p != c) & (g == c)).sum(1)",
+        "fn = ((p != c) & (g != c)).sum(1)",
+        ("tests/test_multiclass.py::-k resampled_macro_f1",),
+        "resampled macro-F1 counts true negatives as misses",
+    ),
+    Mutant(
+        "setfit-positive-self",
+        "apps/setfit.py",
+        "same = [j for j in by_label[y] if j != i] or [i]",
+        "same = [i]",
+        ("tests/test_setfit.py::-k pairs_give_every_example",),
+        "SetFit's positive partner is the example itself",
+    ),
 ]
 
 
