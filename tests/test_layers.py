@@ -12,7 +12,7 @@ ROOT = Path(transformer_catalog.__file__).parent
 # lower number = lower layer; a package may import from any lower layer
 LAYERS = {
     "errors": 0,
-    "files": 1, "runtime": 1,
+    "files": 1, "runtime": 1, "progress": 1,
     "nn": 2, "data": 2, "metrics": 2,
     "families": 3, "objectives": 3, "generate": 3,
     "interop": 4, "catalog": 4,

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from ..errors import TcatError
 from ..metrics.ner import bootstrap_f1, entities, entity_scores
+from ..progress import Bar
 from .ner_models import Tagger, bilstm_tagger, load_tagger, save_tagger, transformer_tagger
 
 __all__ = ["load_tagger", "predict_entities", "save_tagger", "split_words", "tag_words", "train_tagger"]
@@ -170,44 +171,22 @@ def train_tagger(
     return tagger, info
 
 
-class _Bar:
-    """A rich progress bar (step, loss, ETA), silent when disabled (tests, --quiet)."""
+class _Bar(Bar):
+    """A rich progress bar (step, loss, rate, ETA), silent when disabled (tests, --quiet)."""
 
     def __init__(self, total: int, enabled: bool):
-        self.enabled = enabled
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("[bold]ner"),
-                BarColumn(),
-                TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
-                TextColumn("loss {task.fields[loss]}"),
-                TextColumn("{task.fields[rate]} steps/s"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-            )
-            self.task = self.bar.add_task("ner", total=total, loss="-", rate="-")
-            self.started = time.perf_counter()
-
-    def __enter__(self):
-        if self.enabled:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.__exit__(*exc)
+        columns = (
+            "step {task.completed:.0f}/{task.total:.0f}",
+            "loss {task.fields[loss]}",
+            "{task.fields[rate]} steps/s",
+        )
+        super().__init__(enabled, "ner", columns, total=total, loss="-", rate="-")
+        self.started = time.perf_counter()
 
     def update(self, step: int, loss: float) -> None:
         if self.enabled:
             rate = step / max(time.perf_counter() - self.started, 1e-9)
-            self.bar.update(self.task, completed=step, loss=f"{loss:.3f}", rate=f"{rate:.2f}")
-
-    def note(self, text: str) -> None:
-        if self.enabled:
-            self.bar.console.print(text)
+            self.show(completed=step, loss=f"{loss:.3f}", rate=f"{rate:.2f}")
 
 
 def predict_entities(

@@ -8,6 +8,7 @@ import json
 import shlex
 
 from ..errors import TcatError
+from ..progress import Bar
 from .common import add_json, add_threads, check_output_file, set_threads, write_json
 from .options import help_text, number
 
@@ -100,37 +101,17 @@ def cmd_setfit(args) -> None:
     write_json(args.json, out)
 
 
-class _Progress:
+class _Progress(Bar):
     """A rich progress bar over the runs (rate, ETA), the last run's score beside it."""
 
     def __init__(self, total: int, enabled: bool):
-        self.enabled = enabled
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("[bold]setfit"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[last]}"),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-            )
-            self.task = self.bar.add_task("runs", total=total, last="")
-
-    def __enter__(self):
-        if self.enabled:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.__exit__(*exc)
+        super().__init__(
+            enabled, "setfit", ("{task.completed:.0f}/{task.total:.0f}", "{task.fields[last]}"), total, last=""
+        )
 
     def advance(self, run: dict) -> None:
-        if self.enabled:
-            last = f"{run['method']} {run['per_class'] or 'all'}/class seed {run['seed']}: F1 {run['macro_f1']:.3f}"
-            self.bar.update(self.task, advance=1, last=last)
+        last = f"{run['method']} {run['per_class'] or 'all'}/class seed {run['seed']}: F1 {run['macro_f1']:.3f}"
+        self.show(advance=1, last=last)
 
 
 def register(sub, add) -> None:

@@ -24,6 +24,7 @@ import torch
 from .. import files
 from ..data.batching import rng_key
 from ..errors import TcatError
+from ..progress import Bar
 from . import distributed
 from .checkpoint import load_training_state, read_config, read_weights, save_checkpoint
 from .config import TrainConfig  # the fields are also tcat train's flags (train/config.py)
@@ -322,53 +323,25 @@ def _first_difference(a: dict, b: dict, prefix: str = "") -> str:
     return ""
 
 
-class _Progress:
-    """A rich progress bar with loss, tokens/s and ETA; silent when disabled (tests). With a time
-    budget (--minutes) the bar tracks whichever limit comes first: steps or time."""
+class _Progress(Bar):
+    """Loss, tokens/s and ETA. With a time budget (--minutes) the bar tracks whichever limit comes
+    first: steps or time."""
 
     def __init__(self, total: int, done: int, enabled: bool, budget_s: float = 0.0, elapsed_s: float = 0.0):
-        self.enabled, self.total, self.budget = enabled, total, budget_s
-        if not enabled:
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(),
-            TextColumn("step {task.fields[step]}"),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[tok_s]} tok/s"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-        )
-        self.task = self.bar.add_task(
-            "train", total=1.0, completed=self._fraction(done, elapsed_s), step=done, loss="-", tok_s="-"
-        )
+        self.total, self.budget = total, budget_s
+        columns = ("step {task.fields[step]}", "loss {task.fields[loss]}", "{task.fields[tok_s]} tok/s")
+        start = self._fraction(done, elapsed_s)
+        super().__init__(enabled, "train", columns, total=1.0, completed=start, step=done, loss="-", tok_s="-")
 
     def _fraction(self, step: int, elapsed: float) -> float:
         by_steps = step / max(self.total, 1)
         return max(by_steps, elapsed / self.budget) if self.budget else by_steps
 
-    def __enter__(self):
-        if self.enabled:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.__exit__(*exc)
-
     def update(self, step: int, loss: float, tok_s: float, elapsed: float = 0.0) -> None:
         if self.enabled:
-            self.bar.update(
-                self.task,
+            self.show(
                 completed=min(self._fraction(step, elapsed), 1.0),
                 step=f"{step:,}",
                 loss=f"{loss:.3f}",
                 tok_s=f"{tok_s:,.0f}",
             )
-
-    def note(self, text: str) -> None:
-        if self.enabled:
-            self.bar.console.print(text)
