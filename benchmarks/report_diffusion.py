@@ -172,11 +172,19 @@ def long_section(lines: list[str]) -> None:
         + ".",
         "",
         "FID-CNN depends on the sample count (small samples bias it upwards): compare these rows with each other "
-        "and with rows above only at equal counts. The protocol's 10,000 samples per row did not fit the CPU time "
-        "of this shared machine: at the rate measured here, 10,000 samples would take "
+        "and with rows above only at equal counts. "
+        + (
+            "The protocol's 10,000 samples: "
+            + ", ".join(f"DDIM {e['steps']}, guidance {e['guidance']:g}" for e in full)
+            + "; the other rows' 10,000 samples did not fit the CPU time of this shared machine: "
+            if (full := [e for e in r["evaluations"] if e["n_samples"] >= 10000])
+            else "The protocol's 10,000 samples per row did not fit the CPU time of this shared machine: "
+        )
+        + "at the rate measured here, 10,000 samples would take "
         + ", ".join(
             f"{e['cpu_seconds'] / e['n_samples'] * 10000:,.0f} CPU s (DDIM {e['steps']}, guidance {e['guidance']:g})"
             for e in r["evaluations"]
+            if e["n_samples"] < 10000
         )
         + ".",
         "",
