@@ -286,3 +286,24 @@ def test_every_objective_speaks_the_whole_protocol(name):
     examples = [([5, 6, 7], [6, 7])] * 5 if obj.takes_pairs else [[[5, 6, 7], [6, 7]]] * 5
     batches = obj.batches(examples, 4 * max(obj.max_len, 8), seed=0, epoch=0)
     assert sorted(i for b in batches for i in b) == list(range(5))
+
+
+def test_pair_task_drops_or_cuts_what_does_not_fit():
+    """Translation drops a pair with either side too long; summarisation cuts the source, keeps the pair."""
+    from types import SimpleNamespace
+
+    from transformer_catalog.train.tasks import pair_task
+
+    class Chars:  # one token per character
+        vocab_size, pad_id, bos_id, eos_id = 300, 0, 1, 2
+
+        def encode_batch(self, texts):
+            return [[ord(c) for c in t] for t in texts]
+
+    pair = SimpleNamespace
+    splits = {"train": [pair(src="abcdefgh", tgt="xy"), pair(src="ab", tgt="xyz")], "valid": []}
+    dropped = pair_task("translate", splits, 300, max_len=5, tokenizer=Chars())
+    assert dropped.train == [([97, 98], [120, 121, 122])]
+    cut = pair_task("summarise", splits, 300, max_len=5, tokenizer=Chars(), truncate_source=True)
+    assert cut.train == [([97, 98, 99, 100], [120, 121]), ([97, 98], [120, 121, 122])]
+    assert cut.meta == {"name": "summarise"}

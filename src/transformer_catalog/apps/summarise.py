@@ -26,34 +26,13 @@ def make_summary_task(vocab_size: int, max_len: int, tokenizer=None, root: str |
     """A Task (train/tasks.py) over the docstring pairs' train and valid splits, one BPE vocabulary
     learned from the training split's bodies and summaries."""
     from ..data.docstrings import load_pairs, split_pairs
-    from ..data.tokenizer import train_bpe
-    from ..objectives import make_objective
-    from ..objectives.base import Vocab
-    from ..train.tasks import Task
+    from ..train.tasks import pair_task
 
-    splits = split_pairs(load_pairs(root))
-    if tokenizer is None:
-        tokenizer = train_bpe([p.src for p in splits["train"]] + [p.tgt for p in splits["train"]], vocab_size)
-
-    def encode(pairs):
-        srcs = tokenizer.encode_batch([p.src for p in pairs])
-        tgts = tokenizer.encode_batch([p.tgt for p in pairs])
-        return [(s[: max_len - 1], t) for s, t in zip(srcs, tgts) if len(t) + 1 <= max_len]
-
-    vocab = Vocab(tokenizer.vocab_size, pad=tokenizer.pad_id, bos=tokenizer.bos_id, eos=tokenizer.eos_id)
     meta = {"name": "summarise", "data": DATA, "python": ".".join(map(str, sys.version_info[:3]))}
     if root is not None:
         meta["root"] = str(root)
-    return Task(
-        name="summarise",
-        objective=make_objective("translate", vocab, max_len=max_len),
-        train=encode(splits["train"]),
-        valid=encode(splits["valid"]),
-        pad_id=tokenizer.pad_id,
-        vocab_size=tokenizer.vocab_size,
-        tokenizer=tokenizer,
-        meta=meta,
-    )
+    splits = split_pairs(load_pairs(root))
+    return pair_task("summarise", splits, vocab_size, max_len, tokenizer, truncate_source=True, meta=meta)
 
 
 def make_pretrain_task(vocab_size: int, max_len: int, tokenizer=None, root: str | None = None):

@@ -91,30 +91,41 @@ def load_pairs(data: str):
 
 def make_translation_task(data: str, vocab_size: int, max_len: int, tokenizer=None) -> Task:
     from ..data.parallel import split_parallel
+
+    meta = {"name": "translate", "data": data}
+    return pair_task("translate", split_parallel(data), vocab_size, max_len, tokenizer, meta=meta)
+
+
+def pair_task(
+    name: str, splits: dict, vocab_size: int, max_len: int, tokenizer=None, truncate_source=False, meta=None
+) -> Task:
+    """A sequence-to-sequence Task over the train/valid pairs (`.src`, `.tgt`) of `splits`, with one BPE
+    vocabulary for both sides learned from the training split only (unless a tokenizer is given). A pair
+    whose sides do not fit `max_len` (+1 for </s> on the source, <s> on the target) is dropped; with
+    `truncate_source` only the target must fit and a longer source is cut."""
     from ..data.tokenizer import train_bpe
     from ..objectives import make_objective
 
-    splits = split_parallel(data)
     if tokenizer is None:
-        # One shared vocabulary for both languages, learned from the training split only.
         tokenizer = train_bpe([p.src for p in splits["train"]] + [p.tgt for p in splits["train"]], vocab_size)
 
     def encode(pairs):
         srcs = tokenizer.encode_batch([p.src for p in pairs])
         tgts = tokenizer.encode_batch([p.tgt for p in pairs])
-        # +1 for </s> on the source, <s> on the target: longer pairs do not fit the positions.
+        if truncate_source:
+            return [(s[: max_len - 1], t) for s, t in zip(srcs, tgts) if len(t) + 1 <= max_len]
         return [(s, t) for s, t in zip(srcs, tgts) if max(len(s), len(t)) + 1 <= max_len]
 
     vocab = Vocab(tokenizer.vocab_size, pad=tokenizer.pad_id, bos=tokenizer.bos_id, eos=tokenizer.eos_id)
     return Task(
-        name="translate",
+        name=name,
         objective=make_objective("translate", vocab, max_len=max_len),
         train=encode(splits["train"]),
         valid=encode(splits["valid"]),
         pad_id=tokenizer.pad_id,
         vocab_size=tokenizer.vocab_size,
         tokenizer=tokenizer,
-        meta={"name": "translate", "data": data},
+        meta=meta or {"name": name},
     )
 
 
