@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import TcatError
+from ..files import write_text
 
 MODELS = ("tfidf", "word2vec", "bilstm", "minilm", "bert-mlm")
 BASELINES = ("tfidf", "word2vec", "bilstm")  # the course's pre-Transformer models
@@ -147,7 +148,7 @@ def pretrain_bert(texts: list[str], out: Path, settings: Settings, progress: boo
     from ..train.setup import describe_result, setup
 
     data = out.parent / f"{out.name}-texts.jsonl"
-    data.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    write_text(data, "".join(json.dumps({"text": t}) + "\n" for t in texts))
     run_given = {"task": "mlm", "data": str(data), "model": "BERT", "scale": "tiny", "out": str(out),
                  "max_len": settings.max_len, "vocab": settings.bert_vocab, "set": list(settings.bert_set),
                  "quiet": not progress}  # fmt: skip
