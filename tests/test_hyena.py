@@ -81,3 +81,26 @@ def test_hyena_trains_and_refuses_what_it_cannot_be():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters() if p.requires_grad)
     with pytest.raises(TcatError, match="model config: mixer"):
         cfg.replace(arch="encoder", mixer="hyena", n_encoder_layers=1)
+
+
+def test_operator_gates_binds_then_sums_then_reads():
+    """The order-2 operator, written out with the O(T^2) convolution: y = W_out(x2 * (h (*) (x1 * v) + D x1 v)).
+    Gating after the long convolution instead (the order an earlier version had) gives other numbers."""
+    from transformer_catalog.nn.hyena import SHORT
+
+    cfg = tiny_decoder(dict(decoder_families())["llama"]).replace(mixer="hyena")
+    torch.manual_seed(0)
+    op = build_model(cfg).decoder.blocks[0].self_attn
+    x = torch.randn(2, 11, cfg.d_model)
+    d = cfg.d_model
+    u = op.in_proj(x).transpose(1, 2)
+    u = torch.nn.functional.conv1d(torch.nn.functional.pad(u, (SHORT - 1, 0)), op.short[:, None, :], groups=3 * d)
+    v, x1, x2 = u.split(d, dim=1)
+    h = op.filters[0](11)
+    bound = x1 * v
+    want = op.out_proj((x2 * (direct_causal_conv(bound, h) + op.skip[0][None, :, None] * bound)).transpose(1, 2))
+    got = op(x)
+    assert (got - want).abs().max() < 1e-4
+    late = x2 * (direct_causal_conv(x1 * direct_causal_conv(v, h), h))
+    assert (op.out_proj(late.transpose(1, 2)) - got).abs().max() > 1e-3
+    assert len(op.filters) == 1 and op.skip.shape == (1, d)  # order 2: the first filter is the short one
