@@ -11,7 +11,10 @@ lengths (200/200/100/60/40 sequences at 256-8K); the longer stages at 4K and 8K 
 
 Linear attention here has no positions at all (it takes no rotary ones and this decoder adds no others), so
 its first layer has no direct way to single out the token before a value and bind the two (the shipped run
-stays at chance). Hyena's short convolution gives it exactly that local view.
+stays at chance); Hyena's short convolution gives it exactly that local view. Positions alone do not rescue it:
+a probe with learned absolute positions (1,000 steps at 64 tokens, batch 32, seed 0, 37 CPU s) read 0.14 at 64
+tokens (chance 0.07). Zoology puts linear attention's recall gap at small widths down to its fixed-size state
+and its kernel's blurred matching (phi = elu + 1 here); that part is not measured here.
 
 The per-step CPU time of every stage is recorded as well: the cost of training each mixer as length grows,
 and from it the length from which a mixer trains faster than attention (the crossover)."""
