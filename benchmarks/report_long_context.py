@@ -121,7 +121,7 @@ def _diagnosis(lines: list[str], diagnosis: dict | None, length: str) -> None:
         return
     lines += [
         "",
-        f"Why the unscaled model misses at {int(length):,} characters (its training length):",
+        f"Where the unscaled model misses at {int(length):,} characters (its training length):",
         "",
         *_header(
             "task", ["retrieved", "first digit right", "with a repeated digit", "wrong first digit = a distractor's"]
