@@ -27,3 +27,16 @@ def test_the_trainer_and_the_rlhf_loops_share_it():
     assert issubclass(_Progress, Bar) and issubclass(RLProgress, Bar)
     bar = _Progress(total=10, done=5, enabled=True, budget_s=100.0, elapsed_s=80.0)
     assert bar.bar.tasks[0].completed == 0.8  # the time budget is the nearer limit
+
+
+def test_a_stepping_bar_counts_its_steps_with_a_rate_and_is_silent_when_hidden(capsys):
+    from transformer_catalog.progress import stepping
+
+    with stepping("recall", 3, enabled=True) as advance:
+        for _ in range(3):
+            advance()
+    out = capsys.readouterr().out
+    assert "recall" in out and "3/3" in out and "steps/s" in out and "- steps/s" not in out  # the rate was set
+    with stepping("recall", 3, enabled=False) as advance:
+        advance()
+    assert capsys.readouterr() == ("", "")

@@ -4,6 +4,8 @@ showing, hiding and updating are here, once."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 
 class Bar:
     """`columns` are rich TextColumn templates of the task's fields (e.g. "loss {task.fields[loss]}"),
@@ -43,3 +45,23 @@ class Bar:
         """A line printed above the bar (or nothing when hidden)."""
         if self.enabled:
             self.bar.console.print(text)
+
+
+@contextmanager
+def stepping(label: str, total: int, enabled: bool | None = None):
+    """A bar over `total` steps (done / total, steps per second, elapsed, ETA), shown when stderr is a terminal
+    unless `enabled` says otherwise; yields the function that advances it by one step."""
+    import sys
+    import time
+
+    shown = sys.stderr.isatty() if enabled is None else enabled
+    columns = ("{task.completed:.0f}/{task.total:.0f}", "{task.fields[rate]} steps/s")
+    with Bar(shown, label, columns, total=total, rate="-") as bar:
+        started, done = time.perf_counter(), 0
+
+        def advance() -> None:
+            nonlocal done
+            done += 1
+            bar.show(advance=1, rate=f"{done / max(time.perf_counter() - started, 1e-9):.2f}")
+
+        yield advance

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import math
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..errors import TcatError
+from ..progress import stepping
 from .base import Clock, finish, prepare, pyplot, save_figure, state_miss
 
 NAME = "long-context"
@@ -165,17 +165,6 @@ def _mixed_batch(cfg: Config, n: int, length: int, haystack, vocab, g):
     return torch.cat([passkey.batch(t, k, length, haystack, vocab, g)[0] for t, k in zip(passkey.TASKS, per) if k])
 
 
-@contextmanager
-def progress_bar(label: str, total: int):
-    """A rich progress bar (rate, ETA) on a terminal; yields the function that advances it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} it/s"))
-    with Progress(*columns, TimeRemainingColumn(), disable=not sys.stderr.isatty(), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
-
-
 def train(
     model, cfg: Config, steps: int, length: int, batch: int, lr: float, haystack, vocab, seed: int, label: str,
     short: tuple[int, int] = (0, 0), cycle: tuple[int, ...] = (),
@@ -198,7 +187,7 @@ def train(
     )
     curve = []
     model.train()
-    with progress_bar(label, steps) as advance:
+    with stepping(label, steps) as advance:
         for step in range(steps):
             now = cycle[step % len(cycle)] if cycle else short[0] if step < short[1] else length
             ids = _mixed_batch(cfg, batch, now, haystack, vocab, g)

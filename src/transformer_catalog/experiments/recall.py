@@ -11,8 +11,6 @@ its value.
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 IGNORE = -100  # positions without a target
@@ -161,17 +159,6 @@ def accuracy(model, task: Task, n: int, seed: int, batch: int | None = None) -> 
     return right / total
 
 
-@contextmanager
-def progress_bar(label: str, total: int):
-    """A rich progress bar (steps, rate, ETA) on a terminal; yields the function that advances it by one step."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} it/s"))
-    with Progress(*columns, TimeRemainingColumn(), disable=not sys.stderr.isatty(), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
-
-
 def stage_task(task: Task, length: int) -> Task:
     """The task at a curriculum stage's length: MQAR keeps the target's ratio of pairs to length."""
     pairs = max(1, task.pairs * length // task.length) if task.pairs else 0
@@ -263,7 +250,6 @@ __all__ = [
     "blind",
     "make_batch",
     "multi_query_recall",
-    "progress_bar",
     "stage_task",
     "train",
 ]

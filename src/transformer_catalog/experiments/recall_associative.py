@@ -25,8 +25,9 @@ import sys
 from dataclasses import dataclass
 
 from ..errors import TcatError
+from ..progress import stepping
 from .base import Clock, finish, prepare, pyplot, save_figure, state_miss
-from .recall import Task, progress_bar, train
+from .recall import Task, train
 
 NAME = "recall-associative"
 CLAIM = (
@@ -133,7 +134,7 @@ def run(cfg: Config, out) -> dict:
     evals = tuple(zip(cfg.lengths, cfg.eval_n))
     common = dict(d_model=cfg.d_model, layers=cfg.layers, heads=cfg.heads, evals=evals, rope_layers=cfg.rope_layers)
     total = len(cfg.mixers) * sum(s for _, _, s in cfg.stages) + sum(s for _, _, s in cfg.stages[: cfg.control_stages])
-    with progress_bar(NAME, total) as tick:
+    with stepping(NAME, total) as tick:
         for name in (*cfg.mixers, "control"):
             mixer = "attention" if name == "control" else name
             control = name == "control"
