@@ -27,6 +27,19 @@ def now() -> float:
     return _clock[0]()
 
 
+def machine_text(m: dict) -> str:
+    """How every report names the machine a number was measured on: CPU, ISA flags, torch and threads."""
+    isa = ", ".join(m.get("isa", [])) or "no avx2/avx512/amx flags"
+    threads = f", {m['threads']} thread(s)" if "threads" in m else ""
+    return f"{m['cpu']} (ISA: {isa}), torch {m['torch']}{threads}"
+
+
+def table_header(first: str, columns) -> list[str]:
+    """A markdown table's header and alignment rows: a text column, then right-aligned number columns."""
+    columns = list(columns)
+    return [f"| {first} | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+
+
 def machine() -> dict:
     import torch
 

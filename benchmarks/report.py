@@ -12,6 +12,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from common import machine_text  # noqa: E402
+
 ROOT = HERE.parent
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -38,11 +40,6 @@ THROUGHPUT_NOTES = (
 def _load(name):
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def _machine(m):
-    isa = ", ".join(m.get("isa", [])) or "?"
-    return f"{m['cpu']} ({isa}), torch {m['torch']}, {m['threads']} thread(s)"
 
 
 def translation(lines):
@@ -98,7 +95,7 @@ def throughput(lines):
     lines += [
         f"Encoder-decoder `{r['config']}` (vocab {r['vocab']:,}), batch {r['batch']} × {r['len']} source + "
         f"{r['len']} target tokens, one Adam step, {r['dtype']}. Peers measured interleaved, "
-        f"{len(next(iter(r['rounds'].values())))} rounds, median. Machine: {_machine(r['machine'])}.",
+        f"{len(next(iter(r['rounds'].values())))} rounds, median. Machine: {machine_text(r['machine'])}.",
         "",
         "| implementation | parameters | tokens/s (median) | tcat / peer |",
         "|---|---:|---:|---:|",
@@ -288,7 +285,7 @@ def decoder_speed(lines):
             f"### GPT {config}: {c['n']} layers × width {c['d']}, {c['h']} heads, context {c['ctx']}, vocabulary "
             f"{c['vocab']:,}, training batch {c['batch']}",
             "",
-            f"Machine: {_machine(r['machine'])}. Interleaved, {r['rounds']} rounds after a warm-up round, median. "
+            f"Machine: {machine_text(r['machine'])}. Interleaved, {r['rounds']} rounds after a warm-up round, median. "
             f"Matmul peak measured in the same run: "
             + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in r["peak_gflops"].items())
             + ".",
@@ -341,7 +338,7 @@ def encoders(lines):
     lines += [
         "### BERT-base inference and T5-small training",
         "",
-        f"Machine: {_machine(r['machine'])}. Batch {r['batch']} × {r['seq']} tokens (T5: {r['seq']} source + "
+        f"Machine: {machine_text(r['machine'])}. Batch {r['batch']} × {r['seq']} tokens (T5: {r['seq']} source + "
         f"{r['seq']} target), interleaved, {r['rounds']} rounds after a warm-up, median. tcat's configs are "
         "converted from the Hugging Face config classes, so the dimensions match by construction; "
         "x-transformers has no token-type embeddings and absolute positions in its T5 row.",
@@ -491,7 +488,7 @@ def levers(lines):
         "### Each lever on and off",
         "",
         f"tcat with the lever against tcat without it, interleaved, {r['rounds']} rounds, median; "
-        f"{_machine(r['machine'])}. Kept in the core: the in-place KV cache (no slower at 144 tokens, and linear "
+        f"{machine_text(r['machine'])}. Kept in the core: the in-place KV cache (no slower at 144 tokens, and linear "
         "rather than quadratic copying for long generations), the compiled static-cache decoding step "
         "(`--compile`), int8 weights (`--int8`); per-block compile stays an option (`tcat train --compile`). "
         "Not adopted: fused QKV, chunked cross-entropy, vocabulary padding.",
@@ -515,7 +512,7 @@ def catalog(lines):
         lines += ["Not measured yet: `python benchmarks/bench_catalog.py`.", ""]
         return
     lines += [
-        f"Each a new process, median of {r['runs']} runs, {r['entries']} entries. Machine: {_machine(r['machine'])}. "
+        f"Each a new process, median of {r['runs']} runs, {r['entries']} entries. Machine: {machine_text(r['machine'])}. "
         'Targets: `tcat list` under 0.3 s cold, site build under 3 s. "cache warm" is every run after the '
         "first: validated catalog data is cached by file sizes and modification times.",
         "",
@@ -587,7 +584,7 @@ def sentence_embedding(lines):
         "## Sentence embedding: all-MiniLM-L6-v2 on KJV verses, tcat vs sentence-transformers `encode`",
         "",
         f"{r['verses']:,} evenly spaced KJV verses, batch {r['batch']} for both, tokenisation included, "
-        f"{r['rounds']} round; cosine against fp32 sentence-transformers. Machine: {_machine(r['machine'])}. "
+        f"{r['rounds']} round; cosine against fp32 sentence-transformers. Machine: {machine_text(r['machine'])}. "
         f"`auto` (what `tcat index` uses) times a bf16 and an fp32 matmul first and chose "
         f"{r['auto_precision_here']} here.",
         "",
@@ -622,7 +619,7 @@ def step_profile(lines):
     lines += [
         f"## Where the GPT training step's time goes ({r['config']} config)",
         "",
-        f"torch.profiler self time of every op, grouped. Machine: {_machine(r['machine'])}.",
+        f"torch.profiler self time of every op, grouped. Machine: {machine_text(r['machine'])}.",
         "",
         "| share of step | "
         + " | ".join(f"{m} ({r[m]['tokens_per_s_profiled']:,} tokens/s profiled)" for m in modes)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from common import machine_text, table_header
+
 RESULTS = Path(__file__).resolve().parent / "results"
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "src" / "transformer_catalog" / "experiments" / "results"
 
@@ -19,10 +21,6 @@ LABELS = {
     "window-tiled": "sliding window 256, tiled (blocks outside skipped)",
     "block-sparse": "BigBird block-sparse, dense mask + SDPA (the core today)",
 }
-
-
-def _machine(m: dict) -> str:
-    return f"{m['cpu']} ({', '.join(m.get('isa', [])) or '?'}), torch {m['torch']}, {m['threads']} thread(s)"
 
 
 def section(lines: list[str]) -> None:
@@ -37,19 +35,18 @@ def section(lines: list[str]) -> None:
     lengths = sorted({int(n) for rows in att.values() for n in rows})
     top = max(lengths)
     lines += [
-        f"Machine: {_machine(r['machine'])}. Command: `{r['command'].strip()}` "
+        f"Machine: {machine_text(r['machine'])}. Command: `{r['command'].strip()}` "
         f"({r['cpu_seconds']:,} CPU s, {r['wall_seconds']:,} s wall, every point measured in a forked process). "
         f"One causal attention call, forward + backward, batch 1, one head of d = {r['head_dim']}, fp32; blocks of "
         f"{r['block']} for tiled and BigBird. Extra memory = peak resident set of the call minus the resident set "
         "before it; time = CPU seconds (median), since the machine is shared.",
         "",
-        "| extra memory (MiB) | " + " | ".join(f"{n:,}" for n in lengths) + " |",
-        "|---|" + "---:|" * len(lengths),
+        *table_header("extra memory (MiB)", (f"{n:,}" for n in lengths)),
     ]
     for kind, rows in att.items():
         cells = [f"{rows[str(n)]['extra_mib']:,.0f}" if str(n) in rows else "" for n in lengths]
         lines.append(f"| {LABELS.get(kind, kind)} | " + " | ".join(cells) + " |")
-    lines += ["", "| CPU seconds | " + " | ".join(f"{n:,}" for n in lengths) + " |", "|---|" + "---:|" * len(lengths)]
+    lines += ["", *table_header("CPU seconds", (f"{n:,}" for n in lengths))]
     for kind, rows in att.items():
         cells = [f"{rows[str(n)]['cpu_seconds']:.3f}" if str(n) in rows else "" for n in lengths]
         lines.append(f"| {LABELS.get(kind, kind)} | " + " | ".join(cells) + " |")
@@ -70,8 +67,7 @@ def section(lines: list[str]) -> None:
         "Decoding one token after a context (a 2-layer decoder, d_model 64, rope; CPU ms per token): softmax "
         "attention reads its whole KV cache, linear attention updates a fixed-size state.",
         "",
-        "| CPU ms / token | " + " | ".join(f"{n:,}" for n in contexts) + " |",
-        "|---|" + "---:|" * len(contexts),
+        *table_header("CPU ms / token", (f"{n:,}" for n in contexts)),
     ]
     for mixer, rows in dec.items():
         cells = [f"{1000 * rows[str(n)]['cpu_seconds']:.2f}" if str(n) in rows else "" for n in contexts]
@@ -95,8 +91,7 @@ def section(lines: list[str]) -> None:
         "One mixer layer's training step (forward + backward, d_model 128, 2 heads, batch 1; CPU seconds): "
         "attention (SDPA, causal), linear attention (chunked form), Hyena (FFT convolutions).",
         "",
-        "| CPU seconds | " + " | ".join(f"{n:,}" for n in ls) + " |",
-        "|---|" + "---:|" * len(ls),
+        *table_header("CPU seconds", (f"{n:,}" for n in ls)),
     ]
     for mixer, rows in mix.items():
         cells = [f"{rows[str(n)]['cpu_seconds']:.4f}" if str(n) in rows else "" for n in ls]
@@ -125,7 +120,7 @@ def _shipped(name: str) -> tuple[dict, dict] | None:
 
 def _head(r: dict) -> str:
     return (
-        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s, "
+        f"Machine: {machine_text(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s, "
         f"{r['wall_seconds']:,.0f} s wall, {r['setting']} setting)."
     )
 
@@ -153,8 +148,7 @@ def recall_section(lines: list[str]) -> None:
         "stage(s) only, as it cannot mix tokens at any length) should sit near chance "
         f"{r['metrics']['chance']:.3f}.",
         "",
-        "| accuracy | " + " | ".join(f"{n:,}" for n in c["lengths"]) + " | CPU s |",
-        "|---|" + "---:|" * (len(c["lengths"]) + 1),
+        *table_header("accuracy", [*(f"{n:,}" for n in c["lengths"]), "CPU s"]),
     ]
     for m in names:
         cells = [f"{r['metrics'][f'{m}_accuracy_{n}']:.3f}" for n in c["lengths"]]
@@ -166,8 +160,7 @@ def recall_section(lines: list[str]) -> None:
             "CPU seconds per training step of the whole recall model at each curriculum length (same batch for every "
             "mixer at a length; measured inside the runs above, so on the shared machine):",
             "",
-            "| CPU s / step | " + " | ".join(f"{n:,}" for n in stage_lengths) + " |",
-            "|---|" + "---:|" * len(stage_lengths),
+            *table_header("CPU s / step", (f"{n:,}" for n in stage_lengths)),
         ]
         for m in c["mixers"]:
             lines.append(f"| {m} | " + " | ".join(f"{row[2]:.3f}" for row in runs[m]["step_cpu_seconds"]) + " |")
@@ -194,8 +187,7 @@ def recall_section(lines: list[str]) -> None:
         "attention >= 0.99 in both settings; the gap is attention's accuracy minus the mixer's (control: first "
         f"{c['control_stages']} stage(s) only).",
         "",
-        "| accuracy (gap) | " + " | ".join(f"length {n:,}, {p} pairs" for n, p in c["settings"]) + " | CPU s |",
-        "|---|" + "---:|" * (len(keys) + 1),
+        *table_header("accuracy (gap)", [*(f"length {n:,}, {p} pairs" for n, p in c["settings"]), "CPU s"]),
     ]
     for m in [*c["mixers"], "control"]:
         cells = []

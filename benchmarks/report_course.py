@@ -9,6 +9,8 @@ import json
 import math
 from pathlib import Path
 
+from common import machine_text
+
 RESULTS = Path(__file__).resolve().parent / "results"
 NAMES = {
     "tfidf": "TF-IDF (words + pairs) + logistic regression",
@@ -24,10 +26,6 @@ SETS = {
     "fine-food": "fine-food reviews (great / other)",
 }
 BASELINES = ("tfidf", "word2vec", "bilstm")
-
-
-def _machine(m: dict) -> str:
-    return f"{m['cpu']} ({', '.join(m.get('isa', [])) or 'no avx2/avx512/amx flags'}), torch {m['torch']}"
 
 
 def _verdict(name: str, model: str, r: dict) -> str | None:
@@ -63,7 +61,7 @@ def section(lines: list[str]) -> None:
     s, r = runs[0]["settings"], runs[0]
     models = [m for m in NAMES if any(m in d["models"] for d in sets.values())]
     lines += [
-        f"Machine: {_machine(r['machine'])}, {r['threads']} thread(s); "
+        f"Machine: {machine_text(r['machine'] | {'threads': r['threads']})}; "
         f"{sum(x['cpu_seconds'] for x in runs):,.0f} CPU s in all "
         f"({sum(x['wall_seconds'] for x in runs):,.0f} s wall on a shared machine). Commands:",
         "```",

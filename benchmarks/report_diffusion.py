@@ -8,15 +8,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from common import machine_text
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "src" / "transformer_catalog" / "experiments" / "results"
 FOLDER = SHIPPED / "diffusion-dit"
 LONG = ROOT / "benchmarks" / "results" / "diffusion_long.json"  # the longer reported model (tcat diffusion train)
 ABLATION = ("adaln-zero", "adaln", "in-context", "cross-attention")
-
-
-def _machine(m: dict) -> str:
-    return f"{m['cpu']} ({', '.join(m.get('isa', [])) or '?'}), torch {m['torch']}, {m['threads']} thread(s)"
 
 
 def _key(name: str) -> str:
@@ -43,7 +41,7 @@ def section(lines: list[str]) -> None:
     c, m = r["config"], r["metrics"]
     g = c["claim_guidance"]
     lines += [
-        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all, "
+        f"Machine: {machine_text(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all, "
         f"{r['wall_seconds']:,.0f} s wall on a shared, loaded machine). The experiment's own short-trained model (the longer reported model, "
         "scored against the CAS target, is in the next subsection): DiT with adaLN-Zero, "
         f"width {c['d_model']}, depth {c['depth']}, {c['heads']} heads, patch {c['patch']} on {c['image_size']} x "
@@ -120,7 +118,7 @@ def long_section(lines: list[str]) -> None:
     r = json.loads(LONG.read_text())
     c, t, target = r["model"], r["train"], r["cas_target"]
     lines += [
-        f"Machine: {_machine(r['machine'])}. The DiT above (adaLN-Zero, width {c['d_model']}, depth {c['depth']}, "
+        f"Machine: {machine_text(r['machine'])}. The DiT above (adaLN-Zero, width {c['d_model']}, depth {c['depth']}, "
         f"{c['heads']} heads, patch {c['patch']} on {c['image_size']} x {c['image_size']} pixels, "
         f"{c['params']:,} parameters) trained for {t['steps']:,} steps of {t['batch']} images "
         f"({t['steps'] * t['batch'] / t['n_train']:.1f} epochs; peak learning rate {t['lr']:g}, cosine schedule to "

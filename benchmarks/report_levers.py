@@ -9,6 +9,8 @@ import json
 import os
 from pathlib import Path
 
+from common import machine_text
+
 RESULTS = Path(os.environ.get("TCAT_BENCH_RESULTS", Path(__file__).parent / "results"))
 
 # What the library does with each lever (a statement about the code, the numbers come from the run)
@@ -26,11 +28,6 @@ NOT_ADOPTED = "not in the library"
 def _load(name):
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def _machine(m):
-    isa = ", ".join(m.get("isa", [])) or "no avx2/avx512/amx flags"
-    return f"{m['cpu']} (ISA: {isa}), torch {m['torch']}, {m['threads']} thread(s)"
 
 
 def _train_steps(r) -> int:
@@ -66,7 +63,7 @@ def bf16_vs_peers(lines, r) -> None:
         f"#### GPT {r['config']}: {c['n']} layers × width {c['d']}, {c['h']} heads, context {c['ctx']}, "
         f"vocabulary {c['vocab']:,}, batch {c['batch']}",
         "",
-        f"Machine: {_machine(r['machine'])}. {r['rounds']} interleaved rounds of {_train_steps(r)} "
+        f"Machine: {machine_text(r['machine'])}. {r['rounds']} interleaved rounds of {_train_steps(r)} "
         f"step(s) after a warm-up, median; {_clock(r)}. Matmul peaks measured in the same run: "
         + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in r["peak_gflops"].items())
         + " (the best of 5 timings; on a shared machine the peak, and every MFU with it, moves from run to run)"
@@ -122,7 +119,7 @@ def curve(lines, r) -> None:
         f"A GPT ({runs['fp32']['params'] / 1e6:.1f}M parameters: {s['layers']} layers × width {s['d_model']}, "
         f"context {s['ctx']}, batch {s['batch']}, vocabulary {s['vocab']:,}) trained on `{r['data']}` (causal LM) "
         f"for {s['steps']} steps through tcat's Trainer, twice from the same initialisation and batch order: "
-        f"fp32, and `--bf16` (bf16 compute copy, fp32 master weights). Machine: {_machine(r['machine'])}.",
+        f"fp32, and `--bf16` (bf16 compute copy, fp32 master weights). Machine: {machine_text(r['machine'])}.",
         "",
         "| | fp32 | bf16 |",
         "|---|---:|---:|",
@@ -149,7 +146,7 @@ def lever_table(lines, r, title="Training levers, each on and off") -> None:
         f"tcat's GPT training step ({c['n']} layers × width {c['d']}, context {c['ctx']}, batch {c['batch']}, "
         f"vocabulary {c['vocab']:,}) with the lever against the same step without it: {r['rounds']} interleaved "
         f"rounds of {r['steps_per_round']} step(s) after a warm-up (compilation happens there), median tokens/s "
-        f"with the slowest and fastest round; {_clock(r)}. Machine: {_machine(r['machine'])}; matmul peaks "
+        f"with the slowest and fastest round; {_clock(r)}. Machine: {machine_text(r['machine'])}; matmul peaks "
         + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in r["peak_gflops"].items())
         + f". CPU time of the whole run: {r['cpu_s']:,.0f} s. A lever pays when its median is at least 3% "
         "faster and it is faster in every round.",
@@ -180,7 +177,7 @@ def profile(lines, r) -> None:
         "### Where the bf16 step's time goes",
         "",
         f"torch.profiler self time of every op of tcat's GPT training step ({r['config']} config), grouped; "
-        f"one run. Machine: {_machine(r['machine'])}.",
+        f"one run. Machine: {machine_text(r['machine'])}.",
         "",
         "| share of step | " + " | ".join(names.get(m, m) for m in modes) + " |",
         "|---|" + "---:|" * len(modes),

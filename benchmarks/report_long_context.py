@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+from common import machine_text, table_header
+
 from transformer_catalog.experiments.long_context import CLAIM_TASKS, effective_length, finetune_lengths, mean_by_length
 
 SHIPPED = Path(__file__).resolve().parent.parent / "src" / "transformer_catalog" / "experiments" / "results"
@@ -33,14 +35,6 @@ def _label(name: str) -> str:
     return base
 
 
-def _machine(m: dict) -> str:
-    return f"{m['cpu']} ({', '.join(m.get('isa', [])) or '?'}), torch {m['torch']}, {m['threads']} thread(s)"
-
-
-def _header(first: str, columns: list[str]) -> list[str]:
-    return [f"| {first} | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
-
-
 def _setting(r: dict) -> str:
     c, m = r["config"], r["metrics"]
     short = c.get("short_steps", 0)
@@ -50,7 +44,7 @@ def _setting(r: dict) -> str:
         else f"{c['steps']:,} steps at {c['train_len']} characters"
     )
     return (
-        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s, "
+        f"Machine: {machine_text(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s, "
         f"{r['wall_seconds']:,.0f} s wall; training {m['cpu_seconds_train']:,.0f} CPU s). A {c['layers']}-layer GPT "
         f"(d_model {c['d_model']}, {c['heads']} heads, RoPE, one token per character, so every digit is a token) "
         f"trained {curriculum} on passkey, needle and multi-key needle probes with King James Bible text as the "
@@ -82,7 +76,7 @@ def section(lines: list[str]) -> None:
     tasks = list(next(iter(tables.values())))
     claim = [t for t in CLAIM_TASKS if t in tasks]
     lines += [_setting(r), ""]
-    lines += _header(
+    lines += table_header(
         f"mean accuracy ({', '.join(claim)})", [*columns, "effective length", "effective length, all 3 tasks"]
     )
     for name, row in tables.items():
@@ -98,11 +92,11 @@ def section(lines: list[str]) -> None:
         f"Effective length (RULER's rule): the longest tested length whose mean accuracy, and every shorter one's, is "
         f"at least {threshold} (0: not even at the shortest). Per task (RULER reports each task's):",
         "",
-        *_header("effective length", tasks),
+        *table_header("effective length", tasks),
     ]
     for name, row in tables.items():
         lines.append(f"| {_label(name)} | " + " | ".join(f"{effective_length(row[t]):,}" for t in tasks) + " |")
-    lines += ["", "Accuracy per task:", "", *_header("task, model", columns)]
+    lines += ["", "Accuracy per task:", "", *table_header("task, model", columns)]
     for name, row in tables.items():
         for task in tasks:
             lines.append(f"| {task}, {_label(name)} | " + " | ".join(f"{row[task][n]:.2f}" for n in lengths) + " |")
@@ -123,7 +117,7 @@ def _diagnosis(lines: list[str], diagnosis: dict | None, length: str) -> None:
         "",
         f"Where the unscaled model misses at {int(length):,} characters (its training length):",
         "",
-        *_header(
+        *table_header(
             "task", ["retrieved", "first digit right", "with a repeated digit", "wrong first digit = a distractor's"]
         ),
     ]

@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from common import machine_text
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _machine(m: dict) -> str:
-    return f"{m['cpu']} (ISA: {', '.join(m.get('isa', [])) or '?'}), torch {m['torch']}, {m['threads']} thread(s)"
 
 
 def section(lines: list[str]) -> None:
@@ -29,7 +27,7 @@ def section(lines: list[str]) -> None:
         f"keeps {b['latent']:,} bytes per token and layer in 16 bits, where multi-head attention with the same "
         f"heads would keep {b['mha_same_heads']:,} ({b['mha_same_heads'] / b['latent']:.0f}x). CPU time per "
         f"decoding step (median of interleaved rounds; `{r['command']}`, {r['cpu_seconds']:.0f} CPU s in all), "
-        f"on {_machine(r['machine'])}:",
+        f"on {machine_text(r['machine'])}:",
         "",
         "| cached tokens | keys and values rebuilt per head (ms) | on the latent, tcat (ms) | speed-up | max abs diff |",
         "|---:|---:|---:|---:|---:|",

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from common import machine_text
+
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = (
     ("minilm", "MiniLM", "all-MiniLM-L6-v2 token classifier, fine-tuned"),
@@ -19,10 +21,6 @@ TARGET = 0.40
 def _load(name: str) -> dict | None:
     path = RESULTS / f"ner_{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def _machine(m: dict) -> str:
-    return f"{m['cpu']} ({', '.join(m.get('isa', [])) or '?'}), torch {m['torch']}, {m['threads']} thread(s)"
 
 
 def section(lines: list[str]) -> None:
@@ -41,7 +39,7 @@ def section(lines: list[str]) -> None:
         f"shipped), one fixed shuffle: {split['train']:,} train / {split['valid']:,} valid / {split['test']:,} "
         f"test tweets, the same for both models. Entity-level micro precision / recall / F1 by seqeval's rules "
         f"(ours is checked equal to seqeval's in tests/test_ner.py); 95% interval: 1,000 bootstrap resamples "
-        f"of the test tweets. The epoch with the best validation F1 is kept. Machine: {_machine(first['machine'])}.",
+        f"of the test tweets. The epoch with the best validation F1 is kept. Machine: {machine_text(first['machine'])}.",
         "",
         "| model | parameters | precision | recall | entity F1 [95% CI] | valid F1 | epochs (steps) | CPU s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",

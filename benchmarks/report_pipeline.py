@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from common import machine_text
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _machine(m: dict) -> str:
-    return f"{m['cpu']} ({', '.join(m.get('isa', [])) or '?'}), torch {m['torch']}, {m['threads']} thread(s)"
 
 
 def _cell(text: str, width: int = 90) -> str:
@@ -29,7 +27,7 @@ def zero_shot_section(lines: list[str]) -> None:
         return
     r = json.loads(path.read_text())
     lines += [
-        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all). "
+        f"Machine: {machine_text(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all). "
         f"Encoder: {r['encoder']} (all-MiniLM-L6-v2); each text and each label's descriptions are embedded, the "
         "nearest label (cosine to the mean description vector) wins. No labelled example is used; the "
         "descriptions were written from a few training snippets and compared on the validation split only.",
@@ -110,7 +108,7 @@ def summarisation_section(lines: list[str]) -> None:
     m = r["model"]
     pre = r.get("pretraining") or {}
     lines += [
-        f"Machine: {_machine(r['machine'])}. Evaluation: `{r['command']}` ({r['decode_cpu_s']:,.0f} CPU s).",
+        f"Machine: {machine_text(r['machine'])}. Evaluation: `{r['command']}` ({r['decode_cpu_s']:,.0f} CPU s).",
         "",
         f"Data: CPython {r['python']}'s standard library parsed with `ast`: every function whose docstring has a "
         "summary line, a blank line and a body gives (body -> summary); split by module (source file), so the "

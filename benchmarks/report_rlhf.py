@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from common import machine_text
+
 SHIPPED = Path(__file__).resolve().parent.parent / "src" / "transformer_catalog" / "experiments" / "results"
-
-
-def _machine(m: dict) -> str:
-    return f"{m['cpu']} ({', '.join(m.get('isa', [])) or '?'}), torch {m['torch']}, {m['threads']} thread(s)"
 
 
 def _cell(text: str, width: int = 110) -> str:
@@ -29,7 +27,7 @@ def ppo_section(lines: list[str]) -> None:
     r = json.loads((folder / "results.json").read_text())
     m = r["metrics"]
     lines += [
-        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all, "
+        f"Machine: {machine_text(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all, "
         f"{r['wall_seconds']:,.0f} s wall on a shared machine). Stages: `tcat rlhf sft`, `tcat rlhf reward`, "
         "`tcat rlhf ppo` (each resumable with `--resume`).",
         "",
@@ -84,7 +82,7 @@ def grpo_section(lines: list[str]) -> None:
     r = json.loads((folder / "results.json").read_text())
     m, c = r["metrics"], r["config"]
     lines += [
-        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all: SFT and "
+        f"Machine: {machine_text(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all: SFT and "
         f"GRPO {m['cpu_seconds_sft_and_grpo']:,.0f}, control {m['cpu_seconds_control']:,.0f}; "
         f"{r['wall_seconds']:,.0f} s wall on a shared machine). Stage command: `tcat rlhf grpo --out DIR`.",
         "",
@@ -117,7 +115,7 @@ def frontier_section(lines: list[str]) -> None:
     m, c = r["metrics"], r["config"]
     data = json.loads((folder / "points.json").read_text())
     lines += [
-        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s; PPO runs "
+        f"Machine: {machine_text(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds']:,.0f} CPU s; PPO runs "
         f"{m['cpu_seconds_ppo_runs']:,.0f}, DPO/IPO/KTO runs {m['cpu_seconds_dpo_runs']:,.0f}). Stage command: "
         "`tcat rlhf dpo --policy SFT --reward RM --out DIR --beta B [--loss ipo|kto] [--pairs human]`.",
         "",

@@ -10,6 +10,8 @@ import json
 import statistics
 from pathlib import Path
 
+from common import machine_text
+
 RESULTS = Path(__file__).resolve().parent / "results"
 NAMES = {
     "setfit": "SetFit (tcat): contrastive body tuning + logistic head",
@@ -22,10 +24,6 @@ DATA = {
     "vader-movies": "VADER movie-review sentiment (positive / negative)",
 }
 TARGET_POINTS = 10.0  # the issue: >= 10 points of macro-F1 over plain fine-tuning at 8 per class
-
-
-def _machine(m: dict) -> str:
-    return f"{m['cpu']} ({', '.join(m.get('isa', [])) or 'no listed ISA flags'}), torch {m['torch']}, 1 thread"
 
 
 def _cell(c: dict | None, metric: str) -> str:
@@ -49,7 +47,7 @@ def _one(lines: list[str], r: dict) -> None:
     name = r["data"].split(" ")[0]
     lines += [
         f"Data: {DATA.get(name, r['data'])}; {r['train_available']:,} training texts to draw from, scored on a "
-        f"fixed class-balanced draw of {r['test']:,} test texts. Machine: {_machine(r['machine'])}. Command: "
+        f"fixed class-balanced draw of {r['test']:,} test texts. Machine: {machine_text(r['machine'])}. Command: "
         f"`{r['command']}` ({r['cpu_seconds']:,.0f} CPU s in all, {r['wall_seconds']:,.0f} s wall on a shared "
         "machine). Each seed draws its own examples; every method of that seed gets the same draw.",
         "",

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from common import machine_text
+
 RESULTS = Path(__file__).resolve().parent / "results"
 NAMES = {"kjv": "KJV verses (Debian sword-text-kjv)", "tweets": "dslabs trump_tweets (Debian r-cran-dslabs)"}
 CPU_KEY = {"recipe (HDBSCAN)": "recipe", "LDA (scikit-learn)": "lda"}
@@ -14,10 +16,6 @@ CPU_KEY = {"recipe (HDBSCAN)": "recipe", "LDA (scikit-learn)": "lda"}
 
 def _fmt(x, digits: int = 3) -> str:
     return "" if x is None else f"{x:.{digits}f}"
-
-
-def _machine(m: dict) -> str:
-    return f"{m['cpu']} ({', '.join(m.get('isa', [])) or '?'}), torch {m['torch']}, {m['threads']} thread(s)"
 
 
 def _rows_of(r: dict) -> list[tuple[str, dict, str]]:
@@ -58,7 +56,7 @@ def _corpus(lines: list[str], name: str, r: dict) -> None:
     lines += [
         f"### {NAMES.get(name, name)}: {r['documents']:,} documents",
         "",
-        f"Machine: {_machine(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds_total']:,} CPU s in all, "
+        f"Machine: {machine_text(r['machine'])}. Command: `{r['command']}` ({r['cpu_seconds_total']:,} CPU s in all, "
         f"{r['wall_seconds']:,} s wall on a shared machine). Embeddings: all-MiniLM-L6-v2 ({r['precision']}); "
         f"UMAP {cfg['n_neighbors']} neighbours to {cfg['n_components']} dimensions (min_dist {cfg['min_dist']}, "
         f"seed {cfg['seed']}); HDBSCAN min cluster size {cfg['min_cluster_size']}; {cfg['top_words']} words per "
