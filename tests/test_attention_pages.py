@@ -2,29 +2,23 @@
 scripts/attention_pages.py) equal a fresh forward pass of the real weights; the page shows every
 shipped map, escapes sentences and tokens, refuses a hand-edited folder, and imports no torch."""
 
-import importlib.util
 import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from repo_scripts import script_module
 
 from transformer_catalog.catalog.attention_page import DATA, attention_pages, load_index
 from transformer_catalog.catalog.site import _env
 from transformer_catalog.errors import TcatError
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "attention_pages.py"
-
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("attention_pages", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("attention_pages", "scripts")
 
 
 def _minilm_or_skip():

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from repo_scripts import script_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,11 +46,7 @@ def test_decoder_harness_runs_every_peer_and_mode_and_the_report_renders(tmp_pat
     assert all(v > 0 for v in r["generate_tokens_per_s"]["batch 1"].values())
     assert r["peak_gflops"]["fp32"] > 0 and r["peak_rss_mb"] > 0
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import report
-    finally:
-        sys.path.pop(0)
+    report = script_module("report")
     (tmp_path / "gpt_small.json").write_text(json.dumps(r))  # rendered as the 6.9M section
     report.RESULTS = tmp_path
     lines = []
@@ -90,11 +87,7 @@ def test_train_lever_harness_runs_and_records_rounds(tmp_path):
 
 
 def _report_levers(results):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import report_levers
-    finally:
-        sys.path.pop(0)
+    report_levers = script_module("report_levers")
     report_levers.RESULTS = results
     return report_levers
 
@@ -105,11 +98,7 @@ def test_fused_head_cross_entropy_equals_head_then_cross_entropy():
     import torch
     import torch.nn.functional as F
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from bench_train_levers import FusedHeadCrossEntropy
-    finally:
-        sys.path.pop(0)
+    FusedHeadCrossEntropy = script_module("bench_train_levers").FusedHeadCrossEntropy
     torch.manual_seed(0)
     h = torch.randn(37, 16, requires_grad=True)
     w = torch.randn(50, 16, requires_grad=True)
@@ -126,11 +115,7 @@ def test_fused_head_cross_entropy_equals_head_then_cross_entropy():
 
 @pytest.mark.slow  # builds every peer to take tcat's model: ~10 s alone, longer on a loaded machine
 def test_step_profile_of_the_bf16_path_renders():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import profile_step
-    finally:
-        sys.path.pop(0)
+    profile_step = script_module("profile_step", "scripts")
     r = profile_step.profile("bf16-master", "tiny", 1, 5)
     assert sum(r["groups"].values()) == pytest.approx(1.0, abs=0.01) and "matmul" in r["groups"]
     assert profile_step.group("aten::_foreach_copy_") == "casts"  # the compute copy's refresh is a cast
@@ -147,11 +132,6 @@ def _fake_machine():
 
 def test_every_report_section_is_wired_into_the_report():
     """A benchmarks/report_<area>.py that report.py does not call would never reach BENCHMARKS.md."""
-    bench = Path(__file__).resolve().parents[1] / "benchmarks"
-    sys.path.insert(0, str(bench))
-    try:
-        import report
-    finally:
-        sys.path.remove(str(bench))
-    areas = {p.stem.removeprefix("report_") for p in bench.glob("report_*.py")}
+    report = script_module("report")
+    areas = {p.stem.removeprefix("report_") for p in (ROOT / "benchmarks").glob("report_*.py")}
     assert areas == set(report.AREAS), f"not in report.AREAS: {sorted(areas - set(report.AREAS))}"

@@ -1,15 +1,10 @@
 """scripts/demo_check.py: the demo's pass/fail bar (beats copying on BLEU and chrF, no word
 repeated more than four times in a row)."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from repo_scripts import ROOT, script_module
 
-_PATH = Path(__file__).resolve().parents[1] / "scripts" / "demo_check.py"
-_spec = importlib.util.spec_from_file_location("demo_check", _PATH)
-demo_check = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(demo_check)
+demo_check = script_module("demo_check", "scripts")
 
 
 @pytest.mark.parametrize(
@@ -73,7 +68,7 @@ def test_demo_refuses_to_delete_what_tcat_did_not_make(tmp_path, kind):
         (run / "notes.txt").write_text("keep me")
     else:
         run.write_text("keep me")
-    demo = _PATH.parent / "demo.sh"
+    demo = ROOT / "scripts" / "demo.sh"
     done = subprocess.run(["bash", str(demo), str(run)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "was not made by tcat" in done.stderr

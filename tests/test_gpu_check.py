@@ -1,23 +1,20 @@
 """scripts/gpu_check.py: on a CPU it skips in one line with exit 0; its device choice and the parity
 checks it runs on CUDA are tested here on the CPU (the same functions, device "cpu")."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from repo_scripts import script_module
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gpu_check.py"
 
 
 @pytest.fixture(scope="module")
 def gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("gpu_check", "scripts")
 
 
 def test_device_choice(gpu_check):

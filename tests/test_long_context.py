@@ -2,11 +2,10 @@
 (experiments/long_context.py) on the in-repo Bible sample."""
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from repo_scripts import script_module
 
 from transformer_catalog.data import passkey
 from transformer_catalog.errors import TcatError
@@ -186,11 +185,7 @@ def test_tiny_run_writes_every_table_and_the_verdict(tmp_path):
         assert per_task == {t: lc.effective_length(a) for t, a in tables[name].items()}
         assert m[f"{name}_effective_length_all_tasks"] == lc.effective_length(saved["means_all_tasks"][name])
     # the BENCHMARKS.md section reads these numbers (never literals)
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    try:
-        import report_long_context
-    finally:
-        sys.path.pop(0)
+    report_long_context = script_module("report_long_context")
     report_long_context.FOLDER = tmp_path / "out"
     lines = []
     report_long_context.section(lines)

@@ -9,6 +9,7 @@ import random
 
 import numpy as np
 import pytest
+from repo_scripts import script_module
 
 from transformer_catalog.apps import multiclass as mc
 from transformer_catalog.apps.classify import scores
@@ -100,14 +101,7 @@ def test_the_grid_runs_on_the_samples_through_the_cli(tmp_path, capsys):
 
 def _check_report(folder, r):
     """benchmarks/report_course.py renders the shipped JSON: every number from the file, none typed in."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "report_course", Path(__file__).parent.parent / "benchmarks" / "report_course.py"
-    )
-    report = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report)
+    report = script_module("report_course")
     report.RESULTS = folder
     lines: list[str] = []
     report.section(lines)

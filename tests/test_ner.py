@@ -9,6 +9,7 @@ import random
 
 import pytest
 import torch
+from repo_scripts import script_module
 
 from transformer_catalog.apps.ner import predict_entities, split_words, tag_words, train_tagger
 from transformer_catalog.apps.ner_models import Tagger, TransformerTagger, load_tagger, save_tagger
@@ -266,13 +267,10 @@ def test_cli_refuses_an_over_length_text_unless_truncated(tmp_path, capsys, tiny
 
 
 def test_report_section_reads_the_shipped_results():
-    import importlib.util
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent / "benchmarks"
-    spec = importlib.util.spec_from_file_location("report_ner", root / "report_ner.py")
-    report = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report)
+    report = script_module("report_ner")
     lines: list[str] = []
     report.section(lines)
     text = "\n".join(lines)

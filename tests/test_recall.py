@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from repo_scripts import script_module
 
 from transformer_catalog.experiments.recall import (
     IGNORE,
@@ -132,11 +133,7 @@ def test_bench_and_report_run_end_to_end(tmp_path):
     assert set(r["decode"]) == {"attention", "linear"} and set(r["mixers"]) == {"attention", "linear", "hyena"}
     for name in r["figures"]:
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import report_attention
-    finally:
-        sys.path.pop(0)
+    report_attention = script_module("report_attention")
     report_attention.RESULTS = tmp_path
     lines = []
     report_attention.section(lines)
@@ -259,11 +256,7 @@ def test_report_renders_the_recall_tables_from_the_results(tmp_path):
     torch.set_num_threads(1)
     ar = recall_associative.run(recall_associative.Config.tiny(), tmp_path / "recall-associative")
     mq = recall_mqar.run(recall_mqar.Config.tiny(), tmp_path / "recall-mqar")
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import report_attention
-    finally:
-        sys.path.pop(0)
+    report_attention = script_module("report_attention")
     report_attention.EXPERIMENTS = tmp_path
     lines = []
     report_attention.recall_section(lines)

@@ -2,13 +2,12 @@
 from results/mla.json (never literals), and says what to run when the result is missing."""
 
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from repo_scripts import script_module
 
-import report_moe  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+report_moe = script_module("report_moe")
 
 
 def test_section_reads_the_shipped_result(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 import torch
+from repo_scripts import script_module
 
 from transformer_catalog.apps.setfit import (
     Body,
@@ -171,14 +172,8 @@ def test_setfit_package_runs_offline_on_the_local_body_and_learns_the_sample():
 
 
 def _report(results):
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    try:
-        import report_setfit
-    finally:
-        sys.path.pop(0)
+    report_setfit = script_module("report_setfit")
     report_setfit.RESULTS = results
     return report_setfit
 

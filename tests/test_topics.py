@@ -11,6 +11,7 @@ import random
 
 import numpy as np
 import pytest
+from repo_scripts import script_module
 
 from transformer_catalog.apps import topics as tp
 from transformer_catalog.errors import TcatError
@@ -221,14 +222,8 @@ def test_load_corpus_reads_a_text_file_and_draws_a_fixed_subset(tmp_path):
 
 
 def test_report_reads_the_numbers_and_says_where_lda_wins(tmp_path):
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    try:
-        import report_topics
-    finally:
-        sys.path.pop(0)
+    report_topics = script_module("report_topics")
     report_topics.RESULTS = tmp_path
     ours = {"topics": 4, "npmi": 0.21, "diversity": 0.6, "outlier_share": 0.1, "nmi": 0.3, "nmi_inliers": 0.35}
     ours["outlier_share_clustered"] = 0.4
